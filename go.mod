@@ -1,0 +1,10 @@
+module github.com/millrace/millrace
+
+go 1.26
+
+require (
+	github.com/google/btree v1.1.3
+	go.uber.org/zap v1.28.0
+)
+
+require go.uber.org/multierr v1.10.0 // indirect

@@ -1,0 +1,270 @@
+package processor
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/millrace/millrace/store"
+)
+
+// Topology is a validated, immutable topology. It is safe for concurrent use;
+// each task instantiates its own Graph from it.
+type Topology struct {
+	nodes         []*nodeSpec
+	byName        map[string]*nodeSpec
+	children      map[string][]*nodeSpec
+	stores        []store.Builder
+	storeIndex    map[string]int
+	subtopologies []*subtopology
+	topicSub      map[string]int
+}
+
+type subtopology struct {
+	id           int
+	nodes        []*nodeSpec // registration order
+	sourceTopics []string
+	sinkTopics   []string
+	stores       []string
+}
+
+// Subtopology describes one sub-topology: what it reads, writes and stores.
+type Subtopology struct {
+	ID int
+	// SourceTopics in the order their sources were added.
+	SourceTopics []string
+	// SinkTopics are the fixed topics its sinks write (sinks with a topic
+	// function are not listed).
+	SinkTopics []string
+	// Stores used by its processors, in registration order.
+	Stores []string
+}
+
+func newTopology(b *Builder, children map[string][]*nodeSpec) *Topology {
+	t := &Topology{
+		nodes: b.nodes, byName: b.byName, children: children,
+		stores: b.stores, storeIndex: b.storeSet, topicSub: map[string]int{},
+	}
+	// Union-find over parent edges and shared stores.
+	parent := map[string]string{}
+	var find func(string) string
+	find = func(x string) string {
+		if p, ok := parent[x]; ok && p != x {
+			r := find(p)
+			parent[x] = r
+			return r
+		}
+		return x
+	}
+	union := func(a, b string) {
+		ra, rb := find(a), find(b)
+		if ra != rb {
+			parent[ra] = rb
+		}
+	}
+	storeUser := map[string]string{}
+	for _, n := range b.nodes {
+		parent[n.name] = n.name
+	}
+	for _, n := range b.nodes {
+		for _, p := range n.parents {
+			union(n.name, p)
+		}
+		for _, s := range n.stores {
+			if u, ok := storeUser[s]; ok {
+				union(n.name, u)
+			} else {
+				storeUser[s] = n.name
+			}
+		}
+	}
+	rootSub := map[string]*subtopology{}
+	for _, n := range b.nodes {
+		r := find(n.name)
+		st, ok := rootSub[r]
+		if !ok {
+			st = &subtopology{id: len(t.subtopologies)}
+			rootSub[r] = st
+			t.subtopologies = append(t.subtopologies, st)
+		}
+		st.nodes = append(st.nodes, n)
+		switch n.kind {
+		case kindSource:
+			for _, topic := range n.topics {
+				st.sourceTopics = append(st.sourceTopics, topic)
+				t.topicSub[topic] = st.id
+			}
+		case kindSink:
+			if n.sink != "" {
+				st.sinkTopics = appendUnique(st.sinkTopics, n.sink)
+			}
+		}
+	}
+	for _, sb := range b.stores {
+		if u, ok := storeUser[sb.Name()]; ok {
+			st := rootSub[find(u)]
+			st.stores = append(st.stores, sb.Name())
+		}
+	}
+	return t
+}
+
+// Subtopologies returns a description of each sub-topology, by id.
+func (t *Topology) Subtopologies() []Subtopology {
+	out := make([]Subtopology, len(t.subtopologies))
+	for i, st := range t.subtopologies {
+		out[i] = Subtopology{
+			ID:           st.id,
+			SourceTopics: slices.Clone(st.sourceTopics),
+			SinkTopics:   slices.Clone(st.sinkTopics),
+			Stores:       slices.Clone(st.stores),
+		}
+	}
+	return out
+}
+
+// SourceTopics returns every topic read by the topology.
+func (t *Topology) SourceTopics() []string {
+	var out []string
+	for _, st := range t.subtopologies {
+		out = append(out, st.sourceTopics...)
+	}
+	return out
+}
+
+// SubtopologyOf returns the id of the sub-topology that reads topic.
+func (t *Topology) SubtopologyOf(topic string) (int, bool) {
+	id, ok := t.topicSub[topic]
+	return id, ok
+}
+
+// StoreBuilder returns the builder registered under name.
+func (t *Topology) StoreBuilder(name string) (store.Builder, bool) {
+	i, ok := t.storeIndex[name]
+	if !ok {
+		return nil, false
+	}
+	return t.stores[i], true
+}
+
+// Describe returns the topology's description; its String method prints the
+// layout of Kafka Streams' TopologyDescription.
+func (t *Topology) Describe() *Description {
+	d := &Description{}
+	for _, st := range t.subtopologies {
+		in := map[string]bool{}
+		for _, n := range st.nodes {
+			in[n.name] = true
+		}
+		size := map[string]int{}
+		var sizeOf func(n *nodeSpec) int
+		sizeOf = func(n *nodeSpec) int {
+			if s, ok := size[n.name]; ok {
+				return s
+			}
+			s := 1
+			for _, c := range t.children[n.name] {
+				s += sizeOf(c)
+			}
+			size[n.name] = s
+			return s
+		}
+		order := func(names []string) []string {
+			out := slices.Clone(names)
+			slices.SortFunc(out, func(a, b string) int {
+				sa, sb := sizeOf(t.byName[a]), sizeOf(t.byName[b])
+				if sa != sb {
+					return sb - sa
+				}
+				return strings.Compare(a, b)
+			})
+			return out
+		}
+		sd := SubtopologyDescription{ID: st.id}
+		var names []string
+		for _, n := range st.nodes {
+			names = append(names, n.name)
+		}
+		for _, name := range order(names) {
+			n := t.byName[name]
+			nd := NodeDescription{Name: n.name, Kind: n.kind.String()}
+			var kids []string
+			for _, c := range t.children[n.name] {
+				kids = append(kids, c.name)
+			}
+			nd.Successors = order(kids)
+			nd.Predecessors = order(n.parents)
+			switch n.kind {
+			case kindSource:
+				nd.Topics = slices.Clone(n.topics)
+			case kindProcessor:
+				nd.Stores = slices.Clone(n.stores)
+			case kindSink:
+				nd.Topic = n.sink
+			}
+			sd.Nodes = append(sd.Nodes, nd)
+		}
+		d.Subtopologies = append(d.Subtopologies, sd)
+	}
+	return d
+}
+
+// Description is a topology's structure.
+type Description struct {
+	Subtopologies []SubtopologyDescription
+}
+
+// SubtopologyDescription lists a sub-topology's nodes, ordered as Kafka
+// Streams orders them: larger downstream subtree first, then by name.
+type SubtopologyDescription struct {
+	ID    int
+	Nodes []NodeDescription
+}
+
+// NodeDescription is one node and its edges.
+type NodeDescription struct {
+	Name string
+	// Kind is "source", "processor" or "sink".
+	Kind string
+	// Topics read by a source.
+	Topics []string
+	// Topic written by a sink; empty when a topic function picks it.
+	Topic string
+	// Stores a processor uses.
+	Stores       []string
+	Successors   []string
+	Predecessors []string
+}
+
+// String prints the description in the layout of Kafka Streams'
+// TopologyDescription.toString.
+func (d *Description) String() string {
+	var b strings.Builder
+	b.WriteString("Topologies:\n ")
+	for _, st := range d.Subtopologies {
+		fmt.Fprintf(&b, "  Sub-topology: %d\n", st.ID)
+		for _, n := range st.Nodes {
+			switch n.Kind {
+			case "source":
+				fmt.Fprintf(&b, "    Source: %s (topics: [%s])\n      --> %s\n", n.Name, strings.Join(n.Topics, ", "), names(n.Successors))
+			case "processor":
+				fmt.Fprintf(&b, "    Processor: %s (stores: [%s])\n      --> %s\n      <-- %s\n", n.Name, strings.Join(n.Stores, ", "), names(n.Successors), names(n.Predecessors))
+			case "sink":
+				topic := "topic: " + n.Topic
+				if n.Topic == "" {
+					topic = "topic extractor: function"
+				}
+				fmt.Fprintf(&b, "    Sink: %s (%s)\n      <-- %s\n", n.Name, topic, names(n.Predecessors))
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func names(ns []string) string {
+	if len(ns) == 0 {
+		return "none"
+	}
+	return strings.Join(ns, ", ")
+}

@@ -1,0 +1,179 @@
+package punctuate
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Type selects the time that drives a schedule.
+type Type uint8
+
+const (
+	// StreamTime schedules follow the task's stream time, which only the
+	// timestamps of processed records move.
+	StreamTime Type = iota
+	// WallClock schedules follow the task's (injected) wall clock.
+	WallClock
+)
+
+// String returns "stream-time" or "wall-clock".
+func (t Type) String() string {
+	switch t {
+	case StreamTime:
+		return "stream-time"
+	case WallClock:
+		return "wall-clock"
+	}
+	return fmt.Sprintf("punctuate.Type(%d)", uint8(t))
+}
+
+// Func is a punctuation callback. ts is the current stream time or wall-clock
+// time in milliseconds (not the grid point). A returned error goes to the
+// task's processing handler, as an error from Process does.
+type Func func(ts int64) error
+
+// Cancellable stops a schedule. Cancel is idempotent.
+type Cancellable interface {
+	Cancel()
+}
+
+// ErrInvalidInterval is returned for an interval under one millisecond.
+var ErrInvalidInterval = errors.New("punctuate: interval must be at least 1ms")
+
+// MinInterval is the smallest interval a schedule accepts.
+const MinInterval = time.Millisecond
+
+// Schedule is one registered punctuation. Owner is an opaque value the
+// runtime attaches (the node that scheduled it).
+type Schedule struct {
+	Owner    any
+	Fn       Func
+	next     int64
+	interval int64
+	seq      uint64
+	index    int // position in the heap; -1 when not queued
+	q        *Queue
+	canceled bool
+}
+
+// Cancel stops the schedule; it will not fire again.
+func (s *Schedule) Cancel() {
+	if s.canceled {
+		return
+	}
+	s.canceled = true
+	if s.index >= 0 {
+		heap.Remove(&s.q.h, s.index)
+	}
+}
+
+// Canceled reports whether Cancel was called.
+func (s *Schedule) Canceled() bool { return s.canceled }
+
+// Next returns the next grid point at which the schedule fires.
+func (s *Schedule) Next() int64 { return s.next }
+
+// Interval returns the interval in milliseconds.
+func (s *Schedule) Interval() int64 { return s.interval }
+
+// Queue orders schedules by next firing time, then registration order.
+type Queue struct {
+	h   schedHeap
+	seq uint64
+}
+
+// ValidateInterval returns the interval in milliseconds, or an error wrapping
+// ErrInvalidInterval when it is under one millisecond.
+func ValidateInterval(interval time.Duration) (int64, error) {
+	if interval < MinInterval {
+		return 0, fmt.Errorf("%w, got %v", ErrInvalidInterval, interval)
+	}
+	return interval.Milliseconds(), nil
+}
+
+// Add registers fn to fire first at start and then every interval after it.
+func (q *Queue) Add(start int64, interval time.Duration, owner any, fn Func) (*Schedule, error) {
+	ms, err := ValidateInterval(interval)
+	if err != nil {
+		return nil, err
+	}
+	if fn == nil {
+		return nil, errors.New("punctuate: nil callback")
+	}
+	q.seq++
+	s := &Schedule{Owner: owner, Fn: fn, next: start, interval: ms, seq: q.seq, q: q, index: -1}
+	heap.Push(&q.h, s)
+	return s, nil
+}
+
+// Len returns the number of live schedules.
+func (q *Queue) Len() int { return len(q.h) }
+
+// NextTime returns the earliest next firing time, and false when empty.
+func (q *Queue) NextTime() (int64, bool) {
+	if len(q.h) == 0 {
+		return 0, false
+	}
+	return q.h[0].next, true
+}
+
+// MayPunctuate fires every schedule due at now through run, which calls the
+// schedule's Fn (the runtime wraps it to set context and recover panics). It
+// reports whether anything fired. If run returns an error MayPunctuate stops
+// and returns it; the failed schedule stays registered on its grid.
+func (q *Queue) MayPunctuate(now int64, run func(s *Schedule, now int64) error) (bool, error) {
+	fired := false
+	for len(q.h) > 0 && q.h[0].next <= now {
+		s := heap.Pop(&q.h).(*Schedule)
+		fired = true
+		err := run(s, now)
+		if !s.canceled {
+			s.next = nextPoint(s.next, s.interval, now)
+			heap.Push(&q.h, s)
+		}
+		if err != nil {
+			return fired, err
+		}
+	}
+	return fired, nil
+}
+
+// nextPoint returns the first grid point (last + k·interval, k >= 1) after now.
+func nextPoint(last, interval, now int64) int64 {
+	next := last + interval
+	if now >= next {
+		next = last + ((now-last)/interval+1)*interval
+	}
+	return next
+}
+
+type schedHeap []*Schedule
+
+func (h schedHeap) Len() int { return len(h) }
+func (h schedHeap) Less(i, j int) bool {
+	if h[i].next != h[j].next {
+		return h[i].next < h[j].next
+	}
+	return h[i].seq < h[j].seq
+}
+func (h schedHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *schedHeap) Push(x any) {
+	s := x.(*Schedule)
+	s.index = len(*h)
+	*h = append(*h, s)
+}
+func (h *schedHeap) Pop() any {
+	old := *h
+	n := len(old) - 1
+	s := old[n]
+	old[n] = nil
+	s.index = -1
+	*h = old[:n]
+	return s
+}

@@ -1,0 +1,187 @@
+package record
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+)
+
+// ErrSerde is wrapped by every error the built-in serdes return, so callers
+// can tell bad bytes from other failures with errors.Is.
+var ErrSerde = errors.New("record: serde")
+
+// Serializer encodes a T.
+//
+// Serialize appends the encoding of v to dst and returns the extended slice,
+// as strconv.AppendInt does, so callers can reuse one buffer per sink or store
+// and the hot path does not allocate. Callers always pass a non-nil dst, so an
+// empty encoding is a non-nil empty slice; returning nil means null.
+// Implementations may ignore dst and return a slice of their own.
+type Serializer[T any] interface {
+	Serialize(dst []byte, v T) ([]byte, error)
+}
+
+// Deserializer decodes a T. The runtime never calls it with nil: null bytes
+// become a null key or value on the record. Data is not modified afterwards,
+// so Deserialize may keep references into it.
+type Deserializer[T any] interface {
+	Deserialize(data []byte) (T, error)
+}
+
+// Serde is a Serializer and a Deserializer for one type.
+type Serde[T any] interface {
+	Serializer[T]
+	Deserializer[T]
+}
+
+// SerdeFuncs builds a Serde from two functions; ser's result is appended to
+// dst. Use it for one-off formats.
+func SerdeFuncs[T any](ser func(v T) ([]byte, error), de func(data []byte) (T, error)) Serde[T] {
+	return funcSerde[T]{ser: ser, de: de}
+}
+
+type funcSerde[T any] struct {
+	ser func(T) ([]byte, error)
+	de  func([]byte) (T, error)
+}
+
+func (s funcSerde[T]) Serialize(dst []byte, v T) ([]byte, error) {
+	b, err := s.ser(v)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	return append(dst, b...), nil
+}
+
+func (s funcSerde[T]) Deserialize(data []byte) (T, error) { return s.de(data) }
+
+// Bytes returns the identity serde for []byte. A nil slice serializes to null
+// and Deserialize(nil) returns nil; an empty slice stays empty (not null).
+// Deserialize returns data itself, without copying.
+func Bytes() Serde[[]byte] { return bytesSerde{} }
+
+type bytesSerde struct{}
+
+func (bytesSerde) Serialize(dst []byte, v []byte) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return append(dst, v...), nil
+}
+
+func (bytesSerde) Deserialize(data []byte) ([]byte, error) { return data, nil }
+
+// String returns the UTF-8 serde for string, byte-compatible with Kafka's
+// StringSerde. A string is never null: Deserialize(nil) returns "" and ""
+// serializes to empty (non-null) bytes; use Record.KeyIsNull and ValueIsNull
+// to see null.
+func String() Serde[string] { return stringSerde{} }
+
+type stringSerde struct{}
+
+func (stringSerde) Serialize(dst []byte, v string) ([]byte, error) { return append(dst, v...), nil }
+
+func (stringSerde) Deserialize(data []byte) (string, error) {
+	if len(data) == 0 {
+		return "", nil
+	}
+	return string(data), nil
+}
+
+// Int64 returns the 8-byte big-endian serde for int64, byte-compatible with
+// Kafka's LongSerde. Deserialize of anything but 8 bytes (nil included) is an
+// error wrapping ErrSerde.
+func Int64() Serde[int64] { return int64Serde{} }
+
+type int64Serde struct{}
+
+func (int64Serde) Serialize(dst []byte, v int64) ([]byte, error) {
+	return binary.BigEndian.AppendUint64(dst, uint64(v)), nil
+}
+
+func (int64Serde) Deserialize(data []byte) (int64, error) {
+	if len(data) != 8 {
+		return 0, fmt.Errorf("%w: int64 needs 8 bytes, got %d", ErrSerde, len(data))
+	}
+	return int64(binary.BigEndian.Uint64(data)), nil
+}
+
+// Int32 returns the 4-byte big-endian serde for int32, byte-compatible with
+// Kafka's IntegerSerde. Deserialize of anything but 4 bytes (nil included) is
+// an error wrapping ErrSerde.
+func Int32() Serde[int32] { return int32Serde{} }
+
+type int32Serde struct{}
+
+func (int32Serde) Serialize(dst []byte, v int32) ([]byte, error) {
+	return binary.BigEndian.AppendUint32(dst, uint32(v)), nil
+}
+
+func (int32Serde) Deserialize(data []byte) (int32, error) {
+	if len(data) != 4 {
+		return 0, fmt.Errorf("%w: int32 needs 4 bytes, got %d", ErrSerde, len(data))
+	}
+	return int32(binary.BigEndian.Uint32(data)), nil
+}
+
+// Float64 returns the 8-byte big-endian IEEE 754 serde for float64,
+// byte-compatible with Kafka's DoubleSerde. Deserialize of anything but 8
+// bytes (nil included) is an error wrapping ErrSerde.
+func Float64() Serde[float64] { return float64Serde{} }
+
+type float64Serde struct{}
+
+func (float64Serde) Serialize(dst []byte, v float64) ([]byte, error) {
+	return binary.BigEndian.AppendUint64(dst, math.Float64bits(v)), nil
+}
+
+func (float64Serde) Deserialize(data []byte) (float64, error) {
+	if len(data) != 8 {
+		return 0, fmt.Errorf("%w: float64 needs 8 bytes, got %d", ErrSerde, len(data))
+	}
+	return math.Float64frombits(binary.BigEndian.Uint64(data)), nil
+}
+
+// JSON returns a serde that encodes T with encoding/json. A nil pointer, map,
+// slice or interface serializes to null bytes (not the text "null");
+// Deserialize(nil) and Deserialize of empty bytes return the zero T; malformed
+// JSON is an error wrapping ErrSerde.
+func JSON[T any]() Serde[T] { return jsonSerde[T]{} }
+
+type jsonSerde[T any] struct{}
+
+func (jsonSerde[T]) Serialize(dst []byte, v T) ([]byte, error) {
+	if isNil(v) {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: json: %w", ErrSerde, err)
+	}
+	return append(dst, b...), nil
+}
+
+func (jsonSerde[T]) Deserialize(data []byte) (T, error) {
+	var v T
+	if len(data) == 0 {
+		return v, nil
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return v, fmt.Errorf("%w: json: %w", ErrSerde, err)
+	}
+	return v, nil
+}
+
+// isNil reports whether v is a nil pointer, map, slice, interface, channel or
+// function. Only JSON uses it; it costs one interface conversion.
+func isNil[T any](v T) bool {
+	rv := reflect.ValueOf(&v).Elem()
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface, reflect.Chan, reflect.Func:
+		return rv.IsNil()
+	}
+	return false
+}

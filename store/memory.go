@@ -1,0 +1,248 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"unsafe"
+
+	"github.com/google/btree"
+)
+
+// InMemoryKeyValue returns a supplier of in-memory byte key-value stores: a
+// hash map for point reads and writes plus a B-tree of keys for ordered
+// iteration. Data does not survive the process (Persistent is false).
+func InMemoryKeyValue(name string) KeyValueBytesSupplier { return memSupplier(name) }
+
+type memSupplier string
+
+func (s memSupplier) Name() string       { return string(s) }
+func (s memSupplier) Get() KeyValueBytes { return NewInMemoryKeyValueBytes(string(s)) }
+
+// NewInMemoryKeyValueBytes returns an unopened in-memory byte store.
+func NewInMemoryKeyValueBytes(name string) KeyValueBytes {
+	return &memKV{name: name}
+}
+
+type memEntry struct {
+	key   string
+	value []byte
+}
+
+type memKV struct {
+	name   string
+	open   bool
+	closed bool
+	m      map[string]*memEntry
+	keys   *btree.BTreeG[string]
+}
+
+func (s *memKV) Name() string     { return s.name }
+func (s *memKV) Persistent() bool { return false }
+
+func (s *memKV) Init(InitContext) error {
+	if s.closed {
+		return fmt.Errorf("store %q: %w", s.name, ErrClosed)
+	}
+	if s.open {
+		return fmt.Errorf("store %q: initialized twice", s.name)
+	}
+	s.m = make(map[string]*memEntry)
+	s.keys = btree.NewG[string](32, func(a, b string) bool { return a < b })
+	s.open = true
+	return nil
+}
+
+func (s *memKV) check() error {
+	switch {
+	case s.closed:
+		return fmt.Errorf("store %q: %w", s.name, ErrClosed)
+	case !s.open:
+		return fmt.Errorf("store %q: %w", s.name, ErrNotOpen)
+	}
+	return nil
+}
+
+func (s *memKV) checkKey(key []byte) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if key == nil {
+		return fmt.Errorf("store %q: %w", s.name, ErrNullKey)
+	}
+	return nil
+}
+
+// view returns a string that aliases b for a lookup that does not keep it.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func (s *memKV) Get(key []byte) ([]byte, bool, error) {
+	if err := s.checkKey(key); err != nil {
+		return nil, false, err
+	}
+	e, ok := s.m[view(key)]
+	if !ok {
+		return nil, false, nil
+	}
+	return e.value, true, nil
+}
+
+func (s *memKV) Put(key, value []byte) error {
+	if value == nil {
+		_, _, err := s.Delete(key)
+		return err
+	}
+	if err := s.checkKey(key); err != nil {
+		return err
+	}
+	v := bytes.Clone(value)
+	if e, ok := s.m[view(key)]; ok {
+		e.value = v
+		return nil
+	}
+	k := string(key)
+	s.m[k] = &memEntry{key: k, value: v}
+	s.keys.ReplaceOrInsert(k)
+	return nil
+}
+
+func (s *memKV) Delete(key []byte) ([]byte, bool, error) {
+	if err := s.checkKey(key); err != nil {
+		return nil, false, err
+	}
+	e, ok := s.m[view(key)]
+	if !ok {
+		return nil, false, nil
+	}
+	delete(s.m, e.key)
+	s.keys.Delete(e.key)
+	return e.value, true, nil
+}
+
+func (s *memKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	var keys []string
+	if from != nil && to != nil && bytes.Compare(from, to) > 0 {
+		return &memIter{s: s}, nil
+	}
+	collect := func(k string) bool { keys = append(keys, k); return true }
+	switch {
+	case !reverse && from == nil && to == nil:
+		s.keys.Ascend(collect)
+	case !reverse && to == nil:
+		s.keys.AscendGreaterOrEqual(string(from), collect)
+	case !reverse:
+		upTo := func(k string) bool {
+			if k > view(to) {
+				return false
+			}
+			return collect(k)
+		}
+		if from == nil {
+			s.keys.Ascend(upTo)
+		} else {
+			s.keys.AscendGreaterOrEqual(string(from), upTo)
+		}
+	case from == nil && to == nil:
+		s.keys.Descend(collect)
+	case from == nil:
+		s.keys.DescendLessOrEqual(string(to), collect)
+	default:
+		downTo := func(k string) bool {
+			if k < view(from) {
+				return false
+			}
+			return collect(k)
+		}
+		if to == nil {
+			s.keys.Descend(downTo)
+		} else {
+			s.keys.DescendLessOrEqual(string(to), downTo)
+		}
+	}
+	return &memIter{s: s, keys: keys, pos: -1}, nil
+}
+
+func (s *memKV) PrefixScan(prefix []byte) (Iterator[[]byte, []byte], error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	var keys []string
+	p := string(prefix)
+	s.keys.AscendGreaterOrEqual(p, func(k string) bool {
+		if len(k) < len(p) || k[:len(p)] != p {
+			return false
+		}
+		keys = append(keys, k)
+		return true
+	})
+	return &memIter{s: s, keys: keys, pos: -1}, nil
+}
+
+func (s *memKV) ApproximateNumEntries() (int64, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	return int64(len(s.m)), nil
+}
+
+func (s *memKV) Flush() error { return s.check() }
+
+func (s *memKV) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed, s.open = true, false
+	s.m, s.keys = nil, nil
+	return nil
+}
+
+// memIter walks a snapshot of keys; values are read live, and keys deleted
+// since the snapshot are skipped (as Kafka Streams' in-memory store does).
+type memIter struct {
+	s      *memKV
+	keys   []string
+	pos    int
+	cur    *memEntry
+	closed bool
+}
+
+func (it *memIter) Next() bool {
+	if it.closed || it.s.m == nil {
+		return false
+	}
+	for it.pos+1 < len(it.keys) {
+		it.pos++
+		if e, ok := it.s.m[it.keys[it.pos]]; ok {
+			it.cur = e
+			return true
+		}
+	}
+	it.cur = nil
+	return false
+}
+
+func (it *memIter) Key() []byte {
+	if it.cur == nil {
+		return nil
+	}
+	if len(it.cur.key) == 0 {
+		return []byte{}
+	}
+	return unsafe.Slice(unsafe.StringData(it.cur.key), len(it.cur.key))
+}
+
+func (it *memIter) Value() []byte {
+	if it.cur == nil {
+		return nil
+	}
+	return it.cur.value
+}
+
+func (it *memIter) Err() error { return nil }
+
+func (it *memIter) Close() error {
+	it.closed, it.keys, it.cur = true, nil, nil
+	return nil
+}

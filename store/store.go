@@ -1,0 +1,139 @@
+package store
+
+import (
+	"errors"
+	"reflect"
+
+	"go.uber.org/zap"
+)
+
+var (
+	// ErrNullKey is returned when a key serializes to null. Stores have no
+	// null keys.
+	ErrNullKey = errors.New("store: null key")
+	// ErrClosed is returned by operations on a closed store.
+	ErrClosed = errors.New("store: closed")
+	// ErrNotOpen is returned by operations on a store before Init.
+	ErrNotOpen = errors.New("store: not initialized")
+)
+
+// InitContext is what a store learns about its task when it opens.
+type InitContext struct {
+	// TaskID names the task that owns the store, for example "0_3".
+	TaskID string
+	// ApplicationID is the application's id.
+	ApplicationID string
+	// StateDir is the task's state directory; empty for in-memory runs.
+	StateDir string
+	// Logger is the task's logger; never nil.
+	Logger *zap.Logger
+}
+
+// StateStore is what every store has, whatever it holds.
+type StateStore interface {
+	// Name is the store's name, unique in a topology.
+	Name() string
+	// Init opens the store for a task. It is called once, before any read
+	// or write.
+	Init(ctx InitContext) error
+	// Flush makes written data durable in the backend (it is called on
+	// commit).
+	Flush() error
+	// Close releases the store. It is idempotent.
+	Close() error
+	// Persistent reports whether the data outlives the process.
+	Persistent() bool
+}
+
+// Builder makes a fresh store per task. A topology holds builders; a task
+// calls Build once for each store its sub-topology uses.
+type Builder interface {
+	// Name is the name of the stores built.
+	Name() string
+	// Build returns a new, unopened store.
+	Build() (StateStore, error)
+	// Types returns the typed store's key and value types, for messages.
+	Types() (key, value reflect.Type)
+}
+
+// KeyValue is one entry of a key-value store.
+type KeyValue[K, V any] struct {
+	Key   K
+	Value V
+}
+
+// Iterator walks entries in order. Use it as
+//
+//	it, err := s.All()
+//	if err != nil { return err }
+//	defer it.Close()
+//	for it.Next() { use(it.Key(), it.Value()) }
+//	return it.Err()
+//
+// Key and Value are valid after Next returns true. Next returns false at the
+// end or on an error, which Err then returns.
+type Iterator[K, V any] interface {
+	Next() bool
+	Key() K
+	Value() V
+	Err() error
+	Close() error
+}
+
+// ReadOnlyKeyValueStore is the read side of a KeyValueStore.
+type ReadOnlyKeyValueStore[K, V any] interface {
+	// Get returns the value for key and whether it was present.
+	Get(key K) (V, bool, error)
+	// Range iterates the keys from..to, both inclusive, in ascending
+	// serialized-key order. from after to yields nothing.
+	Range(from, to K) (Iterator[K, V], error)
+	// ReverseRange is Range in descending order.
+	ReverseRange(from, to K) (Iterator[K, V], error)
+	// All iterates every entry in ascending order.
+	All() (Iterator[K, V], error)
+	// ReverseAll iterates every entry in descending order.
+	ReverseAll() (Iterator[K, V], error)
+	// PrefixScan iterates, in ascending order, the entries whose serialized
+	// key starts with prefix (serialized key bytes, so composite keys can
+	// be scanned by their leading part).
+	PrefixScan(prefix []byte) (Iterator[K, V], error)
+	// ApproximateNumEntries estimates the number of entries.
+	ApproximateNumEntries() (int64, error)
+}
+
+// KeyValueStore is a typed, ordered key-value store.
+type KeyValueStore[K, V any] interface {
+	StateStore
+	ReadOnlyKeyValueStore[K, V]
+	// Put stores value under key; a value that serializes to null deletes
+	// the key.
+	Put(key K, value V) error
+	// PutIfAbsent stores value only if key is absent. It returns the value
+	// already present and true, or the zero V and false after storing.
+	PutIfAbsent(key K, value V) (V, bool, error)
+	// PutAll puts every entry, in order.
+	PutAll(entries []KeyValue[K, V]) error
+	// Delete removes key and returns the old value and whether it existed.
+	Delete(key K) (V, bool, error)
+}
+
+// KeyValueBytes is the byte-level key-value store every backend implements.
+// Keys are ordered by unsigned lexicographic byte order. A nil key is an
+// error wrapping ErrNullKey; Put with a nil value deletes.
+type KeyValueBytes interface {
+	StateStore
+	Get(key []byte) ([]byte, bool, error)
+	Put(key, value []byte) error
+	Delete(key []byte) ([]byte, bool, error)
+	// Range iterates from..to inclusive; a nil bound is open.
+	Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], error)
+	PrefixScan(prefix []byte) (Iterator[[]byte, []byte], error)
+	ApproximateNumEntries() (int64, error)
+}
+
+// KeyValueBytesSupplier makes byte key-value stores of one name.
+type KeyValueBytesSupplier interface {
+	Name() string
+	// Get returns a new, unopened store.
+	Get() KeyValueBytes
+}

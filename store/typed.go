@@ -1,0 +1,269 @@
+package store
+
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/millrace/millrace/record"
+)
+
+// NewKeyValueStore wraps a byte store in a typed façade that serializes keys
+// and values with ks and vs. The façade reuses one key and one value buffer,
+// so it allocates nothing of its own per call; like the byte store under it,
+// it belongs to one goroutine.
+func NewKeyValueStore[K, V any](inner KeyValueBytes, ks record.Serde[K], vs record.Serde[V]) KeyValueStore[K, V] {
+	return &typedKV[K, V]{inner: inner, ks: ks, vs: vs, kbuf: make([]byte, 0, 64), vbuf: make([]byte, 0, 128)}
+}
+
+type typedKV[K, V any] struct {
+	inner KeyValueBytes
+	ks    record.Serde[K]
+	vs    record.Serde[V]
+	kbuf  []byte
+	kbuf2 []byte
+	vbuf  []byte
+}
+
+// Inner returns the byte store under a typed store made by
+// NewKeyValueStore, for layers (caches, changelogs, runtimes) that work on
+// bytes.
+func Inner[K, V any](s KeyValueStore[K, V]) (KeyValueBytes, bool) {
+	t, ok := s.(*typedKV[K, V])
+	if !ok {
+		return nil, false
+	}
+	return t.inner, true
+}
+
+func (s *typedKV[K, V]) Name() string               { return s.inner.Name() }
+func (s *typedKV[K, V]) Init(ctx InitContext) error { return s.inner.Init(ctx) }
+func (s *typedKV[K, V]) Flush() error               { return s.inner.Flush() }
+func (s *typedKV[K, V]) Close() error               { return s.inner.Close() }
+func (s *typedKV[K, V]) Persistent() bool           { return s.inner.Persistent() }
+func (s *typedKV[K, V]) ApproximateNumEntries() (int64, error) {
+	return s.inner.ApproximateNumEntries()
+}
+
+func (s *typedKV[K, V]) key(k K) ([]byte, error) {
+	b, err := s.ks.Serialize(s.kbuf[:0], k)
+	if err != nil {
+		return nil, fmt.Errorf("store %q: serialize key: %w", s.inner.Name(), err)
+	}
+	if b == nil {
+		return nil, fmt.Errorf("store %q: %w", s.inner.Name(), ErrNullKey)
+	}
+	s.kbuf = b[:0]
+	return b, nil
+}
+
+// key2 serializes a second key (the upper bound of a range) into its own
+// buffer.
+func (s *typedKV[K, V]) key2(k K) ([]byte, error) {
+	if s.kbuf2 == nil {
+		s.kbuf2 = make([]byte, 0, 64)
+	}
+	b, err := s.ks.Serialize(s.kbuf2[:0], k)
+	if err != nil {
+		return nil, fmt.Errorf("store %q: serialize key: %w", s.inner.Name(), err)
+	}
+	if b == nil {
+		return nil, fmt.Errorf("store %q: %w", s.inner.Name(), ErrNullKey)
+	}
+	s.kbuf2 = b[:0]
+	return b, nil
+}
+
+func (s *typedKV[K, V]) value(v V) ([]byte, error) {
+	b, err := s.vs.Serialize(s.vbuf[:0], v)
+	if err != nil {
+		return nil, fmt.Errorf("store %q: serialize value: %w", s.inner.Name(), err)
+	}
+	if b != nil {
+		s.vbuf = b[:0]
+	}
+	return b, nil
+}
+
+func (s *typedKV[K, V]) decode(b []byte) (V, error) {
+	v, err := s.vs.Deserialize(b)
+	if err != nil {
+		return v, fmt.Errorf("store %q: deserialize value: %w", s.inner.Name(), err)
+	}
+	return v, nil
+}
+
+func (s *typedKV[K, V]) Get(key K) (V, bool, error) {
+	var zero V
+	kb, err := s.key(key)
+	if err != nil {
+		return zero, false, err
+	}
+	vb, ok, err := s.inner.Get(kb)
+	if err != nil || !ok {
+		return zero, false, err
+	}
+	v, err := s.decode(vb)
+	return v, err == nil, err
+}
+
+func (s *typedKV[K, V]) Put(key K, value V) error {
+	kb, err := s.key(key)
+	if err != nil {
+		return err
+	}
+	vb, err := s.value(value)
+	if err != nil {
+		return err
+	}
+	return s.inner.Put(kb, vb)
+}
+
+func (s *typedKV[K, V]) PutIfAbsent(key K, value V) (V, bool, error) {
+	old, ok, err := s.Get(key)
+	if err != nil || ok {
+		return old, ok, err
+	}
+	return old, false, s.Put(key, value)
+}
+
+func (s *typedKV[K, V]) PutAll(entries []KeyValue[K, V]) error {
+	for _, e := range entries {
+		if err := s.Put(e.Key, e.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *typedKV[K, V]) Delete(key K) (V, bool, error) {
+	var zero V
+	kb, err := s.key(key)
+	if err != nil {
+		return zero, false, err
+	}
+	vb, ok, err := s.inner.Delete(kb)
+	if err != nil || !ok {
+		return zero, false, err
+	}
+	v, err := s.decode(vb)
+	return v, err == nil, err
+}
+
+func (s *typedKV[K, V]) rangeOf(from, to K, reverse bool) (Iterator[K, V], error) {
+	fb, err := s.key(from)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := s.key2(to)
+	if err != nil {
+		return nil, err
+	}
+	it, err := s.inner.Range(fb, tb, reverse)
+	if err != nil {
+		return nil, err
+	}
+	return &typedIter[K, V]{in: it, s: s}, nil
+}
+
+func (s *typedKV[K, V]) Range(from, to K) (Iterator[K, V], error) { return s.rangeOf(from, to, false) }
+func (s *typedKV[K, V]) ReverseRange(from, to K) (Iterator[K, V], error) {
+	return s.rangeOf(from, to, true)
+}
+
+func (s *typedKV[K, V]) All() (Iterator[K, V], error) {
+	it, err := s.inner.Range(nil, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	return &typedIter[K, V]{in: it, s: s}, nil
+}
+
+func (s *typedKV[K, V]) ReverseAll() (Iterator[K, V], error) {
+	it, err := s.inner.Range(nil, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	return &typedIter[K, V]{in: it, s: s}, nil
+}
+
+func (s *typedKV[K, V]) PrefixScan(prefix []byte) (Iterator[K, V], error) {
+	if prefix == nil {
+		prefix = []byte{}
+	}
+	it, err := s.inner.PrefixScan(prefix)
+	if err != nil {
+		return nil, err
+	}
+	return &typedIter[K, V]{in: it, s: s}, nil
+}
+
+// typedIter deserializes each entry as Next reaches it.
+type typedIter[K, V any] struct {
+	in  Iterator[[]byte, []byte]
+	s   *typedKV[K, V]
+	k   K
+	v   V
+	err error
+}
+
+func (it *typedIter[K, V]) Next() bool {
+	if it.err != nil || !it.in.Next() {
+		return false
+	}
+	k, err := it.s.ks.Deserialize(it.in.Key())
+	if err != nil {
+		it.err = fmt.Errorf("store %q: deserialize key: %w", it.s.inner.Name(), err)
+		return false
+	}
+	v, err := it.s.decode(it.in.Value())
+	if err != nil {
+		it.err = err
+		return false
+	}
+	it.k, it.v = k, v
+	return true
+}
+
+func (it *typedIter[K, V]) Key() K   { return it.k }
+func (it *typedIter[K, V]) Value() V { return it.v }
+func (it *typedIter[K, V]) Err() error {
+	if it.err != nil {
+		return it.err
+	}
+	return it.in.Err()
+}
+func (it *typedIter[K, V]) Close() error { return it.in.Close() }
+
+// KeyValueBuilder builds typed key-value stores over a byte-store supplier.
+type KeyValueBuilder[K, V any] struct {
+	supplier KeyValueBytesSupplier
+	ks       record.Serde[K]
+	vs       record.Serde[V]
+}
+
+// NewKeyValueBuilder returns a builder of typed key-value stores named after
+// supplier, with the given serdes. Register it on a topology.
+func NewKeyValueBuilder[K, V any](supplier KeyValueBytesSupplier, ks record.Serde[K], vs record.Serde[V]) *KeyValueBuilder[K, V] {
+	return &KeyValueBuilder[K, V]{supplier: supplier, ks: ks, vs: vs}
+}
+
+// Name returns the store name.
+func (b *KeyValueBuilder[K, V]) Name() string { return b.supplier.Name() }
+
+// Build returns a fresh typed store.
+func (b *KeyValueBuilder[K, V]) Build() (StateStore, error) {
+	if b.ks == nil || b.vs == nil {
+		return nil, fmt.Errorf("store %q: nil serde", b.supplier.Name())
+	}
+	return NewKeyValueStore(b.supplier.Get(), b.ks, b.vs), nil
+}
+
+// Types returns K and V.
+func (b *KeyValueBuilder[K, V]) Types() (reflect.Type, reflect.Type) {
+	return reflect.TypeFor[K](), reflect.TypeFor[V]()
+}
+
+// Types returns K and V.
+func (s *typedKV[K, V]) Types() (reflect.Type, reflect.Type) {
+	return reflect.TypeFor[K](), reflect.TypeFor[V]()
+}

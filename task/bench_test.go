@@ -1,0 +1,84 @@
+package task
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/record"
+)
+
+// discard is a RecordCollector that counts and drops.
+type discard struct{ n int }
+
+func (d *discard) Send(string, int32, []byte, []byte, record.Headers, int64) error {
+	d.n++
+	return nil
+}
+func (d *discard) PartitionCount(string) (int32, error) { return 1, nil }
+
+type passThrough[K, V any] struct{ ctx processor.Context[K, V] }
+
+func (p *passThrough[K, V]) Init(ctx processor.Context[K, V]) error { p.ctx = ctx; return nil }
+func (p *passThrough[K, V]) Process(r record.Record[K, V]) error  { return p.ctx.Forward(r) }
+func (p *passThrough[K, V]) Close() error                         { return nil }
+
+func newPassThrough[K, V any]() processor.Processor[K, V, K, V] { return &passThrough[K, V]{} }
+
+// passThroughTopology is source -> p1 -> p2 -> sink over []byte.
+func passThroughTopology(tb testing.TB, topics ...string) *processor.Topology {
+	b := processor.NewBuilder()
+	processor.AddSource(b, "source", record.Bytes(), record.Bytes(), topics...)
+	processor.AddProcessor(b, "p1", newPassThrough[[]byte, []byte], "source")
+	processor.AddProcessor(b, "p2", newPassThrough[[]byte, []byte], "p1")
+	processor.AddSink(b, "sink", "out", record.Bytes(), record.Bytes(), "p2")
+	topo, err := b.Build()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return topo
+}
+
+func makeBatch(topic string, n int) []record.ConsumerRecord {
+	recs := make([]record.ConsumerRecord, n)
+	for i := range recs {
+		recs[i] = record.ConsumerRecord{Topic: topic, Offset: int64(i), Timestamp: int64(i),
+			Key: []byte(fmt.Sprintf("key-%d", i%100)), Value: make([]byte, 100)}
+	}
+	return recs
+}
+
+// BenchmarkPassThroughTask measures a record's whole way through a task:
+// PartitionGroup head decode and ordering, source -> 2 processors -> sink
+// (serialization into reused buffers) and the stream-time punctuation check.
+func BenchmarkPassThroughTask(b *testing.B) {
+	col := &discard{}
+	t, err := New(Config{ID: processor.TaskID{}, Topology: passThroughTopology(b, "in"), Collector: col})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := t.InitializeStores(); err != nil {
+		b.Fatal(err)
+	}
+	if err := t.CompleteRestoration(); err != nil {
+		b.Fatal(err)
+	}
+	batch := makeBatch("in", 1024)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if t.group.NumBuffered() == 0 {
+			if err := t.AddRecords("in", 0, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if ok, err := t.Process(); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	if col.n != b.N {
+		b.Fatalf("sink saw %d records, want %d", col.n, b.N)
+	}
+}

@@ -1,0 +1,465 @@
+package task
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/millrace/millrace/handler"
+	"github.com/millrace/millrace/partitiongroup"
+	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/punctuate"
+	"github.com/millrace/millrace/record"
+	"github.com/millrace/millrace/store"
+)
+
+// State is a task's lifecycle state.
+type State int32
+
+const (
+	Created State = iota
+	Restoring
+	Running
+	Suspended
+	Closed
+)
+
+// String returns the state's name.
+func (s State) String() string {
+	switch s {
+	case Created:
+		return "created"
+	case Restoring:
+		return "restoring"
+	case Running:
+		return "running"
+	case Suspended:
+		return "suspended"
+	case Closed:
+		return "closed"
+	}
+	return fmt.Sprintf("State(%d)", int32(s))
+}
+
+var legal = map[State][]State{
+	Created:   {Restoring, Suspended, Closed},
+	Restoring: {Running, Suspended},
+	Running:   {Suspended},
+	Suspended: {Restoring, Closed},
+}
+
+// ErrIllegalTransition is wrapped by errors for a lifecycle call made in the
+// wrong state.
+var ErrIllegalTransition = errors.New("task: illegal state transition")
+
+// Clock is the task's wall clock.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock reads time.Now.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Config configures a task.
+type Config struct {
+	ID            processor.TaskID
+	ApplicationID string
+	Topology      *processor.Topology
+	// Collector receives what sinks write. Required.
+	Collector processor.RecordCollector
+	// Clock drives wall-clock punctuation and idling; nil means SystemClock.
+	Clock Clock
+	// Logger; nil means zap.NewNop().
+	Logger *zap.Logger
+	// MaxTaskIdle: see partitiongroup.Config.
+	MaxTaskIdle time.Duration
+	// DefaultTimestampExtractor for sources without one; nil means
+	// record.FailOnInvalidTimestamp().
+	DefaultTimestampExtractor record.TimestampExtractor
+	// DeserializationHandler; nil means handler.LogAndFail.
+	DeserializationHandler handler.DeserializationHandler
+	// ProcessingHandler; nil means handler.LogAndFail.
+	ProcessingHandler handler.ProcessingHandler
+	// StateDir is the task's state directory, passed to stores.
+	StateDir string
+}
+
+// Stats counts a task's work. Fields are atomic, so metrics exporters may
+// read them from other goroutines.
+type Stats struct {
+	partitiongroup.Stats
+	// Processed counts records taken and run through the graph.
+	Processed atomic.Int64
+	// DroppedProcessingError counts records (and punctuations) whose
+	// failure the ProcessingHandler answered with Continue.
+	DroppedProcessingError atomic.Int64
+	// Punctuations counts punctuator callbacks run.
+	Punctuations atomic.Int64
+	// Commits counts commits.
+	Commits atomic.Int64
+}
+
+// Dropped returns the records dropped for any reason.
+func (s *Stats) Dropped() int64 {
+	return s.SkippedDeserialization.Load() + s.SkippedInvalidTimestamp.Load() + s.DroppedProcessingError.Load()
+}
+
+// Task runs one sub-topology for one partition number.
+type Task struct {
+	cfg     Config
+	id      string
+	state   State
+	logger  *zap.Logger
+	clock   Clock
+	graph   *processor.Graph
+	group   *partitiongroup.PartitionGroup
+	heads   []processor.Head
+	streamQ punctuate.Queue
+	wallQ   punctuate.Queue
+	stats   *Stats
+
+	nowFn          func() int64
+	runPunctuation func(*punctuate.Schedule, int64) error
+	current        partitiongroup.Taken
+	commitNeeded   bool
+	commitRequest  bool
+	storesOpen     []store.StateStore
+}
+
+// New creates a task in state Created: the graph is instantiated (each
+// processor from its supplier, each store from its builder) and one queue
+// is registered per source topic, partition cfg.ID.Partition.
+func New(cfg Config) (*Task, error) {
+	if cfg.Topology == nil || cfg.Collector == nil {
+		return nil, errors.New("task: Config needs a Topology and a Collector")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.ProcessingHandler == nil {
+		cfg.ProcessingHandler = handler.LogAndFail{}
+	}
+	t := &Task{cfg: cfg, id: cfg.ID.String(), clock: cfg.Clock, stats: &Stats{}}
+	t.logger = cfg.Logger.With(zap.String("task", t.id))
+	t.nowFn = t.WallClockTime
+	t.runPunctuation = t.punctuate
+	g, err := cfg.Topology.NewGraph(cfg.ID.Subtopology, processor.GraphConfig{
+		TaskID: cfg.ID, ApplicationID: cfg.ApplicationID, Host: (*host)(t), Collector: cfg.Collector,
+		Logger: cfg.Logger, DefaultExtractor: cfg.DefaultTimestampExtractor,
+	})
+	if err != nil {
+		return nil, err
+	}
+	t.graph = g
+	t.group = partitiongroup.New(partitiongroup.Config{
+		TaskID: t.id, MaxTaskIdle: cfg.MaxTaskIdle, DeserializationHandler: cfg.DeserializationHandler,
+		Logger: t.logger, Stats: &t.stats.Stats,
+	})
+	for _, topic := range cfg.Topology.Subtopologies()[cfg.ID.Subtopology].SourceTopics {
+		h, err := g.NewHead(topic)
+		if err != nil {
+			return nil, err
+		}
+		if err := t.group.AddPartition(topic, cfg.ID.Partition, h); err != nil {
+			return nil, err
+		}
+		t.heads = append(t.heads, h)
+	}
+	return t, nil
+}
+
+// ID returns the task id.
+func (t *Task) ID() processor.TaskID { return t.cfg.ID }
+
+// State returns the lifecycle state.
+func (t *Task) State() State { return t.state }
+
+// Stats returns the task's counters.
+func (t *Task) Stats() *Stats { return t.stats }
+
+// Partitions returns the task's input partitions.
+func (t *Task) Partitions() []partitiongroup.Partition { return t.group.Partitions() }
+
+// Stores returns the task's stores.
+func (t *Task) Stores() []store.StateStore { return t.graph.Stores() }
+
+// Store returns one of the task's stores by name.
+func (t *Task) Store(name string) (store.StateStore, bool) { return t.graph.Store(name) }
+
+// PartitionGroup exposes the task's group for runtimes (buffer sizes, lags).
+func (t *Task) PartitionGroup() *partitiongroup.PartitionGroup { return t.group }
+
+func (t *Task) transition(to State) error {
+	for _, s := range legal[t.state] {
+		if s == to {
+			t.logger.Debug("task state", zap.Stringer("from", t.state), zap.Stringer("to", to))
+			t.state = to
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: task %s from %s to %s", ErrIllegalTransition, t.id, t.state, to)
+}
+
+// InitializeStores opens the task's stores and moves to Restoring. The
+// runtime restores them (from changelogs) before CompleteRestoration.
+func (t *Task) InitializeStores() error {
+	if err := t.transition(Restoring); err != nil {
+		return err
+	}
+	ctx := store.InitContext{TaskID: t.id, ApplicationID: t.cfg.ApplicationID, StateDir: t.cfg.StateDir, Logger: t.logger}
+	for _, s := range t.graph.Stores() {
+		if err := s.Init(ctx); err != nil {
+			return fmt.Errorf("task %s: open store %q: %w", t.id, s.Name(), err)
+		}
+		t.storesOpen = append(t.storesOpen, s)
+	}
+	return nil
+}
+
+// CompleteRestoration initializes the processors and moves to Running.
+func (t *Task) CompleteRestoration() error {
+	if t.state != Restoring {
+		return fmt.Errorf("%w: task %s from %s to %s", ErrIllegalTransition, t.id, t.state, Running)
+	}
+	if err := t.graph.InitProcessors(); err != nil {
+		return fmt.Errorf("task %s: %w", t.id, err)
+	}
+	return t.transition(Running)
+}
+
+// AddRecords buffers a batch of raw records for one input partition.
+func (t *Task) AddRecords(topic string, partition int32, recs []record.ConsumerRecord) error {
+	if t.state == Closed {
+		return fmt.Errorf("task %s: add records: closed", t.id)
+	}
+	return t.group.AddRecords(topic, partition, recs)
+}
+
+// SetLag tells the task how far a partition is behind its end offset
+// (0 = caught up, negative = unknown); see partitiongroup.
+func (t *Task) SetLag(topic string, partition int32, lag int64) error {
+	return t.group.SetLag(topic, partition, lag)
+}
+
+// SetPartitionTime seeds a partition's time from committed metadata.
+func (t *Task) SetPartitionTime(topic string, partition int32, ts int64) error {
+	return t.group.SetPartitionTime(topic, partition, ts)
+}
+
+// StreamTime returns the task's stream time or record.UnknownTime.
+func (t *Task) StreamTime() int64 { return t.group.StreamTime() }
+
+// WallClockTime returns the clock's time in milliseconds.
+func (t *Task) WallClockTime() int64 { return t.clock.Now().UnixMilli() }
+
+// Process processes at most one record: if the partition group is ready it
+// takes the next record, runs it through the graph, and fires due
+// stream-time punctuators. It reports whether a record was taken.
+func (t *Task) Process() (bool, error) {
+	if t.state != Running {
+		return false, fmt.Errorf("task %s: process in state %s", t.id, t.state)
+	}
+	ready, err := t.group.Ready(t.nowFn)
+	if err != nil || !ready {
+		return false, err
+	}
+	taken, ok, err := t.group.Next()
+	if err != nil || !ok {
+		return false, err
+	}
+	t.current = taken
+	t.stats.Processed.Add(1)
+	t.commitNeeded = true
+	if err := t.forward(); err != nil {
+		return true, err
+	}
+	if t.streamQ.Len() > 0 {
+		if _, err := t.streamQ.MayPunctuate(t.group.StreamTime(), t.runPunctuation); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+func (t *Task) forward() (err error) {
+	t.graph.ResetCurrent()
+	defer func() {
+		if p := recover(); p != nil {
+			err = t.handle(&handler.ProcessingError{Node: t.graph.CurrentNode(),
+				Err: fmt.Errorf("%w: %v", handler.ErrPanic, p), Panic: p, Stack: debug.Stack()}, false)
+		}
+	}()
+	if err := t.heads[t.current.Queue].Forward(); err != nil {
+		return t.handle(&handler.ProcessingError{Node: nodeOf(err, t.graph), Err: unwrapNode(err)}, false)
+	}
+	return nil
+}
+
+// handle completes a ProcessingError with its location and asks the handler.
+func (t *Task) handle(pe *handler.ProcessingError, punctuation bool) error {
+	pe.TaskID = t.id
+	pe.Punctuation = punctuation
+	if punctuation {
+		pe.Offset = -1
+	} else {
+		pe.Topic, pe.Partition, pe.Offset = t.current.Topic, t.current.Partition, t.current.Offset
+	}
+	if t.cfg.ProcessingHandler.OnProcessingError(pe) == handler.Continue {
+		t.stats.DroppedProcessingError.Add(1)
+		t.logger.Warn("processing failed; record dropped as the processing handler says",
+			zap.String("node", pe.Node), zap.String("topic", pe.Topic), zap.Int32("partition", pe.Partition),
+			zap.Int64("offset", pe.Offset), zap.Bool("punctuation", punctuation), zap.Error(pe.Err))
+		return nil
+	}
+	return pe
+}
+
+func nodeOf(err error, g *processor.Graph) string {
+	var ne *processor.NodeError
+	if errors.As(err, &ne) {
+		return ne.Node
+	}
+	return g.CurrentNode()
+}
+
+func unwrapNode(err error) error {
+	if ne, ok := err.(*processor.NodeError); ok {
+		return ne.Err
+	}
+	return err
+}
+
+// punctuate runs one punctuation callback, routing failures to the handler.
+func (t *Task) punctuate(s *punctuate.Schedule, now int64) (err error) {
+	t.stats.Punctuations.Add(1)
+	t.commitNeeded = true
+	node := ""
+	defer func() {
+		if p := recover(); p != nil {
+			if n := t.graph.CurrentNode(); n != "" {
+				node = n
+			}
+			err = t.handle(&handler.ProcessingError{Node: node,
+				Err: fmt.Errorf("%w: %v", handler.ErrPanic, p), Panic: p, Stack: debug.Stack()}, true)
+		}
+	}()
+	if err := t.graph.Punctuate(s.Owner, s.Fn, now); err != nil {
+		return t.handle(&handler.ProcessingError{Node: nodeOf(err, t.graph), Err: unwrapNode(err)}, true)
+	}
+	return nil
+}
+
+// PunctuateWallClock fires due wall-clock punctuators and reports whether
+// any fired.
+func (t *Task) PunctuateWallClock() (bool, error) {
+	if t.state != Running {
+		return false, nil
+	}
+	return t.wallQ.MayPunctuate(t.WallClockTime(), t.runPunctuation)
+}
+
+// NextWallClockPunctuation returns when the next wall-clock punctuator is
+// due (milliseconds), and false if none is scheduled.
+func (t *Task) NextWallClockPunctuation() (int64, bool) { return t.wallQ.NextTime() }
+
+// CommitNeeded reports whether anything was processed or punctuated since
+// the last commit.
+func (t *Task) CommitNeeded() bool { return t.commitNeeded }
+
+// CommitRequested reports whether a processor called Context.Commit since
+// the last commit.
+func (t *Task) CommitRequested() bool { return t.commitRequest }
+
+// Commit flushes the stores and returns, per input partition that consumed
+// anything, the next offset to consume and the partition time.
+func (t *Task) Commit() ([]partitiongroup.Offset, error) {
+	switch t.state {
+	case Running, Restoring, Suspended:
+	default:
+		return nil, fmt.Errorf("task %s: commit in state %s", t.id, t.state)
+	}
+	for _, s := range t.storesOpen {
+		if err := s.Flush(); err != nil {
+			return nil, fmt.Errorf("task %s: flush store %q: %w", t.id, s.Name(), err)
+		}
+	}
+	t.commitNeeded, t.commitRequest = false, false
+	t.stats.Commits.Add(1)
+	return t.group.Committable(), nil
+}
+
+// Suspend closes the processors (if running), drops buffered records and
+// moves to Suspended. Stores stay open; commit before suspending.
+func (t *Task) Suspend() error {
+	wasRunning := t.state == Running
+	if err := t.transition(Suspended); err != nil {
+		return err
+	}
+	t.group.Clear()
+	if wasRunning {
+		if err := t.graph.CloseProcessors(); err != nil {
+			return fmt.Errorf("task %s: %w", t.id, err)
+		}
+	}
+	return nil
+}
+
+// Resume moves a suspended task back to Restoring; CompleteRestoration then
+// initializes the processors again.
+func (t *Task) Resume() error { return t.transition(Restoring) }
+
+// Close suspends the task if needed, closes its stores and moves to Closed.
+// Closing a closed task does nothing.
+func (t *Task) Close() error {
+	if t.state == Closed {
+		return nil
+	}
+	var errs []error
+	if t.state == Running || t.state == Restoring {
+		if err := t.Suspend(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, s := range t.storesOpen {
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("task %s: close store %q: %w", t.id, s.Name(), err))
+		}
+	}
+	t.storesOpen = nil
+	if err := t.transition(Closed); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// host is the Task seen by its graph.
+type host Task
+
+func (h *host) StreamTime() int64    { return h.group.StreamTime() }
+func (h *host) WallClockTime() int64 { return (*Task)(h).WallClockTime() }
+func (h *host) RequestCommit()       { h.commitRequest = true }
+
+func (h *host) Schedule(owner any, interval time.Duration, typ punctuate.Type, fn punctuate.Func) (punctuate.Cancellable, error) {
+	switch typ {
+	case punctuate.StreamTime:
+		// Aligned to 0: fires at the first record, then on the grid.
+		return h.streamQ.Add(0, interval, owner, fn)
+	case punctuate.WallClock:
+		ms, err := punctuate.ValidateInterval(interval)
+		if err != nil {
+			return nil, err
+		}
+		return h.wallQ.Add((*Task)(h).WallClockTime()+ms, interval, owner, fn)
+	}
+	return nil, fmt.Errorf("task: unknown punctuation type %v", typ)
+}

@@ -1,0 +1,22 @@
+// Package testdriver runs a Topology without a broker, as Kafka Streams'
+// TopologyTestDriver does, using the real task, PartitionGroup and
+// punctuation code (not a second implementation).
+//
+// Each sub-topology runs as one task on partition 0 of its topics. Piping a
+// record appends it to its task's input and then, as Kafka Streams' driver
+// does, processes everything processable, fires due stream-time punctuators
+// after each record, and commits (flushing stores). Every input partition is
+// treated as caught up, so nothing waits for MaxTaskIdle; use Batch to pipe
+// several records (to several topics) before any is processed, which lets
+// the PartitionGroup merge them by timestamp.
+//
+// Records written by sinks are kept per topic for OutputTopic to read. A
+// record written to a topic that some sub-topology reads is also fed back
+// into that sub-topology's input, after the record that produced it has been
+// processed.
+//
+// Wall-clock time is virtual: it starts at Config.StartTime and moves only
+// with AdvanceWallClock, which fires due wall-clock punctuators.
+//
+// A Driver is not safe for concurrent use.
+package testdriver

@@ -1,0 +1,293 @@
+package testdriver
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/millrace/millrace/handler"
+	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/record"
+	"github.com/millrace/millrace/store"
+	"github.com/millrace/millrace/task"
+)
+
+// Config configures a Driver. The zero value is usable.
+type Config struct {
+	// ApplicationID; default "test-driver".
+	ApplicationID string
+	// StartTime of the virtual wall clock; default the Unix epoch.
+	StartTime time.Time
+	// DefaultTimestampExtractor; nil means record.FailOnInvalidTimestamp().
+	DefaultTimestampExtractor record.TimestampExtractor
+	// DeserializationHandler; nil means handler.LogAndFail.
+	DeserializationHandler handler.DeserializationHandler
+	// ProcessingHandler; nil means handler.LogAndFail.
+	ProcessingHandler handler.ProcessingHandler
+	// Logger; nil means zap.NewNop().
+	Logger *zap.Logger
+}
+
+// ErrNoRecord is returned when reading from an empty output topic.
+var ErrNoRecord = errors.New("testdriver: no record in output topic")
+
+// Driver runs a topology in memory.
+type Driver struct {
+	cfg      Config
+	clock    *VirtualClock
+	tasks    []*task.Task
+	byTopic  map[string]*task.Task
+	outputs  map[string][]produced
+	offsets  map[string]int64
+	feedback []record.ConsumerRecord
+	batching bool
+	closed   bool
+}
+
+type produced struct {
+	key, value []byte
+	headers    record.Headers
+	timestamp  int64
+	partition  int32
+}
+
+// VirtualClock is the driver's wall clock.
+type VirtualClock struct{ now time.Time }
+
+// Now returns the virtual time.
+func (c *VirtualClock) Now() time.Time { return c.now }
+
+// New starts a driver: it creates one task per sub-topology, opens their
+// stores and initializes their processors.
+func New(t *processor.Topology, cfg Config) (*Driver, error) {
+	if t == nil {
+		return nil, errors.New("testdriver: nil topology")
+	}
+	if cfg.ApplicationID == "" {
+		cfg.ApplicationID = "test-driver"
+	}
+	if cfg.StartTime.IsZero() {
+		cfg.StartTime = time.UnixMilli(0)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	d := &Driver{cfg: cfg, clock: &VirtualClock{now: cfg.StartTime}, byTopic: map[string]*task.Task{},
+		outputs: map[string][]produced{}, offsets: map[string]int64{}}
+	for _, st := range t.Subtopologies() {
+		tk, err := task.New(task.Config{
+			ID: processor.TaskID{Subtopology: st.ID}, ApplicationID: cfg.ApplicationID, Topology: t,
+			Collector: (*collector)(d), Clock: d.clock, Logger: cfg.Logger,
+			DefaultTimestampExtractor: cfg.DefaultTimestampExtractor,
+			DeserializationHandler:    cfg.DeserializationHandler,
+			ProcessingHandler:         cfg.ProcessingHandler,
+		})
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		d.tasks = append(d.tasks, tk)
+		for _, topic := range st.SourceTopics {
+			d.byTopic[topic] = tk
+			if err := tk.SetLag(topic, 0, 0); err != nil {
+				d.Close()
+				return nil, err
+			}
+		}
+		if err := tk.InitializeStores(); err != nil {
+			d.Close()
+			return nil, err
+		}
+		if err := tk.CompleteRestoration(); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// Close closes every task (processors, then stores). It is idempotent.
+func (d *Driver) Close() error {
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	var errs []error
+	for _, t := range d.tasks {
+		if t.State() == task.Running {
+			if _, err := t.Commit(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := t.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// WallClockTime returns the virtual wall-clock time.
+func (d *Driver) WallClockTime() time.Time { return d.clock.now }
+
+// AdvanceWallClock moves the virtual clock forward, fires due wall-clock
+// punctuators, processes what they fed back, and commits.
+func (d *Driver) AdvanceWallClock(by time.Duration) error {
+	if d.closed {
+		return errors.New("testdriver: closed")
+	}
+	if by < 0 {
+		return fmt.Errorf("testdriver: cannot move the wall clock back by %v", by)
+	}
+	d.clock.now = d.clock.now.Add(by)
+	for _, t := range d.tasks {
+		if _, err := t.PunctuateWallClock(); err != nil {
+			return err
+		}
+	}
+	return d.run()
+}
+
+// Batch calls fn and processes the records it pipes only when it returns, so
+// the PartitionGroup orders them by timestamp across topics.
+func (d *Driver) Batch(fn func() error) error {
+	if d.batching {
+		return errors.New("testdriver: nested Batch")
+	}
+	d.batching = true
+	err := fn()
+	d.batching = false
+	if err != nil {
+		return err
+	}
+	return d.run()
+}
+
+// pipe appends one raw record to its topic's task and, unless batching,
+// processes.
+func (d *Driver) pipe(topic string, key, value []byte, ts int64, headers record.Headers) error {
+	if d.closed {
+		return errors.New("testdriver: closed")
+	}
+	t, ok := d.byTopic[topic]
+	if !ok {
+		return fmt.Errorf("testdriver: no source reads topic %q", topic)
+	}
+	off := d.offsets[topic]
+	d.offsets[topic] = off + 1
+	rec := record.ConsumerRecord{Topic: topic, Partition: 0, Offset: off, Timestamp: ts,
+		TimestampType: record.TimestampCreateTime, Key: key, Value: value, Headers: headers}
+	if err := t.AddRecords(topic, 0, []record.ConsumerRecord{rec}); err != nil {
+		return err
+	}
+	if d.batching {
+		return nil
+	}
+	return d.run()
+}
+
+// PipeRaw pipes a record as raw bytes (nil = null), for inputs no serializer
+// would produce: corrupt bytes, negative timestamps.
+func (d *Driver) PipeRaw(topic string, key, value []byte, ts int64, headers ...record.Header) error {
+	return d.pipe(topic, key, value, ts, record.Headers(headers))
+}
+
+// run processes until no task can make progress, then commits; records fed
+// back to input topics are appended and processed the same way.
+func (d *Driver) run() error {
+	for {
+		for _, t := range d.tasks {
+			for {
+				ok, err := t.Process()
+				if err != nil {
+					return err
+				}
+				if !ok {
+					break
+				}
+			}
+			if t.CommitNeeded() || t.CommitRequested() {
+				if _, err := t.Commit(); err != nil {
+					return err
+				}
+			}
+		}
+		if len(d.feedback) == 0 {
+			return nil
+		}
+		fb := d.feedback
+		d.feedback = nil
+		for _, r := range fb {
+			off := d.offsets[r.Topic]
+			d.offsets[r.Topic] = off + 1
+			r.Offset = off
+			if err := d.byTopic[r.Topic].AddRecords(r.Topic, 0, []record.ConsumerRecord{r}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// Stats returns the counters of the task of sub-topology id.
+func (d *Driver) Stats(subtopology int) (*task.Stats, error) {
+	if subtopology < 0 || subtopology >= len(d.tasks) {
+		return nil, fmt.Errorf("testdriver: no sub-topology %d", subtopology)
+	}
+	return d.tasks[subtopology].Stats(), nil
+}
+
+// ProducedTopics returns the topics sinks have written to, in no order.
+func (d *Driver) ProducedTopics() []string {
+	var out []string
+	for t := range d.outputs {
+		out = append(out, t)
+	}
+	return out
+}
+
+// Store returns the named store from whichever task holds it.
+func (d *Driver) Store(name string) (store.StateStore, error) {
+	for _, t := range d.tasks {
+		if s, ok := t.Store(name); ok {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("testdriver: no store %q", name)
+}
+
+// KeyValueStore returns the named key-value store, typed, for assertions.
+func KeyValueStore[K, V any](d *Driver, name string) (store.KeyValueStore[K, V], error) {
+	s, err := d.Store(name)
+	if err != nil {
+		return nil, err
+	}
+	kv, ok := s.(store.KeyValueStore[K, V])
+	if !ok {
+		return nil, fmt.Errorf("testdriver: store %q is %T, not a KeyValueStore[%T, %T]", name, s, *new(K), *new(V))
+	}
+	return kv, nil
+}
+
+// collector is the driver as its tasks' RecordCollector.
+type collector Driver
+
+func (c *collector) Send(topic string, partition int32, key, value []byte, headers record.Headers, ts int64) error {
+	p := produced{key: cloneNullable(key), value: cloneNullable(value), headers: headers.Clone(), timestamp: ts, partition: partition}
+	c.outputs[topic] = append(c.outputs[topic], p)
+	if _, ok := c.byTopic[topic]; ok {
+		c.feedback = append(c.feedback, record.ConsumerRecord{Topic: topic, Timestamp: ts,
+			TimestampType: record.TimestampCreateTime, Key: p.key, Value: p.value, Headers: p.headers})
+	}
+	return nil
+}
+
+func (c *collector) PartitionCount(string) (int32, error) { return 1, nil }
+
+func cloneNullable(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return bytes.Clone(b)
+}
