@@ -208,6 +208,9 @@ func (g *PartitionGroup) AddRecords(topic string, partition int32, recs []record
 		return err
 	}
 	if q.hasHead {
+		// It has data now: if it runs empty again, it waits MaxTaskIdle
+		// afresh, even if Ready never saw it buffered (all-buffered fast path).
+		q.hasDeadline = false
 		g.push(q)
 	}
 	return nil
@@ -291,7 +294,9 @@ func (g *PartitionGroup) Ready(nowMs func() int64) (bool, error) {
 	}
 	var now int64
 	haveNow := false
-	enforced := false
+	enforced, waiting := false, false
+	// Visit every empty partition, so each one's deadline starts when it
+	// is first seen empty, not when the one before it expires.
 	for _, q := range g.queues {
 		if q.hasHead || q.lag == 0 {
 			q.hasDeadline = false
@@ -304,9 +309,13 @@ func (g *PartitionGroup) Ready(nowMs func() int64) (bool, error) {
 			q.deadline, q.hasDeadline = now+g.cfg.MaxTaskIdle.Milliseconds(), true
 		}
 		if now < q.deadline {
-			return false, nil
+			waiting = true
+			continue
 		}
 		enforced = true
+	}
+	if waiting {
+		return false, nil
 	}
 	if enforced {
 		g.stats.EnforcedProcessing.Add(1)

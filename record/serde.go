@@ -19,7 +19,9 @@ var ErrSerde = errors.New("record: serde")
 // as strconv.AppendInt does, so callers can reuse one buffer per sink or store
 // and the hot path does not allocate. Callers always pass a non-nil dst, so an
 // empty encoding is a non-nil empty slice; returning nil means null.
-// Implementations may ignore dst and return a slice of their own.
+// Implementations must append to dst rather than return a slice they keep:
+// callers reuse the result as their next dst. SerdeFuncs adapts functions
+// that return fresh slices.
 type Serializer[T any] interface {
 	Serialize(dst []byte, v T) ([]byte, error)
 }
@@ -135,7 +137,13 @@ func Float64() Serde[float64] { return float64Serde{} }
 type float64Serde struct{}
 
 func (float64Serde) Serialize(dst []byte, v float64) ([]byte, error) {
-	return binary.BigEndian.AppendUint64(dst, math.Float64bits(v)), nil
+	bits := math.Float64bits(v)
+	if math.IsNaN(v) {
+		// Java's Double.doubleToLongBits writes every NaN as the canonical
+		// 0x7ff8000000000000; Go's math.NaN() has other bits.
+		bits = 0x7ff8000000000000
+	}
+	return binary.BigEndian.AppendUint64(dst, bits), nil
 }
 
 func (float64Serde) Deserialize(data []byte) (float64, error) {

@@ -20,8 +20,8 @@ func (d *discard) PartitionCount(string) (int32, error) { return 1, nil }
 type passThrough[K, V any] struct{ ctx processor.Context[K, V] }
 
 func (p *passThrough[K, V]) Init(ctx processor.Context[K, V]) error { p.ctx = ctx; return nil }
-func (p *passThrough[K, V]) Process(r record.Record[K, V]) error  { return p.ctx.Forward(r) }
-func (p *passThrough[K, V]) Close() error                         { return nil }
+func (p *passThrough[K, V]) Process(r record.Record[K, V]) error    { return p.ctx.Forward(r) }
+func (p *passThrough[K, V]) Close() error                           { return nil }
 
 func newPassThrough[K, V any]() processor.Processor[K, V, K, V] { return &passThrough[K, V]{} }
 

@@ -416,7 +416,12 @@ func (t *Task) Suspend() error {
 
 // Resume moves a suspended task back to Restoring; CompleteRestoration then
 // initializes the processors again.
-func (t *Task) Resume() error { return t.transition(Restoring) }
+func (t *Task) Resume() error {
+	if t.state != Suspended {
+		return fmt.Errorf("%w: task %s: resume from %s", ErrIllegalTransition, t.id, t.state)
+	}
+	return t.transition(Restoring)
+}
 
 // Close suspends the task if needed, closes its stores and moves to Closed.
 // Closing a closed task does nothing.
