@@ -44,32 +44,24 @@ func (s *typedKV[K, V]) ApproximateNumEntries() (int64, error) {
 	return s.inner.ApproximateNumEntries()
 }
 
-func (s *typedKV[K, V]) key(k K) ([]byte, error) {
-	b, err := s.ks.Serialize(s.kbuf[:0], k)
-	if err != nil {
-		return nil, fmt.Errorf("store %q: serialize key: %w", s.inner.Name(), err)
-	}
-	if b == nil {
-		return nil, fmt.Errorf("store %q: %w", s.inner.Name(), ErrNullKey)
-	}
-	s.kbuf = b[:0]
-	return b, nil
-}
+func (s *typedKV[K, V]) key(k K) ([]byte, error) { return s.serializeKey(&s.kbuf, k) }
 
 // key2 serializes a second key (the upper bound of a range) into its own
-// buffer.
-func (s *typedKV[K, V]) key2(k K) ([]byte, error) {
-	if s.kbuf2 == nil {
-		s.kbuf2 = make([]byte, 0, 64)
+// buffer, so both bounds stay valid together.
+func (s *typedKV[K, V]) key2(k K) ([]byte, error) { return s.serializeKey(&s.kbuf2, k) }
+
+func (s *typedKV[K, V]) serializeKey(buf *[]byte, k K) ([]byte, error) {
+	if *buf == nil {
+		*buf = make([]byte, 0, 64)
 	}
-	b, err := s.ks.Serialize(s.kbuf2[:0], k)
+	b, err := s.ks.Serialize((*buf)[:0], k)
 	if err != nil {
 		return nil, fmt.Errorf("store %q: serialize key: %w", s.inner.Name(), err)
 	}
 	if b == nil {
 		return nil, fmt.Errorf("store %q: %w", s.inner.Name(), ErrNullKey)
 	}
-	s.kbuf2 = b[:0]
+	*buf = b[:0]
 	return b, nil
 }
 

@@ -387,3 +387,28 @@ func (s *scheduler) Init(ctx processor.Context[string, string]) error {
 }
 func (s *scheduler) Process(record.Record[string, string]) error { return nil }
 func (s *scheduler) Close() error                                { return nil }
+
+func TestSupplierMakesAFreshProcessorPerTask(t *testing.T) {
+	var made []*lifecycleProc
+	var log []string
+	b := processor.NewBuilder()
+	processor.AddSource(b, "src", record.String(), record.String(), "in")
+	processor.AddProcessor(b, "p", func() processor.Processor[string, string, string, string] {
+		p := &lifecycleProc{log: &log}
+		made = append(made, p)
+		return p
+	}, "src").WithStores("s")
+	b.AddStore(store.NewKeyValueBuilder(store.InMemoryKeyValue("s"), record.String(), record.String()))
+	topo, err := b.Build()
+	must(t, err)
+	t0 := runningTask(t, Config{ID: processor.TaskID{Partition: 0}, Topology: topo})
+	t1 := runningTask(t, Config{ID: processor.TaskID{Partition: 1}, Topology: topo})
+	if len(made) != 2 || made[0] == made[1] {
+		t.Fatalf("supplier made %d processors for two tasks", len(made))
+	}
+	s0, _ := t0.Store("s")
+	s1, _ := t1.Store("s")
+	if s0 == s1 {
+		t.Error("two tasks share one store instance")
+	}
+}
