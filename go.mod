@@ -8,6 +8,7 @@ require (
 )
 
 require (
+	github.com/linxGnu/grocksdb v1.7.15 // indirect
 	go.uber.org/goleak v1.3.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
 )

@@ -27,6 +27,7 @@ var (
 	ErrInvalidNode       = errors.New("invalid node")
 	ErrEmptyTopology     = errors.New("topology has no source")
 	ErrConnectedToSource = errors.New("store connected to a source or sink")
+	ErrInvalidStore      = errors.New("invalid store")
 )
 
 // BuildError lists every problem Build found. errors.Is matches each
@@ -423,6 +424,11 @@ func (b *Builder) Build() (*Topology, error) {
 		}
 	}
 	for _, sb := range b.stores {
+		if v, ok := sb.(interface{ Validate() error }); ok {
+			if err := v.Validate(); err != nil {
+				problems = append(problems, fmt.Errorf("%w: %w", ErrInvalidStore, err))
+			}
+		}
 		if !connected[sb.Name()] {
 			problems = append(problems, fmt.Errorf("%w: %q", ErrUnconnectedStore, sb.Name()))
 		}

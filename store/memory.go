@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"unsafe"
 
 	"github.com/google/btree"
@@ -29,6 +30,7 @@ type memEntry struct {
 }
 
 type memKV struct {
+	mu     sync.RWMutex
 	name   string
 	open   bool
 	closed bool
@@ -40,6 +42,8 @@ func (s *memKV) Name() string     { return s.name }
 func (s *memKV) Persistent() bool { return false }
 
 func (s *memKV) Init(InitContext) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
 		return fmt.Errorf("store %q: %w", s.name, ErrClosed)
 	}
@@ -76,6 +80,8 @@ func (s *memKV) checkKey(key []byte) error {
 func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (s *memKV) Get(key []byte) ([]byte, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if err := s.checkKey(key); err != nil {
 		return nil, false, err
 	}
@@ -87,44 +93,77 @@ func (s *memKV) Get(key []byte) ([]byte, bool, error) {
 }
 
 func (s *memKV) Put(key, value []byte) error {
-	if value == nil {
-		_, _, err := s.Delete(key)
-		return err
-	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := s.checkKey(key); err != nil {
 		return err
+	}
+	s.put(key, value)
+	return nil
+}
+
+func (s *memKV) Write(batch []Entry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return err
+	}
+	for _, e := range batch {
+		if e.Key == nil {
+			return fmt.Errorf("store %q: %w", s.name, ErrNullKey)
+		}
+	}
+	for _, e := range batch {
+		s.put(e.Key, e.Value)
+	}
+	return nil
+}
+
+// put writes or, for a nil value, deletes; the caller holds the lock.
+func (s *memKV) put(key, value []byte) {
+	if value == nil {
+		s.del(key)
+		return
 	}
 	v := bytes.Clone(value)
 	if e, ok := s.m[view(key)]; ok {
 		e.value = v
-		return nil
+		return
 	}
 	k := string(key)
 	s.m[k] = &memEntry{key: k, value: v}
 	s.keys.ReplaceOrInsert(k)
-	return nil
 }
 
-func (s *memKV) Delete(key []byte) ([]byte, bool, error) {
-	if err := s.checkKey(key); err != nil {
-		return nil, false, err
-	}
+func (s *memKV) del(key []byte) ([]byte, bool) {
 	e, ok := s.m[view(key)]
 	if !ok {
-		return nil, false, nil
+		return nil, false
 	}
 	delete(s.m, e.key)
 	s.keys.Delete(e.key)
-	return e.value, true, nil
+	return e.value, true
+}
+
+func (s *memKV) Delete(key []byte) ([]byte, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkKey(key); err != nil {
+		return nil, false, err
+	}
+	v, ok := s.del(key)
+	return v, ok, nil
 }
 
 func (s *memKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if err := s.check(); err != nil {
 		return nil, err
 	}
 	var keys []string
 	if from != nil && to != nil && bytes.Compare(from, to) > 0 {
-		return &memIter{s: s}, nil
+		return emptyIter{}, nil
 	}
 	collect := func(k string) bool { keys = append(keys, k); return true }
 	switch {
@@ -165,6 +204,8 @@ func (s *memKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], 
 }
 
 func (s *memKV) PrefixScan(prefix []byte) (Iterator[[]byte, []byte], error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if err := s.check(); err != nil {
 		return nil, err
 	}
@@ -181,15 +222,23 @@ func (s *memKV) PrefixScan(prefix []byte) (Iterator[[]byte, []byte], error) {
 }
 
 func (s *memKV) ApproximateNumEntries() (int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if err := s.check(); err != nil {
 		return 0, err
 	}
 	return int64(len(s.m)), nil
 }
 
-func (s *memKV) Flush() error { return s.check() }
+func (s *memKV) Flush() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.check()
+}
 
 func (s *memKV) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
 		return nil
 	}
@@ -209,7 +258,12 @@ type memIter struct {
 }
 
 func (it *memIter) Next() bool {
-	if it.closed || it.s.m == nil {
+	if it.closed {
+		return false
+	}
+	it.s.mu.RLock()
+	defer it.s.mu.RUnlock()
+	if it.s.m == nil {
 		return false
 	}
 	for it.pos+1 < len(it.keys) {
@@ -246,3 +300,12 @@ func (it *memIter) Close() error {
 	it.closed, it.keys, it.cur = true, nil, nil
 	return nil
 }
+
+// emptyIter yields nothing.
+type emptyIter struct{}
+
+func (emptyIter) Next() bool    { return false }
+func (emptyIter) Key() []byte   { return nil }
+func (emptyIter) Value() []byte { return nil }
+func (emptyIter) Err() error    { return nil }
+func (emptyIter) Close() error  { return nil }

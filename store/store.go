@@ -27,6 +27,13 @@ type InitContext struct {
 	StateDir string
 	// Logger is the task's logger; never nil.
 	Logger *zap.Logger
+	// Cache is the instance's record cache; stores built WithCaching use
+	// it. Nil gives each cached store a private DefaultCacheBytes cache.
+	Cache *Cache
+	// RecordTimestamp returns the timestamp of the record being processed
+	// (or the punctuation time); caches stamp entries with it so flush
+	// listeners can forward with the right time. Nil means 0.
+	RecordTimestamp func() int64
 }
 
 // StateStore is what every store has, whatever it holds.
@@ -117,14 +124,25 @@ type KeyValueStore[K, V any] interface {
 	Delete(key K) (V, bool, error)
 }
 
-// KeyValueBytes is the byte-level key-value store every backend implements.
-// Keys are ordered by unsigned lexicographic byte order. A nil key is an
-// error wrapping ErrNullKey; Put with a nil value deletes.
+// Entry is one write of a batch: a nil Value deletes Key.
+type Entry struct {
+	Key   []byte
+	Value []byte
+}
+
+// KeyValueBytes is the byte-level key-value store every backend implements,
+// and every layer (cache, changelog, segments) wraps. Keys are ordered by
+// unsigned lexicographic byte order. A nil key is an error wrapping
+// ErrNullKey; Put with a nil value deletes. Implementations are safe for
+// concurrent use (interactive queries read from other goroutines).
 type KeyValueBytes interface {
 	StateStore
 	Get(key []byte) ([]byte, bool, error)
 	Put(key, value []byte) error
 	Delete(key []byte) ([]byte, bool, error)
+	// Write applies a batch in order, atomically where the backend can (one
+	// RocksDB write batch).
+	Write(batch []Entry) error
 	// Range iterates from..to inclusive; a nil bound is open.
 	Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], error)
 	PrefixScan(prefix []byte) (Iterator[[]byte, []byte], error)

@@ -231,6 +231,25 @@ type KeyValueBuilder[K, V any] struct {
 	supplier KeyValueBytesSupplier
 	ks       record.Serde[K]
 	vs       record.Serde[V]
+	caching  bool
+}
+
+// WithCaching puts a write-back cache in front of the store: repeated
+// updates of a key between commits reach the store (and its changelog) once.
+func (b *KeyValueBuilder[K, V]) WithCaching() *KeyValueBuilder[K, V] {
+	b.caching = true
+	return b
+}
+
+// Validate checks the serdes.
+func (b *KeyValueBuilder[K, V]) Validate() error {
+	if b.supplier == nil || b.supplier.Name() == "" {
+		return fmt.Errorf("key-value store needs a supplier with a name")
+	}
+	if b.ks == nil || b.vs == nil {
+		return fmt.Errorf("store %q: nil serde", b.supplier.Name())
+	}
+	return nil
 }
 
 // NewKeyValueBuilder returns a builder of typed key-value stores named after
@@ -244,10 +263,14 @@ func (b *KeyValueBuilder[K, V]) Name() string { return b.supplier.Name() }
 
 // Build returns a fresh typed store.
 func (b *KeyValueBuilder[K, V]) Build() (StateStore, error) {
-	if b.ks == nil || b.vs == nil {
-		return nil, fmt.Errorf("store %q: nil serde", b.supplier.Name())
+	if err := b.Validate(); err != nil {
+		return nil, err
 	}
-	return NewKeyValueStore(b.supplier.Get(), b.ks, b.vs), nil
+	inner := b.supplier.Get()
+	if b.caching {
+		inner = newCachedKV(inner)
+	}
+	return NewKeyValueStore(inner, b.ks, b.vs), nil
 }
 
 // Types returns K and V.

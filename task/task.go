@@ -87,8 +87,12 @@ type Config struct {
 	DeserializationHandler handler.DeserializationHandler
 	// ProcessingHandler; nil means handler.LogAndFail.
 	ProcessingHandler handler.ProcessingHandler
-	// StateDir is the task's state directory, passed to stores.
+	// StateDir is the task's state directory, passed to stores; persistent
+	// stores need it. The caller locks it (see store/statedir).
 	StateDir string
+	// Cache is the instance's record cache budget for cached stores; nil
+	// gives each cached store a private default budget.
+	Cache *store.Cache
 }
 
 // Stats counts a task's work. Fields are atomic, so metrics exporters may
@@ -128,6 +132,7 @@ type Task struct {
 	nowFn          func() int64
 	runPunctuation func(*punctuate.Schedule, int64) error
 	current        partitiongroup.Taken
+	recordTS       int64 // timestamp of the record (or punctuation) running now
 	commitNeeded   bool
 	commitRequest  bool
 	storesOpen     []store.StateStore
@@ -216,7 +221,8 @@ func (t *Task) InitializeStores() error {
 	if err := t.transition(Restoring); err != nil {
 		return err
 	}
-	ctx := store.InitContext{TaskID: t.id, ApplicationID: t.cfg.ApplicationID, StateDir: t.cfg.StateDir, Logger: t.logger}
+	ctx := store.InitContext{TaskID: t.id, ApplicationID: t.cfg.ApplicationID, StateDir: t.cfg.StateDir,
+		Logger: t.logger, Cache: t.cfg.Cache, RecordTimestamp: func() int64 { return t.recordTS }}
 	for _, s := range t.graph.Stores() {
 		if err := s.Init(ctx); err != nil {
 			return fmt.Errorf("task %s: open store %q: %w", t.id, s.Name(), err)
@@ -278,6 +284,7 @@ func (t *Task) Process() (bool, error) {
 		return false, err
 	}
 	t.current = taken
+	t.recordTS = taken.Timestamp
 	t.stats.Processed.Add(1)
 	t.commitNeeded = true
 	if err := t.forward(); err != nil {
@@ -342,6 +349,7 @@ func unwrapNode(err error) error {
 // punctuate runs one punctuation callback, routing failures to the handler.
 func (t *Task) punctuate(s *punctuate.Schedule, now int64) (err error) {
 	t.stats.Punctuations.Add(1)
+	t.recordTS = now
 	t.commitNeeded = true
 	node := ""
 	defer func() {

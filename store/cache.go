@@ -1,0 +1,554 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/btree"
+)
+
+// DefaultCacheBytes is the cache budget used when none is configured: 10 MiB,
+// Kafka Streams' default for cache.max.bytes.buffering.
+const DefaultCacheBytes = 10 << 20
+
+// cacheEntryOverhead approximates the bytes an entry holds besides its key
+// and value (entry struct, map slot, B-tree slot).
+const cacheEntryOverhead = 112
+
+// Cache is the byte budget of the write-back caches of one application
+// instance, shared by all its tasks. Each cached store evicts its own least
+// recently used entries while the shared total is over budget (as Kafka
+// Streams evicts from the cache being written), so a store is only ever
+// flushed by the goroutine of the task that owns it. Counters are atomic.
+type Cache struct {
+	max       int64
+	used      atomic.Int64
+	hits      atomic.Int64
+	misses    atomic.Int64
+	evictions atomic.Int64
+	flushes   atomic.Int64
+}
+
+// NewCache returns a cache budget of maxBytes (at least 1).
+func NewCache(maxBytes int64) *Cache {
+	return &Cache{max: max(maxBytes, 1)}
+}
+
+// MaxBytes returns the budget.
+func (c *Cache) MaxBytes() int64 { return c.max }
+
+// UsedBytes returns the bytes held by all caches on this budget.
+func (c *Cache) UsedBytes() int64 { return c.used.Load() }
+
+// CacheStats is a snapshot of a cache's counters.
+type CacheStats struct {
+	Hits, Misses, Evictions, Flushes, UsedBytes int64
+}
+
+// Stats returns the counters.
+func (c *Cache) Stats() CacheStats {
+	return CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Evictions: c.evictions.Load(),
+		Flushes: c.flushes.Load(), UsedBytes: c.used.Load()}
+}
+
+// Flushed is one entry written from a cache to its store. Nil NewValue is a
+// delete; OldValue is what the store held before (nil if absent, or if the
+// listener did not ask for old values).
+type Flushed struct {
+	Key       []byte
+	NewValue  []byte
+	OldValue  []byte
+	Timestamp int64
+}
+
+// FlushListener receives what a cached store flushed, in the order the keys
+// were first dirtied since the previous flush, after the write reached the
+// store. It runs on the flushing goroutine without the store's lock held, so
+// it may read and write stores and forward records.
+type FlushListener func(Flushed) error
+
+// ErrNotCached is returned when a flush listener is set on a store without a
+// cache.
+var ErrNotCached = errors.New("store: store has no cache")
+
+type centry struct {
+	key          string
+	value        []byte // nil: deleted (only while dirty)
+	dirty        bool
+	ts           int64
+	size         int64
+	prev, next   *centry // LRU list; head is most recent
+	dprev, dnext *centry // dirty list, oldest first
+}
+
+// cachedKV is a write-back cache in front of a KeyValueBytes: reads see it
+// first, writes stay in it until a flush (commit) or an eviction writes every
+// dirty entry to the store in one batch.
+type cachedKV struct {
+	mu       sync.Mutex
+	inner    KeyValueBytes
+	cache    *Cache
+	entries  map[string]*centry
+	sorted   *btree.BTreeG[*centry]
+	head     *centry
+	tail     *centry
+	dhead    *centry
+	dtail    *centry
+	bytes    int64
+	listener FlushListener
+	wantOld  bool
+	recTS    func() int64
+}
+
+func newCachedKV(inner KeyValueBytes) *cachedKV {
+	return &cachedKV{inner: inner, entries: map[string]*centry{},
+		sorted: btree.NewG[*centry](32, func(a, b *centry) bool { return a.key < b.key })}
+}
+
+func (c *cachedKV) Name() string     { return c.inner.Name() }
+func (c *cachedKV) Persistent() bool { return c.inner.Persistent() }
+
+// Unwrap returns the store under the cache.
+func (c *cachedKV) Unwrap() KeyValueBytes { return c.inner }
+
+func (c *cachedKV) Init(ctx InitContext) error {
+	c.cache = ctx.Cache
+	if c.cache == nil {
+		c.cache = NewCache(DefaultCacheBytes)
+	}
+	c.recTS = ctx.RecordTimestamp
+	return c.inner.Init(ctx)
+}
+
+func (c *cachedKV) setFlushListener(l FlushListener, wantOld bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.listener, c.wantOld = l, wantOld
+}
+
+func (c *cachedKV) now() int64 {
+	if c.recTS == nil {
+		return 0
+	}
+	return c.recTS()
+}
+
+func (c *cachedKV) touch(e *centry) {
+	if c.head == e {
+		return
+	}
+	c.unlink(e)
+	e.next = c.head
+	if c.head != nil {
+		c.head.prev = e
+	}
+	c.head = e
+	if c.tail == nil {
+		c.tail = e
+	}
+}
+
+func (c *cachedKV) unlink(e *centry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else if c.head == e {
+		c.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else if c.tail == e {
+		c.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+func (c *cachedKV) markDirty(e *centry) {
+	if e.dirty {
+		return
+	}
+	e.dirty = true
+	e.dprev = c.dtail
+	if c.dtail != nil {
+		c.dtail.dnext = e
+	} else {
+		c.dhead = e
+	}
+	c.dtail = e
+}
+
+func (c *cachedKV) resize(e *centry, size int64) {
+	d := size - e.size
+	e.size = size
+	c.bytes += d
+	c.cache.used.Add(d)
+}
+
+func (c *cachedKV) insert(key []byte, value []byte) *centry {
+	e := &centry{key: string(key), value: value}
+	c.entries[e.key] = e
+	c.sorted.ReplaceOrInsert(e)
+	c.touch(e)
+	c.resize(e, int64(len(e.key)+len(value))+cacheEntryOverhead)
+	return e
+}
+
+func (c *cachedKV) remove(e *centry) {
+	c.unlink(e)
+	delete(c.entries, e.key)
+	c.sorted.Delete(e)
+	c.resize(e, 0)
+}
+
+func (c *cachedKV) Get(key []byte) ([]byte, bool, error) {
+	if key == nil {
+		return nil, false, fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
+	}
+	c.mu.Lock()
+	v, ok, pending, err := c.get(key)
+	c.mu.Unlock()
+	if err == nil {
+		err = c.notify(pending)
+	}
+	return v, ok, err
+}
+
+// get reads through the cache; a miss found in the store is cached clean.
+func (c *cachedKV) get(key []byte) ([]byte, bool, []Flushed, error) {
+	if c.cache == nil {
+		return nil, false, nil, fmt.Errorf("store %q: %w", c.Name(), ErrNotOpen)
+	}
+	if e, ok := c.entries[view(key)]; ok {
+		c.cache.hits.Add(1)
+		c.touch(e)
+		return e.value, e.value != nil, nil, nil
+	}
+	c.cache.misses.Add(1)
+	v, ok, err := c.inner.Get(key)
+	if err != nil || !ok {
+		return nil, false, nil, err
+	}
+	c.insert(key, v)
+	pending, err := c.maybeEvict()
+	return v, true, pending, err
+}
+
+func (c *cachedKV) Put(key, value []byte) error {
+	if key == nil {
+		return fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
+	}
+	c.mu.Lock()
+	pending, err := c.put(key, value)
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.notify(pending)
+}
+
+func (c *cachedKV) put(key, value []byte) ([]Flushed, error) {
+	if c.cache == nil {
+		return nil, fmt.Errorf("store %q: %w", c.Name(), ErrNotOpen)
+	}
+	var v []byte
+	if value != nil {
+		v = bytes.Clone(value)
+	}
+	e, ok := c.entries[view(key)]
+	if ok {
+		e.value = v
+		c.touch(e)
+		c.resize(e, int64(len(e.key)+len(v))+cacheEntryOverhead)
+	} else {
+		e = c.insert(key, v)
+	}
+	e.ts = c.now()
+	c.markDirty(e)
+	return c.maybeEvict()
+}
+
+func (c *cachedKV) Delete(key []byte) ([]byte, bool, error) {
+	if key == nil {
+		return nil, false, fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
+	}
+	c.mu.Lock()
+	old, ok, pending, err := c.get(key)
+	if err == nil {
+		var more []Flushed
+		more, err = c.put(key, nil)
+		pending = append(pending, more...)
+	}
+	c.mu.Unlock()
+	if err != nil {
+		return nil, false, err
+	}
+	return old, ok, c.notify(pending)
+}
+
+func (c *cachedKV) Write(batch []Entry) error {
+	c.mu.Lock()
+	var pending []Flushed
+	var err error
+	for _, e := range batch {
+		if e.Key == nil {
+			err = fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
+			break
+		}
+		var more []Flushed
+		if more, err = c.put(e.Key, e.Value); err != nil {
+			break
+		}
+		pending = append(pending, more...)
+	}
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.notify(pending)
+}
+
+// maybeEvict evicts this store's least recently used entries while the
+// shared budget is exceeded; evicting a dirty entry first flushes every
+// dirty entry in one batch.
+func (c *cachedKV) maybeEvict() ([]Flushed, error) {
+	var pending []Flushed
+	for c.cache.used.Load() > c.cache.max && c.tail != nil {
+		e := c.tail
+		if e.dirty {
+			fl, err := c.flushDirty()
+			if err != nil {
+				return pending, err
+			}
+			pending = append(pending, fl...)
+		}
+		if _, still := c.entries[e.key]; still {
+			c.remove(e)
+			c.cache.evictions.Add(1)
+		}
+	}
+	return pending, nil
+}
+
+// flushDirty writes every dirty entry to the store in one batch and marks
+// them clean (flushed deletes leave the cache). It returns what listeners
+// must hear; the caller holds the lock and calls notify after unlocking.
+func (c *cachedKV) flushDirty() ([]Flushed, error) {
+	if c.dhead == nil {
+		return nil, nil
+	}
+	var batch []Entry
+	var out []Flushed
+	for e := c.dhead; e != nil; e = e.dnext {
+		k := []byte(e.key)
+		batch = append(batch, Entry{Key: k, Value: e.value})
+		if c.listener != nil {
+			f := Flushed{Key: k, NewValue: e.value, Timestamp: e.ts}
+			if c.wantOld {
+				old, ok, err := c.inner.Get(k)
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					f.OldValue = old
+				}
+			}
+			out = append(out, f)
+		}
+	}
+	if err := c.inner.Write(batch); err != nil {
+		return nil, fmt.Errorf("store %q: flush cache: %w", c.Name(), err)
+	}
+	c.cache.flushes.Add(1)
+	for e := c.dhead; e != nil; {
+		next := e.dnext
+		e.dirty, e.dprev, e.dnext = false, nil, nil
+		if e.value == nil {
+			c.remove(e)
+		}
+		e = next
+	}
+	c.dhead, c.dtail = nil, nil
+	return out, nil
+}
+
+func (c *cachedKV) notify(pending []Flushed) error {
+	if len(pending) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	l := c.listener
+	c.mu.Unlock()
+	if l == nil {
+		return nil
+	}
+	for _, f := range pending {
+		if err := l(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Flush writes the dirty entries to the store, tells the listener, and
+// flushes the store.
+func (c *cachedKV) Flush() error {
+	c.mu.Lock()
+	if c.cache == nil {
+		c.mu.Unlock()
+		return fmt.Errorf("store %q: %w", c.Name(), ErrNotOpen)
+	}
+	pending, err := c.flushDirty()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := c.notify(pending); err != nil {
+		return err
+	}
+	return c.inner.Flush()
+}
+
+// Close drops the cache without flushing (commit flushes first) and closes
+// the store.
+func (c *cachedKV) Close() error {
+	c.mu.Lock()
+	for e := c.head; e != nil; {
+		next := e.next
+		c.remove(e)
+		e = next
+	}
+	c.dhead, c.dtail = nil, nil
+	c.mu.Unlock()
+	return c.inner.Close()
+}
+
+func (c *cachedKV) ApproximateNumEntries() (int64, error) { return c.inner.ApproximateNumEntries() }
+
+func (c *cachedKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if from != nil && to != nil && bytes.Compare(from, to) > 0 {
+		return emptyIter{}, nil
+	}
+	var snap []*centry
+	visit := func(e *centry) bool {
+		if !reverse && to != nil && e.key > view(to) || reverse && from != nil && e.key < view(from) {
+			return false
+		}
+		snap = append(snap, &centry{key: e.key, value: e.value, dirty: e.dirty})
+		return true
+	}
+	switch {
+	case !reverse && from != nil:
+		c.sorted.AscendGreaterOrEqual(&centry{key: string(from)}, visit)
+	case !reverse:
+		c.sorted.Ascend(visit)
+	case to != nil:
+		c.sorted.DescendLessOrEqual(&centry{key: string(to)}, visit)
+	default:
+		c.sorted.Descend(visit)
+	}
+	in, err := c.inner.Range(from, to, reverse)
+	if err != nil {
+		return nil, err
+	}
+	return &cacheMergeIter{cached: snap, store: in, reverse: reverse}, nil
+}
+
+func (c *cachedKV) PrefixScan(prefix []byte) (Iterator[[]byte, []byte], error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var snap []*centry
+	p := string(prefix)
+	c.sorted.AscendGreaterOrEqual(&centry{key: p}, func(e *centry) bool {
+		if len(e.key) < len(p) || e.key[:len(p)] != p {
+			return false
+		}
+		snap = append(snap, &centry{key: e.key, value: e.value, dirty: e.dirty})
+		return true
+	})
+	in, err := c.inner.PrefixScan(prefix)
+	if err != nil {
+		return nil, err
+	}
+	return &cacheMergeIter{cached: snap, store: in}, nil
+}
+
+// cacheMergeIter merges a snapshot of cached entries with a store iterator:
+// on equal keys the cache wins, and cached deletes hide the store's entry.
+type cacheMergeIter struct {
+	cached     []*centry
+	ci         int
+	store      Iterator[[]byte, []byte]
+	storeLive  bool
+	started    bool
+	reverse    bool
+	key, value []byte
+	err        error
+}
+
+func (m *cacheMergeIter) Next() bool {
+	if m.err != nil {
+		return false
+	}
+	if !m.started {
+		m.started = true
+		m.advanceStore()
+	}
+	for {
+		if m.err != nil {
+			return false
+		}
+		haveCache := m.ci < len(m.cached)
+		if !haveCache && !m.storeLive {
+			return false
+		}
+		var useCache, skipStore bool
+		switch {
+		case !haveCache:
+		case !m.storeLive:
+			useCache = true
+		default:
+			c := bytes.Compare([]byte(m.cached[m.ci].key), m.store.Key())
+			if m.reverse {
+				c = -c
+			}
+			useCache = c <= 0
+			skipStore = c == 0
+		}
+		if useCache {
+			e := m.cached[m.ci]
+			m.ci++
+			if skipStore {
+				m.advanceStore()
+			}
+			if e.value == nil {
+				continue // cached delete
+			}
+			m.key, m.value = []byte(e.key), e.value
+			return true
+		}
+		m.key, m.value = m.store.Key(), m.store.Value()
+		m.advanceStore()
+		return true
+	}
+}
+
+// advanceStore moves the store iterator; Key/Value of the previous entry
+// were copied out before (m.key may alias the store's buffer, so copy).
+func (m *cacheMergeIter) advanceStore() {
+	if m.storeLive && m.key != nil {
+		m.key, m.value = bytes.Clone(m.key), bytes.Clone(m.value)
+	}
+	m.storeLive = m.store.Next()
+	if err := m.store.Err(); err != nil {
+		m.err = err
+	}
+}
+
+func (m *cacheMergeIter) Key() []byte   { return m.key }
+func (m *cacheMergeIter) Value() []byte { return m.value }
+func (m *cacheMergeIter) Err() error    { return m.err }
+func (m *cacheMergeIter) Close() error  { return m.store.Close() }

@@ -1,0 +1,485 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+)
+
+// SegmentSupplier opens and removes the byte stores that hold one segmented
+// store's segments. A segment is a whole store (a RocksDB instance, or a
+// map), so expiring a segment drops it whole instead of deleting keys one by
+// one.
+type SegmentSupplier interface {
+	// Open returns the opened segment called name, creating it if needed.
+	Open(name string) (KeyValueBytes, error)
+	// Destroy removes the data of a closed segment.
+	Destroy(name string) error
+	// Existing lists the segments already present, for reopening a
+	// persistent store.
+	Existing() ([]string, error)
+	// Persistent reports whether segments outlive the process.
+	Persistent() bool
+}
+
+// SegmentSupplierFactory makes the SegmentSupplier of one store instance when
+// it opens; ctx locates the task's state directory.
+type SegmentSupplierFactory func(ctx InitContext, storeName string) (SegmentSupplier, error)
+
+// InMemorySegments is the SegmentSupplierFactory of in-memory segments.
+func InMemorySegments(InitContext, string) (SegmentSupplier, error) { return memSegments{}, nil }
+
+type memSegments struct{}
+
+func (memSegments) Open(name string) (KeyValueBytes, error) {
+	s := NewInMemoryKeyValueBytes(name)
+	return s, s.Init(InitContext{Logger: zap.NewNop()})
+}
+func (memSegments) Destroy(string) error        { return nil }
+func (memSegments) Existing() ([]string, error) { return nil, nil }
+func (memSegments) Persistent() bool            { return false }
+
+// segmentedKV is a KeyValueBytes over composite keys that carry a time; the
+// time picks the segment (time / interval). It keeps the segments from
+// observedTime - retention on and drops older ones whole; a write into an
+// expired segment is dropped and counted. Iteration merges the segments in
+// key order, so it matches a single store's order.
+type segmentedKV struct {
+	mu          sync.RWMutex
+	name        string
+	retention   int64
+	interval    int64
+	timeOf      func(key []byte) int64
+	newSupplier SegmentSupplierFactory
+	sup         SegmentSupplier
+	logger      *zap.Logger
+	segs        map[int64]KeyValueBytes
+	observed    int64
+	minLive     int64 // segments below this id are expired
+	expired     atomic.Int64
+	open        bool
+	closed      bool
+}
+
+// SegmentInterval returns Kafka Streams' default segment interval for a
+// retention: half the retention, at least one minute (milliseconds).
+func SegmentInterval(retention int64) int64 { return max(retention/2, 60_000) }
+
+func newSegmented(name string, retention, interval int64, timeOf func([]byte) int64, sup SegmentSupplierFactory) *segmentedKV {
+	return &segmentedKV{name: name, retention: retention, interval: interval, timeOf: timeOf,
+		newSupplier: sup, observed: noTime, minLive: noTime}
+}
+
+func (s *segmentedKV) Name() string { return s.name }
+
+func (s *segmentedKV) Persistent() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.sup != nil && s.sup.Persistent()
+}
+
+func (s *segmentedKV) Init(ctx InitContext) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.open || s.closed {
+		return fmt.Errorf("store %q: initialized twice or after close", s.name)
+	}
+	sup, err := s.newSupplier(ctx, s.name)
+	if err != nil {
+		return fmt.Errorf("store %q: %w", s.name, err)
+	}
+	s.sup, s.logger, s.segs = sup, ctx.Logger, map[int64]KeyValueBytes{}
+	if s.logger == nil {
+		s.logger = zap.NewNop()
+	}
+	names, err := sup.Existing()
+	if err != nil {
+		return fmt.Errorf("store %q: list segments: %w", s.name, err)
+	}
+	for _, n := range names {
+		id, ok := s.segmentIDOf(n)
+		if !ok {
+			continue
+		}
+		seg, err := sup.Open(n)
+		if err != nil {
+			s.closeSegments()
+			return fmt.Errorf("store %q: open segment %q: %w", s.name, n, err)
+		}
+		s.segs[id] = seg
+	}
+	s.open = true
+	return nil
+}
+
+func (s *segmentedKV) segmentName(id int64) string {
+	return s.name + "." + strconv.FormatInt(id*s.interval, 10)
+}
+
+func (s *segmentedKV) segmentIDOf(name string) (int64, bool) {
+	rest, ok := strings.CutPrefix(name, s.name+".")
+	if !ok {
+		return 0, false
+	}
+	start, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || start%s.interval != 0 {
+		return 0, false
+	}
+	return start / s.interval, true
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func (s *segmentedKV) check() error {
+	switch {
+	case s.closed:
+		return fmt.Errorf("store %q: %w", s.name, ErrClosed)
+	case !s.open:
+		return fmt.Errorf("store %q: %w", s.name, ErrNotOpen)
+	}
+	return nil
+}
+
+// ObservedStreamTime returns the largest time written, or a very small value
+// before the first write.
+func (s *segmentedKV) ObservedStreamTime() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.observed
+}
+
+// ExpiredDrops counts writes dropped because their segment had expired.
+func (s *segmentedKV) ExpiredDrops() int64 { return s.expired.Load() }
+
+// observe advances observed time and drops segments that expired; the caller
+// holds the write lock.
+func (s *segmentedKV) observe(t int64) {
+	if t <= s.observed {
+		return
+	}
+	s.observed = t
+	minLive := floorDiv(t-s.retention, s.interval)
+	if minLive <= s.minLive {
+		return
+	}
+	s.minLive = minLive
+	for id, seg := range s.segs {
+		if id < minLive {
+			name := s.segmentName(id)
+			if err := seg.Close(); err != nil {
+				s.logger.Warn("closing expired segment", zap.String("segment", name), zap.Error(err))
+			}
+			if err := s.sup.Destroy(name); err != nil {
+				s.logger.Warn("removing expired segment", zap.String("segment", name), zap.Error(err))
+			}
+			delete(s.segs, id)
+		}
+	}
+}
+
+// segmentFor returns the segment for time t, creating it if live; nil if the
+// segment has expired.
+func (s *segmentedKV) segmentFor(t int64, create bool) (KeyValueBytes, error) {
+	id := floorDiv(t, s.interval)
+	if id < s.minLive {
+		return nil, nil
+	}
+	if seg, ok := s.segs[id]; ok || !create {
+		return seg, nil
+	}
+	seg, err := s.sup.Open(s.segmentName(id))
+	if err != nil {
+		return nil, fmt.Errorf("store %q: open segment: %w", s.name, err)
+	}
+	s.segs[id] = seg
+	return seg, nil
+}
+
+func (s *segmentedKV) Get(key []byte) ([]byte, bool, error) {
+	if key == nil {
+		return nil, false, fmt.Errorf("store %q: %w", s.name, ErrNullKey)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(); err != nil {
+		return nil, false, err
+	}
+	seg, err := s.segmentFor(s.timeOf(key), false)
+	if seg == nil || err != nil {
+		return nil, false, err
+	}
+	return seg.Get(key)
+}
+
+func (s *segmentedKV) Put(key, value []byte) error {
+	return s.Write([]Entry{{Key: key, Value: value}})
+}
+
+func (s *segmentedKV) Delete(key []byte) ([]byte, bool, error) {
+	if key == nil {
+		return nil, false, fmt.Errorf("store %q: %w", s.name, ErrNullKey)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return nil, false, err
+	}
+	seg, err := s.segmentFor(s.timeOf(key), false)
+	if seg == nil || err != nil {
+		return nil, false, err
+	}
+	return seg.Delete(key)
+}
+
+func (s *segmentedKV) Write(batch []Entry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return err
+	}
+	for _, e := range batch {
+		if e.Key == nil {
+			return fmt.Errorf("store %q: %w", s.name, ErrNullKey)
+		}
+	}
+	if len(batch) == 1 {
+		return s.writeOne(batch[0])
+	}
+	// Group by segment, keeping order within each.
+	groups := map[int64][]Entry{}
+	var order []int64
+	for _, e := range batch {
+		t := s.timeOf(e.Key)
+		if e.Value != nil {
+			s.observe(t)
+		}
+		id := floorDiv(t, s.interval)
+		if _, ok := groups[id]; !ok {
+			order = append(order, id)
+		}
+		groups[id] = append(groups[id], e)
+	}
+	for _, id := range order {
+		seg, err := s.segmentFor(id*s.interval, true)
+		if err != nil {
+			return err
+		}
+		if seg == nil {
+			s.dropExpired(len(groups[id]), id)
+			continue
+		}
+		if err := seg.Write(groups[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *segmentedKV) writeOne(e Entry) error {
+	t := s.timeOf(e.Key)
+	if e.Value != nil {
+		s.observe(t)
+	}
+	seg, err := s.segmentFor(t, e.Value != nil)
+	if err != nil {
+		return err
+	}
+	if seg == nil {
+		if e.Value != nil && floorDiv(t, s.interval) < s.minLive {
+			s.dropExpired(1, floorDiv(t, s.interval))
+		}
+		return nil
+	}
+	return seg.Put(e.Key, e.Value)
+}
+
+func (s *segmentedKV) dropExpired(n int, id int64) {
+	s.expired.Add(int64(n))
+	s.logger.Debug("dropping writes to an expired segment", zap.String("store", s.name),
+		zap.Int64("segment_start", id*s.interval), zap.Int("records", n),
+		zap.Int64("observed_stream_time", s.observed))
+}
+
+// liveSegments returns the segments in id order; the caller holds a lock.
+func (s *segmentedKV) liveSegments() []KeyValueBytes {
+	ids := make([]int64, 0, len(s.segs))
+	for id := range s.segs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]KeyValueBytes, len(ids))
+	for i, id := range ids {
+		out[i] = s.segs[id]
+	}
+	return out
+}
+
+func (s *segmentedKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return mergeSegments(s.liveSegments(), reverse, func(seg KeyValueBytes) (Iterator[[]byte, []byte], error) {
+		return seg.Range(from, to, reverse)
+	})
+}
+
+func (s *segmentedKV) PrefixScan(prefix []byte) (Iterator[[]byte, []byte], error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return mergeSegments(s.liveSegments(), false, func(seg KeyValueBytes) (Iterator[[]byte, []byte], error) {
+		return seg.PrefixScan(prefix)
+	})
+}
+
+func (s *segmentedKV) ApproximateNumEntries() (int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, seg := range s.segs {
+		c, err := seg.ApproximateNumEntries()
+		if err != nil {
+			return 0, err
+		}
+		n += c
+	}
+	return n, nil
+}
+
+func (s *segmentedKV) Flush() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(); err != nil {
+		return err
+	}
+	for _, seg := range s.segs {
+		if err := seg.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *segmentedKV) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.closeSegments()
+}
+
+func (s *segmentedKV) closeSegments() error {
+	var first error
+	for id, seg := range s.segs {
+		if err := seg.Close(); err != nil && first == nil {
+			first = err
+		}
+		delete(s.segs, id)
+	}
+	return first
+}
+
+// mergeSegments opens one iterator per segment and merges them by key.
+func mergeSegments(segs []KeyValueBytes, reverse bool, open func(KeyValueBytes) (Iterator[[]byte, []byte], error)) (Iterator[[]byte, []byte], error) {
+	its := make([]Iterator[[]byte, []byte], 0, len(segs))
+	for _, seg := range segs {
+		it, err := open(seg)
+		if err != nil {
+			for _, o := range its {
+				o.Close()
+			}
+			return nil, err
+		}
+		its = append(its, it)
+	}
+	if len(its) == 1 {
+		return its[0], nil
+	}
+	return newMergeIter(its, reverse), nil
+}
+
+// mergeIter merges sorted iterators whose keys are disjoint.
+type mergeIter struct {
+	its     []Iterator[[]byte, []byte]
+	live    []bool
+	started bool
+	cur     int
+	reverse bool
+	err     error
+}
+
+func newMergeIter(its []Iterator[[]byte, []byte], reverse bool) *mergeIter {
+	return &mergeIter{its: its, live: make([]bool, len(its)), cur: -1, reverse: reverse}
+}
+
+func (m *mergeIter) Next() bool {
+	if m.err != nil {
+		return false
+	}
+	if !m.started {
+		m.started = true
+		for i, it := range m.its {
+			m.live[i] = it.Next()
+			if err := it.Err(); err != nil {
+				m.err = err
+				return false
+			}
+		}
+	} else if m.cur >= 0 {
+		m.live[m.cur] = m.its[m.cur].Next()
+		if err := m.its[m.cur].Err(); err != nil {
+			m.err = err
+			return false
+		}
+	}
+	m.cur = -1
+	for i, it := range m.its {
+		if !m.live[i] {
+			continue
+		}
+		if m.cur < 0 {
+			m.cur = i
+			continue
+		}
+		c := bytes.Compare(it.Key(), m.its[m.cur].Key())
+		if (c < 0) != m.reverse && c != 0 {
+			m.cur = i
+		}
+	}
+	return m.cur >= 0
+}
+
+func (m *mergeIter) Key() []byte   { return m.its[m.cur].Key() }
+func (m *mergeIter) Value() []byte { return m.its[m.cur].Value() }
+func (m *mergeIter) Err() error    { return m.err }
+
+func (m *mergeIter) Close() error {
+	var first error
+	for _, it := range m.its {
+		if err := it.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

@@ -1,0 +1,79 @@
+package store
+
+import "sync"
+
+// ReadOnlyKeyValue returns a read-only view of s for interactive queries: it
+// is safe to use from any goroutine while the owning task writes to s.
+func ReadOnlyKeyValue[K, V any](s KeyValueStore[K, V]) ReadOnlyKeyValueStore[K, V] {
+	t, ok := s.(*typedKV[K, V])
+	if !ok {
+		return s
+	}
+	return &kvView[K, V]{t: &typedKV[K, V]{inner: t.inner, ks: t.ks, vs: t.vs,
+		kbuf: make([]byte, 0, 64), vbuf: make([]byte, 0, 128)}}
+}
+
+// kvView serializes calls through a private façade so its buffers are not
+// shared; the byte layers below are safe for concurrent use.
+type kvView[K, V any] struct {
+	mu sync.Mutex
+	t  *typedKV[K, V]
+}
+
+func (v *kvView[K, V]) Get(key K) (V, bool, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.t.Get(key)
+}
+
+func (v *kvView[K, V]) Range(from, to K) (Iterator[K, V], error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.t.Range(from, to)
+}
+
+func (v *kvView[K, V]) ReverseRange(from, to K) (Iterator[K, V], error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.t.ReverseRange(from, to)
+}
+
+func (v *kvView[K, V]) All() (Iterator[K, V], error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.t.All()
+}
+
+func (v *kvView[K, V]) ReverseAll() (Iterator[K, V], error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.t.ReverseAll()
+}
+
+func (v *kvView[K, V]) PrefixScan(prefix []byte) (Iterator[K, V], error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.t.PrefixScan(prefix)
+}
+
+func (v *kvView[K, V]) ApproximateNumEntries() (int64, error) { return v.t.ApproximateNumEntries() }
+
+// ReadOnlyWindow returns a read-only view of s, safe from any goroutine.
+func ReadOnlyWindow[K, V any](s WindowStore[K, V]) ReadOnlyWindowStore[K, V] {
+	w, ok := s.(*typedWindow[K, V])
+	if !ok {
+		return s
+	}
+	return &typedWindow[K, V]{inner: w.inner, seg: w.seg, ks: w.ks, vs: w.vs, size: w.size,
+		retention: w.retention, dups: w.dups, state: w.state, mu: &sync.Mutex{}}
+}
+
+// ReadOnlySession returns a read-only view of s, safe from any goroutine.
+func ReadOnlySession[K, V any](s SessionStore[K, V]) ReadOnlySessionStore[K, V] {
+	t, ok := s.(*typedSession[K, V])
+	if !ok {
+		return s
+	}
+	return &typedSession[K, V]{inner: t.inner, seg: t.seg, ks: t.ks, vs: t.vs,
+		retention: t.retention, state: t.state, mu: &sync.Mutex{}}
+}

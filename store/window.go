@@ -1,0 +1,474 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/millrace/millrace/record"
+)
+
+// Windowed is a key together with its window [Start, End) in milliseconds.
+type Windowed[K any] struct {
+	Key   K
+	Start int64
+	End   int64
+}
+
+// String formats the windowed key as [key@start/end].
+func (w Windowed[K]) String() string { return fmt.Sprintf("[%v@%d/%d]", w.Key, w.Start, w.End) }
+
+// ReadOnlyWindowStore is the read side of a WindowStore. Time bounds are
+// window starts, both inclusive. Iteration is by serialized key, then window
+// start (then insertion, for duplicates); the Backward variants reverse it.
+// Windows older than the retention (start <= observed stream time -
+// retention) are never returned.
+type ReadOnlyWindowStore[K, V any] interface {
+	// Fetch returns the value of key's window starting at windowStart.
+	Fetch(key K, windowStart int64) (V, bool, error)
+	// FetchRange iterates key's windows starting in [timeFrom, timeTo],
+	// oldest first; the iterator's keys are window starts.
+	FetchRange(key K, timeFrom, timeTo int64) (Iterator[int64, V], error)
+	BackwardFetchRange(key K, timeFrom, timeTo int64) (Iterator[int64, V], error)
+	// FetchKeyRange iterates the windows of keys in [keyFrom, keyTo]
+	// starting in [timeFrom, timeTo].
+	FetchKeyRange(keyFrom, keyTo K, timeFrom, timeTo int64) (Iterator[Windowed[K], V], error)
+	BackwardFetchKeyRange(keyFrom, keyTo K, timeFrom, timeTo int64) (Iterator[Windowed[K], V], error)
+	// FetchAll iterates every window starting in [timeFrom, timeTo].
+	FetchAll(timeFrom, timeTo int64) (Iterator[Windowed[K], V], error)
+	BackwardFetchAll(timeFrom, timeTo int64) (Iterator[Windowed[K], V], error)
+	// All iterates every live window.
+	All() (Iterator[Windowed[K], V], error)
+	BackwardAll() (Iterator[Windowed[K], V], error)
+}
+
+// WindowStore keeps values per key and window, for a retention period,
+// dropping expired segments whole.
+type WindowStore[K, V any] interface {
+	StateStore
+	ReadOnlyWindowStore[K, V]
+	// Put stores value for key's window starting at windowStart. A value
+	// that serializes to null deletes the window (ignored when duplicates
+	// are retained). A put whose window has expired (windowStart <=
+	// observed stream time - retention) is dropped and counted.
+	Put(key K, value V, windowStart int64) error
+	// RetentionPeriod and WindowSize are in milliseconds.
+	RetentionPeriod() int64
+	WindowSize() int64
+	// ExpiredDrops counts puts dropped because their window had expired.
+	ExpiredDrops() int64
+	// ObservedStreamTime is the largest window start put (or restored).
+	ObservedStreamTime() int64
+}
+
+// WindowBytesSupplier describes the byte layer of window stores: name,
+// retention, window size, duplicates and where segments live.
+type WindowBytesSupplier struct {
+	Name             string
+	Retention        time.Duration
+	WindowSize       time.Duration
+	RetainDuplicates bool
+	// SegmentInterval; zero means SegmentInterval(retention).
+	SegmentInterval time.Duration
+	Segments        SegmentSupplierFactory
+}
+
+// InMemoryWindow returns the supplier of in-memory window stores.
+func InMemoryWindow(name string, retention, windowSize time.Duration, retainDuplicates bool) WindowBytesSupplier {
+	return WindowBytesSupplier{Name: name, Retention: retention, WindowSize: windowSize,
+		RetainDuplicates: retainDuplicates, Segments: InMemorySegments}
+}
+
+// Validate checks the durations.
+func (s WindowBytesSupplier) Validate() error {
+	var errs []error
+	if s.Name == "" {
+		errs = append(errs, errors.New("window store needs a name"))
+	}
+	if s.WindowSize < time.Millisecond {
+		errs = append(errs, fmt.Errorf("window store %q: window size %v is under 1ms", s.Name, s.WindowSize))
+	}
+	if s.Retention < s.WindowSize {
+		errs = append(errs, fmt.Errorf("window store %q: retention %v is shorter than the window size %v", s.Name, s.Retention, s.WindowSize))
+	}
+	if s.SegmentInterval < 0 || (s.SegmentInterval > 0 && s.SegmentInterval < time.Millisecond) {
+		errs = append(errs, fmt.Errorf("window store %q: segment interval %v is under 1ms", s.Name, s.SegmentInterval))
+	}
+	if s.Segments == nil {
+		errs = append(errs, fmt.Errorf("window store %q: no segment supplier", s.Name))
+	}
+	return errors.Join(errs...)
+}
+
+func (s WindowBytesSupplier) interval() int64 {
+	if s.SegmentInterval > 0 {
+		return s.SegmentInterval.Milliseconds()
+	}
+	return SegmentInterval(s.Retention.Milliseconds())
+}
+
+// WindowBuilder builds typed window stores.
+type WindowBuilder[K, V any] struct {
+	supplier WindowBytesSupplier
+	ks       record.Serde[K]
+	vs       record.Serde[V]
+	caching  bool
+}
+
+// NewWindowBuilder returns a builder of window stores over supplier.
+func NewWindowBuilder[K, V any](supplier WindowBytesSupplier, keys record.Serde[K], values record.Serde[V]) *WindowBuilder[K, V] {
+	return &WindowBuilder[K, V]{supplier: supplier, ks: keys, vs: values}
+}
+
+// WithCaching puts a write-back cache in front of the store.
+func (b *WindowBuilder[K, V]) WithCaching() *WindowBuilder[K, V] {
+	b.caching = true
+	return b
+}
+
+// Name returns the store name.
+func (b *WindowBuilder[K, V]) Name() string { return b.supplier.Name }
+
+// Types returns K and V.
+func (b *WindowBuilder[K, V]) Types() (reflect.Type, reflect.Type) {
+	return reflect.TypeFor[K](), reflect.TypeFor[V]()
+}
+
+// Validate checks the supplier and serdes.
+func (b *WindowBuilder[K, V]) Validate() error {
+	err := b.supplier.Validate()
+	if b.ks == nil || b.vs == nil {
+		err = errors.Join(err, fmt.Errorf("window store %q: nil serde", b.supplier.Name))
+	}
+	return err
+}
+
+// Build returns a fresh window store.
+func (b *WindowBuilder[K, V]) Build() (StateStore, error) {
+	if err := b.Validate(); err != nil {
+		return nil, err
+	}
+	seg := newSegmented(b.supplier.Name, b.supplier.Retention.Milliseconds(), b.supplier.interval(), windowStartOf, b.supplier.Segments)
+	var inner KeyValueBytes = seg
+	if b.caching {
+		inner = newCachedKV(seg)
+	}
+	return &typedWindow[K, V]{inner: inner, seg: seg, ks: b.ks, vs: b.vs,
+		size: b.supplier.WindowSize.Milliseconds(), retention: b.supplier.Retention.Milliseconds(),
+		dups: b.supplier.RetainDuplicates, state: newWindowState()}, nil
+}
+
+// noTime is the observed stream time before anything was written.
+const noTime = -1 << 62
+
+func newWindowState() *windowState {
+	s := &windowState{}
+	s.observed.Store(noTime)
+	return s
+}
+
+// windowState is shared by a window store and its read-only views.
+type windowState struct {
+	observed atomic.Int64
+	expired  atomic.Int64
+	seq      uint32
+}
+
+// typedWindow is the typed façade of a window store.
+type typedWindow[K, V any] struct {
+	inner     KeyValueBytes
+	seg       *segmentedKV
+	ks        record.Serde[K]
+	vs        record.Serde[V]
+	size      int64
+	retention int64
+	dups      bool
+	state     *windowState
+	kbuf      []byte
+	kb2       []byte
+	cbuf      []byte
+	cbuf2     []byte
+	vbuf      []byte
+	mu        *sync.Mutex // set on read-only views
+}
+
+func (w *typedWindow[K, V]) Name() string               { return w.inner.Name() }
+func (w *typedWindow[K, V]) Init(ctx InitContext) error { return w.inner.Init(ctx) }
+func (w *typedWindow[K, V]) Flush() error               { return w.inner.Flush() }
+func (w *typedWindow[K, V]) Close() error               { return w.inner.Close() }
+func (w *typedWindow[K, V]) Persistent() bool           { return w.inner.Persistent() }
+func (w *typedWindow[K, V]) RetentionPeriod() int64     { return w.retention }
+func (w *typedWindow[K, V]) WindowSize() int64          { return w.size }
+func (w *typedWindow[K, V]) ExpiredDrops() int64 {
+	return w.state.expired.Load() + w.seg.ExpiredDrops()
+}
+func (w *typedWindow[K, V]) Inner() KeyValueBytes { return w.inner }
+func (w *typedWindow[K, V]) Types() (reflect.Type, reflect.Type) {
+	return reflect.TypeFor[K](), reflect.TypeFor[V]()
+}
+
+func (w *typedWindow[K, V]) ObservedStreamTime() int64 {
+	return max(w.state.observed.Load(), w.seg.ObservedStreamTime())
+}
+
+// liveFrom is the oldest window start still visible.
+func (w *typedWindow[K, V]) liveFrom() int64 {
+	obs := w.ObservedStreamTime()
+	if obs <= noTime {
+		return math.MinInt64
+	}
+	return obs - w.retention + 1
+}
+
+func (w *typedWindow[K, V]) userKey(buf *[]byte, k K) ([]byte, error) {
+	if *buf == nil {
+		*buf = make([]byte, 0, 64)
+	}
+	b, err := w.ks.Serialize((*buf)[:0], k)
+	if err != nil {
+		return nil, fmt.Errorf("store %q: serialize key: %w", w.Name(), err)
+	}
+	if b == nil {
+		return nil, fmt.Errorf("store %q: %w", w.Name(), ErrNullKey)
+	}
+	*buf = b[:0]
+	return b, nil
+}
+
+func (w *typedWindow[K, V]) lock() func() {
+	if w.mu == nil {
+		return func() {}
+	}
+	w.mu.Lock()
+	return w.mu.Unlock
+}
+
+func (w *typedWindow[K, V]) Put(key K, value V, windowStart int64) error {
+	kb, err := w.userKey(&w.kbuf, key)
+	if err != nil {
+		return err
+	}
+	vb, err := w.vs.Serialize(w.vbuf[:0], value)
+	if err != nil {
+		return fmt.Errorf("store %q: serialize value: %w", w.Name(), err)
+	}
+	if vb == nil && w.dups {
+		return nil
+	}
+	if vb != nil {
+		w.vbuf = vb[:0]
+		for {
+			o := w.state.observed.Load()
+			if windowStart <= o || w.state.observed.CompareAndSwap(o, windowStart) {
+				break
+			}
+		}
+	}
+	if windowStart < w.liveFrom() {
+		if vb != nil {
+			w.state.expired.Add(1)
+		}
+		return nil
+	}
+	seq := uint32(0)
+	if w.dups {
+		w.state.seq++
+		seq = w.state.seq
+	}
+	w.cbuf = windowKey(w.cbuf[:0], kb, windowStart, seq)
+	return w.inner.Put(w.cbuf, vb)
+}
+
+func (w *typedWindow[K, V]) Fetch(key K, windowStart int64) (V, bool, error) {
+	defer w.lock()()
+	var zero V
+	if windowStart < w.liveFrom() {
+		return zero, false, nil
+	}
+	kb, err := w.userKey(&w.kbuf, key)
+	if err != nil {
+		return zero, false, err
+	}
+	w.cbuf = windowKey(w.cbuf[:0], kb, windowStart, 0)
+	vb, ok, err := w.inner.Get(w.cbuf)
+	if err != nil || !ok {
+		return zero, false, err
+	}
+	v, err := w.vs.Deserialize(vb)
+	if err != nil {
+		return zero, false, fmt.Errorf("store %q: deserialize value: %w", w.Name(), err)
+	}
+	return v, true, nil
+}
+
+func (w *typedWindow[K, V]) FetchRange(key K, timeFrom, timeTo int64) (Iterator[int64, V], error) {
+	return w.fetchRange(key, timeFrom, timeTo, false)
+}
+
+func (w *typedWindow[K, V]) BackwardFetchRange(key K, timeFrom, timeTo int64) (Iterator[int64, V], error) {
+	return w.fetchRange(key, timeFrom, timeTo, true)
+}
+
+func (w *typedWindow[K, V]) fetchRange(key K, timeFrom, timeTo int64, reverse bool) (Iterator[int64, V], error) {
+	defer w.lock()()
+	timeFrom = max(timeFrom, w.liveFrom())
+	kb, err := w.userKey(&w.kbuf, key)
+	if err != nil {
+		return nil, err
+	}
+	if timeFrom > timeTo {
+		return &windowTimeIter[K, V]{in: emptyIter{}, w: w}, nil
+	}
+	w.cbuf = windowKeyBound(w.cbuf[:0], kb, timeFrom, false)
+	w.cbuf2 = windowKeyBound(w.cbuf2[:0], kb, timeTo, true)
+	it, err := w.inner.Range(w.cbuf, w.cbuf2, reverse)
+	if err != nil {
+		return nil, err
+	}
+	return &windowTimeIter[K, V]{in: it, w: w}, nil
+}
+
+func (w *typedWindow[K, V]) FetchKeyRange(keyFrom, keyTo K, timeFrom, timeTo int64) (Iterator[Windowed[K], V], error) {
+	return w.fetchKeyRange(keyFrom, keyTo, timeFrom, timeTo, false)
+}
+
+func (w *typedWindow[K, V]) BackwardFetchKeyRange(keyFrom, keyTo K, timeFrom, timeTo int64) (Iterator[Windowed[K], V], error) {
+	return w.fetchKeyRange(keyFrom, keyTo, timeFrom, timeTo, true)
+}
+
+func (w *typedWindow[K, V]) fetchKeyRange(keyFrom, keyTo K, timeFrom, timeTo int64, reverse bool) (Iterator[Windowed[K], V], error) {
+	defer w.lock()()
+	timeFrom = max(timeFrom, w.liveFrom())
+	fb, err := w.userKey(&w.kbuf, keyFrom)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := w.userKey(&w.kb2, keyTo)
+	if err != nil {
+		return nil, err
+	}
+	if timeFrom > timeTo {
+		return &windowIter[K, V]{in: emptyIter{}, w: w}, nil
+	}
+	w.cbuf = windowKeyBound(w.cbuf[:0], fb, timeFrom, false)
+	w.cbuf2 = windowKeyBound(w.cbuf2[:0], tb, timeTo, true)
+	it, err := w.inner.Range(w.cbuf, w.cbuf2, reverse)
+	if err != nil {
+		return nil, err
+	}
+	return &windowIter[K, V]{in: it, w: w, from: timeFrom, to: timeTo, filter: true}, nil
+}
+
+func (w *typedWindow[K, V]) FetchAll(timeFrom, timeTo int64) (Iterator[Windowed[K], V], error) {
+	return w.fetchAll(timeFrom, timeTo, false)
+}
+
+func (w *typedWindow[K, V]) BackwardFetchAll(timeFrom, timeTo int64) (Iterator[Windowed[K], V], error) {
+	return w.fetchAll(timeFrom, timeTo, true)
+}
+
+func (w *typedWindow[K, V]) All() (Iterator[Windowed[K], V], error) {
+	return w.fetchAll(math.MinInt64, math.MaxInt64, false)
+}
+
+func (w *typedWindow[K, V]) BackwardAll() (Iterator[Windowed[K], V], error) {
+	return w.fetchAll(math.MinInt64, math.MaxInt64, true)
+}
+
+func (w *typedWindow[K, V]) fetchAll(timeFrom, timeTo int64, reverse bool) (Iterator[Windowed[K], V], error) {
+	defer w.lock()()
+	timeFrom = max(timeFrom, w.liveFrom())
+	if timeFrom > timeTo {
+		return &windowIter[K, V]{in: emptyIter{}, w: w}, nil
+	}
+	it, err := w.inner.Range(nil, nil, reverse)
+	if err != nil {
+		return nil, err
+	}
+	return &windowIter[K, V]{in: it, w: w, from: timeFrom, to: timeTo, filter: true}, nil
+}
+
+// windowIter decodes composite keys into windowed keys, filtering by time.
+type windowIter[K, V any] struct {
+	in       Iterator[[]byte, []byte]
+	w        *typedWindow[K, V]
+	from, to int64
+	filter   bool
+	k        Windowed[K]
+	v        V
+	err      error
+}
+
+func (it *windowIter[K, V]) Next() bool {
+	for it.err == nil && it.in.Next() {
+		c := it.in.Key()
+		start := windowStartOf(c)
+		if it.filter && (start < it.from || start > it.to) {
+			continue
+		}
+		kb, _, _, err := parseWindowKey(c)
+		if err != nil {
+			it.err = fmt.Errorf("store %q: %w", it.w.Name(), err)
+			return false
+		}
+		k, err := it.w.ks.Deserialize(kb)
+		if err != nil {
+			it.err = fmt.Errorf("store %q: deserialize key: %w", it.w.Name(), err)
+			return false
+		}
+		v, err := it.w.vs.Deserialize(it.in.Value())
+		if err != nil {
+			it.err = fmt.Errorf("store %q: deserialize value: %w", it.w.Name(), err)
+			return false
+		}
+		it.k, it.v = Windowed[K]{Key: k, Start: start, End: start + it.w.size}, v
+		return true
+	}
+	return false
+}
+
+func (it *windowIter[K, V]) Key() Windowed[K] { return it.k }
+func (it *windowIter[K, V]) Value() V         { return it.v }
+func (it *windowIter[K, V]) Err() error {
+	if it.err != nil {
+		return it.err
+	}
+	return it.in.Err()
+}
+func (it *windowIter[K, V]) Close() error { return it.in.Close() }
+
+// windowTimeIter yields window starts of a single key.
+type windowTimeIter[K, V any] struct {
+	in  Iterator[[]byte, []byte]
+	w   *typedWindow[K, V]
+	t   int64
+	v   V
+	err error
+}
+
+func (it *windowTimeIter[K, V]) Next() bool {
+	if it.err != nil || !it.in.Next() {
+		return false
+	}
+	v, err := it.w.vs.Deserialize(it.in.Value())
+	if err != nil {
+		it.err = fmt.Errorf("store %q: deserialize value: %w", it.w.Name(), err)
+		return false
+	}
+	it.t, it.v = windowStartOf(it.in.Key()), v
+	return true
+}
+
+func (it *windowTimeIter[K, V]) Key() int64 { return it.t }
+func (it *windowTimeIter[K, V]) Value() V   { return it.v }
+func (it *windowTimeIter[K, V]) Err() error {
+	if it.err != nil {
+		return it.err
+	}
+	return it.in.Err()
+}
+func (it *windowTimeIter[K, V]) Close() error { return it.in.Close() }
