@@ -257,7 +257,11 @@ func (s *segmentedKV) Write(batch []Entry) error {
 	if len(batch) == 1 {
 		return s.writeOne(batch[0])
 	}
-	// Group by segment, keeping order within each.
+	// Entries take effect in order, as single puts would: each may advance
+	// observed time and so expire segments. An entry whose segment has
+	// already expired when its turn comes is dropped and counted; entries
+	// that were live when written but whose segment a later entry expired
+	// are simply gone with their segment, as with single puts.
 	groups := map[int64][]Entry{}
 	var order []int64
 	for _, e := range batch {
@@ -266,19 +270,24 @@ func (s *segmentedKV) Write(batch []Entry) error {
 			s.observe(t)
 		}
 		id := floorDiv(t, s.interval)
+		if id < s.minLive {
+			if e.Value != nil {
+				s.dropExpired(1, id)
+			}
+			continue
+		}
 		if _, ok := groups[id]; !ok {
 			order = append(order, id)
 		}
 		groups[id] = append(groups[id], e)
 	}
 	for _, id := range order {
+		if id < s.minLive {
+			continue
+		}
 		seg, err := s.segmentFor(id*s.interval, true)
 		if err != nil {
 			return err
-		}
-		if seg == nil {
-			s.dropExpired(len(groups[id]), id)
-			continue
 		}
 		if err := seg.Write(groups[id]); err != nil {
 			return err

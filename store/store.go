@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 
 	"go.uber.org/zap"
@@ -15,6 +16,9 @@ var (
 	ErrClosed = errors.New("store: closed")
 	// ErrNotOpen is returned by operations on a store before Init.
 	ErrNotOpen = errors.New("store: not initialized")
+	// ErrCorrupt is wrapped by the error of a persistent store whose files
+	// cannot be opened (corrupt, unreadable, or not a store).
+	ErrCorrupt = errors.New("store: corrupt or unreadable")
 )
 
 // InitContext is what a store learns about its task when it opens.
@@ -77,8 +81,9 @@ type KeyValue[K, V any] struct {
 //	for it.Next() { use(it.Key(), it.Value()) }
 //	return it.Err()
 //
-// Key and Value are valid after Next returns true. Next returns false at the
-// end or on an error, which Err then returns.
+// Key and Value are valid after Next returns true, until the next call to
+// Next. Next returns false at the end or on an error, which Err then
+// returns.
 type Iterator[K, V any] interface {
 	Next() bool
 	Key() K
@@ -154,4 +159,16 @@ type KeyValueBytesSupplier interface {
 	Name() string
 	// Get returns a new, unopened store.
 	Get() KeyValueBytes
+}
+
+// ApproximateEntries returns ApproximateNumEntries of the byte store under
+// a typed store (window and session stores count their composite entries).
+func ApproximateEntries(s StateStore) (int64, error) {
+	if w, ok := s.(interface{ Inner() KeyValueBytes }); ok {
+		return w.Inner().ApproximateNumEntries()
+	}
+	if kv, ok := s.(interface{ ApproximateNumEntries() (int64, error) }); ok {
+		return kv.ApproximateNumEntries()
+	}
+	return 0, fmt.Errorf("store %q: cannot count entries of %T", s.Name(), s)
 }

@@ -35,6 +35,9 @@ func Inner[K, V any](s KeyValueStore[K, V]) (KeyValueBytes, bool) {
 	return t.inner, true
 }
 
+// Inner returns the byte store under the façade.
+func (s *typedKV[K, V]) Inner() KeyValueBytes { return s.inner }
+
 func (s *typedKV[K, V]) Name() string               { return s.inner.Name() }
 func (s *typedKV[K, V]) Init(ctx InitContext) error { return s.inner.Init(ctx) }
 func (s *typedKV[K, V]) Flush() error               { return s.inner.Flush() }

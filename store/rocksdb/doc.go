@@ -1,0 +1,28 @@
+// Package rocksdb is the persistent backend of Millrace's state stores:
+// key-value stores and the segments of window and session stores, each a
+// RocksDB instance under <state-dir>/<application-id>/<task-id>/rocksdb/<store>
+// (segments one level deeper, <store>/<store>.<segment-start>).
+//
+// Defaults are Kafka Streams' (RocksDBStore): a 50 MiB LRU block cache per
+// store, 4 KiB blocks, a bloom filter of 10 bits per key, three write buffers
+// of 16 MiB, no compression, universal compaction, and the write-ahead log
+// off, because the changelog topic is the durable copy. Config.Configure
+// changes anything before the store opens, like Kafka's RocksDBConfigSetter.
+//
+// Invariants:
+//   - Every C object a store creates (options, table options, block cache,
+//     filter, read and write options, iterators, pinned slices, the
+//     database) is freed by Close; closing a store first closes the
+//     iterators still open on it.
+//   - Stores are safe for concurrent use; Close waits for operations in
+//     flight.
+//   - Values returned by Get are Go copies; iterator keys and values are
+//     valid until the iterator moves.
+//   - A store that cannot be opened (corrupt or unreadable files) fails
+//     Init with an error naming the store and its directory and wrapping
+//     store.ErrCorrupt; with Config.WipeCorrupt the files are deleted and
+//     the store opens empty (Wiped reports it), so the runtime restores it
+//     from its changelog.
+//
+// This package uses cgo and needs Debian's librocksdb-dev (RocksDB 7.8).
+package rocksdb

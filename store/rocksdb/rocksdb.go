@@ -1,0 +1,527 @@
+package rocksdb
+
+import (
+	"bytes"
+
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/linxGnu/grocksdb"
+	"go.uber.org/zap"
+
+	"github.com/millrace/millrace/store"
+)
+
+// Kafka Streams' RocksDBStore defaults.
+const (
+	DefaultBlockCacheBytes  = 50 << 20
+	DefaultBlockSizeBytes   = 4 << 10
+	DefaultWriteBufferBytes = 16 << 20
+	DefaultMaxWriteBuffers  = 3
+	bloomBitsPerKey         = 10
+)
+
+// Config configures RocksDB stores. The zero value gives Kafka Streams'
+// defaults.
+type Config struct {
+	// BlockCacheBytes is the LRU block cache of each store; 0 means 50 MiB.
+	BlockCacheBytes uint64
+	// BlockSizeBytes; 0 means 4 KiB.
+	BlockSizeBytes int
+	// WriteBufferBytes; 0 means 16 MiB.
+	WriteBufferBytes uint64
+	// MaxWriteBuffers; 0 means 3.
+	MaxWriteBuffers int
+	// Configure, if set, is called with the options before each store (or
+	// segment) opens. It may change anything; the store frees the objects
+	// it passed, and anything Configure creates and sets on them.
+	Configure func(store string, opts *grocksdb.Options, table *grocksdb.BlockBasedTableOptions)
+	// WipeCorrupt deletes a store's files when they cannot be opened, and
+	// opens it empty, so it can be restored from its changelog.
+	WipeCorrupt bool
+}
+
+// KeyValue returns a supplier of RocksDB key-value stores with default
+// options.
+func KeyValue(name string) store.KeyValueBytesSupplier { return Config{}.KeyValue(name) }
+
+// Window returns a supplier of RocksDB window stores with default options.
+func Window(name string, retention, windowSize time.Duration, retainDuplicates bool) store.WindowBytesSupplier {
+	return Config{}.Window(name, retention, windowSize, retainDuplicates)
+}
+
+// Session returns a supplier of RocksDB session stores with default options.
+func Session(name string, retention time.Duration) store.SessionBytesSupplier {
+	return Config{}.Session(name, retention)
+}
+
+// KeyValue returns a supplier of RocksDB key-value stores.
+func (c Config) KeyValue(name string) store.KeyValueBytesSupplier {
+	return kvSupplier{name: name, cfg: c}
+}
+
+// Window returns a supplier of RocksDB window stores: one RocksDB instance
+// per segment.
+func (c Config) Window(name string, retention, windowSize time.Duration, retainDuplicates bool) store.WindowBytesSupplier {
+	return store.WindowBytesSupplier{Name: name, Retention: retention, WindowSize: windowSize,
+		RetainDuplicates: retainDuplicates, Segments: c.Segments}
+}
+
+// Session returns a supplier of RocksDB session stores.
+func (c Config) Session(name string, retention time.Duration) store.SessionBytesSupplier {
+	return store.SessionBytesSupplier{Name: name, Retention: retention, Segments: c.Segments}
+}
+
+// Segments is the store.SegmentSupplierFactory of RocksDB segments.
+func (c Config) Segments(ctx store.InitContext, storeName string) (store.SegmentSupplier, error) {
+	if ctx.StateDir == "" {
+		return nil, fmt.Errorf("rocksdb: store %q needs a state directory", storeName)
+	}
+	dir := filepath.Join(ctx.StateDir, "rocksdb", storeName)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("rocksdb: store %q: %w", storeName, err)
+	}
+	return &segments{dir: dir, cfg: c, ctx: ctx}, nil
+}
+
+type kvSupplier struct {
+	name string
+	cfg  Config
+}
+
+func (s kvSupplier) Name() string             { return s.name }
+func (s kvSupplier) Get() store.KeyValueBytes { return &kv{name: s.name, cfg: s.cfg} }
+
+type segments struct {
+	dir string
+	cfg Config
+	ctx store.InitContext
+}
+
+func (s *segments) Open(name string) (store.KeyValueBytes, error) {
+	k := &kv{name: name, cfg: s.cfg, dir: filepath.Join(s.dir, name)}
+	if err := k.Init(s.ctx); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func (s *segments) Destroy(name string) error { return os.RemoveAll(filepath.Join(s.dir, name)) }
+func (s *segments) Persistent() bool          { return true }
+
+func (s *segments) Existing() ([]string, error) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// kv is one RocksDB instance.
+type kv struct {
+	name   string
+	cfg    Config
+	dir    string
+	logger *zap.Logger
+
+	mu     sync.RWMutex
+	db     *grocksdb.DB
+	opts   *grocksdb.Options
+	table  *grocksdb.BlockBasedTableOptions
+	cache  *grocksdb.Cache
+	ro     *grocksdb.ReadOptions
+	wo     *grocksdb.WriteOptions
+	iters  map[*iter]struct{}
+	closed bool
+	wiped  bool
+}
+
+// Wiped reports whether Init deleted unreadable files and opened empty.
+func (s *kv) Wiped() bool { return s.wiped }
+
+// Dir returns the store's directory.
+func (s *kv) Dir() string { return s.dir }
+
+func (s *kv) Name() string     { return s.name }
+func (s *kv) Persistent() bool { return true }
+
+func (s *kv) Init(ctx store.InitContext) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db != nil || s.closed {
+		return fmt.Errorf("rocksdb: store %q initialized twice or after close", s.name)
+	}
+	s.logger = ctx.Logger
+	if s.logger == nil {
+		s.logger = zap.NewNop()
+	}
+	if s.dir == "" {
+		if ctx.StateDir == "" {
+			return fmt.Errorf("rocksdb: store %q needs a state directory", s.name)
+		}
+		s.dir = filepath.Join(ctx.StateDir, "rocksdb", s.name)
+	}
+	if err := os.MkdirAll(filepath.Dir(s.dir), 0o755); err != nil {
+		return fmt.Errorf("rocksdb: store %q: %w", s.name, err)
+	}
+	err := s.open()
+	if err != nil && s.cfg.WipeCorrupt && !isLockError(err) {
+		s.logger.Warn("store files cannot be opened; wiping them to restore from the changelog",
+			zap.String("store", s.name), zap.String("dir", s.dir), zap.Error(err))
+		if rmErr := os.RemoveAll(s.dir); rmErr != nil {
+			return fmt.Errorf("rocksdb: store %q: wipe %s: %w", s.name, s.dir, rmErr)
+		}
+		s.wiped = true
+		err = s.open()
+	}
+	if err != nil {
+		return err
+	}
+	s.iters = map[*iter]struct{}{}
+	return nil
+}
+
+func isLockError(err error) bool {
+	return strings.Contains(err.Error(), "lock")
+}
+
+func (s *kv) open() error {
+	cfg := s.cfg
+	s.cache = grocksdb.NewLRUCache(orDefault(cfg.BlockCacheBytes, DefaultBlockCacheBytes))
+	s.table = grocksdb.NewDefaultBlockBasedTableOptions()
+	s.table.SetBlockCache(s.cache)
+	s.table.SetBlockSize(int(orDefault(uint64(cfg.BlockSizeBytes), DefaultBlockSizeBytes)))
+	s.table.SetFilterPolicy(grocksdb.NewBloomFilter(bloomBitsPerKey))
+	s.opts = grocksdb.NewDefaultOptions()
+	s.opts.SetCreateIfMissing(true)
+	s.opts.SetErrorIfExists(false)
+	s.opts.SetWriteBufferSize(orDefault(cfg.WriteBufferBytes, DefaultWriteBufferBytes))
+	s.opts.SetMaxWriteBufferNumber(int(orDefault(uint64(cfg.MaxWriteBuffers), DefaultMaxWriteBuffers)))
+	s.opts.SetCompression(grocksdb.NoCompression)
+	s.opts.SetCompactionStyle(grocksdb.UniversalCompactionStyle)
+	s.opts.SetInfoLogLevel(grocksdb.ErrorInfoLogLevel)
+	if cfg.Configure != nil {
+		cfg.Configure(s.name, s.opts, s.table)
+	}
+	s.opts.SetBlockBasedTableFactory(s.table)
+	db, err := grocksdb.OpenDb(s.opts, s.dir)
+	if err != nil {
+		s.freeOptions()
+		return fmt.Errorf("rocksdb: store %q cannot open %s: %w: %v", s.name, s.dir, store.ErrCorrupt, err)
+	}
+	s.db = db
+	s.ro = grocksdb.NewDefaultReadOptions()
+	s.wo = grocksdb.NewDefaultWriteOptions()
+	s.wo.DisableWAL(true)
+	return nil
+}
+
+func orDefault(v, d uint64) uint64 {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+func (s *kv) freeOptions() {
+	if s.opts != nil {
+		s.opts.Destroy()
+		s.opts = nil
+	}
+	if s.table != nil {
+		s.table.Destroy()
+		s.table = nil
+	}
+	if s.cache != nil {
+		s.cache.Destroy()
+		s.cache = nil
+	}
+}
+
+// check returns an error unless the store is open; the caller holds mu.
+func (s *kv) check() error {
+	switch {
+	case s.closed:
+		return fmt.Errorf("rocksdb: store %q: %w", s.name, store.ErrClosed)
+	case s.db == nil:
+		return fmt.Errorf("rocksdb: store %q: %w", s.name, store.ErrNotOpen)
+	}
+	return nil
+}
+
+func (s *kv) checkKey(key []byte) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if key == nil {
+		return fmt.Errorf("rocksdb: store %q: %w", s.name, store.ErrNullKey)
+	}
+	return nil
+}
+
+func (s *kv) Get(key []byte) ([]byte, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.checkKey(key); err != nil {
+		return nil, false, err
+	}
+	return s.get(key)
+}
+
+func (s *kv) get(key []byte) ([]byte, bool, error) {
+	h, err := s.db.GetPinned(s.ro, key)
+	if err != nil {
+		return nil, false, fmt.Errorf("rocksdb: store %q: get: %w", s.name, err)
+	}
+	defer h.Destroy()
+	if !h.Exists() {
+		return nil, false, nil
+	}
+	d := h.Data()
+	out := make([]byte, len(d))
+	copy(out, d)
+	return out, true, nil
+}
+
+func (s *kv) Put(key, value []byte) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.checkKey(key); err != nil {
+		return err
+	}
+	var err error
+	if value == nil {
+		err = s.db.Delete(s.wo, key)
+	} else {
+		err = s.db.Put(s.wo, key, value)
+	}
+	if err != nil {
+		return fmt.Errorf("rocksdb: store %q: put: %w", s.name, err)
+	}
+	return nil
+}
+
+func (s *kv) Delete(key []byte) ([]byte, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.checkKey(key); err != nil {
+		return nil, false, err
+	}
+	old, ok, err := s.get(key)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	if err := s.db.Delete(s.wo, key); err != nil {
+		return nil, false, fmt.Errorf("rocksdb: store %q: delete: %w", s.name, err)
+	}
+	return old, true, nil
+}
+
+func (s *kv) Write(batch []store.Entry) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(); err != nil {
+		return err
+	}
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	for _, e := range batch {
+		if e.Key == nil {
+			return fmt.Errorf("rocksdb: store %q: %w", s.name, store.ErrNullKey)
+		}
+		if e.Value == nil {
+			wb.Delete(e.Key)
+		} else {
+			wb.Put(e.Key, e.Value)
+		}
+	}
+	if err := s.db.Write(s.wo, wb); err != nil {
+		return fmt.Errorf("rocksdb: store %q: write batch: %w", s.name, err)
+	}
+	return nil
+}
+
+func (s *kv) Range(from, to []byte, reverse bool) (store.Iterator[[]byte, []byte], error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	it := &iter{s: s, it: s.db.NewIterator(s.ro), reverse: reverse}
+	if from != nil {
+		it.from = bytes.Clone(from)
+	}
+	if to != nil {
+		it.to = bytes.Clone(to)
+	}
+	s.iters[it] = struct{}{}
+	return it, nil
+}
+
+func (s *kv) PrefixScan(prefix []byte) (store.Iterator[[]byte, []byte], error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	it := &iter{s: s, it: s.db.NewIterator(s.ro), from: bytes.Clone(prefix), prefix: bytes.Clone(prefix)}
+	if it.from == nil {
+		it.from = []byte{}
+	}
+	s.iters[it] = struct{}{}
+	return it, nil
+}
+
+func (s *kv) ApproximateNumEntries() (int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	n, _ := s.db.GetIntProperty("rocksdb.estimate-num-keys")
+	return int64(n), nil
+}
+
+// Flush flushes the memtables to files: with the WAL off this is what
+// makes writes survive a crash before the next checkpoint.
+func (s *kv) Flush() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(); err != nil {
+		return err
+	}
+	fo := grocksdb.NewDefaultFlushOptions()
+	defer fo.Destroy()
+	fo.SetWait(true)
+	if err := s.db.Flush(fo); err != nil {
+		return fmt.Errorf("rocksdb: store %q: flush: %w", s.name, err)
+	}
+	return nil
+}
+
+func (s *kv) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	for it := range s.iters {
+		it.closeLocked()
+	}
+	s.iters = nil
+	if s.db != nil {
+		s.db.Close()
+		s.db = nil
+	}
+	if s.ro != nil {
+		s.ro.Destroy()
+		s.ro = nil
+	}
+	if s.wo != nil {
+		s.wo.Destroy()
+		s.wo = nil
+	}
+	s.freeOptions()
+	return nil
+}
+
+// iter walks a RocksDB iterator within inclusive bounds.
+type iter struct {
+	s       *kv
+	it      *grocksdb.Iterator
+	from    []byte
+	to      []byte
+	prefix  []byte
+	reverse bool
+	started bool
+	done    bool
+	err     error
+	mu      sync.Mutex
+}
+
+func (i *iter) Next() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.done || i.it == nil {
+		return false
+	}
+	switch {
+	case i.started && i.reverse:
+		i.it.Prev()
+	case i.started:
+		i.it.Next()
+	case i.reverse && i.to != nil:
+		i.it.SeekForPrev(i.to)
+	case i.reverse:
+		i.it.SeekToLast()
+	case i.from != nil:
+		i.it.Seek(i.from)
+	default:
+		i.it.SeekToFirst()
+	}
+	i.started = true
+	if !i.it.Valid() {
+		if err := i.it.Err(); err != nil {
+			i.err = fmt.Errorf("rocksdb: store %q: iterate: %w", i.s.name, err)
+		}
+		i.done = true
+		return false
+	}
+	k := i.it.Key().Data()
+	switch {
+	case i.prefix != nil && !bytes.HasPrefix(k, i.prefix),
+		!i.reverse && i.to != nil && bytes.Compare(k, i.to) > 0,
+		i.reverse && i.from != nil && bytes.Compare(k, i.from) < 0:
+		i.done = true
+		return false
+	}
+	return true
+}
+
+func (i *iter) Key() []byte {
+	if i.it == nil || i.done {
+		return nil
+	}
+	return i.it.Key().Data()
+}
+
+func (i *iter) Value() []byte {
+	if i.it == nil || i.done {
+		return nil
+	}
+	return i.it.Value().Data()
+}
+
+func (i *iter) Err() error { return i.err }
+
+func (i *iter) Close() error {
+	i.s.mu.Lock()
+	defer i.s.mu.Unlock()
+	i.closeLocked()
+	if i.s.iters != nil {
+		delete(i.s.iters, i)
+	}
+	return nil
+}
+
+// closeLocked frees the C iterator; the store's lock is held.
+func (i *iter) closeLocked() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.it != nil {
+		i.it.Close()
+		i.it = nil
+	}
+	i.done = true
+}

@@ -1,0 +1,510 @@
+// Package storetest is the conformance suite every state-store backend
+// passes: the same timelines and exact expectations run against the
+// in-memory stores and the RocksDB stores, with and without the write-back
+// cache, so the backends cannot drift apart.
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/millrace/millrace/record"
+	"github.com/millrace/millrace/store"
+)
+
+// Backend makes the byte-level suppliers of one backend.
+type Backend struct {
+	Name     string
+	KeyValue func(name string) store.KeyValueBytesSupplier
+	Window   func(name string, retention, size time.Duration, retainDuplicates bool) store.WindowBytesSupplier
+	Session  func(name string, retention time.Duration) store.SessionBytesSupplier
+}
+
+// Run runs the whole suite against b, with and without cache.
+func Run(t *testing.T, b Backend) {
+	for _, cached := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cache=%v", cached), func(t *testing.T) {
+			t.Run("KeyValue", func(t *testing.T) { KeyValue(t, b, cached) })
+			t.Run("Window", func(t *testing.T) { Window(t, b, cached) })
+			t.Run("Session", func(t *testing.T) { Session(t, b, cached) })
+		})
+	}
+	t.Run("Timestamped", func(t *testing.T) { Timestamped(t, b) })
+	t.Run("Cache", func(t *testing.T) { Cache(t, b) })
+}
+
+func initCtx(t *testing.T, dir string) store.InitContext {
+	return store.InitContext{TaskID: "0_0", ApplicationID: "conformance", StateDir: dir,
+		Logger: zap.NewNop(), Cache: store.NewCache(1 << 20)}
+}
+
+func open[S store.StateStore](t *testing.T, sb store.Builder, dir string) S {
+	t.Helper()
+	st, err := sb.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Init(initCtx(t, dir)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s, ok := st.(S)
+	if !ok {
+		t.Fatalf("built %T", st)
+	}
+	return s
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func drain[K, V any](t *testing.T, it store.Iterator[K, V], err error, format func(K, V) string) string {
+	t.Helper()
+	must(t, err)
+	defer it.Close()
+	var out []string
+	for it.Next() {
+		out = append(out, format(it.Key(), it.Value()))
+	}
+	must(t, it.Err())
+	return strings.Join(out, " ")
+}
+
+func kvs(k, v string) string                       { return fmt.Sprintf("%q=%s", k, v) }
+func win(k store.Windowed[string], v int64) string { return fmt.Sprintf("%s=%d", k, v) }
+func at(ts int64, v int64) string                  { return fmt.Sprintf("%d=%d", ts, v) }
+
+// KeyValue checks the key-value store contract.
+func KeyValue(t *testing.T, b Backend, cached bool) {
+	newStore := func(t *testing.T, dir string) store.KeyValueStore[string, []byte] {
+		bl := store.NewKeyValueBuilder(b.KeyValue("kv"), record.String(), record.Bytes())
+		if cached {
+			bl.WithCaching()
+		}
+		return open[store.KeyValueStore[string, []byte]](t, bl, dir)
+	}
+	dir := t.TempDir()
+	s := newStore(t, dir)
+	// Keys chosen to prove byte order: "" < "a" < "a\x00" < "ab" < "b".
+	for _, k := range []string{"b", "a\x00", "", "ab", "a"} {
+		must(t, s.Put(k, []byte("v"+k)))
+	}
+	must(t, s.Put("empty-value", []byte{}))
+	if v, ok, err := s.Get("empty-value"); err != nil || !ok || v == nil || len(v) != 0 {
+		t.Errorf("empty value: %q %v %v, want a present, empty value", v, ok, err)
+	}
+	must(t, s.Put("empty-value", nil)) // a null value deletes
+	if _, ok, _ := s.Get("empty-value"); ok {
+		t.Error("putting a null value did not delete")
+	}
+	if _, ok, _ := s.Get("missing"); ok {
+		t.Error("missing key present")
+	}
+	if v, ok, err := s.Get(""); err != nil || !ok || string(v) != "v" {
+		t.Errorf(`empty key: %q %v %v`, v, ok, err)
+	}
+	str := func(k string, v []byte) string { return kvs(k, string(v)) }
+	check := func(name, got, want string) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
+		}
+	}
+	it, err := s.All()
+	check("All", drain(t, it, err, str), `""=v "a"=va "a\x00"=va`+"\x00"+` "ab"=vab "b"=vb`)
+	it, err = s.ReverseAll()
+	check("ReverseAll", drain(t, it, err, str), `"b"=vb "ab"=vab "a\x00"=va`+"\x00"+` "a"=va ""=v`)
+	it, err = s.Range("a", "ab")
+	check("Range inclusive", drain(t, it, err, str), `"a"=va "a\x00"=va`+"\x00"+` "ab"=vab`)
+	it, err = s.ReverseRange("a", "ab")
+	check("ReverseRange inclusive", drain(t, it, err, str), `"ab"=vab "a\x00"=va`+"\x00"+` "a"=va`)
+	it, err = s.Range("aa", "b") // "aa" is absent: the bound still applies
+	check("Range from absent key", drain(t, it, err, str), `"ab"=vab "b"=vb`)
+	it, err = s.Range("b", "a")
+	check("Range from > to", drain(t, it, err, str), "")
+	it, err = s.PrefixScan([]byte("a"))
+	check("PrefixScan", drain(t, it, err, str), `"a"=va "a\x00"=va`+"\x00"+` "ab"=vab`)
+
+	if old, ok, err := s.Delete("ab"); err != nil || !ok || string(old) != "vab" {
+		t.Errorf("Delete: %q %v %v", old, ok, err)
+	}
+	if _, ok, err := s.Delete("ab"); err != nil || ok {
+		t.Errorf("second Delete: %v %v", ok, err)
+	}
+	if v, ok, err := s.PutIfAbsent("a", []byte("other")); err != nil || !ok || string(v) != "va" {
+		t.Errorf("PutIfAbsent on present key: %q %v %v", v, ok, err)
+	}
+	if _, ok, err := s.PutIfAbsent("c", []byte("vc")); err != nil || ok {
+		t.Errorf("PutIfAbsent on absent key: %v %v", ok, err)
+	}
+	must(t, s.PutAll([]store.KeyValue[string, []byte]{{Key: "d", Value: []byte("1")}, {Key: "d", Value: []byte("2")}}))
+	if v, _, _ := s.Get("d"); string(v) != "2" {
+		t.Errorf("PutAll: later entry must win, got %q", v)
+	}
+	must(t, s.Flush())
+	// Mixed: flushed entries, then cached updates and a delete on top.
+	must(t, s.Put("a", []byte("new")))
+	_, _, err = s.Delete("b")
+	must(t, err)
+	must(t, s.Put("bb", []byte("vbb")))
+	it, err = s.All()
+	check("All after mixed writes", drain(t, it, err, str), `""=v "a"=new "a\x00"=va`+"\x00"+` "bb"=vbb "c"=vc "d"=2`)
+	it, err = s.ReverseRange("a", "c")
+	check("ReverseRange after mixed writes", drain(t, it, err, str), `"c"=vc "bb"=vbb "a\x00"=va`+"\x00"+` "a"=new`)
+	if n, err := s.ApproximateNumEntries(); err != nil || n < 0 {
+		t.Errorf("ApproximateNumEntries: %d %v", n, err)
+	}
+
+	// Null keys are errors, never panics.
+	nb := open[store.KeyValueStore[[]byte, []byte]](t, store.NewKeyValueBuilder(b.KeyValue("nullkeys"), record.Bytes(), record.Bytes()), dir)
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Errorf("null key panicked: %v", p)
+			}
+		}()
+		for name, err := range map[string]error{
+			"Put":    nb.Put(nil, []byte("v")),
+			"Get":    second(nb.Get(nil)),
+			"Delete": second(nb.Delete(nil)),
+			"Range":  second(nb.Range(nil, []byte("z"))),
+		} {
+			if !errors.Is(err, store.ErrNullKey) {
+				t.Errorf("%s with a null key: %v, want ErrNullKey", name, err)
+			}
+		}
+	}()
+
+	// Persistent stores keep what was flushed across close and reopen.
+	if s.Persistent() {
+		must(t, s.Flush())
+		must(t, s.Close())
+		r := newStore(t, dir)
+		it, err := r.All()
+		check("All after reopen", drain(t, it, err, str), `""=v "a"=new "a\x00"=va`+"\x00"+` "bb"=vbb "c"=vc "d"=2`)
+	}
+}
+
+func second[A, B any](_ A, b B, c ...error) error {
+	if e, ok := any(b).(error); ok {
+		return e
+	}
+	if len(c) > 0 {
+		return c[0]
+	}
+	return nil
+}
+
+// Window checks the window store contract: ranges, order, retention,
+// expired puts and duplicates.
+func Window(t *testing.T, b Backend, cached bool) {
+	newStore := func(t *testing.T, name string, dups bool) store.WindowStore[string, int64] {
+		sup := b.Window(name, 100*time.Millisecond, 10*time.Millisecond, dups)
+		sup.SegmentInterval = 50 * time.Millisecond
+		bl := store.NewWindowBuilder(sup, record.String(), record.Int64())
+		if cached {
+			bl.WithCaching()
+		}
+		return open[store.WindowStore[string, int64]](t, bl, t.TempDir())
+	}
+	check := func(name, got, want string) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
+		}
+	}
+	s := newStore(t, "w", false)
+	for _, p := range []struct {
+		k  string
+		ts int64
+		v  int64
+	}{{"b", 20, 1}, {"a", 30, 2}, {"a", 10, 3}, {"c", 10, 4}, {"a", 20, 5}, {"a\x00", 10, 6}} {
+		must(t, s.Put(p.k, p.v, p.ts))
+	}
+	if v, ok, err := s.Fetch("a", 20); err != nil || !ok || v != 5 {
+		t.Errorf("Fetch(a, 20) = %d %v %v", v, ok, err)
+	}
+	if _, ok, _ := s.Fetch("a", 21); ok {
+		t.Error("Fetch of an absent window found one")
+	}
+	it, err := s.FetchRange("a", 10, 20)
+	check("FetchRange inclusive, oldest first", drain(t, it, err, at), "10=3 20=5")
+	it, err = s.BackwardFetchRange("a", 10, 30)
+	check("BackwardFetchRange", drain(t, it, err, at), "30=2 20=5 10=3")
+	it, err = s.FetchRange("a", 11, 19)
+	check("FetchRange between windows", drain(t, it, err, at), "")
+	wit, err := s.FetchKeyRange("a", "b", 10, 20)
+	check("FetchKeyRange by key then time", drain(t, wit, err, win),
+		"[a@10/20]=3 [a@20/30]=5 [a\x00@10/20]=6 [b@20/30]=1")
+	wit, err = s.BackwardFetchKeyRange("a", "b", 10, 20)
+	check("BackwardFetchKeyRange", drain(t, wit, err, win),
+		"[b@20/30]=1 [a\x00@10/20]=6 [a@20/30]=5 [a@10/20]=3")
+	wit, err = s.FetchAll(10, 10)
+	check("FetchAll", drain(t, wit, err, win), "[a@10/20]=3 [a\x00@10/20]=6 [c@10/20]=4")
+	wit, err = s.All()
+	check("All", drain(t, wit, err, win), "[a@10/20]=3 [a@20/30]=5 [a@30/40]=2 [a\x00@10/20]=6 [b@20/30]=1 [c@10/20]=4")
+	wit, err = s.BackwardAll()
+	check("BackwardAll", drain(t, wit, err, win), "[c@10/20]=4 [b@20/30]=1 [a\x00@10/20]=6 [a@30/40]=2 [a@20/30]=5 [a@10/20]=3")
+
+	// Retention 100 ms: once a window starts at 200, windows starting at or
+	// before 100 are gone, and their segments (50 ms each) are dropped.
+	must(t, s.Put("a", 7, 200))
+	must(t, s.Flush())
+	wit, err = s.All()
+	check("All after retention passed", drain(t, wit, err, win), "[a@200/210]=7")
+	if n, _ := store.ApproximateEntries(s); n != 1 {
+		t.Errorf("after expiry the store holds %d entries, want 1 (expired segments dropped whole)", n)
+	}
+	must(t, s.Put("a", 8, 100)) // 100 <= 200 - 100: expired
+	must(t, s.Put("a", 9, 101)) // still live
+	if s.ExpiredDrops() != 1 {
+		t.Errorf("ExpiredDrops = %d, want 1", s.ExpiredDrops())
+	}
+	if _, ok, _ := s.Fetch("a", 100); ok {
+		t.Error("an expired put is visible")
+	}
+	it, err = s.FetchRange("a", 0, 1000)
+	check("FetchRange after expired put", drain(t, it, err, at), "101=9 200=7")
+	must(t, s.Put("a", 0, 101)) // int64 0 is not null: an update
+	var zero int64
+	if v, ok, _ := s.Fetch("a", 101); !ok || v != zero {
+		t.Errorf("Fetch after update to 0: %d %v", v, ok)
+	}
+
+	// Retained duplicates (join buffers) keep every put, in put order.
+	d := newStore(t, "dups", true)
+	must(t, d.Put("k", 1, 10))
+	must(t, d.Put("k", 2, 10))
+	must(t, d.Put("k", 3, 5))
+	it, err = d.FetchRange("k", 0, 20)
+	check("duplicates", drain(t, it, err, at), "5=3 10=1 10=2")
+
+	// Null keys are errors.
+	nb := open[store.WindowStore[[]byte, int64]](t, store.NewWindowBuilder(b.Window("nk", time.Second, time.Second, false), record.Bytes(), record.Int64()), t.TempDir())
+	if err := nb.Put(nil, 1, 0); !errors.Is(err, store.ErrNullKey) {
+		t.Errorf("Put with null key: %v", err)
+	}
+	if _, err := nb.FetchRange(nil, 0, 1); !errors.Is(err, store.ErrNullKey) {
+		t.Errorf("FetchRange with null key: %v", err)
+	}
+}
+
+// Session checks the session store contract.
+func Session(t *testing.T, b Backend, cached bool) {
+	sup := b.Session("s", 100*time.Millisecond)
+	sup.SegmentInterval = 50 * time.Millisecond
+	bl := store.NewSessionBuilder(sup, record.String(), record.Int64())
+	if cached {
+		bl.WithCaching()
+	}
+	s := open[store.SessionStore[string, int64]](t, bl, t.TempDir())
+	check := func(name, got, want string) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
+		}
+	}
+	sess := func(k string, start, end int64) store.Windowed[string] {
+		return store.Windowed[string]{Key: k, Start: start, End: end}
+	}
+	must(t, s.Put(sess("a", 0, 10), 1))
+	must(t, s.Put(sess("a", 20, 30), 2))
+	must(t, s.Put(sess("a", 60, 60), 3))
+	must(t, s.Put(sess("b", 5, 15), 4))
+	if err := s.Put(sess("a", 9, 8), 1); err == nil {
+		t.Error("a session ending before it starts was accepted")
+	}
+	// Sessions a record at 25 with gap 5 could merge with: end >= 20, start <= 30.
+	it, err := s.FindSessions("a", 20, 30)
+	check("FindSessions overlap", drain(t, it, err, win), "[a@20/30]=2")
+	it, err = s.FindSessions("a", 8, 25)
+	check("FindSessions spanning two", drain(t, it, err, win), "[a@0/10]=1 [a@20/30]=2")
+	it, err = s.BackwardFindSessions("a", 0, 100)
+	check("BackwardFindSessions", drain(t, it, err, win), "[a@60/60]=3 [a@20/30]=2 [a@0/10]=1")
+	it, err = s.FindSessions("a", 31, 59)
+	check("FindSessions in a gap", drain(t, it, err, win), "")
+	it, err = s.FindSessionsKeyRange("a", "b", 10, 12)
+	check("FindSessionsKeyRange", drain(t, it, err, win), "[a@0/10]=1 [b@5/15]=4")
+	it, err = s.Fetch("a")
+	check("Fetch", drain(t, it, err, win), "[a@0/10]=1 [a@20/30]=2 [a@60/60]=3")
+	if v, ok, err := s.FetchSession("b", 5, 15); err != nil || !ok || v != 4 {
+		t.Errorf("FetchSession = %d %v %v", v, ok, err)
+	}
+	must(t, s.Remove(sess("a", 20, 30)))
+	it, err = s.Fetch("a")
+	check("Fetch after Remove", drain(t, it, err, win), "[a@0/10]=1 [a@60/60]=3")
+	// Retention counts from the session end.
+	must(t, s.Put(sess("c", 150, 200), 5))
+	must(t, s.Flush())
+	it, err = s.FindSessionsKeyRange("a", "c", 0, 1000)
+	check("after retention passed", drain(t, it, err, win), "[c@150/200]=5")
+	must(t, s.Put(sess("a", 90, 100), 6)) // end 100 <= 200 - 100: expired
+	if s.ExpiredDrops() != 1 {
+		t.Errorf("ExpiredDrops = %d, want 1", s.ExpiredDrops())
+	}
+	if _, ok, _ := s.FetchSession("a", 90, 100); ok {
+		t.Error("an expired session is visible")
+	}
+}
+
+// Timestamped checks that timestamped stores keep value and timestamp.
+func Timestamped(t *testing.T, b Backend) {
+	s := open[store.TimestampedKeyValueStore[string, string]](t,
+		store.NewTimestampedKeyValueBuilder(b.KeyValue("ts"), record.String(), record.String()), t.TempDir())
+	must(t, s.Put("k", store.ValueAndTimestamp[string]{Value: "v", Timestamp: 42}))
+	v, ok, err := s.Get("k")
+	if err != nil || !ok || v.Value != "v" || v.Timestamp != 42 {
+		t.Errorf("Get = %+v %v %v", v, ok, err)
+	}
+}
+
+// countingSupplier counts the entries written to the stores it makes.
+type countingSupplier struct {
+	store.KeyValueBytesSupplier
+	writes *atomic.Int64
+}
+
+func (c countingSupplier) Get() store.KeyValueBytes {
+	return &countingKV{KeyValueBytes: c.KeyValueBytesSupplier.Get(), writes: c.writes}
+}
+
+type countingKV struct {
+	store.KeyValueBytes
+	writes *atomic.Int64
+}
+
+func (c *countingKV) Put(k, v []byte) error {
+	c.writes.Add(1)
+	return c.KeyValueBytes.Put(k, v)
+}
+
+func (c *countingKV) Write(batch []store.Entry) error {
+	c.writes.Add(int64(len(batch)))
+	return c.KeyValueBytes.Write(batch)
+}
+
+// Cache checks the write-back cache over the backend.
+func Cache(t *testing.T, b Backend) {
+	t.Run("RepeatedPutsBetweenCommitsReachTheStoreOnce", func(t *testing.T) {
+		var writes atomic.Int64
+		s := open[store.KeyValueStore[string, int64]](t, store.NewKeyValueBuilder(
+			countingSupplier{b.KeyValue("c"), &writes}, record.String(), record.Int64()).WithCaching(), t.TempDir())
+		for i := int64(1); i <= 3; i++ {
+			must(t, s.Put("k", i))
+		}
+		if v, ok, _ := s.Get("k"); !ok || v != 3 {
+			t.Errorf("read before flush = %d %v, want the cached 3", v, ok)
+		}
+		if writes.Load() != 0 {
+			t.Errorf("%d writes reached the store before the commit", writes.Load())
+		}
+		must(t, s.Flush())
+		if writes.Load() != 1 {
+			t.Errorf("%d writes reached the store at the commit, want 1", writes.Load())
+		}
+		must(t, s.Flush())
+		if writes.Load() != 1 {
+			t.Errorf("a second flush wrote again: %d", writes.Load())
+		}
+	})
+	t.Run("EvictionUnderTinyBudgetFlushesTheOldest", func(t *testing.T) {
+		var writes atomic.Int64
+		st, err := store.NewKeyValueBuilder(countingSupplier{b.KeyValue("e"), &writes}, record.String(), record.Int64()).
+			WithCaching().Build()
+		must(t, err)
+		ctx := initCtx(t, t.TempDir())
+		ctx.Cache = store.NewCache(250) // room for two entries
+		must(t, st.Init(ctx))
+		t.Cleanup(func() { st.Close() })
+		s := st.(store.KeyValueStore[string, int64])
+		var flushed []string
+		must(t, store.SetFlushListener(s, true, func(k string, nv, ov *int64, ts int64) error {
+			flushed = append(flushed, fmt.Sprintf("%s=%d(old %v)", k, *nv, ov))
+			return nil
+		}))
+		must(t, s.Put("k1", 1))
+		must(t, s.Put("k2", 2))
+		if writes.Load() != 0 {
+			t.Fatalf("two entries did not fit: %d writes", writes.Load())
+		}
+		must(t, s.Put("k3", 3)) // over budget: k1 (oldest) is evicted, flushing the dirty entries
+		if writes.Load() == 0 || !slices.Contains(flushed, "k1=1(old <nil>)") {
+			t.Errorf("eviction flushed %v (%d writes), want k1 flushed", flushed, writes.Load())
+		}
+		if v, ok, _ := s.Get("k1"); !ok || v != 1 {
+			t.Errorf("evicted k1 reads %d %v from the store", v, ok)
+		}
+	})
+	t.Run("FlushListenerGetsNewAndOldValuesInDirtyOrder", func(t *testing.T) {
+		ts := int64(0)
+		st, err := store.NewKeyValueBuilder(b.KeyValue("l"), record.String(), record.Int64()).WithCaching().Build()
+		must(t, err)
+		ctx := initCtx(t, t.TempDir())
+		ctx.RecordTimestamp = func() int64 { return ts }
+		must(t, st.Init(ctx))
+		t.Cleanup(func() { st.Close() })
+		s := st.(store.KeyValueStore[string, int64])
+		var got []string
+		must(t, store.SetFlushListener(s, true, func(k string, nv, ov *int64, at int64) error {
+			f := func(p *int64) string {
+				if p == nil {
+					return "null"
+				}
+				return fmt.Sprint(*p)
+			}
+			got = append(got, fmt.Sprintf("%s:%s->%s@%d", k, f(ov), f(nv), at))
+			return nil
+		}))
+		ts = 1
+		must(t, s.Put("b", 1))
+		ts = 2
+		must(t, s.Put("a", 1))
+		must(t, s.Flush())
+		ts = 3
+		must(t, s.Put("a", 2))
+		ts = 4
+		_, _, err = s.Delete("b")
+		must(t, err)
+		ts = 5
+		must(t, s.Put("a", 3))
+		must(t, s.Flush())
+		want := "b:null->1@1 a:null->1@2 a:1->3@5 b:1->null@4"
+		if strings.Join(got, " ") != want {
+			t.Errorf("listener heard\n %s\nwant\n %s", strings.Join(got, " "), want)
+		}
+	})
+	t.Run("ListenerOnUncachedStoreIsAnError", func(t *testing.T) {
+		s := open[store.KeyValueStore[string, int64]](t, store.NewKeyValueBuilder(b.KeyValue("u"), record.String(), record.Int64()), t.TempDir())
+		err := store.SetFlushListener(s, false, func(string, *int64, *int64, int64) error { return nil })
+		if !errors.Is(err, store.ErrNotCached) {
+			t.Errorf("err = %v, want ErrNotCached", err)
+		}
+	})
+	t.Run("WindowCacheCompactsAndFlushes", func(t *testing.T) {
+		s := open[store.WindowStore[string, int64]](t, store.NewWindowBuilder(
+			b.Window("wc", time.Minute, time.Second, false), record.String(), record.Int64()).WithCaching(), t.TempDir())
+		var got []string
+		must(t, store.SetWindowFlushListener(s, true, func(k store.Windowed[string], nv, ov *int64, _ int64) error {
+			got = append(got, fmt.Sprintf("%s=%d", k, *nv))
+			return nil
+		}))
+		for i := int64(1); i <= 3; i++ {
+			must(t, s.Put("k", i, 1000))
+		}
+		must(t, s.Flush())
+		if strings.Join(got, " ") != "[k@1000/2000]=3" {
+			t.Errorf("window flush: %v", got)
+		}
+	})
+}
