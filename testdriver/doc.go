@@ -18,5 +18,8 @@
 // Wall-clock time is virtual: it starts at Config.StartTime and moves only
 // with AdvanceWallClock, which fires due wall-clock punctuators.
 //
+// Persistent stores live in a state directory (a temporary one unless
+// Config.StateDir names one), locked per task as the runtime locks it.
+//
 // A Driver is not safe for concurrent use.
 package testdriver

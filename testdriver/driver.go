@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -12,6 +13,7 @@ import (
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
+	"github.com/millrace/millrace/store/statedir"
 	"github.com/millrace/millrace/task"
 )
 
@@ -29,6 +31,14 @@ type Config struct {
 	ProcessingHandler handler.ProcessingHandler
 	// Logger; nil means zap.NewNop().
 	Logger *zap.Logger
+	// StateDir holds persistent (RocksDB) stores under
+	// <StateDir>/<ApplicationID>/<task-id>/; empty means a temporary
+	// directory removed by Close.
+	StateDir string
+	// CacheMaxBytes is the record cache budget of cached stores; 0 means
+	// store.DefaultCacheBytes. The driver commits after every piped record,
+	// so caches hold at most one record's updates between flushes.
+	CacheMaxBytes int64
 }
 
 // ErrNoRecord is returned when reading from an empty output topic.
@@ -45,6 +55,8 @@ type Driver struct {
 	feedback []record.ConsumerRecord
 	batching bool
 	closed   bool
+	dirs     []*statedir.TaskDir
+	tempDir  string
 }
 
 type produced struct {
@@ -77,13 +89,40 @@ func New(t *processor.Topology, cfg Config) (*Driver, error) {
 	}
 	d := &Driver{cfg: cfg, clock: &VirtualClock{now: cfg.StartTime}, byTopic: map[string]*task.Task{},
 		outputs: map[string][]produced{}, offsets: map[string]int64{}}
+	root := cfg.StateDir
+	if root == "" {
+		tmp, err := os.MkdirTemp("", "millrace-testdriver-")
+		if err != nil {
+			return nil, fmt.Errorf("testdriver: state directory: %w", err)
+		}
+		root, d.tempDir = tmp, tmp
+	}
+	dir, err := statedir.Open(root, cfg.ApplicationID, cfg.Logger)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	cacheBytes := cfg.CacheMaxBytes
+	if cacheBytes <= 0 {
+		cacheBytes = store.DefaultCacheBytes
+	}
+	cache := store.NewCache(cacheBytes)
 	for _, st := range t.Subtopologies() {
+		id := processor.TaskID{Subtopology: st.ID}
+		td, err := dir.LockTask(id.String())
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		d.dirs = append(d.dirs, td)
 		tk, err := task.New(task.Config{
-			ID: processor.TaskID{Subtopology: st.ID}, ApplicationID: cfg.ApplicationID, Topology: t,
+			ID: id, ApplicationID: cfg.ApplicationID, Topology: t,
 			Collector: (*collector)(d), Clock: d.clock, Logger: cfg.Logger,
 			DefaultTimestampExtractor: cfg.DefaultTimestampExtractor,
 			DeserializationHandler:    cfg.DeserializationHandler,
 			ProcessingHandler:         cfg.ProcessingHandler,
+			StateDir:                  td.Path(),
+			Cache:                     cache,
 		})
 		if err != nil {
 			d.Close()
@@ -123,6 +162,16 @@ func (d *Driver) Close() error {
 			}
 		}
 		if err := t.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, td := range d.dirs {
+		if err := td.Unlock(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if d.tempDir != "" {
+		if err := os.RemoveAll(d.tempDir); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/millrace/millrace/punctuate"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
+	"github.com/millrace/millrace/store/rocksdb"
+	"github.com/millrace/millrace/store/statedir"
 	"github.com/millrace/millrace/testdriver"
 )
 
@@ -659,5 +661,38 @@ func TestOutputTopicReadsOneAllAndReportsEmpty(t *testing.T) {
 	}
 	if !out.IsEmpty() {
 		t.Error("not empty after reading all")
+	}
+}
+
+func TestRocksDBStoreRunsInTheDriverAndKeepsStateAcrossDrivers(t *testing.T) {
+	dir := t.TempDir()
+	build := func() *processor.Builder {
+		b := processor.NewBuilder()
+		processor.AddSource(b, "src", record.String(), record.String(), "in")
+		processor.AddProcessor(b, "count", counter, "src").WithStores("counts")
+		processor.AddSink(b, "out", "counts", record.String(), record.Int64(), "count")
+		b.AddStore(store.NewKeyValueBuilder(rocksdb.KeyValue("counts"), record.String(), record.Int64()).WithCaching())
+		return b
+	}
+	topo, err := build().Build()
+	must(t, err)
+	d, err := testdriver.New(topo, testdriver.Config{StateDir: dir, ApplicationID: "app"})
+	must(t, err)
+	in := testdriver.CreateInputTopic(d, "in", record.String(), record.String())
+	must(t, in.Pipe("k", "a", 1))
+	must(t, in.Pipe("k", "b", 2))
+	// A second driver on the same state directory is refused: the task is locked.
+	if _, err := testdriver.New(topo, testdriver.Config{StateDir: dir, ApplicationID: "app"}); !errors.Is(err, statedir.ErrLocked) {
+		t.Errorf("second driver on a locked state directory: %v", err)
+	}
+	must(t, d.Close())
+	d2, err := testdriver.New(topo, testdriver.Config{StateDir: dir, ApplicationID: "app"})
+	must(t, err)
+	defer d2.Close()
+	must(t, testdriver.CreateInputTopic(d2, "in", record.String(), record.String()).Pipe("k", "c", 3))
+	vs, err := testdriver.CreateOutputTopic(d2, "counts", record.String(), record.Int64()).ReadValues()
+	must(t, err)
+	if len(vs) != 1 || vs[0] != 3 {
+		t.Errorf("count after reopening the RocksDB store = %v, want [3]", vs)
 	}
 }

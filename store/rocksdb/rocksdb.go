@@ -16,6 +16,12 @@ import (
 	"github.com/millrace/millrace/store"
 )
 
+// Options and TableOptions are grocksdb's, for Config.Configure.
+type (
+	Options      = grocksdb.Options
+	TableOptions = grocksdb.BlockBasedTableOptions
+)
+
 // Kafka Streams' RocksDBStore defaults.
 const (
 	DefaultBlockCacheBytes  = 50 << 20
@@ -39,7 +45,7 @@ type Config struct {
 	// Configure, if set, is called with the options before each store (or
 	// segment) opens. It may change anything; the store frees the objects
 	// it passed, and anything Configure creates and sets on them.
-	Configure func(store string, opts *grocksdb.Options, table *grocksdb.BlockBasedTableOptions)
+	Configure func(store string, opts *Options, table *TableOptions)
 	// WipeCorrupt deletes a store's files when they cannot be opened, and
 	// opens it empty, so it can be restored from its changelog.
 	WipeCorrupt bool
