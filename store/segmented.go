@@ -257,18 +257,16 @@ func (s *segmentedKV) Write(batch []Entry) error {
 	if len(batch) == 1 {
 		return s.writeOne(batch[0])
 	}
-	// Entries take effect in order, as single puts would: each may advance
-	// observed time and so expire segments. An entry whose segment has
-	// already expired when its turn comes is dropped and counted; entries
-	// that were live when written but whose segment a later entry expired
-	// are simply gone with their segment, as with single puts.
+	// A batch is one commit of a cache: whatever its order, an entry whose
+	// segment had expired before the batch is dropped and counted; entries
+	// live before the batch but in segments that the batch's own newest
+	// time expires are gone with their segment, as if written one by one in
+	// time order.
 	groups := map[int64][]Entry{}
 	var order []int64
+	newest := s.observed
 	for _, e := range batch {
 		t := s.timeOf(e.Key)
-		if e.Value != nil {
-			s.observe(t)
-		}
 		id := floorDiv(t, s.interval)
 		if id < s.minLive {
 			if e.Value != nil {
@@ -276,11 +274,15 @@ func (s *segmentedKV) Write(batch []Entry) error {
 			}
 			continue
 		}
+		if e.Value != nil && t > newest {
+			newest = t
+		}
 		if _, ok := groups[id]; !ok {
 			order = append(order, id)
 		}
 		groups[id] = append(groups[id], e)
 	}
+	s.observe(newest)
 	for _, id := range order {
 		if id < s.minLive {
 			continue
@@ -388,6 +390,21 @@ func (s *segmentedKV) Flush() error {
 	return nil
 }
 
+// FlushToDisk makes every segment durable on disk.
+func (s *segmentedKV) FlushToDisk() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(); err != nil {
+		return err
+	}
+	for _, seg := range s.segs {
+		if err := FlushToDisk(seg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *segmentedKV) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -464,6 +481,9 @@ func (m *mergeIter) Next() bool {
 	}
 	m.cur = -1
 	for i, it := range m.its {
+		if m.live[i] && it.Key() == nil { // its store was closed under it
+			m.live[i] = false
+		}
 		if !m.live[i] {
 			continue
 		}

@@ -47,8 +47,9 @@ type StateStore interface {
 	// Init opens the store for a task. It is called once, before any read
 	// or write.
 	Init(ctx InitContext) error
-	// Flush makes written data durable in the backend (it is called on
-	// commit).
+	// Flush writes what the store buffers (its cache) into the backend; it
+	// is called on every commit. It does not force data to disk: see
+	// FlushToDisk.
 	Flush() error
 	// Close releases the store. It is idempotent.
 	Close() error
@@ -171,4 +172,24 @@ func ApproximateEntries(s StateStore) (int64, error) {
 		return kv.ApproximateNumEntries()
 	}
 	return 0, fmt.Errorf("store %q: cannot count entries of %T", s.Name(), s)
+}
+
+// DiskFlusher is implemented by stores and layers that can force written
+// data to disk. Persistent backends write without a write-ahead log (the
+// changelog is the durable copy), so the runtime calls FlushToDisk before
+// it writes a checkpoint file that claims the data is on disk.
+type DiskFlusher interface {
+	FlushToDisk() error
+}
+
+// FlushToDisk forces s's data to disk if s (or a layer under it) can; for
+// in-memory stores it does nothing.
+func FlushToDisk(s StateStore) error {
+	if d, ok := s.(DiskFlusher); ok {
+		return d.FlushToDisk()
+	}
+	if w, ok := s.(interface{ Inner() KeyValueBytes }); ok {
+		return FlushToDisk(w.Inner())
+	}
+	return nil
 }

@@ -406,6 +406,10 @@ type windowIter[K, V any] struct {
 func (it *windowIter[K, V]) Next() bool {
 	for it.err == nil && it.in.Next() {
 		c := it.in.Key()
+		if len(c) < windowSuffixLen+keyTerminatorLen {
+			it.err = fmt.Errorf("store %q: %w", it.w.Name(), errBadCompositeKey)
+			return false
+		}
 		start := windowStartOf(c)
 		if it.filter && (start < it.from || start > it.to) {
 			continue
@@ -452,6 +456,10 @@ type windowTimeIter[K, V any] struct {
 
 func (it *windowTimeIter[K, V]) Next() bool {
 	if it.err != nil || !it.in.Next() {
+		return false
+	}
+	if len(it.in.Key()) < windowSuffixLen+keyTerminatorLen {
+		it.err = fmt.Errorf("store %q: %w", it.w.Name(), errBadCompositeKey)
 		return false
 	}
 	v, err := it.w.vs.Deserialize(it.in.Value())

@@ -8,6 +8,13 @@
 // of 16 MiB, no compression, universal compaction, and the write-ahead log
 // off, because the changelog topic is the durable copy. Config.Configure
 // changes anything before the store opens, like Kafka's RocksDBConfigSetter.
+// (In-place memtable updates would make uncached read-modify-write about 45%
+// faster, but RocksDB then refuses backward iteration, which window and
+// session stores need, so they stay off.)
+//
+// Flush (every commit) does not force memtables to disk; FlushToDisk does,
+// and the runtime calls it before writing a checkpoint, as Kafka Streams
+// flushes RocksDB when it checkpoints.
 //
 // Invariants:
 //   - Every C object a store creates (options, table options, block cache,

@@ -216,6 +216,7 @@ func (s *kv) open() error {
 	s.opts.SetCompression(grocksdb.NoCompression)
 	s.opts.SetCompactionStyle(grocksdb.UniversalCompactionStyle)
 	s.opts.SetInfoLogLevel(grocksdb.ErrorInfoLogLevel)
+	s.opts.SetKeepLogFileNum(2)
 	if cfg.Configure != nil {
 		cfg.Configure(s.name, s.opts, s.table)
 	}
@@ -398,9 +399,20 @@ func (s *kv) ApproximateNumEntries() (int64, error) {
 	return int64(n), nil
 }
 
-// Flush flushes the memtables to files: with the WAL off this is what
-// makes writes survive a crash before the next checkpoint.
+// Flush is the commit-time flush: writes reach RocksDB synchronously, so
+// there is nothing buffered above it. It does not force memtables to disk
+// (that costs milliseconds per store); FlushToDisk does, before a
+// checkpoint is written, as Kafka Streams flushes RocksDB only when it
+// checkpoints.
 func (s *kv) Flush() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.check()
+}
+
+// FlushToDisk flushes the memtables to files and waits: with the WAL off,
+// this is what makes writes survive a crash, so a checkpoint may claim them.
+func (s *kv) FlushToDisk() error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.check(); err != nil {
