@@ -146,6 +146,36 @@ func KeyValueStore[K, V any](ctx StoreProvider, name string) (store.KeyValueStor
 	return kv, nil
 }
 
+// WindowStore returns the named window store with key type K and value type
+// V from a processor's context.
+func WindowStore[K, V any](ctx StoreProvider, name string) (store.WindowStore[K, V], error) {
+	s, err := ctx.Store(name)
+	if err != nil {
+		return nil, err
+	}
+	w, ok := s.(store.WindowStore[K, V])
+	if !ok {
+		return nil, fmt.Errorf("%w: store %q is %s, not a window store of (%s, %s)",
+			ErrStoreType, name, describeStore(s), typeName[K](), typeName[V]())
+	}
+	return w, nil
+}
+
+// SessionStore returns the named session store with key type K and value
+// type V from a processor's context.
+func SessionStore[K, V any](ctx StoreProvider, name string) (store.SessionStore[K, V], error) {
+	s, err := ctx.Store(name)
+	if err != nil {
+		return nil, err
+	}
+	w, ok := s.(store.SessionStore[K, V])
+	if !ok {
+		return nil, fmt.Errorf("%w: store %q is %s, not a session store of (%s, %s)",
+			ErrStoreType, name, describeStore(s), typeName[K](), typeName[V]())
+	}
+	return w, nil
+}
+
 // NodeError attributes an error to the node where it arose.
 type NodeError struct {
 	Node string

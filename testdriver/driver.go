@@ -340,3 +340,29 @@ func cloneNullable(b []byte) []byte {
 	}
 	return bytes.Clone(b)
 }
+
+// WindowStore returns the named window store, typed, for assertions.
+func WindowStore[K, V any](d *Driver, name string) (store.WindowStore[K, V], error) {
+	s, err := d.Store(name)
+	if err != nil {
+		return nil, err
+	}
+	w, ok := s.(store.WindowStore[K, V])
+	if !ok {
+		return nil, fmt.Errorf("testdriver: store %q is %T, not a WindowStore[%T, %T]", name, s, *new(K), *new(V))
+	}
+	return w, nil
+}
+
+// SessionStore returns the named session store, typed, for assertions.
+func SessionStore[K, V any](d *Driver, name string) (store.SessionStore[K, V], error) {
+	s, err := d.Store(name)
+	if err != nil {
+		return nil, err
+	}
+	w, ok := s.(store.SessionStore[K, V])
+	if !ok {
+		return nil, fmt.Errorf("testdriver: store %q is %T, not a SessionStore[%T, %T]", name, s, *new(K), *new(V))
+	}
+	return w, nil
+}

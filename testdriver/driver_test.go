@@ -696,3 +696,28 @@ func TestRocksDBStoreRunsInTheDriverAndKeepsStateAcrossDrivers(t *testing.T) {
 		t.Errorf("count after reopening the RocksDB store = %v, want [3]", vs)
 	}
 }
+
+func TestWindowStoreReachesProcessorTypedAndDriverReadsIt(t *testing.T) {
+	b := processor.NewBuilder()
+	processor.AddSource(b, "src", record.String(), record.String(), "in")
+	processor.AddProcessor(b, "win", func() processor.Processor[string, string, string, string] {
+		var w store.WindowStore[string, int64]
+		return &ticker{onInit: func(ctx processor.Context[string, string]) (err error) {
+			if _, err := processor.WindowStore[string, string](ctx, "w"); !errors.Is(err, processor.ErrStoreType) {
+				return fmt.Errorf("wrong-type lookup: %v", err)
+			}
+			w, err = processor.WindowStore[string, int64](ctx, "w")
+			if err != nil {
+				return err
+			}
+			return w.Put("k", 7, 1000)
+		}}
+	}, "src").WithStores("w")
+	b.AddStore(store.NewWindowBuilder(rocksdb.Window("w", time.Hour, time.Minute, false), record.String(), record.Int64()))
+	d := newDriver(t, b, testdriver.Config{})
+	w, err := testdriver.WindowStore[string, int64](d, "w")
+	must(t, err)
+	if v, ok, err := w.Fetch("k", 1000); err != nil || !ok || v != 7 {
+		t.Errorf("Fetch = %d %v %v", v, ok, err)
+	}
+}
