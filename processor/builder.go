@@ -104,6 +104,7 @@ type Builder struct {
 	stores   []store.Builder
 	storeSet map[string]int
 	connects []connect
+	globals  []GlobalStore
 	problems []error
 }
 
@@ -362,6 +363,16 @@ func (b *Builder) Build() (*Topology, error) {
 				continue
 			}
 			topicOwner[t] = n.name
+		}
+	}
+	for _, g := range b.globals {
+		if owner, dup := topicOwner[g.Topic]; dup {
+			problems = append(problems, fmt.Errorf("%w: %w: %q (source %q, global store %q)", ErrDuplicateTopic, errGlobalTopic, g.Topic, owner, g.Name))
+		}
+		if v, ok := g.Builder.(interface{ Validate() error }); ok {
+			if err := v.Validate(); err != nil {
+				problems = append(problems, fmt.Errorf("%w: %w", ErrInvalidStore, err))
+			}
 		}
 	}
 	sources := 0

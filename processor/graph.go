@@ -49,6 +49,9 @@ type GraphConfig struct {
 	// DefaultExtractor is used by sources without their own; nil means
 	// record.FailOnInvalidTimestamp().
 	DefaultExtractor record.TimestampExtractor
+	// GlobalStores are the instance's global stores (read-only views, see
+	// GlobalStore.View), which every processor may read by name.
+	GlobalStores map[string]store.StateStore
 }
 
 // Head is a source node's slot for the head record of one input partition:
@@ -312,6 +315,9 @@ func (c *nodeContext[K, V]) Schedule(interval time.Duration, t punctuate.Type, f
 
 func (c *nodeContext[K, V]) Store(name string) (store.StateStore, error) {
 	s, ok := c.stores[name]
+	if !ok {
+		s, ok = c.g.cfg.GlobalStores[name]
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w: processor %q asked for store %q", ErrStoreNotConnected, c.node.name, name)
 	}

@@ -18,6 +18,7 @@ type Topology struct {
 	storeIndex    map[string]int
 	subtopologies []*subtopology
 	topicSub      map[string]int
+	globals       []GlobalStore
 }
 
 type subtopology struct {
@@ -43,7 +44,7 @@ type Subtopology struct {
 func newTopology(b *Builder, children map[string][]*nodeSpec) *Topology {
 	t := &Topology{
 		nodes: b.nodes, byName: b.byName, children: children,
-		stores: b.stores, storeIndex: b.storeSet, topicSub: map[string]int{},
+		stores: b.stores, storeIndex: b.storeSet, topicSub: map[string]int{}, globals: b.globals,
 	}
 	// Union-find over parent edges and shared stores.
 	parent := map[string]string{}
@@ -206,12 +207,24 @@ func (t *Topology) Describe() *Description {
 		}
 		d.Subtopologies = append(d.Subtopologies, sd)
 	}
+	for i, g := range t.globals {
+		d.GlobalStores = append(d.GlobalStores, GlobalStoreDescription{ID: len(t.subtopologies) + i, Store: g.Name, Topic: g.Topic})
+	}
 	return d
 }
 
 // Description is a topology's structure.
 type Description struct {
 	Subtopologies []SubtopologyDescription
+	GlobalStores  []GlobalStoreDescription
+}
+
+// GlobalStoreDescription is a global store: Kafka Streams describes it as a
+// sub-topology that generates no tasks.
+type GlobalStoreDescription struct {
+	ID    int
+	Store string
+	Topic string
 }
 
 // SubtopologyDescription lists a sub-topology's nodes, ordered as Kafka
@@ -258,6 +271,11 @@ func (d *Description) String() string {
 			}
 		}
 		b.WriteString("\n")
+	}
+	for _, g := range d.GlobalStores {
+		fmt.Fprintf(&b, "  Sub-topology: %d for global store (will not generate tasks)\n", g.ID)
+		fmt.Fprintf(&b, "    Source: %s-global-source (topics: [%s])\n      --> %s-global-updater\n", g.Store, g.Topic, g.Store)
+		fmt.Fprintf(&b, "    Processor: %s-global-updater (stores: [%s])\n      --> none\n      <-- %s-global-source\n\n", g.Store, g.Store, g.Store)
 	}
 	return b.String()
 }

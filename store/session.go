@@ -90,11 +90,25 @@ type SessionBuilder[K, V any] struct {
 	ks       record.Serde[K]
 	vs       record.Serde[V]
 	caching  bool
+	logging
 }
 
 // NewSessionBuilder returns a builder of session stores over supplier.
 func NewSessionBuilder[K, V any](supplier SessionBytesSupplier, keys record.Serde[K], values record.Serde[V]) *SessionBuilder[K, V] {
 	return &SessionBuilder[K, V]{supplier: supplier, ks: keys, vs: values}
+}
+
+// WithLoggingDisabled builds stores without a changelog topic.
+func (b *SessionBuilder[K, V]) WithLoggingDisabled() *SessionBuilder[K, V] {
+	b.disabled = true
+	return b
+}
+
+// ChangelogConfig is compact,delete with the store's retention plus a day,
+// as Kafka Streams configures window and session changelogs.
+func (b *SessionBuilder[K, V]) ChangelogConfig() map[string]string {
+	return map[string]string{"cleanup.policy": "compact,delete",
+		"retention.ms": fmt.Sprint(b.supplier.Retention.Milliseconds() + changelogAdditionalRetention)}
 }
 
 // WithCaching puts a write-back cache in front of the store.
@@ -126,7 +140,7 @@ func (b *SessionBuilder[K, V]) Build() (StateStore, error) {
 		return nil, err
 	}
 	seg := newSegmented(b.supplier.Name, b.supplier.Retention.Milliseconds(), b.supplier.interval(), sessionEndOf, b.supplier.Segments)
-	var inner KeyValueBytes = seg
+	inner := b.wrap(seg)
 	if b.caching {
 		inner = newCachedKV(seg)
 	}

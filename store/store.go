@@ -38,6 +38,53 @@ type InitContext struct {
 	// (or the punctuation time); caches stamp entries with it so flush
 	// listeners can forward with the right time. Nil means 0.
 	RecordTimestamp func() int64
+	// Changelog receives the writes of logged stores; nil means no
+	// changelogging (the test driver, or a runtime without one).
+	Changelog ChangelogWriter
+}
+
+// ChangelogWriter sends store writes to the store's changelog topic. The
+// runtime implements it per task: topic <application-id>-<store>-changelog,
+// partition = the task's partition.
+type ChangelogWriter interface {
+	// Log records that key was set to value (nil: deleted) in store at
+	// timestamp. Key and value are only valid during the call.
+	Log(store string, key, value []byte, timestamp int64) error
+}
+
+// Logged describes a store builder's changelog: whether it has one and the
+// topic configuration it needs. Builders implement it; logging is on by
+// default, as in Kafka Streams.
+type Logged interface {
+	LoggingEnabled() bool
+	// ChangelogConfig is the changelog topic's configuration.
+	ChangelogConfig() map[string]string
+}
+
+// ChangelogTopic names a store's changelog topic.
+func ChangelogTopic(applicationID, storeName string) string {
+	return applicationID + "-" + storeName + "-changelog"
+}
+
+// RestoreTarget returns the byte store that restoration writes to: the one
+// under the changelog layer (so restored writes are not logged again) and
+// under the cache. ok is false for stores without a changelog layer.
+func RestoreTarget(s StateStore) (KeyValueBytes, bool) {
+	var b KeyValueBytes
+	if w, ok := s.(interface{ Inner() KeyValueBytes }); ok {
+		b = w.Inner()
+	}
+	for b != nil {
+		if l, ok := b.(*loggedKV); ok {
+			return l.inner, true
+		}
+		u, ok := b.(interface{ Unwrap() KeyValueBytes })
+		if !ok {
+			return nil, false
+		}
+		b = u.Unwrap()
+	}
+	return nil, false
 }
 
 // StateStore is what every store has, whatever it holds.

@@ -235,6 +235,20 @@ type KeyValueBuilder[K, V any] struct {
 	ks       record.Serde[K]
 	vs       record.Serde[V]
 	caching  bool
+	logging
+}
+
+// WithLoggingDisabled builds stores without a changelog topic: their data
+// does not survive the loss of the local state and does not move with the
+// task. Logging is on by default, as in Kafka Streams.
+func (b *KeyValueBuilder[K, V]) WithLoggingDisabled() *KeyValueBuilder[K, V] {
+	b.disabled = true
+	return b
+}
+
+// ChangelogConfig is a compacted topic.
+func (b *KeyValueBuilder[K, V]) ChangelogConfig() map[string]string {
+	return map[string]string{"cleanup.policy": "compact"}
 }
 
 // WithCaching puts a write-back cache in front of the store: repeated
@@ -269,7 +283,7 @@ func (b *KeyValueBuilder[K, V]) Build() (StateStore, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
-	inner := b.supplier.Get()
+	inner := b.wrap(b.supplier.Get())
 	if b.caching {
 		inner = newCachedKV(inner)
 	}

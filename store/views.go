@@ -1,6 +1,10 @@
 package store
 
-import "sync"
+import (
+	"errors"
+	"fmt"
+	"sync"
+)
 
 // ReadOnlyKeyValue returns a read-only view of s for interactive queries: it
 // is safe to use from any goroutine while the owning task writes to s.
@@ -76,4 +80,41 @@ func ReadOnlySession[K, V any](s SessionStore[K, V]) ReadOnlySessionStore[K, V] 
 	}
 	return &typedSession[K, V]{inner: t.inner, seg: t.seg, ks: t.ks, vs: t.vs,
 		retention: t.retention, state: t.state, mu: &sync.Mutex{}}
+}
+
+// ErrReadOnly is returned by writes through a read-only store.
+var ErrReadOnly = errors.New("store: read-only")
+
+// GlobalView returns s as a KeyValueStore that processors of any task may
+// read concurrently (through a private façade) and whose writes fail with
+// ErrReadOnly: global stores are written only from their topic.
+func GlobalView[K, V any](s KeyValueStore[K, V]) KeyValueStore[K, V] {
+	return &globalView[K, V]{kvView: ReadOnlyKeyValue(s).(*kvView[K, V]), s: s}
+}
+
+type globalView[K, V any] struct {
+	*kvView[K, V]
+	s KeyValueStore[K, V]
+}
+
+func (g *globalView[K, V]) readOnly() error {
+	return fmt.Errorf("global store %q: %w; it is written from its topic only", g.s.Name(), ErrReadOnly)
+}
+
+func (g *globalView[K, V]) Name() string           { return g.s.Name() }
+func (g *globalView[K, V]) Init(InitContext) error { return nil }
+func (g *globalView[K, V]) Flush() error           { return nil }
+func (g *globalView[K, V]) Close() error           { return nil }
+func (g *globalView[K, V]) Persistent() bool       { return g.s.Persistent() }
+func (g *globalView[K, V]) Put(K, V) error         { return g.readOnly() }
+func (g *globalView[K, V]) PutAll([]KeyValue[K, V]) error {
+	return g.readOnly()
+}
+func (g *globalView[K, V]) PutIfAbsent(K, V) (V, bool, error) {
+	var zero V
+	return zero, false, g.readOnly()
+}
+func (g *globalView[K, V]) Delete(K) (V, bool, error) {
+	var zero V
+	return zero, false, g.readOnly()
 }

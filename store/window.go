@@ -117,11 +117,25 @@ type WindowBuilder[K, V any] struct {
 	ks       record.Serde[K]
 	vs       record.Serde[V]
 	caching  bool
+	logging
 }
 
 // NewWindowBuilder returns a builder of window stores over supplier.
 func NewWindowBuilder[K, V any](supplier WindowBytesSupplier, keys record.Serde[K], values record.Serde[V]) *WindowBuilder[K, V] {
 	return &WindowBuilder[K, V]{supplier: supplier, ks: keys, vs: values}
+}
+
+// WithLoggingDisabled builds stores without a changelog topic.
+func (b *WindowBuilder[K, V]) WithLoggingDisabled() *WindowBuilder[K, V] {
+	b.disabled = true
+	return b
+}
+
+// ChangelogConfig is compact,delete with the store's retention plus a day,
+// as Kafka Streams configures window and session changelogs.
+func (b *WindowBuilder[K, V]) ChangelogConfig() map[string]string {
+	return map[string]string{"cleanup.policy": "compact,delete",
+		"retention.ms": fmt.Sprint(b.supplier.Retention.Milliseconds() + changelogAdditionalRetention)}
 }
 
 // WithCaching puts a write-back cache in front of the store.
@@ -153,7 +167,7 @@ func (b *WindowBuilder[K, V]) Build() (StateStore, error) {
 		return nil, err
 	}
 	seg := newSegmented(b.supplier.Name, b.supplier.Retention.Milliseconds(), b.supplier.interval(), windowStartOf, b.supplier.Segments)
-	var inner KeyValueBytes = seg
+	inner := b.wrap(seg)
 	if b.caching {
 		inner = newCachedKV(seg)
 	}

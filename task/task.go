@@ -93,6 +93,11 @@ type Config struct {
 	// Cache is the instance's record cache budget for cached stores; nil
 	// gives each cached store a private default budget.
 	Cache *store.Cache
+	// Changelog receives the writes of logged stores; nil disables
+	// changelogging.
+	Changelog store.ChangelogWriter
+	// GlobalStores are read-only views of the instance's global stores.
+	GlobalStores map[string]store.StateStore
 }
 
 // Stats counts a task's work. Fields are atomic, so metrics exporters may
@@ -160,7 +165,7 @@ func New(cfg Config) (*Task, error) {
 	t.runPunctuation = t.punctuate
 	g, err := cfg.Topology.NewGraph(cfg.ID.Subtopology, processor.GraphConfig{
 		TaskID: cfg.ID, ApplicationID: cfg.ApplicationID, Host: (*host)(t), Collector: cfg.Collector,
-		Logger: cfg.Logger, DefaultExtractor: cfg.DefaultTimestampExtractor,
+		Logger: cfg.Logger, DefaultExtractor: cfg.DefaultTimestampExtractor, GlobalStores: cfg.GlobalStores,
 	})
 	if err != nil {
 		return nil, err
@@ -222,7 +227,8 @@ func (t *Task) InitializeStores() error {
 		return err
 	}
 	ctx := store.InitContext{TaskID: t.id, ApplicationID: t.cfg.ApplicationID, StateDir: t.cfg.StateDir,
-		Logger: t.logger, Cache: t.cfg.Cache, RecordTimestamp: func() int64 { return t.recordTS }}
+		Logger: t.logger, Cache: t.cfg.Cache, RecordTimestamp: func() int64 { return t.recordTS },
+		Changelog: t.cfg.Changelog}
 	for _, s := range t.graph.Stores() {
 		if err := s.Init(ctx); err != nil {
 			return fmt.Errorf("task %s: open store %q: %w", t.id, s.Name(), err)

@@ -1,0 +1,79 @@
+package processor
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/millrace/millrace/record"
+	"github.com/millrace/millrace/store"
+)
+
+// GlobalStore is a store fed from every partition of one topic, as Kafka
+// Streams' global stores (and GlobalKTables) are: each application instance
+// holds all of it, restores it fully before any task starts, keeps it up to
+// date from its own goroutine, and lets every processor read it. Its topic
+// is its changelog, so it has no changelog of its own.
+type GlobalStore struct {
+	Name  string
+	Topic string
+	// Builder builds the instance's copy.
+	Builder store.Builder
+	// Apply writes one record of the topic into the store: a null value
+	// deletes, a null key is skipped (Apply returns false).
+	Apply func(s store.StateStore, raw *record.ConsumerRecord) (bool, error)
+	// View wraps the instance's copy for processors: reads from any task
+	// goroutine, writes refused with store.ErrReadOnly.
+	View func(s store.StateStore) store.StateStore
+}
+
+// AddGlobalStore registers a global key-value store fed from topic with the
+// given deserializers. Processors read it by name without connecting it;
+// writing to it from a processor is an error.
+func AddGlobalStore[K, V any](b *Builder, sb *store.KeyValueBuilder[K, V], topic string, keys record.Deserializer[K], values record.Deserializer[V]) {
+	if sb == nil || topic == "" || keys == nil || values == nil {
+		b.problems = append(b.problems, fmt.Errorf("%w: global store needs a builder, a topic and deserializers", ErrInvalidNode))
+		return
+	}
+	name := sb.Name()
+	sb.WithLoggingDisabled()
+	if _, dup := b.storeSet[name]; dup {
+		b.problems = append(b.problems, fmt.Errorf("%w: %q", ErrDuplicateStore, name))
+		return
+	}
+	for _, g := range b.globals {
+		if g.Name == name {
+			b.problems = append(b.problems, fmt.Errorf("%w: %q", ErrDuplicateStore, name))
+			return
+		}
+	}
+	b.globals = append(b.globals, GlobalStore{
+		Name: name, Topic: topic, Builder: sb,
+		Apply: func(s store.StateStore, raw *record.ConsumerRecord) (bool, error) {
+			kv := s.(store.KeyValueStore[K, V])
+			if raw.Key == nil {
+				return false, nil
+			}
+			k, err := keys.Deserialize(raw.Key)
+			if err != nil {
+				return false, &record.DeserializationError{Metadata: raw.Metadata(), Part: "key", Err: err}
+			}
+			if raw.Value == nil {
+				_, _, err := kv.Delete(k)
+				return true, err
+			}
+			v, err := values.Deserialize(raw.Value)
+			if err != nil {
+				return false, &record.DeserializationError{Metadata: raw.Metadata(), Part: "value", Err: err}
+			}
+			return true, kv.Put(k, v)
+		},
+		View: func(s store.StateStore) store.StateStore {
+			return store.GlobalView(s.(store.KeyValueStore[K, V]))
+		},
+	})
+}
+
+// GlobalStores returns the topology's global stores.
+func (t *Topology) GlobalStores() []GlobalStore { return append([]GlobalStore(nil), t.globals...) }
+
+var errGlobalTopic = errors.New("topic is both a source and a global store's topic")

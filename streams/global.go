@@ -1,0 +1,222 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"go.uber.org/zap"
+
+	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/record"
+	"github.com/millrace/millrace/store"
+)
+
+// globals keeps the instance's global stores: restored in full from their
+// topics before any task starts (from the beginning: the topic is the
+// changelog), then kept up to date by one goroutine. Tasks read them
+// through read-only views.
+type globals struct {
+	cons   *kafka.Consumer
+	specs  []processor.GlobalStore
+	stores map[string]store.StateStore
+	views  map[string]store.StateStore
+	logger *zap.Logger
+	stop   chan struct{}
+	done   chan struct{}
+	mu     sync.Mutex
+	failed error
+}
+
+func startGlobals(ctx context.Context, cfg *Config, topo *processor.Topology, appDir string) (*globals, error) {
+	g := &globals{specs: topo.GlobalStores(), stores: map[string]store.StateStore{}, views: map[string]store.StateStore{},
+		logger: cfg.Logger, stop: make(chan struct{}), done: make(chan struct{})}
+	if len(g.specs) == 0 {
+		close(g.done)
+		return g, nil
+	}
+	dir := filepath.Join(appDir, "global")
+	if err := os.RemoveAll(dir); err != nil { // restored from the topics every start
+		return nil, fmt.Errorf("streams: global state directory: %w", err)
+	}
+	ictx := store.InitContext{TaskID: "global", ApplicationID: cfg.ApplicationID, StateDir: dir, Logger: cfg.Logger,
+		Cache: store.NewCache(cfg.CacheMaxBytes)}
+	for _, spec := range g.specs {
+		st, err := spec.Builder.Build()
+		if err == nil {
+			err = st.Init(ictx)
+		}
+		if err != nil {
+			g.closeStores()
+			return nil, fmt.Errorf("streams: global store %q: %w", spec.Name, err)
+		}
+		g.stores[spec.Name] = st
+		g.views[spec.Name] = spec.View(st)
+	}
+	cm := kafka.ConfigMap{"bootstrap.servers": cfg.BootstrapServers, "group.id": cfg.ApplicationID + "-global",
+		"enable.auto.commit": false, "auto.offset.reset": "earliest", "go.logs.channel.enable": false, "log_level": 3}
+	if cfg.ProcessingGuarantee == ExactlyOnceV2 {
+		cm["isolation.level"] = "read_committed"
+	}
+	for k, v := range cfg.ConsumerConfig {
+		cm[k] = v
+	}
+	c, err := kafka.NewConsumer(&cm)
+	if err != nil {
+		g.closeStores()
+		return nil, fmt.Errorf("streams: global consumer: %w", err)
+	}
+	g.cons = c
+	ends := map[topicPartition]int64{}
+	var assign []kafka.TopicPartition
+	md, err := c.GetMetadata(nil, true, int(cfg.StartupTimeout.Milliseconds()))
+	if err != nil {
+		g.close()
+		return nil, fmt.Errorf("streams: global stores: metadata: %w", err)
+	}
+	for _, spec := range g.specs {
+		for _, p := range md.Topics[spec.Topic].Partitions {
+			t := spec.Topic
+			_, high, err := c.QueryWatermarkOffsets(t, p.ID, int(cfg.StartupTimeout.Milliseconds()))
+			if err != nil {
+				g.close()
+				return nil, fmt.Errorf("streams: global store %q: end offset of %s-%d: %w", spec.Name, t, p.ID, err)
+			}
+			ends[topicPartition{t, p.ID}] = high
+			assign = append(assign, kafka.TopicPartition{Topic: &t, Partition: p.ID, Offset: kafka.OffsetBeginning})
+		}
+	}
+	if err := c.Assign(assign); err != nil {
+		g.close()
+		return nil, fmt.Errorf("streams: global stores: assign: %w", err)
+	}
+	// Restore in full before tasks start.
+	start := time.Now()
+	var n int64
+	for len(ends) > 0 {
+		if ctx.Err() != nil {
+			g.close()
+			return nil, ctx.Err()
+		}
+		if m, ok := c.Poll(50).(*kafka.Message); ok {
+			if err := g.apply(m); err != nil {
+				g.close()
+				return nil, err
+			}
+			n++
+		}
+		pos, err := c.Position(assign)
+		if err != nil {
+			g.close()
+			return nil, fmt.Errorf("streams: global stores: positions: %w", err)
+		}
+		for _, p := range pos {
+			tp := topicPartition{*p.Topic, p.Partition}
+			if end, ok := ends[tp]; ok && (end == 0 || int64(p.Offset) >= end) {
+				delete(ends, tp)
+			}
+		}
+	}
+	for _, st := range g.stores {
+		if err := st.Flush(); err != nil {
+			g.close()
+			return nil, err
+		}
+	}
+	g.logger.Info("global stores restored", zap.Int64("records", n), zap.Duration("took", time.Since(start)))
+	go g.run()
+	return g, nil
+}
+
+func (g *globals) apply(m *kafka.Message) error {
+	for _, spec := range g.specs {
+		if spec.Topic != *m.TopicPartition.Topic {
+			continue
+		}
+		raw := record.ConsumerRecord{Topic: spec.Topic, Partition: m.TopicPartition.Partition,
+			Offset: int64(m.TopicPartition.Offset), Key: m.Key, Value: m.Value, Timestamp: m.Timestamp.UnixMilli()}
+		applied, err := spec.Apply(g.stores[spec.Name], &raw)
+		var de *record.DeserializationError
+		if errors.As(err, &de) {
+			// The global topic is the store's source of truth: a record
+			// that cannot be read is skipped loudly, not guessed at.
+			g.logger.Warn("global store: skipping record that does not deserialize", zap.String("store", spec.Name), zap.Error(err))
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("streams: global store %q: %w", spec.Name, err)
+		}
+		if !applied {
+			g.logger.Debug("global store: skipping record with a null key", zap.String("store", spec.Name),
+				zap.Stringer("record", raw.Metadata()))
+		}
+	}
+	return nil
+}
+
+func (g *globals) run() {
+	defer close(g.done)
+	flush := time.NewTicker(time.Second)
+	defer flush.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-flush.C:
+			for _, st := range g.stores {
+				if err := st.Flush(); err != nil {
+					g.setErr(err)
+					return
+				}
+			}
+		default:
+		}
+		if m, ok := g.cons.Poll(50).(*kafka.Message); ok {
+			if err := g.apply(m); err != nil {
+				g.setErr(err)
+				return
+			}
+		}
+	}
+}
+
+func (g *globals) setErr(err error) {
+	g.mu.Lock()
+	if g.failed == nil {
+		g.failed = err
+	}
+	g.mu.Unlock()
+}
+
+func (g *globals) err() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.failed
+}
+
+func (g *globals) close() {
+	select {
+	case <-g.done:
+	default:
+		close(g.stop)
+		<-g.done
+	}
+	if g.cons != nil {
+		g.cons.Close()
+		g.cons = nil
+	}
+	g.closeStores()
+}
+
+func (g *globals) closeStores() {
+	for _, st := range g.stores {
+		st.Flush()
+		st.Close()
+	}
+	g.stores = map[string]store.StateStore{}
+}

@@ -1,0 +1,331 @@
+package streams
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"go.uber.org/zap"
+
+	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/store"
+)
+
+// restorer brings tasks' logged stores up to their changelogs' ends before
+// the tasks process, on one goroutine with its own consumer (read_committed
+// under exactly-once). A store is restored from its checkpoint offset, or
+// from the beginning, until the consumer's position reaches the end offset
+// taken when restoration began; transaction markers make "last record
+// offset + 1" the wrong test.
+type restorer struct {
+	cons    *kafka.Consumer
+	logger  *zap.Logger
+	metrics *metrics
+	cmds    chan restoreCmd
+	results chan restoreResult
+	stop    chan struct{}
+	done    chan struct{}
+	active  map[processor.TaskID]*restoration
+}
+
+type restoreCmd struct {
+	add    *restoration
+	remove processor.TaskID
+	ack    chan struct{} // closed when a remove took effect
+}
+
+type restoreResult struct {
+	id  processor.TaskID
+	err error
+}
+
+// restoration of one task.
+type restoration struct {
+	id      processor.TaskID
+	parts   []*restorePart
+	started time.Time
+	lastLog time.Time
+}
+
+type restorePart struct {
+	tp     topicPartition
+	store  string
+	target store.KeyValueBytes
+	start  int64 // first offset to read; kafka.OffsetBeginning for none
+	end    int64
+	done   bool
+	batch  []store.Entry
+	count  int64
+}
+
+const restoreBatch = 1000
+
+func newRestorer(cfg *Config, m *metrics) (*restorer, error) {
+	cm := kafka.ConfigMap{
+		"bootstrap.servers":      cfg.BootstrapServers,
+		"group.id":               cfg.ApplicationID + "-restore",
+		"enable.auto.commit":     false,
+		"auto.offset.reset":      "earliest",
+		"go.logs.channel.enable": false, "log_level": 3,
+	}
+	if cfg.ProcessingGuarantee == ExactlyOnceV2 {
+		cm["isolation.level"] = "read_committed"
+	}
+	for k, v := range cfg.ConsumerConfig {
+		cm[k] = v
+	}
+	c, err := kafka.NewConsumer(&cm)
+	if err != nil {
+		return nil, fmt.Errorf("streams: create restore consumer: %w", err)
+	}
+	r := &restorer{cons: c, logger: cfg.Logger, metrics: m, cmds: make(chan restoreCmd, 64),
+		results: make(chan restoreResult, 64), stop: make(chan struct{}), done: make(chan struct{}),
+		active: map[processor.TaskID]*restoration{}}
+	go r.run()
+	return r, nil
+}
+
+func (r *restorer) add(x *restoration) { r.cmds <- restoreCmd{add: x} }
+
+// remove aborts a task's restoration and waits until the restorer let go of
+// its stores.
+func (r *restorer) remove(id processor.TaskID) {
+	ack := make(chan struct{})
+	select {
+	case r.cmds <- restoreCmd{remove: id, ack: ack}:
+		<-ack
+	case <-r.done:
+	}
+}
+
+func (r *restorer) close() {
+	close(r.stop)
+	<-r.done
+	r.cons.Close()
+}
+
+func (r *restorer) run() {
+	defer close(r.done)
+	for {
+		if len(r.active) == 0 {
+			select {
+			case c := <-r.cmds:
+				r.apply(c)
+			case <-r.stop:
+				return
+			}
+			continue
+		}
+		select {
+		case c := <-r.cmds:
+			r.apply(c)
+			continue
+		case <-r.stop:
+			return
+		default:
+		}
+		r.poll()
+	}
+}
+
+func (r *restorer) apply(c restoreCmd) {
+	if c.add != nil {
+		r.begin(c.add)
+		return
+	}
+	if x, ok := r.active[c.remove]; ok {
+		r.unassign(x)
+		delete(r.active, c.remove)
+		r.logger.Info("restoration aborted", zap.Stringer("task", c.remove))
+	}
+	close(c.ack)
+}
+
+func (r *restorer) begin(x *restoration) {
+	x.started, x.lastLog = time.Now(), time.Now()
+	var assign []kafka.TopicPartition
+	var total int64
+	for _, p := range x.parts {
+		low, high, err := r.cons.QueryWatermarkOffsets(p.tp.topic, p.tp.partition, 30_000)
+		if err != nil {
+			r.results <- restoreResult{id: x.id, err: fmt.Errorf("streams: task %s: end offset of %s-%d: %w", x.id, p.tp.topic, p.tp.partition, err)}
+			return
+		}
+		p.end = high
+		if p.start < low {
+			p.start = low // nothing before the log start is left to read
+		}
+		if p.start >= p.end {
+			p.done = true
+			continue
+		}
+		total += p.end - p.start
+		t := p.tp.topic
+		assign = append(assign, kafka.TopicPartition{Topic: &t, Partition: p.tp.partition, Offset: kafka.Offset(p.start)})
+	}
+	if len(assign) == 0 {
+		r.results <- restoreResult{id: x.id}
+		return
+	}
+	if err := r.cons.IncrementalAssign(assign); err != nil {
+		r.results <- restoreResult{id: x.id, err: fmt.Errorf("streams: task %s: assign changelogs: %w", x.id, err)}
+		return
+	}
+	r.active[x.id] = x
+	r.metrics.restoreRemaining(x.id, total)
+	r.logger.Info("restoring task state from changelogs", zap.Stringer("task", x.id), zap.Int64("records", total))
+}
+
+func (r *restorer) unassign(x *restoration) {
+	var tps []kafka.TopicPartition
+	for _, p := range x.parts {
+		if !p.done {
+			t := p.tp.topic
+			tps = append(tps, kafka.TopicPartition{Topic: &t, Partition: p.tp.partition})
+		}
+	}
+	if len(tps) > 0 {
+		if err := r.cons.IncrementalUnassign(tps); err != nil {
+			r.logger.Warn("unassign changelogs", zap.Error(err))
+		}
+	}
+	r.metrics.restoreRemaining(x.id, 0)
+}
+
+func (r *restorer) find(topic string, partition int32) (*restoration, *restorePart) {
+	for _, x := range r.active {
+		for _, p := range x.parts {
+			if p.tp.topic == topic && p.tp.partition == partition {
+				return x, p
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (r *restorer) poll() {
+	for i := 0; i < 10_000; i++ {
+		ev := r.cons.Poll(func() int {
+			if i == 0 {
+				return 50
+			}
+			return 0
+		}())
+		if ev == nil {
+			break
+		}
+		switch e := ev.(type) {
+		case *kafka.Message:
+			x, p := r.find(*e.TopicPartition.Topic, e.TopicPartition.Partition)
+			if p == nil || p.done {
+				continue
+			}
+			p.batch = append(p.batch, store.Entry{Key: e.Key, Value: e.Value})
+			p.count++
+			if len(p.batch) >= restoreBatch {
+				if err := r.flush(x, p); err != nil {
+					r.fail(x, err)
+					return
+				}
+			}
+		case kafka.Error:
+			r.logger.Debug("restore consumer", zap.Error(e))
+		}
+	}
+	r.checkDone()
+}
+
+func (r *restorer) flush(x *restoration, p *restorePart) error {
+	if len(p.batch) == 0 {
+		return nil
+	}
+	if err := p.target.Write(p.batch); err != nil {
+		return fmt.Errorf("streams: task %s: restore store %q: %w", x.id, p.store, err)
+	}
+	r.metrics.restored(int64(len(p.batch)))
+	p.batch = p.batch[:0]
+	return nil
+}
+
+func (r *restorer) fail(x *restoration, err error) {
+	r.unassign(x)
+	delete(r.active, x.id)
+	r.results <- restoreResult{id: x.id, err: err}
+}
+
+// checkDone completes partitions whose position reached their end offset
+// and tasks whose partitions all did.
+func (r *restorer) checkDone() {
+	for id, x := range r.active {
+		var tps []kafka.TopicPartition
+		for _, p := range x.parts {
+			if !p.done {
+				t := p.tp.topic
+				tps = append(tps, kafka.TopicPartition{Topic: &t, Partition: p.tp.partition})
+			}
+		}
+		pos, err := r.cons.Position(tps)
+		if err != nil {
+			r.fail(x, fmt.Errorf("streams: task %s: changelog positions: %w", id, err))
+			continue
+		}
+		remaining := int64(0)
+		for _, tp := range pos {
+			_, p := r.find(*tp.Topic, tp.Partition)
+			if p == nil || p.done {
+				continue
+			}
+			if int64(tp.Offset) >= p.end {
+				if err := r.flush(x, p); err != nil {
+					r.fail(x, err)
+					goto next
+				}
+				p.done = true
+				t := p.tp.topic
+				if err := r.cons.IncrementalUnassign([]kafka.TopicPartition{{Topic: &t, Partition: p.tp.partition}}); err != nil {
+					r.logger.Warn("unassign changelog", zap.Error(err))
+				}
+				continue
+			}
+			if int64(tp.Offset) >= 0 {
+				remaining += p.end - int64(tp.Offset)
+			} else {
+				remaining += p.end - max(p.start, 0)
+			}
+		}
+		r.metrics.restoreRemaining(id, remaining)
+		if remaining == 0 && allDone(x) {
+			var n int64
+			for _, p := range x.parts {
+				n += p.count
+			}
+			el := time.Since(x.started)
+			r.logger.Info("task state restored", zap.Stringer("task", id), zap.Int64("records", n),
+				zap.Duration("took", el), zap.Float64("records_per_sec", float64(n)/max(el.Seconds(), 1e-9)))
+			delete(r.active, id)
+			r.results <- restoreResult{id: id}
+			continue
+		}
+		if time.Since(x.lastLog) >= 5*time.Second {
+			x.lastLog = time.Now()
+			var n, total int64
+			for _, p := range x.parts {
+				n += p.count
+				total += p.end - max(p.start, 0)
+			}
+			el := time.Since(x.started).Seconds()
+			r.logger.Info("restoring", zap.Stringer("task", id), zap.Int64("restored", n), zap.Int64("remaining", remaining),
+				zap.Float64("percent", 100*float64(n)/float64(max(total, 1))), zap.Float64("records_per_sec", float64(n)/max(el, 1e-9)))
+		}
+	next:
+	}
+}
+
+func allDone(x *restoration) bool {
+	for _, p := range x.parts {
+		if !p.done {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,164 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/store"
+)
+
+// ErrCoPartitioning is wrapped by the error for a sub-topology whose
+// source topics have different partition counts.
+var ErrCoPartitioning = errors.New("streams: co-partitioned topics have different partition counts")
+
+// ErrMissingSourceTopic is wrapped by the error for source topics that do
+// not exist.
+var ErrMissingSourceTopic = errors.New("streams: source topic missing")
+
+// ErrInternalTopic is wrapped by the error for an internal topic that
+// exists with the wrong partition count.
+var ErrInternalTopic = errors.New("streams: internal topic has the wrong partition count")
+
+// ErrUnreachable is wrapped by the error when the cluster cannot be reached
+// within Config.StartupTimeout.
+var ErrUnreachable = errors.New("streams: Kafka cluster unreachable")
+
+// changelogSpec is one store's changelog topic.
+type changelogSpec struct {
+	store      string
+	topic      string
+	partitions int32
+	config     map[string]string
+	sub        int
+}
+
+// plan is what the App learned about the cluster at start.
+type plan struct {
+	partitions map[string]int32 // source topic -> partition count
+	subParts   map[int]int32    // sub-topology -> partition count
+	changelogs []changelogSpec
+	byStore    map[string]changelogSpec
+}
+
+// preparePlan reads metadata, checks source topics and co-partitioning, and
+// creates or checks the changelog topics.
+func preparePlan(ctx context.Context, cfg *Config, topo *processor.Topology) (*plan, error) {
+	cm := kafka.ConfigMap{"bootstrap.servers": cfg.BootstrapServers, "log_level": 3}
+	for k, v := range cfg.AdminConfig {
+		cm[k] = v
+	}
+	admin, err := kafka.NewAdminClient(&cm)
+	if err != nil {
+		return nil, fmt.Errorf("streams: create admin client: %w", err)
+	}
+	defer admin.Close()
+	timeout := cfg.StartupTimeout
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
+		timeout = time.Until(d)
+	}
+	md, err := admin.GetMetadata(nil, true, int(timeout.Milliseconds()))
+	if err != nil {
+		return nil, fmt.Errorf("%w: no answer from %s within %v: %v", ErrUnreachable, cfg.BootstrapServers, timeout, err)
+	}
+	count := func(topic string) (int32, bool) {
+		t, ok := md.Topics[topic]
+		if !ok || t.Error.Code() != kafka.ErrNoError || len(t.Partitions) == 0 {
+			return 0, false
+		}
+		return int32(len(t.Partitions)), true
+	}
+	p := &plan{partitions: map[string]int32{}, subParts: map[int]int32{}, byStore: map[string]changelogSpec{}}
+	var missing []string
+	var copart []string
+	for _, st := range topo.Subtopologies() {
+		var counts []string
+		var n int32 = -1
+		equal := true
+		for _, t := range st.SourceTopics {
+			c, ok := count(t)
+			if !ok {
+				missing = append(missing, t)
+				continue
+			}
+			p.partitions[t] = c
+			counts = append(counts, fmt.Sprintf("%s=%d", t, c))
+			if n >= 0 && c != n {
+				equal = false
+			}
+			n = max(n, c)
+		}
+		if !equal {
+			copart = append(copart, fmt.Sprintf("sub-topology %d reads %s", st.ID, strings.Join(counts, ", ")))
+		}
+		p.subParts[st.ID] = max(n, 0)
+	}
+	for _, g := range topo.GlobalStores() {
+		if _, ok := count(g.Topic); !ok {
+			missing = append(missing, g.Topic)
+		}
+	}
+	var errs []error
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		errs = append(errs, fmt.Errorf("%w: %s (create them before starting)", ErrMissingSourceTopic, strings.Join(slices.Compact(missing), ", ")))
+	}
+	if len(copart) > 0 {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrCoPartitioning, strings.Join(copart, "; ")))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	// Changelog topics, one partition per task of the store's sub-topology.
+	for _, st := range topo.Subtopologies() {
+		for _, name := range st.Stores {
+			sb, _ := topo.StoreBuilder(name)
+			lg, ok := sb.(store.Logged)
+			if !ok || !lg.LoggingEnabled() {
+				continue
+			}
+			spec := changelogSpec{store: name, topic: store.ChangelogTopic(cfg.ApplicationID, name),
+				partitions: p.subParts[st.ID], config: lg.ChangelogConfig(), sub: st.ID}
+			p.changelogs = append(p.changelogs, spec)
+			p.byStore[name] = spec
+		}
+	}
+	var create []kafka.TopicSpecification
+	var wrong []string
+	for _, c := range p.changelogs {
+		if n, ok := count(c.topic); ok {
+			if n != c.partitions {
+				wrong = append(wrong, fmt.Sprintf("%s has %d partitions, its sub-topology has %d", c.topic, n, c.partitions))
+			}
+			continue
+		}
+		create = append(create, kafka.TopicSpecification{Topic: c.topic, NumPartitions: int(c.partitions),
+			ReplicationFactor: cfg.ReplicationFactor, Config: c.config})
+	}
+	if len(wrong) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrInternalTopic, strings.Join(wrong, "; "))
+	}
+	if len(create) > 0 {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		res, err := admin.CreateTopics(cctx, create, kafka.SetAdminOperationTimeout(timeout))
+		if err != nil {
+			return nil, fmt.Errorf("streams: create internal topics: %w", err)
+		}
+		for _, r := range res {
+			if r.Error.Code() != kafka.ErrNoError && r.Error.Code() != kafka.ErrTopicAlreadyExists {
+				return nil, fmt.Errorf("streams: create internal topic %s: %w", r.Topic, r.Error)
+			}
+		}
+		cfg.Logger.Info("created internal topics", zapTopics(create))
+	}
+	return p, nil
+}
