@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/task"
 )
 
 // App runs a Topology on Kafka: it joins the consumer group named by the
@@ -38,6 +39,9 @@ type App struct {
 	// crash makes the running loop stop at once without committing, as a
 	// killed process would (tests only, see export_test.go).
 	crash atomic.Bool
+
+	iqMu sync.Mutex
+	iq   map[processor.TaskID]*task.Task
 }
 
 // New validates cfg against the topology and returns an App in state

@@ -42,7 +42,7 @@ type kv struct {
 func produce(t testing.TB, bootstrap, topic string, recs []kv) {
 	t.Helper()
 	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
-		"go.logs.channel.enable": false, "linger.ms": 5})
+		"go.logs.channel.enable": false, "linger.ms": 5, "log_level": 3})
 	must(t, err)
 	defer p.Close()
 	var wg sync.WaitGroup
@@ -108,7 +108,7 @@ func consumeUntil(t testing.TB, bootstrap, topic string, committed bool, timeout
 		iso = "read_committed"
 	}
 	c, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": bootstrap, "group.id": fmt.Sprintf("reader-%d", time.Now().UnixNano()),
-		"auto.offset.reset": "earliest", "enable.auto.commit": false, "isolation.level": iso, "go.logs.channel.enable": false})
+		"auto.offset.reset": "earliest", "enable.auto.commit": false, "isolation.level": iso, "go.logs.channel.enable": false, "log_level": 3})
 	must(t, err)
 	defer c.Close()
 	must(t, c.SubscribeTopics([]string{topic}, nil))

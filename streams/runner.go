@@ -105,6 +105,10 @@ type runner struct {
 	processed []atomic.Int64
 	inputs    []partitiongroup.Partition
 	commitReq *atomic.Bool // a processor called Context.Commit
+	// wanted is set by the poller before it sends a control message, so
+	// the task stops at the next record boundary instead of finishing its
+	// chunk.
+	wanted atomic.Bool
 	// sinceCheckpoint counts changelog records since the last checkpoint.
 	sinceCheckpoint int64
 	started         bool
@@ -198,7 +202,7 @@ func (r *runner) step() error {
 	}
 	start := time.Now()
 	n := 0
-	for n < processChunk {
+	for n < processChunk && !r.wanted.Load() {
 		ok, err := r.task.Process()
 		if err != nil {
 			return err
@@ -238,6 +242,7 @@ func (r *runner) publish(o partitiongroup.Offset) {
 // handle runs a control message; it reports whether the goroutine must
 // exit.
 func (r *runner) handle(c control) bool {
+	r.wanted.Store(false)
 	switch {
 	case c.commit != nil:
 		offsets, err := r.task.Commit()
@@ -288,4 +293,11 @@ func (r *runner) closeTask(req *closeRequest) error {
 		err = uerr
 	}
 	return err
+}
+
+// send delivers a control message, asking the task to stop at the next
+// record boundary.
+func (r *runner) send(c control) {
+	r.wanted.Store(true)
+	r.ctrl <- c
 }

@@ -77,6 +77,11 @@ func (a *App) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	lock, err := dir.LockApp()
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	pid, err := processID(dir.Path())
 	if err != nil {
 		return err
@@ -372,7 +377,7 @@ func (rt *runtime) commitAll() error {
 	for _, r := range runners {
 		ch := make(chan resumeInfo, 1)
 		resumes[r] = ch
-		r.ctrl <- control{commit: &commitRequest{reply: replies, resume: ch}}
+		r.send(control{commit: &commitRequest{reply: replies, resume: ch}})
 	}
 	var offsets []kafka.TopicPartition
 	var firstErr error
@@ -512,6 +517,7 @@ func (rt *runtime) revoked() {
 // closeAll closes every task, writing checkpoints when clean.
 func (rt *runtime) closeAll(clean bool) {
 	for id, r := range rt.runners {
+		rt.a.unregister(id)
 		var cp map[topicPartition]int64
 		if clean && r.hasPersistent {
 			cp = rt.prod.changelogOffsets(r.changelogs)
@@ -521,7 +527,7 @@ func (rt *runtime) closeAll(clean bool) {
 		if r.started {
 			reply := make(chan error, 1)
 			req.reply = reply
-			r.ctrl <- control{close: req}
+			r.send(control{close: req})
 			err = <-reply
 			<-r.done
 		} else {
@@ -712,6 +718,7 @@ func (rt *runtime) startTask(r *runner) error {
 	if err := r.task.CompleteRestoration(); err != nil {
 		return fmt.Errorf("streams: %w", err)
 	}
+	rt.a.register(r.id, r.task)
 	r.start()
 	return nil
 }

@@ -657,3 +657,38 @@ func sortTaskIDs(ids []string) {
 		return cmp.Compare(xp, yp)
 	})
 }
+
+// AppLock is the lock of a whole application directory, held by one App
+// instance for as long as it runs (Kafka Streams locks its state directory
+// the same way): a second instance on the same state directory fails at
+// start instead of racing the first for task directories.
+type AppLock struct {
+	f    *os.File
+	path string
+}
+
+// LockApp takes an exclusive, non-blocking lock on the application
+// directory. A held lock is an error wrapping ErrLocked that names the
+// directory.
+func (d *Dir) LockApp() (*AppLock, error) {
+	path := filepath.Join(d.path, ".lock")
+	f, _, err := tryLock(path)
+	if err != nil {
+		if errors.Is(err, errHeld) {
+			return nil, fmt.Errorf("statedir: cannot lock application directory %s: another Millrace instance "+
+				"is using this state directory; give each instance its own StateDir: %w", d.path, ErrLocked)
+		}
+		return nil, fmt.Errorf("statedir: lock application directory %s: %w", d.path, err)
+	}
+	return &AppLock{f: f, path: d.path}, nil
+}
+
+// Unlock releases the application lock. It is idempotent.
+func (l *AppLock) Unlock() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := releaseLock(l.f)
+	l.f = nil
+	return err
+}

@@ -906,3 +906,33 @@ func TestLockTaskAfterCleanupMakesAFreshDirectory(t *testing.T) {
 		t.Fatalf("checkpoint after cleanup = %v, %v; want empty", got, err)
 	}
 }
+
+func TestSecondAppLockOnSameStateDirFailsNamingTheDirectory(t *testing.T) {
+	root := t.TempDir()
+	d1, err := Open(root, "app", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := Open(root, "app", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := d1.LockApp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d2.LockApp(); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), d1.Path()) {
+		t.Errorf("second LockApp: %v", err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Errorf("second Unlock: %v", err)
+	}
+	l2, err := d2.LockApp()
+	if err != nil {
+		t.Fatalf("LockApp after Unlock: %v", err)
+	}
+	l2.Unlock()
+}
