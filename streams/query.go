@@ -123,7 +123,9 @@ func (m multiKV[K, V]) Range(from, to K) (store.Iterator[K, V], error) {
 }
 
 func (m multiKV[K, V]) ReverseRange(from, to K) (store.Iterator[K, V], error) {
-	return m.each(func(v store.ReadOnlyKeyValueStore[K, V]) (store.Iterator[K, V], error) { return v.ReverseRange(from, to) })
+	return m.each(func(v store.ReadOnlyKeyValueStore[K, V]) (store.Iterator[K, V], error) {
+		return v.ReverseRange(from, to)
+	})
 }
 
 func (m multiKV[K, V]) All() (store.Iterator[K, V], error) {
