@@ -4,9 +4,9 @@ GO ?= go
 
 .PHONY: run test bench deps
 
-## run: run the main example
+## run: run the main example (word count on an embedded Kafka broker)
 run: deps
-	$(GO) run ./examples/keycount
+	$(GO) run ./examples/wordcount
 
 ## test: vet and run every test under the race detector
 test: deps
