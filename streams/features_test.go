@@ -1,0 +1,185 @@
+package streams_test
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/punctuate"
+	"github.com/millrace/millrace/record"
+	"github.com/millrace/millrace/store"
+	"github.com/millrace/millrace/streams"
+)
+
+func TestGlobalStoreIsRestoredBeforeTasksAndReadableFromEveryTask(t *testing.T) {
+	c := cluster(t, map[string]int32{"customers": 2, "orders": 3, "enriched": 1})
+	produce(t, c.Bootstrap(), "customers", []kv{{"c1", "Ada", 1}, {"c2", "Grace", 2}, {"c3", "Linus", 3}})
+	b := processor.NewBuilder()
+	processor.AddGlobalStore(b, store.NewKeyValueBuilder(store.InMemoryKeyValue("customers"), record.String(), record.String()),
+		"customers", record.String(), record.String())
+	processor.AddSource(b, "orders", record.String(), record.String(), "orders")
+	var writeErr error
+	var mu sync.Mutex
+	processor.AddProcessor(b, "enrich", func() processor.Processor[string, string, string, string] {
+		var names store.KeyValueStore[string, string]
+		return &funcInit{
+			init: func(ctx processor.Context[string, string]) (err error) {
+				names, err = processor.KeyValueStore[string, string](ctx, "customers")
+				return err
+			},
+			process: func(ctx processor.Context[string, string], r record.Record[string, string]) error {
+				name, ok, err := names.Get(r.Key())
+				if err != nil {
+					return err
+				}
+				if !ok {
+					name = "?"
+				}
+				if err := names.Put("x", "y"); err != nil {
+					mu.Lock()
+					writeErr = err
+					mu.Unlock()
+				}
+				return ctx.Forward(r.WithValue(name + " ordered " + r.Value()))
+			},
+		}
+	}, "orders")
+	processor.AddSink(b, "out", "enriched", record.String(), record.String(), "enrich")
+	topo, err := b.Build()
+	must(t, err)
+	if !strings.Contains(topo.Describe().String(), "for global store (will not generate tasks)") {
+		t.Errorf("Describe misses the global store:\n%s", topo.Describe())
+	}
+	app := start(t, topo, streams.Config{ApplicationID: "global", BootstrapServers: c.Bootstrap(), CommitInterval: 100 * time.Millisecond})
+	produce(t, c.Bootstrap(), "orders", []kv{{"c1", "tea", 10}, {"c2", "books", 11}, {"c3", "chips", 12}, {"c9", "x", 13}})
+	out := consumeUntil(t, c.Bootstrap(), "enriched", false, 60*time.Second, func(o []consumed) bool { return len(o) >= 4 }, app)
+	got := map[string]string{}
+	for _, r := range out {
+		got[string(r.key)] = string(r.value)
+	}
+	want := map[string]string{"c1": "Ada ordered tea", "c2": "Grace ordered books", "c3": "Linus ordered chips", "c9": "? ordered x"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !errors.Is(writeErr, store.ErrReadOnly) {
+		t.Errorf("write to the global store: %v, want ErrReadOnly", writeErr)
+	}
+}
+
+type funcInit struct {
+	ctx     processor.Context[string, string]
+	init    func(processor.Context[string, string]) error
+	process func(processor.Context[string, string], record.Record[string, string]) error
+}
+
+func (f *funcInit) Init(ctx processor.Context[string, string]) error {
+	f.ctx = ctx
+	return f.init(ctx)
+}
+func (f *funcInit) Process(r record.Record[string, string]) error { return f.process(f.ctx, r) }
+func (f *funcInit) Close() error                                  { return nil }
+
+func TestMetricsAndStateListenerReportARun(t *testing.T) {
+	c := cluster(t, map[string]int32{"in": 2, "out": 2})
+	reg := prometheus.NewRegistry()
+	var mu sync.Mutex
+	var states []string
+	app := start(t, countTopology(t, "in", "out", 0), streams.Config{ApplicationID: "metrics", BootstrapServers: c.Bootstrap(),
+		Registerer: reg, CommitInterval: 100 * time.Millisecond,
+		StateListener: func(from, to streams.State) {
+			mu.Lock()
+			states = append(states, to.String())
+			mu.Unlock()
+		}})
+	produce(t, c.Bootstrap(), "in", events(5, 20))
+	consumeUntil(t, c.Bootstrap(), "out", false, 60*time.Second, func(o []consumed) bool { return len(o) >= 100 }, app)
+	time.Sleep(300 * time.Millisecond) // a commit
+	families, err := reg.Gather()
+	must(t, err)
+	values := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.GetCounter() != nil:
+				values[f.GetName()] += m.GetCounter().GetValue()
+			case m.GetHistogram() != nil:
+				values[f.GetName()] += float64(m.GetHistogram().GetSampleCount())
+			case m.GetGauge() != nil:
+				values[f.GetName()] += m.GetGauge().GetValue()
+			}
+		}
+	}
+	if values["millrace_processed_records_total"] != 100 {
+		t.Errorf("processed = %v, want 100", values["millrace_processed_records_total"])
+	}
+	for _, name := range []string{"millrace_process_latency_seconds", "millrace_commit_latency_seconds"} {
+		if values[name] == 0 {
+			t.Errorf("%s has no samples", name)
+		}
+	}
+	for _, name := range []string{"millrace_dropped_records_total", "millrace_enforced_processing_total", "millrace_late_records_total"} {
+		if _, ok := values[name]; !ok {
+			t.Errorf("%s is not exported", name)
+		}
+	}
+	must(t, app.stop(t))
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(states, " "); !strings.HasPrefix(got, "REBALANCING") || !strings.Contains(got, "RUNNING") ||
+		!strings.HasSuffix(got, "PENDING_SHUTDOWN NOT_RUNNING") {
+		t.Errorf("state changes: %s", got)
+	}
+	if app.app.State() != streams.NotRunning {
+		t.Errorf("state after Close: %s", app.app.State())
+	}
+}
+
+func TestPunctuatorsAndContextCommitRunOnKafka(t *testing.T) {
+	c := cluster(t, map[string]int32{"in": 1, "ticks": 1})
+	b := processor.NewBuilder()
+	processor.AddSource(b, "in", record.String(), record.String(), "in")
+	processor.AddProcessor(b, "tick", func() processor.Processor[string, string, string, string] {
+		return &funcInit{
+			init: func(ctx processor.Context[string, string]) error {
+				_, err := ctx.Schedule(20*time.Millisecond, punctuate.WallClock, func(now int64) error {
+					r, err := record.New("wall", "tick", now)
+					if err != nil {
+						return err
+					}
+					return ctx.Forward(r)
+				})
+				return err
+			},
+			process: func(ctx processor.Context[string, string], r record.Record[string, string]) error {
+				ctx.Commit()
+				return ctx.Forward(r)
+			},
+		}
+	}, "in")
+	processor.AddSink(b, "out", "ticks", record.String(), record.String(), "tick")
+	topo, err := b.Build()
+	must(t, err)
+	app := start(t, topo, streams.Config{ApplicationID: "ticks", BootstrapServers: c.Bootstrap()})
+	produce(t, c.Bootstrap(), "in", []kv{{"k", "v", 1}})
+	out := consumeUntil(t, c.Bootstrap(), "ticks", false, 30*time.Second, func(o []consumed) bool {
+		walls := 0
+		for _, r := range o {
+			if string(r.key) == "wall" {
+				walls++
+			}
+		}
+		return walls >= 3 && len(o) > walls
+	}, app)
+	if len(out) < 4 {
+		t.Errorf("got %d records, want the input and at least 3 wall-clock ticks", len(out))
+	}
+}
