@@ -80,6 +80,12 @@ func (pr *producer) readEvents() {
 			pr.delivered(e)
 		case kafka.Error:
 			if e.IsFatal() {
+				if pr.eos && classifyTxn(e, e) != error(e) {
+					// Fenced: the next transaction commit reports it and the
+					// runtime replaces this producer.
+					pr.logger.Warn("producer fenced", zap.Error(e))
+					continue
+				}
 				pr.fail(fmt.Errorf("streams: producer: fatal: %w", e))
 			} else {
 				pr.logger.Debug("producer error", zap.Error(e))
@@ -270,9 +276,21 @@ type txnAbortable struct{ error }
 
 func (e txnAbortable) Unwrap() error { return e.error }
 
+// txnFenced marks a producer fenced by another with the same transactional
+// id: it cannot be used again; a new one fences the other in turn.
+type txnFenced struct{ error }
+
+func (e txnFenced) Unwrap() error { return e.error }
+
 func classifyTxn(wrapped, err error) error {
 	var ke kafka.Error
-	if errors.As(err, &ke) && ke.TxnRequiresAbort() && !ke.IsFatal() {
+	if !errors.As(err, &ke) {
+		return wrapped
+	}
+	switch {
+	case ke.Code() == kafka.ErrFenced || ke.Code() == kafka.ErrProducerFenced || ke.Code() == kafka.ErrInvalidProducerEpoch:
+		return txnFenced{wrapped}
+	case ke.TxnRequiresAbort() && !ke.IsFatal():
 		return txnAbortable{wrapped}
 	}
 	return wrapped

@@ -412,6 +412,10 @@ func (rt *runtime) commitAll() error {
 			if errors.As(err, &ab) {
 				return rt.recoverFromAbort(err)
 			}
+			var fenced txnFenced
+			if errors.As(err, &fenced) {
+				return rt.recoverFromFencing(err)
+			}
 			return err
 		}
 		release(func(*runner) resumeInfo { return resumeInfo{} })
@@ -470,6 +474,39 @@ func (rt *runtime) recoverFromAbort(cause error) error {
 	}
 	if err := rt.cons.Assign(assigned); err != nil {
 		return fmt.Errorf("streams: reassign after abort: %w", err)
+	}
+	rt.assigned(assigned)
+	return rt.fatal
+}
+
+// recoverFromFencing replaces a producer that another instance with the
+// same transactional id fenced: its open transaction is lost, so the tasks
+// close dirty and start over from the committed offsets with a new
+// producer (whose InitTransactions fences the other in turn).
+func (rt *runtime) recoverFromFencing(cause error) error {
+	rt.logger.Warn("producer fenced; replacing it and resuming from the last commit", zap.Error(cause))
+	assigned := append([]kafka.TopicPartition(nil), rt.assignment...)
+	rt.closeAll(false)
+	old := rt.prod
+	old.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+	old.close()
+	pid, err := processID(rt.dir.Path())
+	if err != nil {
+		return err
+	}
+	if rt.prod, err = newProducer(rt.cfg, pid, old.tracked, rt.a.m); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(rt.ctx, 60*time.Second)
+	defer cancel()
+	if err := rt.prod.initTransactions(ctx); err != nil {
+		return fmt.Errorf("%w (after %v)", err, cause)
+	}
+	for i := range assigned {
+		assigned[i].Offset = kafka.OffsetStored
+	}
+	if err := rt.cons.Assign(assigned); err != nil {
+		return fmt.Errorf("streams: reassign after fencing: %w", err)
 	}
 	rt.assigned(assigned)
 	return rt.fatal

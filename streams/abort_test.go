@@ -1,0 +1,76 @@
+package streams_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/millrace/millrace/streams"
+)
+
+// A transaction that cannot commit (here: its output topic does not exist
+// yet, so the records are not delivered) is aborted; the tasks restart from
+// the committed offsets with restored state, and once the topic exists the
+// output holds each result exactly once.
+func TestFailedTransactionAbortsAndResumesFromCommittedOffsets(t *testing.T) {
+	c := cluster(t, map[string]int32{"in": 1})
+	input := events(3, 5)
+	produce(t, c.Bootstrap(), "in", input)
+	app := start(t, countTopology(t, "in", "late-out", 0), streams.Config{ApplicationID: "abort", BootstrapServers: c.Bootstrap(),
+		ProcessingGuarantee: streams.ExactlyOnceV2, ProducerConfig: map[string]any{"message.timeout.ms": 1500}})
+	time.Sleep(3 * time.Second) // at least one transaction fails
+	admin, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": c.Bootstrap(), "log_level": 3})
+	must(t, err)
+	defer admin.Close()
+	_, err = admin.CreateTopics(context.Background(), []kafka.TopicSpecification{{Topic: "late-out", NumPartitions: 1, ReplicationFactor: 1}})
+	must(t, err)
+	out := consumeUntil(t, c.Bootstrap(), "late-out", true, 60*time.Second, func(o []consumed) bool { return len(o) >= len(input) }, app)
+	time.Sleep(500 * time.Millisecond)
+	out = consumeUntil(t, c.Bootstrap(), "late-out", true, 5*time.Second, func(o []consumed) bool { return len(o) >= len(out) })
+	want := map[string]int64{}
+	for _, r := range input {
+		want[r.key]++
+	}
+	checkExactCounts(t, out, want)
+}
+
+// Another producer with the App's transactional id fences the App's
+// producer; the App replaces it and loses nothing, duplicating nothing.
+func TestFencedProducerIsReplacedAndResultsStayExactlyOnce(t *testing.T) {
+	c := cluster(t, map[string]int32{"in": 2, "out": 2})
+	dir := t.TempDir()
+	first := events(4, 50)
+	produce(t, c.Bootstrap(), "in", first)
+	app := start(t, countTopology(t, "in", "out", 200*time.Microsecond), streams.Config{ApplicationID: "fenced",
+		BootstrapServers: c.Bootstrap(), StateDir: dir, ProcessingGuarantee: streams.ExactlyOnceV2})
+	consumeUntil(t, c.Bootstrap(), "out", true, 60*time.Second, func(o []consumed) bool { return len(o) >= 50 }, app)
+	pid, err := os.ReadFile(filepath.Join(dir, "fenced", "process-id"))
+	must(t, err)
+	zombie, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": c.Bootstrap(), "log_level": 3,
+		"transactional.id": "fenced-" + strings.TrimSpace(string(pid))})
+	must(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	must(t, zombie.InitTransactions(ctx)) // fences the App's producer
+	zombie.Close()
+	second := events(4, 50)
+	for i := range second {
+		second[i].value = strconv.Itoa(100 + i)
+	}
+	produce(t, c.Bootstrap(), "in", second)
+	total := len(first) + len(second)
+	out := consumeUntil(t, c.Bootstrap(), "out", true, 90*time.Second, func(o []consumed) bool { return len(o) >= total }, app)
+	time.Sleep(500 * time.Millisecond)
+	out = consumeUntil(t, c.Bootstrap(), "out", true, 5*time.Second, func(o []consumed) bool { return len(o) >= len(out) })
+	want := map[string]int64{}
+	for _, r := range append(first, second...) {
+		want[r.key]++
+	}
+	checkExactCounts(t, out, want)
+}
