@@ -61,6 +61,8 @@ func main() {
 	flag.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "bound on each phase of a scenario")
 	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of each scenario's throughput phase to this file\n"+
 		"(with several scenarios, the scenario's name is inserted before the extension)")
+	flag.IntVar(&o.Buffered, "buffered", 0, "BufferedRecordsPerPartition of the Apps (0: Millrace's default), for diagnosis")
+	flag.BoolVar(&o.Verbose, "v", false, "progress lines show per-partition output counts")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", flag.Args())
@@ -70,6 +72,9 @@ func main() {
 		if s = strings.TrimSpace(s); s != "" {
 			o.Scenarios = append(o.Scenarios, s)
 		}
+	}
+	if o.LatencyRate == 0 {
+		o.LatencyRate = -1 // Options: negative skips the phase, zero means the default
 	}
 	o.Progress = os.Stderr
 

@@ -2,6 +2,8 @@ package streams_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -181,5 +183,39 @@ func TestPunctuatorsAndContextCommitRunOnKafka(t *testing.T) {
 	}, app)
 	if len(out) < 4 {
 		t.Errorf("got %d records, want the input and at least 3 wall-clock ticks", len(out))
+	}
+}
+
+func TestInstanceWithoutPartitionsIsRunningAndCleansStateOfTasksItLost(t *testing.T) {
+	c := cluster(t, map[string]int32{"in": 1, "out": 1})
+	dir := t.TempDir()
+	// A task directory left behind by a task this instance will not run.
+	must(t, os.MkdirAll(filepath.Join(dir, "clean", "7_7", "rocksdb"), 0o755))
+	old := time.Now().Add(-time.Hour)
+	must(t, os.Chtimes(filepath.Join(dir, "clean", "7_7"), old, old))
+	topo := countTopology(t, "in", "out", 0)
+	a := start(t, topo, streams.Config{ApplicationID: "clean", BootstrapServers: c.Bootstrap(), StateDir: dir,
+		StateCleanupDelay: 100 * time.Millisecond})
+	waitState(t, a.app, streams.Running, 30*time.Second)
+	b := start(t, topo, streams.Config{ApplicationID: "clean", BootstrapServers: c.Bootstrap()})
+	deadline := time.Now().Add(30 * time.Second)
+	for b.app.State() != streams.Running || a.app.State() != streams.Running {
+		if time.Now().After(deadline) {
+			t.Fatalf("states %s and %s, want both RUNNING (one instance has no partition)", a.app.State(), b.app.State())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(a.app.LocalTasks()) + len(b.app.LocalTasks()); n != 1 {
+		t.Errorf("%d tasks run, want 1", n)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "clean", "7_7")); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the directory of an unassigned task was not cleaned")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

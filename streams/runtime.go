@@ -49,8 +49,10 @@ type runtime struct {
 	failures   chan taskFailure
 	fatal      error
 	closing    bool
+	joined     bool // an assignment (maybe empty) arrived since the last revoke
 	lastCommit time.Time
 	lastLag    time.Time
+	lastClean  time.Time
 }
 
 // input is one assigned source partition.
@@ -115,7 +117,7 @@ func (a *App) run(ctx context.Context) (err error) {
 	if err := rt.cons.SubscribeTopics(a.topo.SourceTopics(), rt.rebalance); err != nil {
 		return fmt.Errorf("streams: subscribe: %w", err)
 	}
-	rt.lastCommit = time.Now()
+	rt.lastCommit, rt.lastClean = time.Now(), time.Now()
 	return rt.loop()
 }
 
@@ -198,6 +200,7 @@ func (rt *runtime) loop() error {
 			rt.updateLags()
 		}
 		rt.pauseResume()
+		rt.maybeCleanState()
 		if rt.commitDue() {
 			if err := rt.commitAll(); err != nil {
 				return err
@@ -322,6 +325,27 @@ func (rt *runtime) updateLags() {
 	}
 }
 
+// maybeCleanState deletes the state directories of tasks this instance no
+// longer runs, once they are older than StateCleanupDelay.
+func (rt *runtime) maybeCleanState() {
+	every := min(rt.cfg.StateCleanupDelay, time.Minute)
+	if time.Since(rt.lastClean) < every {
+		return
+	}
+	rt.lastClean = time.Now()
+	assigned := make(map[string]bool, len(rt.runners))
+	for id := range rt.runners {
+		assigned[id.String()] = true
+	}
+	removed, err := rt.dir.CleanRemovedTasks(assigned, rt.cfg.StateCleanupDelay, time.Now())
+	if err != nil {
+		rt.logger.Warn("cleaning state of unassigned tasks", zap.Error(err))
+	}
+	if len(removed) > 0 {
+		rt.logger.Info("removed state of tasks no longer assigned", zap.Strings("tasks", removed))
+	}
+}
+
 func (rt *runtime) commitDue() bool {
 	if time.Since(rt.lastCommit) >= rt.cfg.CommitInterval {
 		return true
@@ -335,7 +359,7 @@ func (rt *runtime) commitDue() bool {
 }
 
 func (rt *runtime) updateState() {
-	if len(rt.runners) == 0 && len(rt.assignment) == 0 {
+	if !rt.joined {
 		return
 	}
 	for _, r := range rt.runners {
@@ -520,6 +544,7 @@ func (rt *runtime) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 			return nil
 		}
 		rt.a.setState(Rebalancing)
+		rt.joined = true
 		if err := c.Assign(e.Partitions); err != nil {
 			rt.fatal = fmt.Errorf("streams: assign: %w", err)
 			return nil
@@ -529,6 +554,7 @@ func (rt *runtime) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 		if !rt.closing {
 			rt.a.setState(Rebalancing)
 		}
+		rt.joined = false
 		rt.revoked()
 		if err := c.Unassign(); err != nil {
 			rt.logger.Warn("unassign", zap.Error(err))
