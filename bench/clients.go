@@ -346,14 +346,14 @@ func startReader(bootstrap string, from []kafka.TopicPartition, committed, keepL
 	return r, nil
 }
 
-// startCommittedCounter counts what a read_committed consumer sees of the
-// output from its start.
-func startCommittedCounter(bootstrap, topic string, partitions int32, want int) (*reader, error) {
+// startConsumerCounter counts what a consumer (read_committed if committed
+// is set) sees of the output from its start.
+func startConsumerCounter(bootstrap, topic string, partitions int32, want int, committed bool) (*reader, error) {
 	from := make([]kafka.TopicPartition, partitions)
 	for p := range partitions {
 		from[p] = kafka.TopicPartition{Topic: &topic, Partition: p, Offset: kafka.OffsetBeginning}
 	}
-	return startReader(bootstrap, from, true, false, want)
+	return startReader(bootstrap, from, committed, false, want)
 }
 
 // startLatencyReader reads the output from the given offsets and keeps

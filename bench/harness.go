@@ -41,7 +41,15 @@ type Options struct {
 	// Buffered sets the Apps' BufferedRecordsPerPartition (0: the App's
 	// default), for diagnosis.
 	Buffered int
-	Progress io.Writer // a progress line every second; nil: silent
+	// AppConsumerConfig is added to the Apps' Config.ConsumerConfig (nil:
+	// none), for diagnosis.
+	AppConsumerConfig map[string]any
+	// ConsumerCount counts the output with a consumer in every scenario
+	// (read_uncommitted under at-least-once), so every scenario pays the
+	// same counting cost; by default at-least-once outputs are counted by
+	// their high watermarks, which costs next to nothing.
+	ConsumerCount bool
+	Progress      io.Writer // a progress line every second; nil: silent
 }
 
 func (o *Options) withDefaults() error {
@@ -206,7 +214,8 @@ func (h *harness) makeData() {
 	}
 }
 
-// records returns a generator of input records: key and value of the i-th.
+// records returns a generator of input records' keys and values, seeded so
+// that runs repeat.
 func (h *harness) records(seed uint64) func() (key, value []byte) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	return func() ([]byte, []byte) {
@@ -220,6 +229,7 @@ func (h *harness) runScenario(ctx context.Context, run int, sc scenario) (res Re
 		res.Err = err
 		return res
 	}
+	defer h.prog.set("", nil)
 	base := fmt.Sprintf("bench-%s-r%d-%s", h.tag, run, sc.name)
 	in, out := base+"-in", base+"-out"
 	topics := []string{in, out}
@@ -240,10 +250,14 @@ func (h *harness) runScenario(ctx context.Context, run int, sc scenario) (res Re
 	// Throughput.
 	var counter outputCounter
 	var err error
-	if sc.eos {
-		counter, err = startCommittedCounter(h.bootstrap, out, int32(h.opts.Partitions), h.opts.Records)
+	switch {
+	case sc.eos:
+		counter, err = startConsumerCounter(h.bootstrap, out, int32(h.opts.Partitions), h.opts.Records, true)
 		res.Counted = "read_committed consumer's record count"
-	} else {
+	case h.opts.ConsumerCount:
+		counter, err = startConsumerCounter(h.bootstrap, out, int32(h.opts.Partitions), h.opts.Records, false)
+		res.Counted = "read_uncommitted consumer's record count (-consumer-count)"
+	default:
 		counter, err = startWatermarkCounter(h.bootstrap, out, int32(h.opts.Partitions), h.opts.Records)
 		res.Counted = "sum of output high watermarks, polled every 20 ms"
 	}
@@ -257,7 +271,7 @@ func (h *harness) runScenario(ctx context.Context, run int, sc scenario) (res Re
 	}
 	defer os.RemoveAll(stateDir)
 	began := time.Now()
-	p, err := startProcessor(sc, h.bootstrap, base, in, out, stateDir, h.opts.Buffered)
+	p, err := startProcessor(sc, h.bootstrap, base, in, out, stateDir, h.opts)
 	if err != nil {
 		return fail(err)
 	}
@@ -272,7 +286,7 @@ func (h *harness) runScenario(ctx context.Context, run int, sc scenario) (res Re
 	select {
 	case <-p.ready():
 	case <-p.exited():
-		return fail(fmt.Errorf("processor stopped before it was ready: %w", p.stop()))
+		return fail(fmt.Errorf("processor stopped before it was ready: %w", stopErr(p)))
 	case <-time.After(h.opts.Timeout):
 		return fail(fmt.Errorf("processor not ready within %v", h.opts.Timeout))
 	case <-ctx.Done():
@@ -293,7 +307,7 @@ func (h *harness) runScenario(ctx context.Context, run int, sc scenario) (res Re
 	case <-counter.reached():
 	case <-p.exited():
 		stopProfile()
-		return fail(fmt.Errorf("processor stopped with %d of %d records out: %w", counter.count(), h.opts.Records, p.stop()))
+		return fail(fmt.Errorf("processor stopped with %d of %d records out: %w", counter.count(), h.opts.Records, stopErr(p)))
 	case <-time.After(h.opts.Timeout):
 		stopProfile()
 		return fail(fmt.Errorf("only %d of %d records out after %v", counter.count(), h.opts.Records, h.opts.Timeout))
@@ -381,7 +395,7 @@ func (h *harness) latency(ctx context.Context, label string, sc scenario, p proc
 		sent.Store(int64(n))
 		select {
 		case <-p.exited():
-			return lat, fmt.Errorf("processor stopped: %w", p.stop())
+			return lat, fmt.Errorf("processor stopped: %w", stopErr(p))
 		case <-ctx.Done():
 			return lat, ctx.Err()
 		case <-time.After(time.Millisecond):
@@ -392,7 +406,7 @@ func (h *harness) latency(ctx context.Context, label string, sc scenario, p proc
 	select {
 	case <-rd.reached():
 	case <-p.exited():
-		return lat, fmt.Errorf("processor stopped: %w", p.stop())
+		return lat, fmt.Errorf("processor stopped: %w", stopErr(p))
 	case <-time.After(drain):
 	case <-ctx.Done():
 		return lat, ctx.Err()
@@ -410,6 +424,14 @@ func (h *harness) latency(ctx context.Context, label string, sc scenario, p proc
 	pct := func(p float64) time.Duration { return lats[min(int(p*float64(len(lats))), len(lats)-1)] }
 	lat.P50, lat.P95, lat.P99, lat.Max = pct(0.50), pct(0.95), pct(0.99), lats[len(lats)-1]
 	return lat, nil
+}
+
+// stopErr stops a processor that stopped by itself and returns why.
+func stopErr(p processorHandle) error {
+	if err := p.stop(); err != nil {
+		return err
+	}
+	return errors.New("it returned no error")
 }
 
 // startProfile profiles until the returned function is called.

@@ -34,6 +34,17 @@
 //
 // With no -brokers the broker runs inside this process and shares its CPUs:
 // ratios measured in one run are the figures to read, not absolute rates.
+// The report also gives the process's CPU time during each throughput
+// phase, which tells a processor that is busy from one that is waiting.
+//
+// For diagnosis, not for the figures of record: -cpuprofile profiles each
+// throughput phase (Go code only; librdkafka's C threads are invisible to
+// pprof), -v shows per-partition progress, -buffered and
+// -app-consumer-config change the Apps' BufferedRecordsPerPartition and
+// consumer properties (the report then says it is not the defaults).
+// Outputs are counted by a consumer in every scenario (-consumer-count,
+// on by default), so at-least-once and exactly-once pay the same counting
+// cost; -consumer-count=false counts at-least-once by high watermarks.
 package main
 
 import (
@@ -62,6 +73,8 @@ func main() {
 	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of each scenario's throughput phase to this file\n"+
 		"(with several scenarios, the scenario's name is inserted before the extension)")
 	flag.IntVar(&o.Buffered, "buffered", 0, "BufferedRecordsPerPartition of the Apps (0: Millrace's default), for diagnosis")
+	appConsumer := flag.String("app-consumer-config", "", "extra librdkafka properties for the Apps' consumers, k=v,k=v (Config.ConsumerConfig), for diagnosis")
+	flag.BoolVar(&o.ConsumerCount, "consumer-count", true, "count outputs with a consumer in every scenario (exactly-once scenarios always are), so every scenario pays the same counting cost; false counts at-least-once outputs by high watermarks")
 	flag.BoolVar(&o.Verbose, "v", false, "progress lines show per-partition output counts")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -71,6 +84,17 @@ func main() {
 	for _, s := range strings.Split(scenarios, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			o.Scenarios = append(o.Scenarios, s)
+		}
+	}
+	if *appConsumer != "" {
+		o.AppConsumerConfig = map[string]any{}
+		for _, kv := range strings.Split(*appConsumer, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || strings.TrimSpace(k) == "" {
+				fmt.Fprintf(os.Stderr, "bench: -app-consumer-config: %q is not k=v\n", kv)
+				os.Exit(2)
+			}
+			o.AppConsumerConfig[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
 	}
 	if o.LatencyRate == 0 {

@@ -78,6 +78,10 @@ func (r *Report) Print(w io.Writer, args []string) {
 	fmt.Fprintf(w, "\ncommand: %s\n", strings.Join(quoteArgs(cmd), " "))
 	fmt.Fprintf(w, "options: -records %d -value-bytes %d -partitions %d -runs %d -scenarios %s -latency-rate %d -latency-duration %v\n",
 		o.Records, o.ValueBytes, o.Partitions, o.Runs, strings.Join(o.Scenarios, ","), max(o.LatencyRate, 0), o.LatencyFor)
+	if o.Buffered != 0 || len(o.AppConsumerConfig) > 0 {
+		fmt.Fprintf(w, "NOT THE DEFAULTS: Apps run with BufferedRecordsPerPartition=%d (0 = default) and ConsumerConfig=%v\n",
+			o.Buffered, o.AppConsumerConfig)
+	}
 	fmt.Fprintf(w, "machine: %s\n", r.Machine)
 
 	runs := map[int][]Result{}

@@ -69,7 +69,7 @@ type processorHandle interface {
 	stop() error
 }
 
-func startProcessor(sc scenario, bootstrap, appID, in, out, stateDir string, buffered int) (processorHandle, error) {
+func startProcessor(sc scenario, bootstrap, appID, in, out, stateDir string, o Options) (processorHandle, error) {
 	if sc.kind == kindRaw {
 		return startRaw(bootstrap, appID, in, out)
 	}
@@ -84,7 +84,7 @@ func startProcessor(sc scenario, bootstrap, appID, in, out, stateDir string, buf
 		return nil, err
 	}
 	cfg := streams.Config{ApplicationID: appID, BootstrapServers: bootstrap, StateDir: stateDir,
-		BufferedRecordsPerPartition: buffered}
+		BufferedRecordsPerPartition: o.Buffered, ConsumerConfig: o.AppConsumerConfig}
 	if sc.eos {
 		cfg.ProcessingGuarantee = streams.ExactlyOnceV2
 	}

@@ -25,6 +25,8 @@ type Host interface {
 	Schedule(owner any, interval time.Duration, t punctuate.Type, fn punctuate.Func) (punctuate.Cancellable, error)
 	// RequestCommit asks for a commit between records.
 	RequestCommit()
+	// Dropped counts a record a processor dropped, by reason.
+	Dropped(reason string)
 }
 
 // RecordCollector receives what sinks write. Send must copy key, value and
@@ -335,6 +337,7 @@ func (c *nodeContext[K, V]) TaskID() TaskID        { return c.g.cfg.TaskID }
 func (c *nodeContext[K, V]) ApplicationID() string { return c.g.cfg.ApplicationID }
 func (c *nodeContext[K, V]) NodeName() string      { return c.node.name }
 func (c *nodeContext[K, V]) Logger() *zap.Logger   { return c.logger }
+func (c *nodeContext[K, V]) Dropped(reason string) { c.g.env.host.Dropped(reason) }
 
 // procNode runs a user Processor.
 type procNode[KIn, VIn, KOut, VOut any] struct {

@@ -92,6 +92,10 @@ type Context[K, V any] interface {
 	NodeName() string
 	// Logger returns the task's logger, annotated with task and node.
 	Logger() *zap.Logger
+	// Dropped counts one record the processor drops on purpose (a null key,
+	// a late arrival) in the task's dropped-records metric under reason, so
+	// no drop goes unseen. Log it yourself at the level that suits.
+	Dropped(reason string)
 }
 
 // TaskID names a task: a sub-topology and a partition number ("0_3").

@@ -73,7 +73,11 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var processed, deser, ts, proc, enforced, late, lateMax int64
+	reasons := map[string]int64{}
 	add := func(s *task.Stats) {
+		for r, n := range s.DroppedReasons() {
+			reasons[r] += n
+		}
 		processed += s.Processed.Load()
 		deser += s.SkippedDeserialization.Load()
 		ts += s.SkippedInvalidTimestamp.Load()
@@ -90,6 +94,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.descDropped, prometheus.CounterValue, float64(deser), "deserialization-error")
 	ch <- prometheus.MustNewConstMetric(m.descDropped, prometheus.CounterValue, float64(ts), "invalid-timestamp")
 	ch <- prometheus.MustNewConstMetric(m.descDropped, prometheus.CounterValue, float64(proc), "processing-error")
+	for r, n := range reasons {
+		ch <- prometheus.MustNewConstMetric(m.descDropped, prometheus.CounterValue, float64(n), r)
+	}
 	ch <- prometheus.MustNewConstMetric(m.descEnforced, prometheus.CounterValue, float64(enforced))
 	ch <- prometheus.MustNewConstMetric(m.descLate, prometheus.CounterValue, float64(late))
 	ch <- prometheus.MustNewConstMetric(m.descLateMax, prometheus.GaugeValue, float64(lateMax))
@@ -126,6 +133,9 @@ func (m *metrics) removeTask(id processor.TaskID) {
 	r.LateRecords.Add(s.LateRecords.Load())
 	if l := s.LatenessMax.Load(); l > r.LatenessMax.Load() {
 		r.LatenessMax.Store(l)
+	}
+	for reason, n := range s.DroppedReasons() {
+		r.AddDropped(reason, n)
 	}
 }
 

@@ -48,11 +48,13 @@ func (q *inputQueue) push(it inputItem) {
 // drain takes everything queued; the returned slice is valid until the next
 // drain.
 func (q *inputQueue) drain() []inputItem {
+	// The spare array is the previous batch, no longer visible to push:
+	// clear it before handing it to the poller, never after.
+	clear(q.spare[:cap(q.spare)])
 	q.mu.Lock()
 	items := q.items
 	q.items = q.spare[:0]
 	q.mu.Unlock()
-	clear(q.spare[:cap(q.spare)])
 	q.spare = items
 	return items
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -113,11 +114,49 @@ type Stats struct {
 	Punctuations atomic.Int64
 	// Commits counts commits.
 	Commits atomic.Int64
+
+	// byReason counts drops processors report through Context.Dropped.
+	byReason sync.Map // string -> *atomic.Int64
 }
 
 // Dropped returns the records dropped for any reason.
 func (s *Stats) Dropped() int64 {
-	return s.SkippedDeserialization.Load() + s.SkippedInvalidTimestamp.Load() + s.DroppedProcessingError.Load()
+	n := s.SkippedDeserialization.Load() + s.SkippedInvalidTimestamp.Load() + s.DroppedProcessingError.Load()
+	s.byReason.Range(func(_, v any) bool {
+		n += v.(*atomic.Int64).Load()
+		return true
+	})
+	return n
+}
+
+// DroppedBy returns the drops processors reported under reason.
+func (s *Stats) DroppedBy(reason string) int64 {
+	if v, ok := s.byReason.Load(reason); ok {
+		return v.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// DroppedReasons returns every reason processors reported, with counts.
+func (s *Stats) DroppedReasons() map[string]int64 {
+	out := map[string]int64{}
+	s.byReason.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
+
+// AddDropped adds n drops under reason; runtimes use it to carry the
+// counts of closed tasks.
+func (s *Stats) AddDropped(reason string, n int64) { s.addDropped(reason, n) }
+
+func (s *Stats) addDropped(reason string, n int64) {
+	v, ok := s.byReason.Load(reason)
+	if !ok {
+		v, _ = s.byReason.LoadOrStore(reason, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Add(n)
 }
 
 // Task runs one sub-topology for one partition number.
@@ -464,9 +503,10 @@ func (t *Task) Close() error {
 // host is the Task seen by its graph.
 type host Task
 
-func (h *host) StreamTime() int64    { return h.group.StreamTime() }
-func (h *host) WallClockTime() int64 { return (*Task)(h).WallClockTime() }
-func (h *host) RequestCommit()       { h.commitRequest = true }
+func (h *host) StreamTime() int64     { return h.group.StreamTime() }
+func (h *host) WallClockTime() int64  { return (*Task)(h).WallClockTime() }
+func (h *host) RequestCommit()        { h.commitRequest = true }
+func (h *host) Dropped(reason string) { h.stats.addDropped(reason, 1) }
 
 func (h *host) Schedule(owner any, interval time.Duration, typ punctuate.Type, fn punctuate.Func) (punctuate.Cancellable, error) {
 	switch typ {
