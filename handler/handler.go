@@ -98,3 +98,11 @@ func (e *ProcessingError) Error() string {
 
 // Unwrap returns the cause.
 func (e *ProcessingError) Unwrap() error { return e.Err }
+
+// ErrFatal marks an error that must stop the application whatever the
+// processing handler says (a full suppression buffer configured to shut
+// down, for example). Wrap with Fatal.
+var ErrFatal = errors.New("fatal")
+
+// Fatal wraps err so the task fails without asking the processing handler.
+func Fatal(err error) error { return fmt.Errorf("%w: %w", ErrFatal, err) }

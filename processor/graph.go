@@ -130,7 +130,15 @@ func (t *Topology) NewGraph(id int, cfg GraphConfig) (*Graph, error) {
 		logger: cfg.Logger.With(zap.String("task", cfg.TaskID.String())),
 	}
 	g.env.host = cfg.Host
-	for _, name := range st.stores {
+	order := topoOrder(st.nodes, t.children)
+	// Stores in the order their first processor runs: a commit flushes them
+	// in this order, so what an upstream cache forwards on flush reaches a
+	// downstream store before that store is flushed.
+	var storeNames []string
+	for _, n := range order {
+		storeNames = appendUnique(storeNames, n.stores...)
+	}
+	for _, name := range storeNames {
 		s, err := t.stores[t.storeIndex[name]].Build()
 		if err != nil {
 			return nil, fmt.Errorf("processor: task %s: build store %q: %w", cfg.TaskID, name, err)
@@ -142,7 +150,7 @@ func (t *Topology) NewGraph(id int, cfg GraphConfig) (*Graph, error) {
 		g.byStore[name] = s
 	}
 	byName := map[string]runtimeNode{}
-	for _, spec := range topoOrder(st.nodes, t.children) {
+	for _, spec := range order {
 		n, err := spec.newNode(g)
 		if err != nil {
 			return nil, fmt.Errorf("processor: task %s: node %q: %w", cfg.TaskID, spec.name, err)
@@ -189,7 +197,8 @@ func topoOrder(nodes []*nodeSpec, children map[string][]*nodeSpec) []*nodeSpec {
 	return out
 }
 
-// Stores returns the graph's stores in registration order.
+// Stores returns the graph's stores in the order their first processor
+// runs (parents first).
 func (g *Graph) Stores() []store.StateStore { return g.stores }
 
 // Store returns the named store of this graph.

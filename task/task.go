@@ -366,7 +366,7 @@ func (t *Task) handle(pe *handler.ProcessingError, punctuation bool) error {
 	} else {
 		pe.Topic, pe.Partition, pe.Offset = t.current.Topic, t.current.Partition, t.current.Offset
 	}
-	if t.cfg.ProcessingHandler.OnProcessingError(pe) == handler.Continue {
+	if !errors.Is(pe.Err, handler.ErrFatal) && t.cfg.ProcessingHandler.OnProcessingError(pe) == handler.Continue {
 		t.stats.DroppedProcessingError.Add(1)
 		t.logger.Warn("processing failed; record dropped as the processing handler says",
 			zap.String("node", pe.Node), zap.String("topic", pe.Topic), zap.Int32("partition", pe.Partition),
@@ -442,13 +442,27 @@ func (t *Task) Commit() ([]partitiongroup.Offset, error) {
 		return nil, fmt.Errorf("task %s: commit in state %s", t.id, t.state)
 	}
 	for _, s := range t.storesOpen {
-		if err := s.Flush(); err != nil {
-			return nil, fmt.Errorf("task %s: flush store %q: %w", t.id, s.Name(), err)
+		if err := t.flushStore(s); err != nil {
+			return nil, err
 		}
 	}
 	t.commitNeeded, t.commitRequest = false, false
 	t.stats.Commits.Add(1)
 	return t.group.Committable(), nil
+}
+
+// flushStore flushes one store; a cache flush forwards records downstream,
+// so a panic there is user code failing, returned as an error.
+func (t *Task) flushStore(s store.StateStore) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("task %s: flush store %q: %w: %v\n%s", t.id, s.Name(), handler.ErrPanic, p, debug.Stack())
+		}
+	}()
+	if err := s.Flush(); err != nil {
+		return fmt.Errorf("task %s: flush store %q: %w", t.id, s.Name(), err)
+	}
+	return nil
 }
 
 // Suspend closes the processors (if running), drops buffered records and

@@ -1,0 +1,181 @@
+package window
+
+import (
+	"math"
+
+	"go.uber.org/zap"
+
+	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/record"
+	"github.com/millrace/millrace/store"
+)
+
+// Drop reasons counted through Context.Dropped.
+const (
+	DropNullKey   = "null-key"
+	DropNullValue = "null-value"
+	DropLate      = "late"
+)
+
+// Aggregator folds records into an aggregate: Init makes the empty
+// aggregate, Add adds one record's value.
+type Aggregator[K, V, VA any] struct {
+	Init func() VA
+	Add  func(key K, value V, agg VA) VA
+}
+
+// skip drops a record with a null key or value, counting and logging it.
+// It reports whether the record was dropped.
+func skip[KO, VO, K, V any](ctx processor.Context[KO, VO], r record.Record[K, V]) bool {
+	reason := ""
+	switch {
+	case r.KeyIsNull():
+		reason = DropNullKey
+	case r.ValueIsNull():
+		reason = DropNullValue
+	default:
+		return false
+	}
+	ctx.Dropped(reason)
+	md, _ := ctx.RecordMetadata()
+	ctx.Logger().Debug("dropping record", zap.String("reason", reason), zap.Stringer("record", md))
+	return true
+}
+
+func dropLate[KO, VO any](ctx processor.Context[KO, VO], ts, windowEnd, closeTime int64) {
+	ctx.Dropped(DropLate)
+	md, _ := ctx.RecordMetadata()
+	ctx.Logger().Debug("dropping record for a closed window", zap.Int64("timestamp", ts),
+		zap.Int64("window_end", windowEnd), zap.Int64("close_time", closeTime), zap.Stringer("record", md))
+}
+
+// Aggregate returns a supplier of processors that aggregate each record
+// into the time windows of w containing it, in the window store named
+// storeName (see TimeWindowStore), and forward every update as a Change
+// keyed by the windowed key, timestamped with the window's latest record.
+func Aggregate[K, V, VA any](w TimeWindows, storeName string, agg Aggregator[K, V, VA]) processor.Supplier[K, V, Windowed[K], Change[VA]] {
+	fold := func(k K, v V, old VA, found bool) VA {
+		if !found {
+			old = agg.Init()
+		}
+		return agg.Add(k, v, old)
+	}
+	return func() processor.Processor[K, V, Windowed[K], Change[VA]] {
+		return &timeAggregate[K, V, VA]{w: w, storeName: storeName, fold: fold, observed: math.MinInt64}
+	}
+}
+
+// Count returns a supplier of processors counting records per key and
+// window.
+func Count[K, V any](w TimeWindows, storeName string) processor.Supplier[K, V, Windowed[K], Change[int64]] {
+	return Aggregate(w, storeName, Aggregator[K, V, int64]{Init: func() int64 { return 0 },
+		Add: func(_ K, _ V, n int64) int64 { return n + 1 }})
+}
+
+// Reduce returns a supplier of processors combining the values of each key
+// and window with reduce; a window's first value is its own aggregate.
+func Reduce[K, V any](w TimeWindows, storeName string, reduce func(agg, value V) V) processor.Supplier[K, V, Windowed[K], Change[V]] {
+	return func() processor.Processor[K, V, Windowed[K], Change[V]] {
+		return &timeAggregate[K, V, V]{w: w, storeName: storeName, fold: reducer[K](reduce), observed: math.MinInt64}
+	}
+}
+
+// reducer folds with reduce, a key's first value being its own aggregate.
+func reducer[K, V any](reduce func(agg, value V) V) func(K, V, V, bool) V {
+	return func(_ K, v V, old V, found bool) V {
+		if !found {
+			return v
+		}
+		return reduce(old, v)
+	}
+}
+
+type timeAggregate[K, V, VA any] struct {
+	w         TimeWindows
+	storeName string
+	fold      func(key K, value V, old VA, found bool) VA
+	ctx       processor.Context[Windowed[K], Change[VA]]
+	store     store.WindowStore[K, store.ValueAndTimestamp[VA]]
+	cached    bool
+	observed  int64
+	starts    []int64
+}
+
+func (p *timeAggregate[K, V, VA]) Init(ctx processor.Context[Windowed[K], Change[VA]]) error {
+	p.ctx = ctx
+	s, err := processor.WindowStore[K, store.ValueAndTimestamp[VA]](ctx, p.storeName)
+	if err != nil {
+		return err
+	}
+	p.store = s
+	p.observed = max(p.observed, ctx.StreamTime())
+	return p.forwardOnFlush()
+}
+
+// forwardOnFlush makes a cached store forward compacted updates when it
+// flushes; without a cache, Process forwards every update itself.
+func (p *timeAggregate[K, V, VA]) forwardOnFlush() error {
+	err := store.SetWindowFlushListener(p.store, true, func(k Windowed[K], nv, ov *store.ValueAndTimestamp[VA], _ int64) error {
+		return forwardChange(p.ctx, k, nv, ov)
+	})
+	p.cached = err == nil
+	return nil
+}
+
+// forwardChange forwards old and new aggregate, timestamped with the new
+// one's latest record (or the old one's, for a tombstone).
+func forwardChange[K, VA any](ctx processor.Context[Windowed[K], Change[VA]], k Windowed[K], nv, ov *store.ValueAndTimestamp[VA]) error {
+	var c Change[VA]
+	ts := int64(0)
+	if nv != nil {
+		c.New, c.HasNew, ts = nv.Value, true, nv.Timestamp
+	}
+	if ov != nil {
+		c.Old, c.HasOld = ov.Value, true
+		if nv == nil {
+			ts = ov.Timestamp
+		}
+	}
+	r, err := record.New(k, c, max(ts, 0))
+	if err != nil {
+		return err
+	}
+	return ctx.Forward(r)
+}
+
+func (p *timeAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
+	if skip(p.ctx, r) {
+		return nil
+	}
+	ts := r.Timestamp()
+	p.observed = max(p.observed, ts)
+	closeTime := p.observed - p.w.grace
+	p.starts = p.w.StartsFor(p.starts[:0], ts)
+	for _, start := range p.starts {
+		end := start + p.w.size
+		if end <= closeTime {
+			dropLate(p.ctx, ts, end, closeTime)
+			continue
+		}
+		old, found, err := p.store.Fetch(r.Key(), start)
+		if err != nil {
+			return err
+		}
+		nv := store.ValueAndTimestamp[VA]{Value: p.fold(r.Key(), r.Value(), old.Value, found), Timestamp: max(ts, old.Timestamp)}
+		if err := p.store.Put(r.Key(), nv, start); err != nil {
+			return err
+		}
+		if !p.cached {
+			var ov *store.ValueAndTimestamp[VA]
+			if found {
+				ov = &old
+			}
+			if err := forwardChange(p.ctx, Windowed[K]{Key: r.Key(), Start: start, End: end}, &nv, ov); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (p *timeAggregate[K, V, VA]) Close() error { return nil }

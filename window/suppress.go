@@ -1,0 +1,296 @@
+package window
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/btree"
+	"go.uber.org/zap"
+
+	"github.com/millrace/millrace/handler"
+	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/record"
+	"github.com/millrace/millrace/store"
+)
+
+// WhenFull says what a full suppression buffer does.
+type WhenFull int
+
+const (
+	// ShutDownWhenFull stops the application with ErrBufferFull (the
+	// default): no result is ever emitted early.
+	ShutDownWhenFull WhenFull = iota
+	// EmitEarlyWhenFull emits the oldest buffered result early to make room.
+	EmitEarlyWhenFull
+)
+
+// BufferConfig bounds a suppression buffer. Zero MaxRecords and MaxBytes
+// mean unbounded.
+type BufferConfig struct {
+	MaxRecords int
+	MaxBytes   int64
+	WhenFull   WhenFull
+}
+
+// ErrBufferFull is wrapped by the error of a suppression buffer that is
+// full under ShutDownWhenFull; it stops the application whatever the
+// processing handler says.
+var ErrBufferFull = errors.New("window: suppression buffer full")
+
+// Buffered is a suppression buffer entry: the latest value of a key (Null
+// for a tombstone), the timestamp of the record that brought it, and when
+// it is due.
+type Buffered[V any] struct {
+	Value     V
+	Null      bool
+	Timestamp int64
+	Due       int64
+}
+
+// bufferedSerde encodes [due 8][timestamp 8][null 1][value].
+type bufferedSerde[V any] struct{ values record.Serde[V] }
+
+func (s bufferedSerde[V]) Serialize(dst []byte, b Buffered[V]) ([]byte, error) {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(b.Due))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(b.Timestamp))
+	if b.Null {
+		return append(dst, 1), nil
+	}
+	dst = append(dst, 0)
+	out, err := s.values.Serialize(dst, b.Value)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil { // a value that serializes to null
+		dst[len(dst)-1] = 1
+		return dst, nil
+	}
+	return out, nil
+}
+
+func (s bufferedSerde[V]) Deserialize(d []byte) (Buffered[V], error) {
+	if len(d) < 17 {
+		return Buffered[V]{}, fmt.Errorf("%w: suppression buffer entry of %d bytes", record.ErrSerde, len(d))
+	}
+	b := Buffered[V]{Due: int64(binary.BigEndian.Uint64(d)), Timestamp: int64(binary.BigEndian.Uint64(d[8:])), Null: d[16] == 1}
+	if !b.Null {
+		v, err := s.values.Deserialize(d[17:])
+		if err != nil {
+			return b, err
+		}
+		b.Value = v
+	}
+	return b, nil
+}
+
+// SuppressionStore returns the builder of a suppression buffer store: a
+// changelogged key-value store (in memory by default in Kafka Streams; any
+// backend here), uncached so every buffer change reaches the changelog.
+func SuppressionStore[KS, V any](backend KeyValueBackend, name string, keys record.Serde[KS], values record.Serde[V]) *store.KeyValueBuilder[KS, Buffered[V]] {
+	return store.NewKeyValueBuilder(backend(name), keys, record.Serde[Buffered[V]](bufferedSerde[V]{values: values}))
+}
+
+// WindowedSuppressionStore is SuppressionStore for windowed keys (window
+// start and end are kept with the key).
+func WindowedSuppressionStore[K, V any](backend KeyValueBackend, name string, keys record.Serde[K], values record.Serde[V]) *store.KeyValueBuilder[Windowed[K], Buffered[V]] {
+	return SuppressionStore(backend, name, SessionWindowedSerde(keys), values)
+}
+
+// UntilWindowCloses returns a supplier of processors that hold each time
+// window's updates and emit its final result once, when stream time reaches
+// window end + grace (the grace of the windows upstream), and never before
+// — unless a bounded buffer is full under EmitEarlyWhenFull. The buffer is
+// the store named storeName (see WindowedSuppressionStore).
+func UntilWindowCloses[K, V any](grace time.Duration, storeName string, keys record.Serde[K], values record.Serde[V], buf BufferConfig) processor.Supplier[Windowed[K], Change[V], Windowed[K], V] {
+	g := grace.Milliseconds()
+	return suppressor[Windowed[K], V](storeName, SessionWindowedSerde(keys), values, buf,
+		func(k Windowed[K], _ int64) int64 { return k.End + g })
+}
+
+// UntilSessionCloses is UntilWindowCloses for session windows, whose end is
+// inclusive: a session closes once stream time passes end + grace.
+func UntilSessionCloses[K, V any](grace time.Duration, storeName string, keys record.Serde[K], values record.Serde[V], buf BufferConfig) processor.Supplier[Windowed[K], Change[V], Windowed[K], V] {
+	g := grace.Milliseconds()
+	return suppressor[Windowed[K], V](storeName, SessionWindowedSerde(keys), values, buf,
+		func(k Windowed[K], _ int64) int64 { return k.End + g + 1 })
+}
+
+// UntilTimeLimit returns a supplier of processors that hold each key's
+// latest value and emit it once limit of stream time has passed since the
+// key's first buffered record.
+func UntilTimeLimit[K, V any](limit time.Duration, storeName string, keys record.Serde[K], values record.Serde[V], buf BufferConfig) processor.Supplier[K, Change[V], K, V] {
+	l := limit.Milliseconds()
+	return suppressor[K, V](storeName, keys, values, buf, func(_ K, ts int64) int64 { return ts + l })
+}
+
+func suppressor[KS, V any](storeName string, keys record.Serde[KS], values record.Serde[V], buf BufferConfig, due func(KS, int64) int64) processor.Supplier[KS, Change[V], KS, V] {
+	return func() processor.Processor[KS, Change[V], KS, V] {
+		return &suppress[KS, V]{storeName: storeName, keys: keys, values: values, buf: buf, due: due}
+	}
+}
+
+type indexEntry struct {
+	due int64
+	key string
+}
+
+func lessIndex(a, b indexEntry) bool {
+	if a.due != b.due {
+		return a.due < b.due
+	}
+	return a.key < b.key
+}
+
+type suppress[KS, V any] struct {
+	storeName string
+	keys      record.Serde[KS]
+	values    record.Serde[V]
+	buf       BufferConfig
+	due       func(KS, int64) int64
+	ctx       processor.Context[KS, V]
+	store     store.KeyValueStore[KS, Buffered[V]]
+	index     *btree.BTreeG[indexEntry]
+	sizes     map[string]int64 // key -> bytes of its entry, and its due time in index
+	dues      map[string]int64
+	bytes     int64
+	kbuf      []byte
+	vbuf      []byte
+}
+
+func (p *suppress[KS, V]) Init(ctx processor.Context[KS, V]) error {
+	p.ctx = ctx
+	s, err := processor.KeyValueStore[KS, Buffered[V]](ctx, p.storeName)
+	if err != nil {
+		return err
+	}
+	p.store = s
+	p.index = btree.NewG[indexEntry](16, lessIndex)
+	p.sizes, p.dues, p.bytes = map[string]int64{}, map[string]int64{}, 0
+	p.kbuf, p.vbuf = make([]byte, 0, 64), make([]byte, 0, 128)
+	// Rebuild the index from the (restored) buffer.
+	it, err := s.All()
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.Next() {
+		kb, err := p.keys.Serialize(make([]byte, 0, 32), it.Key())
+		if err != nil {
+			return err
+		}
+		p.track(string(kb), it.Value())
+	}
+	return it.Err()
+}
+
+func (p *suppress[KS, V]) size(b Buffered[V]) int64 {
+	out, _ := bufferedSerde[V]{p.values}.Serialize(p.vbuf[:0], b)
+	if out != nil {
+		p.vbuf = out[:0]
+	}
+	return int64(len(out))
+}
+
+func (p *suppress[KS, V]) track(key string, b Buffered[V]) {
+	if old, ok := p.dues[key]; ok {
+		p.index.Delete(indexEntry{old, key})
+		p.bytes -= p.sizes[key]
+	}
+	sz := int64(len(key)) + p.size(b)
+	p.index.ReplaceOrInsert(indexEntry{b.Due, key})
+	p.dues[key], p.sizes[key] = b.Due, sz
+	p.bytes += sz
+}
+
+func (p *suppress[KS, V]) untrack(key string) {
+	if old, ok := p.dues[key]; ok {
+		p.index.Delete(indexEntry{old, key})
+		p.bytes -= p.sizes[key]
+		delete(p.dues, key)
+		delete(p.sizes, key)
+	}
+}
+
+func (p *suppress[KS, V]) Process(r record.Record[KS, Change[V]]) error {
+	if r.KeyIsNull() || r.ValueIsNull() {
+		if skip(p.ctx, r) {
+			return nil
+		}
+	}
+	kb, err := p.keys.Serialize(p.kbuf[:0], r.Key())
+	if err != nil {
+		return err
+	}
+	if kb != nil {
+		p.kbuf = kb[:0]
+	}
+	key := string(kb)
+	c := r.Value()
+	b := Buffered[V]{Value: c.New, Null: !c.HasNew, Timestamp: r.Timestamp(), Due: p.due(r.Key(), r.Timestamp())}
+	if d, ok := p.dues[key]; ok {
+		b.Due = d // the key's first buffering decides when it is due
+	}
+	if err := p.store.Put(r.Key(), b); err != nil {
+		return err
+	}
+	p.track(key, b)
+	for p.over() {
+		if p.buf.WhenFull != EmitEarlyWhenFull {
+			return handler.Fatal(fmt.Errorf("%w: %d records, %d bytes (bounds: %d records, %d bytes); "+
+				"raise the bounds or use EmitEarlyWhenFull", ErrBufferFull, len(p.dues), p.bytes, p.buf.MaxRecords, p.buf.MaxBytes))
+		}
+		oldest, _ := p.index.Min()
+		p.ctx.Logger().Debug("suppression buffer full: emitting early", zap.Int64("due", oldest.due))
+		if err := p.emit(oldest); err != nil {
+			return err
+		}
+	}
+	return p.evict(p.ctx.StreamTime())
+}
+
+func (p *suppress[KS, V]) over() bool {
+	return (p.buf.MaxRecords > 0 && len(p.dues) > p.buf.MaxRecords) || (p.buf.MaxBytes > 0 && p.bytes > p.buf.MaxBytes)
+}
+
+// evict emits every entry due by streamTime, oldest first.
+func (p *suppress[KS, V]) evict(streamTime int64) error {
+	for {
+		e, ok := p.index.Min()
+		if !ok || e.due > streamTime {
+			return nil
+		}
+		if err := p.emit(e); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *suppress[KS, V]) emit(e indexEntry) error {
+	k, err := p.keys.Deserialize([]byte(e.key))
+	if err != nil {
+		return err
+	}
+	b, ok, err := p.store.Get(k)
+	if err != nil {
+		return err
+	}
+	p.untrack(e.key)
+	if !ok {
+		return nil
+	}
+	if _, _, err := p.store.Delete(k); err != nil {
+		return err
+	}
+	r, err := record.New(k, b.Value, max(b.Timestamp, 0))
+	if err != nil {
+		return err
+	}
+	if b.Null {
+		r = r.WithNullValue()
+	}
+	return p.ctx.Forward(r)
+}
+
+func (p *suppress[KS, V]) Close() error { return nil }

@@ -1,0 +1,171 @@
+package window
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrInvalidWindow is wrapped by every window definition error.
+var ErrInvalidWindow = errors.New("window: invalid definition")
+
+// TimeWindows are fixed-size windows aligned to the epoch: tumbling when the
+// advance equals the size, hopping when it is smaller. Durations are
+// milliseconds internally.
+type TimeWindows struct {
+	size, advance, grace int64
+}
+
+// Tumbling returns non-overlapping windows of size, accepting records up to
+// grace after a window ends. Pass zero for no grace: it is never implied.
+func Tumbling(size, grace time.Duration) (TimeWindows, error) {
+	return Hopping(size, size, grace)
+}
+
+// Hopping returns windows of size starting every advance (0 < advance <=
+// size), accepting records up to grace after a window ends.
+func Hopping(size, advance, grace time.Duration) (TimeWindows, error) {
+	var errs []error
+	if size < time.Millisecond {
+		errs = append(errs, fmt.Errorf("%w: window size %v is under 1ms", ErrInvalidWindow, size))
+	}
+	if advance < time.Millisecond || advance > size {
+		errs = append(errs, fmt.Errorf("%w: advance %v must be at least 1ms and at most the size %v", ErrInvalidWindow, advance, size))
+	}
+	if grace < 0 {
+		errs = append(errs, fmt.Errorf("%w: grace %v is negative", ErrInvalidWindow, grace))
+	}
+	if len(errs) > 0 {
+		return TimeWindows{}, errors.Join(errs...)
+	}
+	return TimeWindows{size: size.Milliseconds(), advance: advance.Milliseconds(), grace: grace.Milliseconds()}, nil
+}
+
+// Size, Advance and Grace are in milliseconds.
+func (w TimeWindows) Size() int64    { return w.size }
+func (w TimeWindows) Advance() int64 { return w.advance }
+func (w TimeWindows) Grace() int64   { return w.grace }
+
+// Retention is how long a window store must keep the windows: size + grace.
+func (w TimeWindows) Retention() time.Duration {
+	return time.Duration(w.size+w.grace) * time.Millisecond
+}
+
+// StartsFor appends to dst the starts of the windows containing ts, oldest
+// first (Kafka's TimeWindows.windowsFor).
+func (w TimeWindows) StartsFor(dst []int64, ts int64) []int64 {
+	start := max(0, ts-w.size+w.advance) / w.advance * w.advance
+	for ; start <= ts; start += w.advance {
+		dst = append(dst, start)
+	}
+	return dst
+}
+
+// SessionWindows group a key's records separated by less than an
+// inactivity gap; a session spans [first record, last record], both
+// inclusive.
+type SessionWindows struct {
+	gap, grace int64
+}
+
+// Sessions returns session windows with the inactivity gap, accepting
+// records up to grace after a session ends.
+func Sessions(gap, grace time.Duration) (SessionWindows, error) {
+	var errs []error
+	if gap < time.Millisecond {
+		errs = append(errs, fmt.Errorf("%w: inactivity gap %v is under 1ms", ErrInvalidWindow, gap))
+	}
+	if grace < 0 {
+		errs = append(errs, fmt.Errorf("%w: grace %v is negative", ErrInvalidWindow, grace))
+	}
+	if len(errs) > 0 {
+		return SessionWindows{}, errors.Join(errs...)
+	}
+	return SessionWindows{gap: gap.Milliseconds(), grace: grace.Milliseconds()}, nil
+}
+
+// Gap and Grace are in milliseconds.
+func (w SessionWindows) Gap() int64   { return w.gap }
+func (w SessionWindows) Grace() int64 { return w.grace }
+
+// Retention of a session store: gap + grace.
+func (w SessionWindows) Retention() time.Duration {
+	return time.Duration(w.gap+w.grace) * time.Millisecond
+}
+
+// SlidingWindows are Kafka Streams' sliding aggregation windows: a window
+// [t - timeDifference, t] for every record, inclusive at both ends, plus the
+// windows just after records, so every distinct set of records within
+// timeDifference of each other has one window.
+type SlidingWindows struct {
+	diff, grace int64
+}
+
+// Sliding returns sliding windows of the maximum time difference, accepting
+// records up to grace after a window ends.
+func Sliding(timeDifference, grace time.Duration) (SlidingWindows, error) {
+	var errs []error
+	if timeDifference < time.Millisecond {
+		errs = append(errs, fmt.Errorf("%w: time difference %v is under 1ms", ErrInvalidWindow, timeDifference))
+	}
+	if grace < 0 {
+		errs = append(errs, fmt.Errorf("%w: grace %v is negative", ErrInvalidWindow, grace))
+	}
+	if len(errs) > 0 {
+		return SlidingWindows{}, errors.Join(errs...)
+	}
+	return SlidingWindows{diff: timeDifference.Milliseconds(), grace: grace.Milliseconds()}, nil
+}
+
+// TimeDifference and Grace are in milliseconds.
+func (w SlidingWindows) TimeDifference() int64 { return w.diff }
+func (w SlidingWindows) Grace() int64          { return w.grace }
+
+// Retention of a sliding window store: time difference + grace, plus one
+// millisecond for the inclusive end.
+func (w SlidingWindows) Retention() time.Duration {
+	return time.Duration(w.diff+w.grace+1) * time.Millisecond
+}
+
+// JoinWindows match records of two streams whose timestamps differ by at
+// most before (the other side earlier) or after (the other side later).
+type JoinWindows struct {
+	before, after, grace int64
+}
+
+// JoinWithin returns symmetric join windows: |t1 - t2| <= timeDifference,
+// with grace for late records.
+func JoinWithin(timeDifference, grace time.Duration) (JoinWindows, error) {
+	return JoinBeforeAfter(timeDifference, timeDifference, grace)
+}
+
+// JoinBeforeAfter returns join windows where a left record at t joins right
+// records in [t - before, t + after].
+func JoinBeforeAfter(before, after, grace time.Duration) (JoinWindows, error) {
+	var errs []error
+	if before < 0 || after < 0 {
+		errs = append(errs, fmt.Errorf("%w: before %v and after %v must not be negative", ErrInvalidWindow, before, after))
+	}
+	if grace < 0 {
+		errs = append(errs, fmt.Errorf("%w: grace %v is negative", ErrInvalidWindow, grace))
+	}
+	if len(errs) > 0 {
+		return JoinWindows{}, errors.Join(errs...)
+	}
+	return JoinWindows{before: before.Milliseconds(), after: after.Milliseconds(), grace: grace.Milliseconds()}, nil
+}
+
+// Before, After and Grace are in milliseconds.
+func (w JoinWindows) Before() int64 { return w.before }
+func (w JoinWindows) After() int64  { return w.after }
+func (w JoinWindows) Grace() int64  { return w.grace }
+
+// Retention of a join buffer: both sides of the window plus grace.
+func (w JoinWindows) Retention() time.Duration {
+	return time.Duration(w.before+w.after+w.grace+1) * time.Millisecond
+}
+
+// size is the store window size of a join buffer (one record per window).
+func (w JoinWindows) size() time.Duration {
+	return time.Duration(w.before+w.after+1) * time.Millisecond
+}
