@@ -289,7 +289,7 @@ func TestSuppressionEmitsExactlyOneFinalResultPerWindowAndNoneBeforeItCloses(t *
 		t.Errorf("got %v, want %s", *got, want)
 	}
 	pipe(t, in, "a", "x", 16)
-	pipe(t, in, "a", "x", 3) // late for [0,10): dropped upstream, nothing new
+	pipe(t, in, "a", "x", 3)  // late for [0,10): dropped upstream, nothing new
 	pipe(t, in, "c", "x", 25) // closes [10,20)
 	want := "[a@0/10]=2@5 [b@0/10]=1@9 [a@10/20]=3@16 [b@10/20]=1@14"
 	if strings.Join(*got, " ") != want {
