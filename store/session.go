@@ -142,7 +142,7 @@ func (b *SessionBuilder[K, V]) Build() (StateStore, error) {
 	seg := newSegmented(b.supplier.Name, b.supplier.Retention.Milliseconds(), b.supplier.interval(), sessionEndOf, b.supplier.Segments)
 	inner := b.wrap(seg)
 	if b.caching {
-		inner = newCachedKV(seg)
+		inner = newCachedKV(inner)
 	}
 	return &typedSession[K, V]{inner: inner, seg: seg, ks: b.ks, vs: b.vs,
 		retention: b.supplier.Retention.Milliseconds(), state: newWindowState()}, nil

@@ -169,7 +169,7 @@ func (b *WindowBuilder[K, V]) Build() (StateStore, error) {
 	seg := newSegmented(b.supplier.Name, b.supplier.Retention.Milliseconds(), b.supplier.interval(), windowStartOf, b.supplier.Segments)
 	inner := b.wrap(seg)
 	if b.caching {
-		inner = newCachedKV(seg)
+		inner = newCachedKV(inner)
 	}
 	return &typedWindow[K, V]{inner: inner, seg: seg, ks: b.ks, vs: b.vs,
 		size: b.supplier.WindowSize.Milliseconds(), retention: b.supplier.Retention.Milliseconds(),

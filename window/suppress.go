@@ -99,8 +99,9 @@ func WindowedSuppressionStore[K, V any](backend KeyValueBackend, name string, ke
 }
 
 // UntilWindowCloses returns a supplier of processors that hold each time
-// window's updates and emit its final result once, when stream time reaches
-// window end + grace (the grace of the windows upstream), and never before
+// window's updates and emit its final result once, when the stream time
+// seen by the processor (the largest timestamp of the records reaching it)
+// reaches window end + grace (the grace of the windows upstream), and never before
 // — unless a bounded buffer is full under EmitEarlyWhenFull. The buffer is
 // the store named storeName (see WindowedSuppressionStore).
 func UntilWindowCloses[K, V any](grace time.Duration, storeName string, keys record.Serde[K], values record.Serde[V], buf BufferConfig) processor.Supplier[Windowed[K], Change[V], Windowed[K], V] {
@@ -157,6 +158,13 @@ type suppress[KS, V any] struct {
 	bytes     int64
 	kbuf      []byte
 	vbuf      []byte
+	// observed is the largest timestamp of the records reaching this
+	// processor (Kafka Streams' rule): upstream caches forward a window's
+	// updates in the order they were made, so by the time a record carries
+	// a time past a window's close, that window's last update has arrived.
+	// The task's stream time may be ahead of what upstream caches still
+	// hold, so it is not used.
+	observed int64
 }
 
 func (p *suppress[KS, V]) Init(ctx processor.Context[KS, V]) error {
@@ -169,6 +177,7 @@ func (p *suppress[KS, V]) Init(ctx processor.Context[KS, V]) error {
 	p.index = btree.NewG[indexEntry](16, lessIndex)
 	p.sizes, p.dues, p.bytes = map[string]int64{}, map[string]int64{}, 0
 	p.kbuf, p.vbuf = make([]byte, 0, 64), make([]byte, 0, 128)
+	p.observed = -1
 	// Rebuild the index from the (restored) buffer.
 	it, err := s.All()
 	if err != nil {
@@ -227,6 +236,7 @@ func (p *suppress[KS, V]) Process(r record.Record[KS, Change[V]]) error {
 		p.kbuf = kb[:0]
 	}
 	key := string(kb)
+	p.observed = max(p.observed, r.Timestamp())
 	c := r.Value()
 	b := Buffered[V]{Value: c.New, Null: !c.HasNew, Timestamp: r.Timestamp(), Due: p.due(r.Key(), r.Timestamp())}
 	if d, ok := p.dues[key]; ok {
@@ -247,7 +257,7 @@ func (p *suppress[KS, V]) Process(r record.Record[KS, Change[V]]) error {
 			return err
 		}
 	}
-	return p.evict(p.ctx.StreamTime())
+	return p.evict(p.observed)
 }
 
 func (p *suppress[KS, V]) over() bool {

@@ -38,6 +38,7 @@ func Run(t *testing.T, b Backend) {
 	}
 	t.Run("Timestamped", func(t *testing.T) { Timestamped(t, b) })
 	t.Run("Cache", func(t *testing.T) { Cache(t, b) })
+	t.Run("Changelog", func(t *testing.T) { Changelog(t, b) })
 }
 
 func initCtx(t *testing.T, dir string) store.InitContext {
@@ -507,4 +508,87 @@ func Cache(t *testing.T, b Backend) {
 			t.Errorf("window flush: %v", got)
 		}
 	})
+}
+
+// recordingLog is a ChangelogWriter that remembers what was logged.
+type recordingLog struct{ entries []string }
+
+func (r *recordingLog) Log(storeName string, key, value []byte, _ int64) error {
+	v := "null"
+	if value != nil {
+		v = fmt.Sprintf("%dB", len(value))
+	}
+	r.entries = append(r.entries, fmt.Sprintf("%s:%x=%s", storeName, key, v))
+	return nil
+}
+
+// Changelog checks that every store kind logs its writes, once per key per
+// flush when cached, and that restoring through RestoreTarget logs nothing.
+func Changelog(t *testing.T, b Backend) {
+	for _, cached := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cache=%v", cached), func(t *testing.T) {
+			log := &recordingLog{}
+			ctx := initCtx(t, t.TempDir())
+			ctx.Changelog = log
+			kvb := store.NewKeyValueBuilder(b.KeyValue("kv-logged"), record.String(), record.Int64())
+			wb := store.NewWindowBuilder(b.Window("win-logged", time.Minute, time.Second, false), record.String(), record.Int64())
+			sb := store.NewSessionBuilder(b.Session("ses-logged", time.Minute), record.String(), record.Int64())
+			if cached {
+				kvb.WithCaching()
+				wb.WithCaching()
+				sb.WithCaching()
+			}
+			var stores []store.StateStore
+			for _, bl := range []store.Builder{kvb, wb, sb} {
+				st, err := bl.Build()
+				must(t, err)
+				must(t, st.Init(ctx))
+				t.Cleanup(func() { st.Close() })
+				stores = append(stores, st)
+			}
+			kv := stores[0].(store.KeyValueStore[string, int64])
+			win := stores[1].(store.WindowStore[string, int64])
+			ses := stores[2].(store.SessionStore[string, int64])
+			for i := int64(1); i <= 2; i++ {
+				must(t, kv.Put("k", i))
+				must(t, win.Put("k", i, 1000))
+				must(t, ses.Put(store.Windowed[string]{Key: "k", Start: 5, End: 9}, i))
+			}
+			if cached && len(log.entries) != 0 {
+				t.Errorf("cached stores logged before the flush: %v", log.entries)
+			}
+			for _, st := range stores {
+				must(t, st.Flush())
+			}
+			want := 6
+			if cached {
+				want = 3
+			}
+			if len(log.entries) != want {
+				t.Errorf("logged %d entries, want %d: %v", len(log.entries), want, log.entries)
+			}
+			for _, name := range []string{"kv-logged", "win-logged", "ses-logged"} {
+				found := false
+				for _, e := range log.entries {
+					found = found || strings.HasPrefix(e, name+":")
+				}
+				if !found {
+					t.Errorf("store %s logged nothing: %v", name, log.entries)
+				}
+			}
+			// Restoration writes under the changelog layer.
+			target, ok := store.RestoreTarget(stores[0])
+			if !ok {
+				t.Fatal("no restore target")
+			}
+			n := len(log.entries)
+			must(t, target.Write([]store.Entry{{Key: []byte("r"), Value: []byte{0, 0, 0, 0, 0, 0, 0, 7}}}))
+			if len(log.entries) != n {
+				t.Errorf("restoring logged again: %v", log.entries[n:])
+			}
+			if v, ok, _ := kv.Get("r"); !ok || v != 7 {
+				t.Errorf("restored value reads %d %v", v, ok)
+			}
+		})
+	}
 }

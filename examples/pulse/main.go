@@ -1,0 +1,95 @@
+// Command pulse is a patient-monitoring pipeline: heartbeats are counted per
+// patient and minute of event time (read from the JSON payload), the final
+// count of each minute is kept when it is above 100 bpm, and joined within a
+// minute with body-temperature readings; a fast pulse with a fever raises an
+// alert.
+//
+// By default it starts an embedded Kafka broker, writes a generated ward
+// (out-of-order, late and unparsable events included), runs the pipeline
+// until the alerts are out, and prints them. With -brokers it runs against a
+// real cluster.
+//
+//	go run ./examples/pulse
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/millrace/millrace/examples/internal/demo"
+	"github.com/millrace/millrace/store/rocksdb"
+	"github.com/millrace/millrace/streams"
+)
+
+func main() {
+	brokers := flag.String("brokers", "", "Kafka bootstrap servers; empty starts an embedded broker")
+	seed := flag.Uint64("seed", 7, "seed of the generated ward")
+	verbose := flag.Bool("v", false, "log at info level")
+	flag.Parse()
+	if err := run(*brokers, *seed, *verbose); err != nil {
+		fmt.Fprintln(os.Stderr, "pulse:", err)
+		os.Exit(1)
+	}
+}
+
+func run(brokers string, seed uint64, verbose bool) error {
+	bootstrap, stop, err := demo.Cluster(brokers, map[string]int32{PulseTopic: 2, TempTopic: 2, AlertTopic: 1})
+	if err != nil {
+		return err
+	}
+	defer stop()
+	stateDir, err := os.MkdirTemp("", "pulse-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stateDir)
+	logger := zap.NewNop()
+	if verbose {
+		logger, _ = zap.NewDevelopment()
+	}
+	topo, err := NewTopology(rocksdb.Window, rocksdb.KeyValue)
+	if err != nil {
+		return err
+	}
+	// Write the whole ward first, then start: the tasks see both topics and
+	// merge them by event time. MaxTaskIdle makes a task wait for a topic
+	// that has not been fetched yet instead of racing ahead on the other.
+	events := Generate(seed)
+	byTopic := map[string][]demo.Record{}
+	for _, e := range events {
+		byTopic[e.Topic] = append(byTopic[e.Topic], demo.Record{Key: []byte(e.Patient), Value: e.Value, Time: time.Now()})
+	}
+	fmt.Printf("writing %d heartbeats and %d temperature readings\n", len(byTopic[PulseTopic]), len(byTopic[TempTopic]))
+	for topic, recs := range byTopic {
+		if err := demo.Produce(bootstrap, topic, recs); err != nil {
+			return err
+		}
+	}
+	app, err := streams.New(topo, streams.Config{ApplicationID: "pulse-example", BootstrapServers: bootstrap,
+		StateDir: stateDir, CommitInterval: 100 * time.Millisecond, MaxTaskIdle: 2 * time.Second, Logger: logger})
+	if err != nil {
+		return err
+	}
+	go app.Run(context.Background())
+
+	var alerts []Alert
+	readErr := demo.Read(bootstrap, []string{AlertTopic}, 90*time.Second, func(_ string, _, v []byte) bool {
+		var a Alert
+		if json.Unmarshal(v, &a) == nil {
+			alerts = append(alerts, a)
+			fmt.Println("ALERT", a)
+		}
+		return len(alerts) >= len(ExpectedAlerts)
+	})
+	closeErr := app.Close()
+	if readErr != nil {
+		return readErr
+	}
+	return closeErr
+}
