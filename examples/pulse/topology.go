@@ -92,7 +92,9 @@ func mustJoin(within, grace time.Duration) window.JoinWindows {
 func NewTopology(windows window.WindowBackend, kv window.KeyValueBackend) (*processor.Topology, error) {
 	b := processor.NewBuilder()
 	processor.AddSource(b, "pulse", record.String(), record.JSON[Beat](), PulseTopic).
-		WithValueTimestamp(func(_ string, v Beat, _ *record.ConsumerRecord, _ int64) (int64, error) { return eventTime(v.Time), nil })
+		WithValueTimestamp(func(_ string, v Beat, _ *record.ConsumerRecord, _ int64) (int64, error) {
+			return eventTime(v.Time), nil
+		})
 	processor.AddSource(b, "temperature", record.String(), record.JSON[Temperature](), TempTopic).
 		WithValueTimestamp(func(_ string, v Temperature, _ *record.ConsumerRecord, _ int64) (int64, error) {
 			return eventTime(v.Time), nil
@@ -150,4 +152,3 @@ func highPulse(ctx processor.Context[string, minuteBPM], r record.Record[window.
 func (a Alert) String() string {
 	return fmt.Sprintf("patient %s: %d bpm in the minute from %s, temperature %.1f°F", a.Patient, a.BPM, a.MinuteStart, a.Degrees)
 }
-
