@@ -79,6 +79,11 @@ type centry struct {
 	key          string
 	value        []byte // nil: deleted (only while dirty)
 	dirty        bool
+	// old is what the store holds for the key while the entry is dirty,
+	// when known (oldKnown): flush listeners that want old values then
+	// need no store read.
+	old      []byte
+	oldKnown bool
 	ts           int64
 	size         int64
 	prev, next   *centry // LRU list; head is most recent
@@ -103,6 +108,11 @@ type cachedKV struct {
 	wantOld  bool
 	recTS    func() int64
 	closed   atomic.Bool
+	// lastMiss is the key of the last read the store had no value for:
+	// the read-then-write of an aggregation creating a key then knows the
+	// old value is absent without reading the store again at flush.
+	lastMiss      []byte
+	lastMissValid bool
 }
 
 func newCachedKV(inner KeyValueBytes) *cachedKV {
@@ -229,8 +239,12 @@ func (c *cachedKV) get(key []byte) ([]byte, bool, []Flushed, error) {
 	}
 	c.cache.misses.Add(1)
 	v, ok, err := c.inner.Get(key)
-	if err != nil || !ok {
+	if err != nil {
 		return nil, false, nil, err
+	}
+	if !ok {
+		c.lastMiss, c.lastMissValid = append(c.lastMiss[:0], key...), true
+		return nil, false, nil, nil
 	}
 	c.insert(key, v)
 	pending, err := c.maybeEvict()
@@ -260,12 +274,17 @@ func (c *cachedKV) put(key, value []byte) ([]Flushed, error) {
 	}
 	e, ok := c.entries[view(key)]
 	if ok {
+		if !e.dirty { // clean: the entry holds what the store holds
+			e.old, e.oldKnown = e.value, true
+		}
 		e.value = v
 		c.touch(e)
 		c.resize(e, int64(len(e.key)+len(v))+cacheEntryOverhead)
 	} else {
 		e = c.insert(key, v)
+		e.oldKnown = c.lastMissValid && bytes.Equal(c.lastMiss, key)
 	}
+	c.lastMissValid = false
 	e.ts = c.now()
 	c.markDirty(e)
 	return c.maybeEvict()
@@ -354,7 +373,9 @@ func (c *cachedKV) flushDirty() ([]Flushed, error) {
 		batch = append(batch, Entry{Key: k, Value: e.value})
 		if c.listener != nil {
 			f := Flushed{Key: k, NewValue: e.value, Timestamp: e.ts}
-			if c.wantOld {
+			if c.wantOld && e.oldKnown {
+				f.OldValue = e.old
+			} else if c.wantOld {
 				old, ok, err := c.inner.Get(k)
 				if err != nil {
 					return nil, err
@@ -376,6 +397,7 @@ func (c *cachedKV) flushDirty() ([]Flushed, error) {
 	for e := c.dhead; e != nil; {
 		next := e.dnext
 		e.dirty, e.dprev, e.dnext = false, nil, nil
+		e.old, e.oldKnown = nil, false
 		if e.value == nil {
 			c.remove(e)
 		}

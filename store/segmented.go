@@ -325,11 +325,7 @@ func (s *segmentedKV) dropExpired(n int, id int64) {
 
 // liveSegments returns the segments in id order; the caller holds a lock.
 func (s *segmentedKV) liveSegments() []KeyValueBytes {
-	ids := make([]int64, 0, len(s.segs))
-	for id := range s.segs {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := s.sortedIDs()
 	out := make([]KeyValueBytes, len(ids))
 	for i, id := range ids {
 		out[i] = s.segs[id]
@@ -337,15 +333,56 @@ func (s *segmentedKV) liveSegments() []KeyValueBytes {
 	return out
 }
 
+// Range iterates composite keys from..to. With both bounds set, only the
+// segments between the bounds' times are read: the window and session
+// façades filter entries outside that time span anyway, so segments wholly
+// outside it cannot contribute.
 func (s *segmentedKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	return mergeSegments(s.liveSegments(), reverse, func(seg KeyValueBytes) (Iterator[[]byte, []byte], error) {
+	segs := s.liveSegments()
+	if from != nil && to != nil {
+		lo, hi := floorDiv(s.timeOf(from), s.interval), floorDiv(s.timeOf(to), s.interval)
+		segs = s.segmentsBetween(lo, hi)
+	}
+	return mergeSegments(segs, reverse, func(seg KeyValueBytes) (Iterator[[]byte, []byte], error) {
 		return seg.Range(from, to, reverse)
 	})
+}
+
+// segmentsBetween returns the live segments with ids in [lo, hi], in id
+// order; the caller holds a lock.
+func (s *segmentedKV) segmentsBetween(lo, hi int64) []KeyValueBytes {
+	var out []KeyValueBytes
+	if hi < lo {
+		return nil
+	}
+	if span := hi - lo; span >= 0 && span < int64(len(s.segs)) { // span < 0: overflow
+		for id := lo; id <= hi; id++ {
+			if seg, ok := s.segs[id]; ok {
+				out = append(out, seg)
+			}
+		}
+		return out
+	}
+	for _, id := range s.sortedIDs() {
+		if id >= lo && id <= hi {
+			out = append(out, s.segs[id])
+		}
+	}
+	return out
+}
+
+func (s *segmentedKV) sortedIDs() []int64 {
+	ids := make([]int64, 0, len(s.segs))
+	for id := range s.segs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 func (s *segmentedKV) PrefixScan(prefix []byte) (Iterator[[]byte, []byte], error) {
@@ -439,7 +476,10 @@ func mergeSegments(segs []KeyValueBytes, reverse bool, open func(KeyValueBytes) 
 		}
 		its = append(its, it)
 	}
-	if len(its) == 1 {
+	switch len(its) {
+	case 0:
+		return emptyIter{}, nil
+	case 1:
 		return its[0], nil
 	}
 	return newMergeIter(its, reverse), nil
