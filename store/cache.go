@@ -76,14 +76,14 @@ type FlushListener func(Flushed) error
 var ErrNotCached = errors.New("store: store has no cache")
 
 type centry struct {
-	key          string
-	value        []byte // nil: deleted (only while dirty)
-	dirty        bool
+	key   string
+	value []byte // nil: deleted (only while dirty)
+	dirty bool
 	// old is what the store holds for the key while the entry is dirty,
 	// when known (oldKnown): flush listeners that want old values then
 	// need no store read.
-	old      []byte
-	oldKnown bool
+	old          []byte
+	oldKnown     bool
 	ts           int64
 	size         int64
 	prev, next   *centry // LRU list; head is most recent
