@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -16,10 +17,11 @@ import (
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
 	"github.com/millrace/millrace/streams"
+	"github.com/millrace/millrace/window"
 )
 
 func TestGlobalStoreIsRestoredBeforeTasksAndReadableFromEveryTask(t *testing.T) {
-	c := cluster(t, map[string]int32{"customers": 2, "orders": 3, "enriched": 1})
+	c := cluster(t, map[string]int32{"customers": 2, "orders": 3, "enriched": 1, "looked-up": 1})
 	produce(t, c.Bootstrap(), "customers", []kv{{"c1", "Ada", 1}, {"c2", "Grace", 2}, {"c3", "Linus", 3}})
 	b := processor.NewBuilder()
 	processor.AddGlobalStore(b, store.NewKeyValueBuilder(store.InMemoryKeyValue("customers"), record.String(), record.String()),
@@ -52,6 +54,11 @@ func TestGlobalStoreIsRestoredBeforeTasksAndReadableFromEveryTask(t *testing.T) 
 		}
 	}, "orders")
 	processor.AddSink(b, "out", "enriched", record.String(), record.String(), "enrich")
+	// The ready-made lookup against the same global store, keyed by a
+	// field derived from the record (here the order's customer id).
+	processor.AddProcessor(b, "lookup", window.LookupBy("customers", true, func(k, _ string) (string, bool) { return k, k != "" },
+		func(_ string, v string, name *string) string { return *name + " bought " + v }), "orders")
+	processor.AddSink(b, "out2", "looked-up", record.String(), record.String(), "lookup")
 	topo, err := b.Build()
 	must(t, err)
 	if !strings.Contains(topo.Describe().String(), "for global store (will not generate tasks)") {
@@ -69,6 +76,15 @@ func TestGlobalStoreIsRestoredBeforeTasksAndReadableFromEveryTask(t *testing.T) 
 		if got[k] != v {
 			t.Errorf("%s: %q, want %q", k, got[k], v)
 		}
+	}
+	looked := consumeUntil(t, c.Bootstrap(), "looked-up", false, 30*time.Second, func(o []consumed) bool { return len(o) >= 3 }, app)
+	var lk []string
+	for _, r := range looked {
+		lk = append(lk, string(r.value))
+	}
+	sort.Strings(lk)
+	if got := strings.Join(lk, ","); got != "Ada bought tea,Grace bought books,Linus bought chips" {
+		t.Errorf("inner lookup: %s (c9 has no customer and must be dropped)", got)
 	}
 	mu.Lock()
 	defer mu.Unlock()

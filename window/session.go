@@ -53,8 +53,8 @@ type sessionAggregate[K, V, VA any] struct {
 	storeName string
 	// init starts an aggregate that sessions then merge into (Kafka
 	// Streams' order); nil for reduce, where the first session or value
-	// starts it. add folds a value in (empty: there is nothing yet); merge
-	// combines two aggregates.
+	// starts it. add folds a value in (found: there is an aggregate to
+	// fold into); merge combines two aggregates.
 	init     func() VA
 	add      func(k K, v V, agg VA, empty bool) VA
 	merge    func(k K, a, b VA) VA
@@ -135,7 +135,7 @@ func (p *sessionAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
 		dropLate(p.ctx, ts, session.End, closeTime)
 		return nil
 	}
-	agg = p.add(key, r.Value(), agg, empty)
+	agg = p.add(key, r.Value(), agg, !empty)
 	var old *VA
 	for i := range p.merged {
 		m := p.merged[i]

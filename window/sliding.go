@@ -19,8 +19,22 @@ import (
 // ends; an update is forwarded as a Change timestamped with the window's
 // latest record.
 func AggregateSliding[K, V, VA any](w SlidingWindows, storeName string, agg Aggregator[K, V, VA]) processor.Supplier[K, V, Windowed[K], Change[VA]] {
+	fold := func(k K, v V, old VA, found bool) VA {
+		if !found {
+			old = agg.Init()
+		}
+		return agg.Add(k, v, old)
+	}
 	return func() processor.Processor[K, V, Windowed[K], Change[VA]] {
-		return &slidingAggregate[K, V, VA]{w: w, storeName: storeName, agg: agg, observed: math.MinInt64}
+		return &slidingAggregate[K, V, VA]{w: w, storeName: storeName, fold: fold, observed: math.MinInt64}
+	}
+}
+
+// ReduceSliding combines the values of each key and sliding window with
+// reduce; a window's first value is its own aggregate.
+func ReduceSliding[K, V any](w SlidingWindows, storeName string, reduce func(agg, value V) V) processor.Supplier[K, V, Windowed[K], Change[V]] {
+	return func() processor.Processor[K, V, Windowed[K], Change[V]] {
+		return &slidingAggregate[K, V, V]{w: w, storeName: storeName, fold: reducer[K](reduce), observed: math.MinInt64}
 	}
 }
 
@@ -35,7 +49,7 @@ type vat[VA any] = store.ValueAndTimestamp[VA]
 type slidingAggregate[K, V, VA any] struct {
 	w         SlidingWindows
 	storeName string
-	agg       Aggregator[K, V, VA]
+	fold      func(key K, value V, old VA, found bool) VA
 	ctx       processor.Context[Windowed[K], Change[VA]]
 	store     store.WindowStore[K, vat[VA]]
 	cached    bool
@@ -226,9 +240,10 @@ func (p *slidingAggregate[K, V, VA]) update(r record.Record[K, V], start int64, 
 	}
 	var next vat[VA]
 	if cur == nil {
-		next = vat[VA]{Value: p.agg.Add(r.Key(), r.Value(), p.agg.Init()), Timestamp: r.Timestamp()}
+		var zero VA
+		next = vat[VA]{Value: p.fold(r.Key(), r.Value(), zero, false), Timestamp: r.Timestamp()}
 	} else {
-		next = vat[VA]{Value: p.agg.Add(r.Key(), r.Value(), cur.Value), Timestamp: max(r.Timestamp(), cur.Timestamp)}
+		next = vat[VA]{Value: p.fold(r.Key(), r.Value(), cur.Value, true), Timestamp: max(r.Timestamp(), cur.Timestamp)}
 	}
 	return p.put(r.Key(), start, next, cur)
 }

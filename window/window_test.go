@@ -517,3 +517,38 @@ func TestSessionClosesOnlyOnceStreamTimePassesEndPlusGrace(t *testing.T) {
 		t.Errorf("late drops %d, want 1", st.DroppedBy(window.DropLate))
 	}
 }
+
+func TestReduceInTimeSessionAndSlidingWindowsStartsFromTheFirstValue(t *testing.T) {
+	maxOf := func(a, b int64) int64 { return max(a, b) }
+	tw := mw(window.Tumbling(10*time.Millisecond, 0))
+	sw := mw(window.Sessions(5*time.Millisecond, 0))
+	lw := mw(window.Sliding(10*time.Millisecond, 0))
+	var got []string
+	b := processor.NewBuilder()
+	processor.AddSource(b, "in", record.String(), record.Int64(), "in")
+	processor.AddProcessor(b, "time", window.Reduce[string](tw, "t", maxOf), "in").WithStores("t")
+	processor.AddProcessor(b, "session", window.ReduceSessions[string](sw, "s", maxOf), "in").WithStores("s")
+	processor.AddProcessor(b, "sliding", window.ReduceSliding[string](lw, "l", maxOf), "in").WithStores("l")
+	for _, n := range []string{"time", "session", "sliding"} {
+		name := n
+		processor.AddProcessor(b, name+"-out", processor.Func(func(ctx processor.Context[string, string], r record.Record[window.Windowed[string], window.Change[int64]]) error {
+			got = append(got, fmt.Sprintf("%s:%s=%v", name, r.Key(), r.Value()))
+			return nil
+		}), name)
+	}
+	b.AddStore(store.NewWindowBuilder(store.InMemoryWindow("t", tw.Retention(), 10*time.Millisecond, false), record.String(), store.TimestampedSerde(record.Int64())))
+	b.AddStore(store.NewSessionBuilder(store.InMemorySession("s", sw.Retention()), record.String(), record.Int64()))
+	b.AddStore(store.NewWindowBuilder(store.InMemoryWindow("l", lw.Retention(), 10*time.Millisecond, false), record.String(), store.TimestampedSerde(record.Int64())))
+	d := driver(t, b)
+	in := testdriver.CreateInputTopic(d, "in", record.String(), record.Int64())
+	// The sliding left window of the second record starts from the first
+	// record's window, so Kafka Streams forwards that aggregate as its old
+	// value: 7->7.
+	must(t, in.Pipe("k", 7, 20))
+	must(t, in.Pipe("k", 3, 22))
+	want := "time:[k@20/30]=<none>->7 session:[k@20/20]=<none>->7 sliding:[k@10/20]=<none>->7 " +
+		"time:[k@20/30]=7->7 session:[k@20/20]=7-><none> session:[k@20/22]=<none>->7 sliding:[k@21/31]=<none>->3 sliding:[k@12/22]=7->7"
+	if strings.Join(got, " ") != want {
+		t.Errorf("got\n %s\nwant\n %s", strings.Join(got, " "), want)
+	}
+}
