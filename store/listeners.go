@@ -26,6 +26,27 @@ func decodeOptional[V any](vs interface{ Deserialize([]byte) (V, error) }, b []b
 	return &v, nil
 }
 
+// listen registers on c a listener that decodes keys with key and values
+// with values before calling fn.
+func listen[KK, V any](c *cachedKV, name string, sendOld bool, values interface{ Deserialize([]byte) (V, error) },
+	key func([]byte) (KK, error), fn func(KK, *V, *V, int64) error) {
+	c.setFlushListener(func(f Flushed) error {
+		k, err := key(f.Key)
+		if err != nil {
+			return fmt.Errorf("store %q: flush listener: key: %w", name, err)
+		}
+		nv, err := decodeOptional[V](values, f.NewValue)
+		if err != nil {
+			return fmt.Errorf("store %q: flush listener: value: %w", name, err)
+		}
+		ov, err := decodeOptional[V](values, f.OldValue)
+		if err != nil {
+			return fmt.Errorf("store %q: flush listener: old value: %w", name, err)
+		}
+		return fn(k, nv, ov, f.Timestamp)
+	}, sendOld)
+}
+
 // SetFlushListener makes a cached key-value store call fn for each entry it
 // flushes (on commit or eviction), after the entry reached the store: the
 // key, the new value (nil for a delete), the value the store held before
@@ -38,21 +59,7 @@ func SetFlushListener[K, V any](s KeyValueStore[K, V], sendOldValues bool, fn fu
 		return err
 	}
 	t := s.(*typedKV[K, V])
-	c.setFlushListener(func(f Flushed) error {
-		k, err := t.ks.Deserialize(f.Key)
-		if err != nil {
-			return fmt.Errorf("store %q: flush listener: key: %w", s.Name(), err)
-		}
-		nv, err := decodeOptional[V](t.vs, f.NewValue)
-		if err != nil {
-			return fmt.Errorf("store %q: flush listener: value: %w", s.Name(), err)
-		}
-		ov, err := decodeOptional[V](t.vs, f.OldValue)
-		if err != nil {
-			return fmt.Errorf("store %q: flush listener: old value: %w", s.Name(), err)
-		}
-		return fn(k, nv, ov, f.Timestamp)
-	}, sendOldValues)
+	listen(c, s.Name(), sendOldValues, t.vs, t.ks.Deserialize, fn)
 	return nil
 }
 
@@ -63,25 +70,14 @@ func SetWindowFlushListener[K, V any](s WindowStore[K, V], sendOldValues bool, f
 		return err
 	}
 	w := s.(*typedWindow[K, V])
-	c.setFlushListener(func(f Flushed) error {
-		kb, start, _, err := parseWindowKey(f.Key)
+	listen(c, s.Name(), sendOldValues, w.vs, func(b []byte) (Windowed[K], error) {
+		kb, start, _, err := parseWindowKey(b)
 		if err != nil {
-			return err
+			return Windowed[K]{}, err
 		}
 		k, err := w.ks.Deserialize(kb)
-		if err != nil {
-			return fmt.Errorf("store %q: flush listener: key: %w", s.Name(), err)
-		}
-		nv, err := decodeOptional[V](w.vs, f.NewValue)
-		if err != nil {
-			return fmt.Errorf("store %q: flush listener: value: %w", s.Name(), err)
-		}
-		ov, err := decodeOptional[V](w.vs, f.OldValue)
-		if err != nil {
-			return fmt.Errorf("store %q: flush listener: old value: %w", s.Name(), err)
-		}
-		return fn(Windowed[K]{Key: k, Start: start, End: start + w.size}, nv, ov, f.Timestamp)
-	}, sendOldValues)
+		return Windowed[K]{Key: k, Start: start, End: start + w.size}, err
+	}, fn)
 	return nil
 }
 
@@ -92,24 +88,13 @@ func SetSessionFlushListener[K, V any](s SessionStore[K, V], sendOldValues bool,
 		return err
 	}
 	t := s.(*typedSession[K, V])
-	c.setFlushListener(func(f Flushed) error {
-		kb, start, end, err := parseSessionKey(f.Key)
+	listen(c, s.Name(), sendOldValues, t.vs, func(b []byte) (Windowed[K], error) {
+		kb, start, end, err := parseSessionKey(b)
 		if err != nil {
-			return err
+			return Windowed[K]{}, err
 		}
 		k, err := t.ks.Deserialize(kb)
-		if err != nil {
-			return fmt.Errorf("store %q: flush listener: key: %w", s.Name(), err)
-		}
-		nv, err := decodeOptional[V](t.vs, f.NewValue)
-		if err != nil {
-			return fmt.Errorf("store %q: flush listener: value: %w", s.Name(), err)
-		}
-		ov, err := decodeOptional[V](t.vs, f.OldValue)
-		if err != nil {
-			return fmt.Errorf("store %q: flush listener: old value: %w", s.Name(), err)
-		}
-		return fn(Windowed[K]{Key: k, Start: start, End: end}, nv, ov, f.Timestamp)
-	}, sendOldValues)
+		return Windowed[K]{Key: k, Start: start, End: end}, err
+	}, fn)
 	return nil
 }
