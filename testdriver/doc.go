@@ -15,6 +15,9 @@
 // into that sub-topology's input, after the record that produced it has been
 // processed.
 //
+// Records piped to a global store's topic update that store at once; every
+// processor reads it by name, as on Kafka.
+//
 // Wall-clock time is virtual: it starts at Config.StartTime and moves only
 // with AdvanceWallClock, which fires due wall-clock punctuators.
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
@@ -57,6 +58,15 @@ type Driver struct {
 	closed   bool
 	dirs     []*statedir.TaskDir
 	tempDir  string
+	// global stores: their topics feed them directly.
+	globals     map[string][]globalStore
+	globalViews map[string]store.StateStore
+	globalAll   []store.StateStore
+}
+
+type globalStore struct {
+	spec processor.GlobalStore
+	s    store.StateStore
 }
 
 type produced struct {
@@ -107,6 +117,10 @@ func New(t *processor.Topology, cfg Config) (*Driver, error) {
 		cacheBytes = store.DefaultCacheBytes
 	}
 	cache := store.NewCache(cacheBytes)
+	if err := d.openGlobals(t, filepath.Join(root, cfg.ApplicationID, "global"), cache); err != nil {
+		d.Close()
+		return nil, err
+	}
 	for _, st := range t.Subtopologies() {
 		id := processor.TaskID{Subtopology: st.ID}
 		td, err := dir.LockTask(id.String())
@@ -123,6 +137,7 @@ func New(t *processor.Topology, cfg Config) (*Driver, error) {
 			ProcessingHandler:         cfg.ProcessingHandler,
 			StateDir:                  td.Path(),
 			Cache:                     cache,
+			GlobalStores:              d.globalViews,
 		})
 		if err != nil {
 			d.Close()
@@ -162,6 +177,11 @@ func (d *Driver) Close() error {
 			}
 		}
 		if err := t.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, s := range d.globalAll {
+		if err := s.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -214,11 +234,45 @@ func (d *Driver) Batch(fn func() error) error {
 	return d.run()
 }
 
+// openGlobals builds the topology's global stores; records piped to their
+// topics update them at once, before anything else is processed.
+func (d *Driver) openGlobals(t *processor.Topology, dir string, cache *store.Cache) error {
+	d.globals, d.globalViews = map[string][]globalStore{}, map[string]store.StateStore{}
+	for _, spec := range t.GlobalStores() {
+		s, err := spec.Builder.Build()
+		if err != nil {
+			return fmt.Errorf("testdriver: global store %q: %w", spec.Name, err)
+		}
+		if err := s.Init(store.InitContext{TaskID: "global", ApplicationID: d.cfg.ApplicationID, StateDir: dir,
+			Logger: d.cfg.Logger, Cache: cache}); err != nil {
+			return fmt.Errorf("testdriver: global store %q: %w", spec.Name, err)
+		}
+		d.globalAll = append(d.globalAll, s)
+		d.globals[spec.Topic] = append(d.globals[spec.Topic], globalStore{spec: spec, s: s})
+		d.globalViews[spec.Name] = spec.View(s)
+	}
+	return nil
+}
+
 // pipe appends one raw record to its topic's task and, unless batching,
 // processes.
 func (d *Driver) pipe(topic string, key, value []byte, ts int64, headers record.Headers) error {
 	if d.closed {
 		return errors.New("testdriver: closed")
+	}
+	if gs, ok := d.globals[topic]; ok {
+		off := d.offsets[topic]
+		d.offsets[topic] = off + 1
+		raw := record.ConsumerRecord{Topic: topic, Offset: off, Timestamp: ts, Key: key, Value: value, Headers: headers}
+		for _, g := range gs {
+			if _, err := g.spec.Apply(g.s, &raw); err != nil {
+				return fmt.Errorf("testdriver: global store %q: %w", g.spec.Name, err)
+			}
+			if err := g.s.Flush(); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	t, ok := d.byTopic[topic]
 	if !ok {

@@ -721,3 +721,53 @@ func TestWindowStoreReachesProcessorTypedAndDriverReadsIt(t *testing.T) {
 		t.Errorf("Fetch = %d %v %v", v, ok, err)
 	}
 }
+
+func TestGlobalStoreIsFedFromItsTopicAndReadableByProcessors(t *testing.T) {
+	b := processor.NewBuilder()
+	processor.AddGlobalStore(b, store.NewKeyValueBuilder(store.InMemoryKeyValue("prices"), record.String(), record.Int64()),
+		"prices", record.String(), record.Int64())
+	processor.AddSource(b, "orders", record.String(), record.Int64(), "orders")
+	processor.AddProcessor(b, "total", func() processor.Processor[string, int64, string, int64] {
+		var prices store.KeyValueStore[string, int64]
+		return &funcProc[string, int64, string, int64]{
+			init: func(ctx processor.Context[string, int64]) (err error) {
+				prices, err = processor.KeyValueStore[string, int64](ctx, "prices")
+				return err
+			},
+			process: func(ctx processor.Context[string, int64], r record.Record[string, int64]) error {
+				p, ok, err := prices.Get(r.Key())
+				if err != nil || !ok {
+					return err
+				}
+				return ctx.Forward(r.WithValue(p * r.Value()))
+			},
+		}
+	}, "orders")
+	processor.AddSink(b, "out", "totals", record.String(), record.Int64(), "total")
+	d := newDriver(t, b, testdriver.Config{})
+	prices := testdriver.CreateInputTopic(d, "prices", record.String(), record.Int64())
+	orders := testdriver.CreateInputTopic(d, "orders", record.String(), record.Int64())
+	must(t, prices.Pipe("tea", 3, 1))
+	must(t, orders.Pipe("tea", 4, 2))
+	must(t, orders.Pipe("cake", 1, 3)) // no price: nothing
+	must(t, prices.Pipe("tea", 5, 4))
+	must(t, orders.Pipe("tea", 2, 5))
+	got, err := testdriver.CreateOutputTopic(d, "totals", record.String(), record.Int64()).ReadValues()
+	must(t, err)
+	if fmt.Sprint(got) != "[12 10]" {
+		t.Errorf("totals %v, want [12 10]", got)
+	}
+}
+
+type funcProc[KI, VI, KO, VO any] struct {
+	ctx     processor.Context[KO, VO]
+	init    func(processor.Context[KO, VO]) error
+	process func(processor.Context[KO, VO], record.Record[KI, VI]) error
+}
+
+func (f *funcProc[KI, VI, KO, VO]) Init(ctx processor.Context[KO, VO]) error {
+	f.ctx = ctx
+	return f.init(ctx)
+}
+func (f *funcProc[KI, VI, KO, VO]) Process(r record.Record[KI, VI]) error { return f.process(f.ctx, r) }
+func (f *funcProc[KI, VI, KO, VO]) Close() error                          { return nil }

@@ -552,3 +552,27 @@ func TestReduceInTimeSessionAndSlidingWindowsStartsFromTheFirstValue(t *testing.
 		t.Errorf("got\n %s\nwant\n %s", strings.Join(got, " "), want)
 	}
 }
+
+func TestGlobalTableLookupByAKeyDerivedFromTheRecord(t *testing.T) {
+	b := processor.NewBuilder()
+	processor.AddGlobalStore(b, store.NewKeyValueBuilder(store.InMemoryKeyValue("countries"), record.String(), record.String()),
+		"countries", record.String(), record.String())
+	processor.AddSource(b, "visits", record.String(), record.String(), "visits") // key: user, value: country code
+	processor.AddProcessor(b, "name", window.LookupBy("countries", false, func(_ string, code string) (string, bool) { return code, code != "" },
+		func(user, code string, country *string) string {
+			if country == nil {
+				return user + " from " + code
+			}
+			return user + " from " + *country
+		}), "visits")
+	processor.AddSink(b, "out", "named", record.String(), record.String(), "name")
+	d := driver(t, b)
+	pipe(t, testdriver.CreateInputTopic(d, "countries", record.String(), record.String()), "fr", "France", 1)
+	visits := testdriver.CreateInputTopic(d, "visits", record.String(), record.String())
+	pipe(t, visits, "ada", "fr", 2)
+	pipe(t, visits, "ken", "xx", 3)
+	out := testdriver.CreateOutputTopic(d, "named", record.String(), record.String())
+	if got := read(t, out); got != "ada:ada from France@2 ken:ken from xx@3" {
+		t.Errorf("got %q", got)
+	}
+}
