@@ -7,13 +7,23 @@ import (
 // State is the App's lifecycle state (Kafka Streams' KafkaStreams.State).
 type State int32
 
+// App states, as Kafka Streams names them.
 const (
+	// Created: New returned, Run not called yet.
 	Created State = iota
+	// Rebalancing: joining the group, or tasks are being created and
+	// restored.
 	Rebalancing
+	// Running: every assigned task is processing.
 	Running
+	// PendingShutdown: Close was called or Run's context ended; committing
+	// and closing.
 	PendingShutdown
+	// NotRunning: stopped cleanly.
 	NotRunning
+	// PendingError: a fatal error; closing.
 	PendingError
+	// Error: stopped by an error, which Run returned.
 	Error
 )
 

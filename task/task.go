@@ -21,11 +21,17 @@ import (
 // State is a task's lifecycle state.
 type State int32
 
+// Task states (Kafka Streams' Task.State).
 const (
+	// Created: built, stores not open.
 	Created State = iota
+	// Restoring: stores open, being brought up to their changelogs.
 	Restoring
+	// Running: processors initialized, processing.
 	Running
+	// Suspended: processors closed, stores open, input dropped.
 	Suspended
+	// Closed: stores closed; the task is done.
 	Closed
 )
 

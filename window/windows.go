@@ -41,10 +41,14 @@ func Hopping(size, advance, grace time.Duration) (TimeWindows, error) {
 	return TimeWindows{size: size.Milliseconds(), advance: advance.Milliseconds(), grace: grace.Milliseconds()}, nil
 }
 
-// Size, Advance and Grace are in milliseconds.
-func (w TimeWindows) Size() int64    { return w.size }
+// Size is the window size in milliseconds.
+func (w TimeWindows) Size() int64 { return w.size }
+
+// Advance is the distance between window starts in milliseconds.
 func (w TimeWindows) Advance() int64 { return w.advance }
-func (w TimeWindows) Grace() int64   { return w.grace }
+
+// Grace is how long after its end a window accepts records, in ms.
+func (w TimeWindows) Grace() int64 { return w.grace }
 
 // Retention is how long a window store must keep the windows: size + grace.
 func (w TimeWindows) Retention() time.Duration {
@@ -84,8 +88,10 @@ func Sessions(gap, grace time.Duration) (SessionWindows, error) {
 	return SessionWindows{gap: gap.Milliseconds(), grace: grace.Milliseconds()}, nil
 }
 
-// Gap and Grace are in milliseconds.
-func (w SessionWindows) Gap() int64   { return w.gap }
+// Gap is the inactivity gap in milliseconds.
+func (w SessionWindows) Gap() int64 { return w.gap }
+
+// Grace is how long after its end a session accepts records, in ms.
 func (w SessionWindows) Grace() int64 { return w.grace }
 
 // Retention of a session store: gap + grace.
@@ -117,9 +123,11 @@ func Sliding(timeDifference, grace time.Duration) (SlidingWindows, error) {
 	return SlidingWindows{diff: timeDifference.Milliseconds(), grace: grace.Milliseconds()}, nil
 }
 
-// TimeDifference and Grace are in milliseconds.
+// TimeDifference is the largest time difference within a window, in ms.
 func (w SlidingWindows) TimeDifference() int64 { return w.diff }
-func (w SlidingWindows) Grace() int64          { return w.grace }
+
+// Grace is how long after its end a window accepts records, in ms.
+func (w SlidingWindows) Grace() int64 { return w.grace }
 
 // Retention of a sliding window store: time difference + grace, plus one
 // millisecond for the inclusive end.
@@ -155,10 +163,14 @@ func JoinBeforeAfter(before, after, grace time.Duration) (JoinWindows, error) {
 	return JoinWindows{before: before.Milliseconds(), after: after.Milliseconds(), grace: grace.Milliseconds()}, nil
 }
 
-// Before, After and Grace are in milliseconds.
+// Before is how much earlier a right record may be, in ms.
 func (w JoinWindows) Before() int64 { return w.before }
-func (w JoinWindows) After() int64  { return w.after }
-func (w JoinWindows) Grace() int64  { return w.grace }
+
+// After is how much later a right record may be, in ms.
+func (w JoinWindows) After() int64 { return w.after }
+
+// Grace is how long after its window closes a record may still pair, in ms.
+func (w JoinWindows) Grace() int64 { return w.grace }
 
 // Retention of a join buffer: both sides of the window plus grace.
 func (w JoinWindows) Retention() time.Duration {
