@@ -152,6 +152,18 @@ func (s *segmentedKV) check() error {
 	return nil
 }
 
+// Wiped reports whether any segment was wiped when it opened.
+func (s *segmentedKV) Wiped() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, seg := range s.segs {
+		if w, ok := seg.(interface{ Wiped() bool }); ok && w.Wiped() {
+			return true
+		}
+	}
+	return false
+}
+
 // ObservedStreamTime returns the largest time written, or a very small value
 // before the first write.
 func (s *segmentedKV) ObservedStreamTime() int64 {

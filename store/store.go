@@ -240,3 +240,25 @@ func FlushToDisk(s StateStore) error {
 	}
 	return nil
 }
+
+// WasWiped reports whether opening s deleted unreadable files (a backend's
+// opt-in wipe, such as rocksdb.Config.WipeCorrupt): its data is gone, so a
+// runtime must restore it from the start of its changelog, whatever its
+// checkpoint says.
+func WasWiped(s StateStore) bool {
+	var b any = s
+	for b != nil {
+		if w, ok := b.(interface{ Wiped() bool }); ok && w.Wiped() {
+			return true
+		}
+		switch x := b.(type) {
+		case interface{ Inner() KeyValueBytes }:
+			b = x.Inner()
+		case interface{ Unwrap() KeyValueBytes }:
+			b = x.Unwrap()
+		default:
+			b = nil
+		}
+	}
+	return false
+}

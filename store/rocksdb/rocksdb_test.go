@@ -191,3 +191,29 @@ func TestConfigureHookSeesOptionsBeforeOpen(t *testing.T) {
 		t.Errorf("hook saw %v", seen)
 	}
 }
+
+func TestWasWipedSeesAWipeThroughTypedCachedAndLoggedLayers(t *testing.T) {
+	dir := t.TempDir()
+	fill(t, dir)
+	corrupt(t, filepath.Join(dir, "rocksdb", "kv"))
+	st, err := store.NewKeyValueBuilder(rocksdb.Config{WipeCorrupt: true}.KeyValue("kv"), record.String(), record.String()).
+		WithCaching().Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Init(ctx(dir)); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if !store.WasWiped(st) {
+		t.Error("WasWiped is false for a wiped store under cache and changelog layers")
+	}
+	fresh, _ := store.NewKeyValueBuilder(rocksdb.KeyValue("other"), record.String(), record.String()).Build()
+	if err := fresh.Init(ctx(dir)); err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if store.WasWiped(fresh) {
+		t.Error("WasWiped is true for a store opened normally")
+	}
+}
