@@ -22,9 +22,11 @@
 //     commits are compacted and forwarded once, when the cache flushes.
 //   - Session merges forward a tombstone (a Change with no new value) for
 //     each session merged away.
-//   - Suppression emits final results: one per window, once stream time
-//     passes window end + grace, never before; its buffer is a changelogged
-//     store, so a restart neither loses nor repeats a final result.
+//   - Suppression emits final results: one per window, once the stream time
+//     it has seen (the largest timestamp reaching it, as in Kafka Streams;
+//     the task's may be ahead of what upstream caches still hold) reaches
+//     window end + grace, never before; its buffer is a changelogged store,
+//     so a restart neither loses nor repeats a final result.
 //   - Stream-stream joins buffer both sides in window stores that keep
 //     duplicates; every pair within the join window joins, the output
 //     timestamp is the larger of the two, and left/outer results for
