@@ -29,8 +29,11 @@ type globals struct {
 	logger *zap.Logger
 	stop   chan struct{}
 	done   chan struct{}
-	mu     sync.Mutex
-	failed error
+	// running: run was started, so close must stop it and wait for it;
+	// before that (a failed start) there is nothing to wait for.
+	running bool
+	mu      sync.Mutex
+	failed  error
 }
 
 func startGlobals(ctx context.Context, cfg *Config, topo *processor.Topology, appDir string) (*globals, error) {
@@ -82,12 +85,16 @@ func startGlobals(ctx context.Context, cfg *Config, topo *processor.Topology, ap
 	for _, spec := range g.specs {
 		for _, p := range md.Topics[spec.Topic].Partitions {
 			t := spec.Topic
-			_, high, err := c.QueryWatermarkOffsets(t, p.ID, int(cfg.StartupTimeout.Milliseconds()))
+			low, high, err := c.QueryWatermarkOffsets(t, p.ID, int(cfg.StartupTimeout.Milliseconds()))
 			if err != nil {
 				g.close()
 				return nil, fmt.Errorf("streams: global store %q: end offset of %s-%d: %w", spec.Name, t, p.ID, err)
 			}
-			ends[topicPartition{t, p.ID}] = high
+			if high > low {
+				// Nothing to read otherwise (empty, or every record deleted):
+				// the position would never move to reach the end.
+				ends[topicPartition{t, p.ID}] = high
+			}
 			assign = append(assign, kafka.TopicPartition{Topic: &t, Partition: p.ID, Offset: kafka.OffsetBeginning})
 		}
 	}
@@ -117,7 +124,7 @@ func startGlobals(ctx context.Context, cfg *Config, topo *processor.Topology, ap
 		}
 		for _, p := range pos {
 			tp := topicPartition{*p.Topic, p.Partition}
-			if end, ok := ends[tp]; ok && (end == 0 || int64(p.Offset) >= end) {
+			if end, ok := ends[tp]; ok && int64(p.Offset) >= end {
 				delete(ends, tp)
 			}
 		}
@@ -129,6 +136,7 @@ func startGlobals(ctx context.Context, cfg *Config, topo *processor.Topology, ap
 		}
 	}
 	g.logger.Info("global stores restored", zap.Int64("records", n), zap.Duration("took", time.Since(start)))
+	g.running = true
 	go g.run()
 	return g, nil
 }
@@ -200,11 +208,13 @@ func (g *globals) err() error {
 }
 
 func (g *globals) close() {
-	select {
-	case <-g.done:
-	default:
-		close(g.stop)
-		<-g.done
+	if g.running {
+		select {
+		case <-g.done:
+		default:
+			close(g.stop)
+			<-g.done
+		}
 	}
 	if g.cons != nil {
 		g.cons.Close()

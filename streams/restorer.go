@@ -2,6 +2,8 @@ package streams
 
 import (
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -22,7 +24,11 @@ type restorer struct {
 	logger  *zap.Logger
 	metrics *metrics
 	cmds    chan restoreCmd
-	results chan restoreResult
+	// results are handed to the poller through a mutex-guarded slice, not
+	// a bounded channel: the restorer must never block on a poller that
+	// may itself be blocked handing it commands (add, remove).
+	resMu   sync.Mutex
+	results []restoreResult
 	stop    chan struct{}
 	done    chan struct{}
 	active  map[processor.TaskID]*restoration
@@ -79,13 +85,29 @@ func newRestorer(cfg *Config, m *metrics) (*restorer, error) {
 		return nil, fmt.Errorf("streams: create restore consumer: %w", err)
 	}
 	r := &restorer{cons: c, logger: cfg.Logger, metrics: m, cmds: make(chan restoreCmd, 64),
-		results: make(chan restoreResult, 64), stop: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}),
 		active: map[processor.TaskID]*restoration{}}
 	go r.run()
 	return r, nil
 }
 
 func (r *restorer) add(x *restoration) { r.cmds <- restoreCmd{add: x} }
+
+// deliver queues a result for the poller; it never blocks.
+func (r *restorer) deliver(res restoreResult) {
+	r.resMu.Lock()
+	r.results = append(r.results, res)
+	r.resMu.Unlock()
+}
+
+// take returns the results queued since the last take.
+func (r *restorer) take() []restoreResult {
+	r.resMu.Lock()
+	defer r.resMu.Unlock()
+	out := r.results
+	r.results = nil
+	return out
+}
 
 // remove aborts a task's restoration and waits until the restorer let go of
 // its stores.
@@ -96,6 +118,12 @@ func (r *restorer) remove(id processor.TaskID) {
 		<-ack
 	case <-r.done:
 	}
+	// A result delivered before the remove took effect belongs to this
+	// incarnation of the task: drop it, or it would start the next task
+	// with the same id (after an abort, say) while that one restores.
+	r.resMu.Lock()
+	r.results = slices.DeleteFunc(r.results, func(res restoreResult) bool { return res.id == id })
+	r.resMu.Unlock()
 }
 
 func (r *restorer) close() {
@@ -148,7 +176,7 @@ func (r *restorer) begin(x *restoration) {
 	for _, p := range x.parts {
 		low, high, err := r.cons.QueryWatermarkOffsets(p.tp.topic, p.tp.partition, 30_000)
 		if err != nil {
-			r.results <- restoreResult{id: x.id, err: fmt.Errorf("streams: task %s: end offset of %s-%d: %w", x.id, p.tp.topic, p.tp.partition, err)}
+			r.deliver(restoreResult{id: x.id, err: fmt.Errorf("streams: task %s: end offset of %s-%d: %w", x.id, p.tp.topic, p.tp.partition, err)})
 			return
 		}
 		p.end = high
@@ -164,11 +192,11 @@ func (r *restorer) begin(x *restoration) {
 		assign = append(assign, kafka.TopicPartition{Topic: &t, Partition: p.tp.partition, Offset: kafka.Offset(p.start)})
 	}
 	if len(assign) == 0 {
-		r.results <- restoreResult{id: x.id}
+		r.deliver(restoreResult{id: x.id})
 		return
 	}
 	if err := r.cons.IncrementalAssign(assign); err != nil {
-		r.results <- restoreResult{id: x.id, err: fmt.Errorf("streams: task %s: assign changelogs: %w", x.id, err)}
+		r.deliver(restoreResult{id: x.id, err: fmt.Errorf("streams: task %s: assign changelogs: %w", x.id, err)})
 		return
 	}
 	r.active[x.id] = x
@@ -250,7 +278,7 @@ func (r *restorer) flush(x *restoration, p *restorePart) error {
 func (r *restorer) fail(x *restoration, err error) {
 	r.unassign(x)
 	delete(r.active, x.id)
-	r.results <- restoreResult{id: x.id, err: err}
+	r.deliver(restoreResult{id: x.id, err: err})
 }
 
 // checkDone completes partitions whose position reached their end offset
@@ -303,7 +331,7 @@ func (r *restorer) checkDone() {
 			r.logger.Info("task state restored", zap.Stringer("task", id), zap.Int64("records", n),
 				zap.Duration("took", el), zap.Float64("records_per_sec", float64(n)/max(el.Seconds(), 1e-9)))
 			delete(r.active, id)
-			r.results <- restoreResult{id: id}
+			r.deliver(restoreResult{id: id})
 			continue
 		}
 		if time.Since(x.lastLog) >= 5*time.Second {

@@ -77,9 +77,13 @@ type commitReply struct {
 }
 
 // resumeInfo ends a commit: with checkpoint set, the task makes its stores
-// durable and writes them as its checkpoint before processing again.
+// durable and writes them as its checkpoint before processing again. With
+// hold set, the task does not process again: it waits for the next control
+// message (the close that follows a final or failed commit), so nothing it
+// did after the commit can reach the producer, its stores or a checkpoint.
 type resumeInfo struct {
 	checkpoint map[topicPartition]int64
+	hold       bool
 }
 
 type closeRequest struct {
@@ -115,6 +119,9 @@ type runner struct {
 	sinceCheckpoint int64
 	started         bool
 	busy            bool
+	// failed is the error that stopped the task; the goroutine then only
+	// answers control messages (commits with this error).
+	failed error
 	// hasPersistent: the task has logged persistent stores, so checkpoints
 	// matter; lastCheckpoint is the changelog offsets last checkpointed.
 	hasPersistent  bool
@@ -135,7 +142,6 @@ func (r *runner) start() {
 
 func (r *runner) run() {
 	defer close(r.done)
-	failed := false
 	idle := time.NewTimer(time.Hour)
 	defer idle.Stop()
 	for {
@@ -147,15 +153,15 @@ func (r *runner) run() {
 			continue
 		default:
 		}
-		if failed {
+		if r.failed != nil {
 			if r.handle(<-r.ctrl) {
 				return
 			}
 			continue
 		}
 		if err := r.step(); err != nil {
-			failed = true
-			r.failures <- taskFailure{id: r.id, err: err}
+			r.failed = err
+			r.report(err)
 			continue
 		}
 		if r.task.CommitRequested() && !r.commitReq.Load() {
@@ -191,6 +197,7 @@ func (r *runner) run() {
 // wall-clock punctuators. It sets busy when it made progress.
 func (r *runner) step() error {
 	r.busy = false
+	added := false
 	for _, it := range r.in.drain() {
 		if it.records == nil {
 			if err := r.task.SetLag(it.topic, it.partition, it.lag); err != nil {
@@ -198,6 +205,7 @@ func (r *runner) step() error {
 			}
 			continue
 		}
+		added = true
 		if err := r.task.AddRecords(it.topic, it.partition, it.records); err != nil {
 			return err
 		}
@@ -217,6 +225,12 @@ func (r *runner) step() error {
 	if n > 0 {
 		r.busy = true
 		r.metrics.observeProcess(n, time.Since(start))
+	}
+	if n > 0 || added {
+		// Records skipped while decoding heads (handlers said continue)
+		// are consumed too: publish them even when nothing was processed,
+		// or a partition paused over a run of skipped records never
+		// resumes.
 		for _, p := range r.task.PartitionGroup().Committable() {
 			r.publish(p)
 		}
@@ -230,6 +244,17 @@ func (r *runner) step() error {
 		r.busy = true
 	}
 	return nil
+}
+
+// report tells the poller about a failure without ever blocking: a full
+// channel already holds failures enough to stop the App, and a task blocked
+// here would never take the close the shutdown sends it.
+func (r *runner) report(err error) {
+	select {
+	case r.failures <- taskFailure{id: r.id, err: err}:
+	default:
+		r.logger.Error("task failed", zap.Stringer("task", r.id), zap.Error(err))
+	}
 }
 
 func (r *runner) publish(o partitiongroup.Offset) {
@@ -247,14 +272,24 @@ func (r *runner) handle(c control) bool {
 	r.wanted.Store(false)
 	switch {
 	case c.commit != nil:
+		if r.failed != nil {
+			// The record that failed was taken from its queue: the group's
+			// offsets already count it as consumed. Never report them.
+			c.commit.reply <- commitReply{r: r, err: r.failed}
+			<-c.commit.resume
+			return false
+		}
 		offsets, err := r.task.Commit()
 		r.commitReq.Store(false)
 		c.commit.reply <- commitReply{r: r, offsets: offsets, err: err}
 		info, ok := <-c.commit.resume
 		if ok && info.checkpoint != nil && err == nil {
 			if err := r.checkpoint(info.checkpoint); err != nil {
-				r.failures <- taskFailure{id: r.id, err: err}
+				r.report(err)
 			}
+		}
+		if ok && info.hold {
+			return r.handle(<-r.ctrl)
 		}
 		return false
 	case c.close != nil:

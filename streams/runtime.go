@@ -173,15 +173,9 @@ func (rt *runtime) loop() error {
 		if err := rt.globals.err(); err != nil {
 			return err
 		}
-	results:
-		for {
-			select {
-			case res := <-rt.rest.results:
-				if err := rt.restored(res); err != nil {
-					return err
-				}
-			default:
-				break results
+		for _, res := range rt.rest.take() {
+			if err := rt.restored(res); err != nil {
+				return err
 			}
 		}
 		ev := rt.cons.Poll(20)
@@ -202,7 +196,7 @@ func (rt *runtime) loop() error {
 		rt.pauseResume()
 		rt.maybeCleanState()
 		if rt.commitDue() {
-			if err := rt.commitAll(); err != nil {
+			if err := rt.commitAll(false); err != nil {
 				return err
 			}
 		}
@@ -389,7 +383,11 @@ func (rt *runtime) started() []*runner {
 // commitAll is the commit barrier: every running task flushes its stores
 // and reports its offsets, then waits; the outputs are acknowledged (or the
 // transaction committed) and the offsets committed; then the tasks resume.
-func (rt *runtime) commitAll() error {
+// When closing (the caller closes every task next), or when the commit
+// failed, the tasks do not resume: they hold until closed, so nothing is
+// processed after the last commit (outputs and store writes that would be
+// in no committed transaction, or in the next one).
+func (rt *runtime) commitAll(closing bool) error {
 	rt.lastCommit = time.Now()
 	runners := rt.started()
 	if len(runners) == 0 {
@@ -419,8 +417,9 @@ func (rt *runtime) commitAll() error {
 			ch <- info(r)
 		}
 	}
+	hold := func(*runner) resumeInfo { return resumeInfo{hold: true} }
 	if firstErr != nil {
-		release(func(*runner) resumeInfo { return resumeInfo{} })
+		release(hold)
 		return firstErr
 	}
 	if rt.eos {
@@ -431,7 +430,7 @@ func (rt *runtime) commitAll() error {
 			cancel()
 		}
 		if err != nil {
-			release(func(*runner) resumeInfo { return resumeInfo{} })
+			release(hold)
 			var ab txnAbortable
 			if errors.As(err, &ab) {
 				return rt.recoverFromAbort(err)
@@ -442,10 +441,10 @@ func (rt *runtime) commitAll() error {
 			}
 			return err
 		}
-		release(func(*runner) resumeInfo { return resumeInfo{} })
+		release(func(*runner) resumeInfo { return resumeInfo{hold: closing} })
 	} else {
 		if err := rt.prod.flush(60 * time.Second); err != nil {
-			release(func(*runner) resumeInfo { return resumeInfo{} })
+			release(hold)
 			return err
 		}
 		if len(offsets) > 0 {
@@ -456,6 +455,9 @@ func (rt *runtime) commitAll() error {
 			}
 		}
 		release(func(r *runner) resumeInfo {
+			if closing {
+				return resumeInfo{hold: true} // the close writes the checkpoint
+			}
 			if !r.hasPersistent {
 				return resumeInfo{}
 			}
@@ -568,7 +570,7 @@ func (rt *runtime) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 func (rt *runtime) revoked() {
 	clean := rt.fatal == nil && !rt.a.crash.Load()
 	if clean && len(rt.runners) > 0 {
-		if err := rt.commitAll(); err != nil {
+		if err := rt.commitAll(true); err != nil {
 			rt.fatal = err
 			clean = false
 		}
@@ -582,7 +584,11 @@ func (rt *runtime) closeAll(clean bool) {
 	for id, r := range rt.runners {
 		rt.a.unregister(id)
 		var cp map[topicPartition]int64
-		if clean && r.hasPersistent {
+		// Only a running task's stores reflect its changelogs up to the
+		// producer's offsets; a task still restoring holds less (and the
+		// producer's offsets may be from an earlier incarnation, or from
+		// aborted writes): it keeps the checkpoint it had, if any.
+		if clean && r.hasPersistent && r.started {
 			cp = rt.prod.changelogOffsets(r.changelogs)
 		}
 		req := &closeRequest{clean: clean, checkpoint: cp}
@@ -796,7 +802,7 @@ func (rt *runtime) shutdown(errp *error) {
 	clean := *errp == nil && !crashed
 	if rt.cons != nil {
 		if clean && len(rt.runners) > 0 {
-			if err := rt.commitAll(); err != nil {
+			if err := rt.commitAll(true); err != nil {
 				*errp = err
 				clean = false
 			}
