@@ -74,3 +74,69 @@ func TestFencedProducerIsReplacedAndResultsStayExactlyOnce(t *testing.T) {
 	}
 	checkExactCounts(t, out, want)
 }
+
+// The producer is fenced while tasks keep producing: their produce calls
+// fail, the App replaces the producer instead of stopping, and results stay
+// exactly once.
+func TestFencingUnderLoadReplacesTheProducerAndLosesNothing(t *testing.T) {
+	c := cluster(t, map[string]int32{"in": 2, "out": 2})
+	dir := t.TempDir()
+	input := events(4, 400)
+	app := start(t, countTopology(t, "in", "out", 300*time.Microsecond), streams.Config{ApplicationID: "fenced-load",
+		BootstrapServers: c.Bootstrap(), StateDir: dir, ProcessingGuarantee: streams.ExactlyOnceV2})
+	produce(t, c.Bootstrap(), "in", input[:800])
+	consumeUntil(t, c.Bootstrap(), "out", true, 60*time.Second, func(o []consumed) bool { return len(o) >= 100 }, app)
+	rest := make(chan struct{})
+	go func() { // keeps the tasks busy through the fencing
+		defer close(rest)
+		for i := 800; i < len(input); i += 100 {
+			produceQuiet(c.Bootstrap(), "in", input[i:i+100])
+		}
+	}()
+	defer func() { <-rest }()
+	pid, err := os.ReadFile(filepath.Join(dir, "fenced-load", "process-id"))
+	must(t, err)
+	zombie, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": c.Bootstrap(), "log_level": 3,
+		"transactional.id": "fenced-load-" + strings.TrimSpace(string(pid))})
+	must(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	must(t, zombie.InitTransactions(ctx))
+	zombie.Close()
+	out := consumeUntil(t, c.Bootstrap(), "out", true, 90*time.Second, func(o []consumed) bool { return len(o) >= len(input) }, app)
+	time.Sleep(500 * time.Millisecond)
+	out = consumeUntil(t, c.Bootstrap(), "out", true, 5*time.Second, func(o []consumed) bool { return len(o) >= len(out) })
+	want := map[string]int64{}
+	for _, r := range input {
+		want[r.key]++
+	}
+	checkExactCounts(t, out, want)
+	if app.app.State() == streams.Error {
+		t.Error("the App stopped instead of replacing its fenced producer")
+	}
+}
+
+// produceQuiet is produce for background goroutines: errors surface as
+// missing output, which the test reports.
+func produceQuiet(bootstrap, topic string, recs []kv) {
+	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
+		"go.logs.channel.enable": false, "log_level": 3})
+	if err != nil {
+		return
+	}
+	defer p.Close()
+	for _, r := range recs {
+		p.Produce(&kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+			Key: []byte(r.key), Value: []byte(r.value), Timestamp: time.UnixMilli(r.ts)}, nil)
+	}
+	for n := 0; n < len(recs); {
+		select {
+		case e := <-p.Events():
+			if _, ok := e.(*kafka.Message); ok {
+				n++
+			}
+		case <-time.After(10 * time.Second):
+			return
+		}
+	}
+}

@@ -112,6 +112,11 @@ func (a *App) Run(ctx context.Context) error {
 	defer close(a.done)
 
 	err := a.run(ctx)
+	if err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// Stopped (Close, or the caller's context) while starting: that is
+		// a shutdown, not a failure.
+		err = nil
+	}
 	a.runErr = err
 	if err != nil {
 		a.setState(PendingError)

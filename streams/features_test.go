@@ -235,3 +235,15 @@ func TestInstanceWithoutPartitionsIsRunningAndCleansStateOfTasksItLost(t *testin
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestCloseWhileStartingIsAShutdownNotAnError(t *testing.T) {
+	app := start(t, countTopology(t, "in", "out", 0), streams.Config{ApplicationID: "early-close",
+		BootstrapServers: "127.0.0.1:1", StartupTimeout: 3 * time.Second})
+	time.Sleep(200 * time.Millisecond)
+	if err := app.stop(t); err != nil {
+		t.Errorf("Close during start: %v, want nil", err)
+	}
+	if app.app.State() != streams.NotRunning {
+		t.Errorf("state %s, want NOT_RUNNING", app.app.State())
+	}
+}

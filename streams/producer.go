@@ -80,7 +80,7 @@ func (pr *producer) readEvents() {
 			pr.delivered(e)
 		case kafka.Error:
 			if e.IsFatal() {
-				if pr.eos && classifyTxn(e, e) != error(e) {
+				if pr.eos && pr.classifyTxn(e, e) != error(e) {
 					// Fenced: the next transaction commit reports it and the
 					// runtime replaces this producer.
 					pr.logger.Warn("producer fenced", zap.Error(e))
@@ -176,7 +176,17 @@ func (pr *producer) send(msg *kafka.Message) error {
 			pr.cond.Broadcast()
 			pr.mu.Unlock()
 		}
-		return fmt.Errorf("streams: produce to %s: %w", *msg.TopicPartition.Topic, err)
+		wrapped := fmt.Errorf("streams: produce to %s: %w", *msg.TopicPartition.Topic, err)
+		if pr.eos {
+			switch c := pr.classifyTxn(wrapped, err).(type) {
+			case txnFenced, txnAbortable:
+				// The transaction's fault, not the record's, and not for
+				// the processing handler: the runtime aborts (or replaces
+				// the producer) and resumes from the last commit.
+				return handler.Fatal(c)
+			}
+		}
+		return wrapped
 	}
 }
 
@@ -240,11 +250,11 @@ func (pr *producer) commitTransaction(ctx context.Context, offsets []kafka.Topic
 	}
 	if len(offsets) > 0 {
 		if err := pr.p.SendOffsetsToTransaction(ctx, offsets, meta); err != nil {
-			return classifyTxn(fmt.Errorf("streams: send offsets to transaction: %w", err), err)
+			return pr.classifyTxn(fmt.Errorf("streams: send offsets to transaction: %w", err), err)
 		}
 	}
 	if err := pr.p.CommitTransaction(ctx); err != nil {
-		return classifyTxn(fmt.Errorf("streams: commit transaction: %w", err), err)
+		return pr.classifyTxn(fmt.Errorf("streams: commit transaction: %w", err), err)
 	}
 	if err := pr.flush(30 * time.Second); err != nil {
 		return err
@@ -255,7 +265,7 @@ func (pr *producer) commitTransaction(ctx context.Context, offsets []kafka.Topic
 // abortTransaction aborts the open transaction and begins a new one.
 func (pr *producer) abortTransaction(ctx context.Context) error {
 	if err := pr.p.AbortTransaction(ctx); err != nil {
-		return fmt.Errorf("streams: abort transaction: %w", err)
+		return pr.classifyTxn(fmt.Errorf("streams: abort transaction: %w", err), err)
 	}
 	pr.mu.Lock()
 	pr.txnError = nil
@@ -282,15 +292,29 @@ type txnFenced struct{ error }
 
 func (e txnFenced) Unwrap() error { return e.error }
 
-func classifyTxn(wrapped, err error) error {
+// classifyTxn marks err as txnFenced or txnAbortable where it is one,
+// returning wrapped otherwise.
+func (pr *producer) classifyTxn(wrapped, err error) error {
 	var ke kafka.Error
 	if !errors.As(err, &ke) {
 		return wrapped
 	}
+	if ke.Code() == kafka.ErrFatal {
+		// librdkafka reports calls made after a fatal error as "Local:
+		// Fatal error"; the cause (often a fencing) is kept aside.
+		if cause := pr.p.GetFatalError(); cause != nil {
+			if ce, ok := cause.(kafka.Error); ok {
+				ke = ce
+			}
+		}
+	}
 	switch {
 	case ke.Code() == kafka.ErrFenced || ke.Code() == kafka.ErrProducerFenced || ke.Code() == kafka.ErrInvalidProducerEpoch:
 		return txnFenced{wrapped}
-	case ke.TxnRequiresAbort() && !ke.IsFatal():
+	case ke.IsFatal() || ke.Code() == kafka.ErrFatal:
+		return wrapped
+	case ke.TxnRequiresAbort(), pr.eos && ke.Code() == kafka.ErrState:
+		// ErrState: Produce refused because the open transaction failed.
 		return txnAbortable{wrapped}
 	}
 	return wrapped

@@ -164,7 +164,13 @@ func (rt *runtime) loop() error {
 		}
 		select {
 		case f := <-rt.failures:
-			return fmt.Errorf("streams: task %s failed: %w", f.id, f.err)
+			if !rt.eos || !isTxnFailure(f.err) {
+				return fmt.Errorf("streams: task %s failed: %w", f.id, f.err)
+			}
+			if err := rt.recoverTxn(f.err); err != nil {
+				return err
+			}
+			continue
 		default:
 		}
 		if err := rt.prod.err(); err != nil {
@@ -420,6 +426,9 @@ func (rt *runtime) commitAll(closing bool) error {
 	hold := func(*runner) resumeInfo { return resumeInfo{hold: true} }
 	if firstErr != nil {
 		release(hold)
+		if rt.eos && isTxnFailure(firstErr) {
+			return rt.recoverTxn(firstErr)
+		}
 		return firstErr
 	}
 	if rt.eos {
@@ -491,6 +500,10 @@ func (rt *runtime) recoverFromAbort(cause error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := rt.prod.abortTransaction(ctx); err != nil {
+		if errors.As(err, new(txnFenced)) {
+			// Fenced before the abort: the transaction is lost either way.
+			return rt.recoverFromFencing(err)
+		}
 		return fmt.Errorf("%w (after %v)", err, cause)
 	}
 	assigned := append([]kafka.TopicPartition(nil), rt.assignment...)
@@ -536,6 +549,39 @@ func (rt *runtime) recoverFromFencing(cause error) error {
 	}
 	rt.assigned(assigned)
 	return rt.fatal
+}
+
+// isTxnFailure reports whether a task failed because its transaction
+// did (the producer was fenced or the transaction must be aborted) rather
+// than because of its records.
+func isTxnFailure(err error) bool {
+	return errors.As(err, new(txnFenced)) || errors.As(err, new(txnAbortable))
+}
+
+// recoverTxn recovers from a task's transaction failure (see isTxnFailure):
+// every task restarts from the last commit, so the failures other tasks
+// reported for the same transaction are dropped; any other failure is
+// returned.
+func (rt *runtime) recoverTxn(cause error) error {
+	var err error
+	if errors.As(cause, new(txnFenced)) {
+		err = rt.recoverFromFencing(cause)
+	} else {
+		err = rt.recoverFromAbort(cause)
+	}
+	if err != nil {
+		return err
+	}
+	for {
+		select {
+		case f := <-rt.failures:
+			if !isTxnFailure(f.err) {
+				return fmt.Errorf("streams: task %s failed: %w", f.id, f.err)
+			}
+		default:
+			return nil
+		}
+	}
 }
 
 // rebalance is the consumer's rebalance callback (eager, range assignor).

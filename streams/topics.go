@@ -64,8 +64,11 @@ func preparePlan(ctx context.Context, cfg *Config, topo *processor.Topology) (*p
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
 		timeout = time.Until(d)
 	}
-	md, err := admin.GetMetadata(nil, true, int(timeout.Milliseconds()))
+	md, err := metadataWithin(ctx, admin, timeout)
 	if err != nil {
+		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, ctx.Err() // stopped while starting
+		}
 		return nil, fmt.Errorf("%w: no answer from %s within %v: %v", ErrUnreachable, cfg.BootstrapServers, timeout, err)
 	}
 	count := func(topic string) (int32, bool) {
@@ -161,4 +164,25 @@ func preparePlan(ctx context.Context, cfg *Config, topo *processor.Topology) (*p
 		cfg.Logger.Info("created internal topics", zapTopics(create))
 	}
 	return p, nil
+}
+
+// metadataWithin asks for the cluster's metadata until it answers, timeout
+// passes or ctx ends; librdkafka's call ignores contexts, so it is made in
+// short slices.
+func metadataWithin(ctx context.Context, admin *kafka.AdminClient, timeout time.Duration) (*kafka.Metadata, error) {
+	const slice = 250 * time.Millisecond
+	deadline := time.Now().Add(timeout)
+	for {
+		wait := min(time.Until(deadline), slice)
+		if wait < 10*time.Millisecond {
+			wait = 10 * time.Millisecond
+		}
+		md, err := admin.GetMetadata(nil, true, int(wait.Milliseconds()))
+		if err == nil {
+			return md, nil
+		}
+		if ctx.Err() != nil || !time.Now().Before(deadline) {
+			return nil, err
+		}
+	}
 }
