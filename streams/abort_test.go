@@ -30,14 +30,7 @@ func TestFailedTransactionAbortsAndResumesFromCommittedOffsets(t *testing.T) {
 	defer admin.Close()
 	_, err = admin.CreateTopics(context.Background(), []kafka.TopicSpecification{{Topic: "late-out", NumPartitions: 1, ReplicationFactor: 1}})
 	must(t, err)
-	out := consumeUntil(t, c.Bootstrap(), "late-out", true, 60*time.Second, func(o []consumed) bool { return len(o) >= len(input) }, app)
-	time.Sleep(500 * time.Millisecond)
-	out = consumeUntil(t, c.Bootstrap(), "late-out", true, 5*time.Second, func(o []consumed) bool { return len(o) >= len(out) })
-	want := map[string]int64{}
-	for _, r := range input {
-		want[r.key]++
-	}
-	checkExactCounts(t, out, want)
+	expectEachCountOnce(t, c.Bootstrap(), "late-out", 60*time.Second, input, app)
 }
 
 // Another producer with the App's transactional id fences the App's
@@ -64,15 +57,7 @@ func TestFencedProducerIsReplacedAndResultsStayExactlyOnce(t *testing.T) {
 		second[i].value = strconv.Itoa(100 + i)
 	}
 	produce(t, c.Bootstrap(), "in", second)
-	total := len(first) + len(second)
-	out := consumeUntil(t, c.Bootstrap(), "out", true, 90*time.Second, func(o []consumed) bool { return len(o) >= total }, app)
-	time.Sleep(500 * time.Millisecond)
-	out = consumeUntil(t, c.Bootstrap(), "out", true, 5*time.Second, func(o []consumed) bool { return len(o) >= len(out) })
-	want := map[string]int64{}
-	for _, r := range append(first, second...) {
-		want[r.key]++
-	}
-	checkExactCounts(t, out, want)
+	expectEachCountOnce(t, c.Bootstrap(), "out", 90*time.Second, append(first, second...), app)
 }
 
 // The producer is fenced while tasks keep producing: their produce calls
@@ -103,14 +88,7 @@ func TestFencingUnderLoadReplacesTheProducerAndLosesNothing(t *testing.T) {
 	defer cancel()
 	must(t, zombie.InitTransactions(ctx))
 	zombie.Close()
-	out := consumeUntil(t, c.Bootstrap(), "out", true, 90*time.Second, func(o []consumed) bool { return len(o) >= len(input) }, app)
-	time.Sleep(500 * time.Millisecond)
-	out = consumeUntil(t, c.Bootstrap(), "out", true, 5*time.Second, func(o []consumed) bool { return len(o) >= len(out) })
-	want := map[string]int64{}
-	for _, r := range input {
-		want[r.key]++
-	}
-	checkExactCounts(t, out, want)
+	expectEachCountOnce(t, c.Bootstrap(), "out", 90*time.Second, input, app)
 	if app.app.State() == streams.Error {
 		t.Error("the App stopped instead of replacing its fenced producer")
 	}

@@ -137,6 +137,21 @@ func countTopology(t testing.TB, in, out string, delay time.Duration) *processor
 	return topo
 }
 
+// expectEachCountOnce waits until topic's committed output holds a count
+// for every input record, gives a duplicate, if any, time to show up, then
+// checks that each key's counts are exactly 1..n.
+func expectEachCountOnce(t *testing.T, bootstrap, topic string, timeout time.Duration, input []kv, app *running) {
+	t.Helper()
+	out := consumeUntil(t, bootstrap, topic, true, timeout, func(o []consumed) bool { return len(o) >= len(input) }, app)
+	time.Sleep(500 * time.Millisecond)
+	out = consumeUntil(t, bootstrap, topic, true, 5*time.Second, func(o []consumed) bool { return len(o) >= len(out) })
+	want := map[string]int64{}
+	for _, r := range input {
+		want[r.key]++
+	}
+	checkExactCounts(t, out, want)
+}
+
 // checkExactCounts checks that each key's outputs are exactly 1..n.
 func checkExactCounts(t *testing.T, out []consumed, want map[string]int64) {
 	t.Helper()
@@ -174,15 +189,7 @@ func TestExactlyOnceCrashMidStreamHoldsEachResultOnce(t *testing.T) {
 	}
 
 	second := start(t, countTopology(t, "in", "out", 0), cfg)
-	out := consumeUntil(t, c.Bootstrap(), "out", true, 90*time.Second, func(o []consumed) bool { return len(o) >= 1500 }, second)
-	want := map[string]int64{}
-	for _, r := range input {
-		want[r.key]++
-	}
-	// Give a duplicate, if any, time to show up before judging.
-	time.Sleep(500 * time.Millisecond)
-	out = consumeUntil(t, c.Bootstrap(), "out", true, 10*time.Second, func(o []consumed) bool { return len(o) >= len(out) })
-	checkExactCounts(t, out, want)
+	expectEachCountOnce(t, c.Bootstrap(), "out", 90*time.Second, input, second)
 }
 
 func TestTwoInstancesSplitPartitionsAndSurvivorTakesOverWithState(t *testing.T) {

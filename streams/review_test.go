@@ -149,14 +149,7 @@ func TestReviewExactlyOnceCleanStopMidStreamHoldsEachResultOnce(t *testing.T) {
 		t.Fatalf("the first instance finished before the stop (%d outputs); the test proves nothing", len(before))
 	}
 	second := start(t, uncachedCounts(t, "in", "out", 0), cfg)
-	out := consumeUntil(t, c.Bootstrap(), "out", true, 30*time.Second, func(o []consumed) bool { return len(o) >= len(input) }, second)
-	time.Sleep(500 * time.Millisecond)
-	out = consumeUntil(t, c.Bootstrap(), "out", true, 5*time.Second, func(o []consumed) bool { return len(o) >= len(out) })
-	want := map[string]int64{}
-	for _, r := range input {
-		want[r.key]++
-	}
-	checkExactCounts(t, out, want)
+	expectEachCountOnce(t, c.Bootstrap(), "out", 30*time.Second, input, second)
 }
 
 // While a transaction fails and is aborted, tasks with more input must not
@@ -179,14 +172,7 @@ func TestReviewAbortWithContinuousInputRecoversExactlyOnce(t *testing.T) {
 	defer admin.Close()
 	_, err = admin.CreateTopics(context.Background(), []kafka.TopicSpecification{{Topic: "late-out", NumPartitions: 1, ReplicationFactor: 1}})
 	must(t, err)
-	out := consumeUntil(t, c.Bootstrap(), "late-out", true, 25*time.Second, func(o []consumed) bool { return len(o) >= len(input) }, app)
-	time.Sleep(500 * time.Millisecond)
-	out = consumeUntil(t, c.Bootstrap(), "late-out", true, 5*time.Second, func(o []consumed) bool { return len(o) >= len(out) })
-	want := map[string]int64{}
-	for _, r := range input {
-		want[r.key]++
-	}
-	checkExactCounts(t, out, want)
+	expectEachCountOnce(t, c.Bootstrap(), "late-out", 25*time.Second, input, app)
 }
 
 // An instance assigned many tasks with logged stores (here 200, a fresh
