@@ -170,7 +170,7 @@ func (s *memKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], 
 	case !reverse && from == nil && to == nil:
 		s.keys.Ascend(collect)
 	case !reverse && to == nil:
-		s.keys.AscendGreaterOrEqual(string(from), collect)
+		s.keys.AscendGreaterOrEqual(view(from), collect)
 	case !reverse:
 		upTo := func(k string) bool {
 			if k > view(to) {
@@ -181,12 +181,12 @@ func (s *memKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], 
 		if from == nil {
 			s.keys.Ascend(upTo)
 		} else {
-			s.keys.AscendGreaterOrEqual(string(from), upTo)
+			s.keys.AscendGreaterOrEqual(view(from), upTo)
 		}
 	case from == nil && to == nil:
 		s.keys.Descend(collect)
 	case from == nil:
-		s.keys.DescendLessOrEqual(string(to), collect)
+		s.keys.DescendLessOrEqual(view(to), collect)
 	default:
 		downTo := func(k string) bool {
 			if k < view(from) {
@@ -197,7 +197,7 @@ func (s *memKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], 
 		if to == nil {
 			s.keys.Descend(downTo)
 		} else {
-			s.keys.DescendLessOrEqual(string(to), downTo)
+			s.keys.DescendLessOrEqual(view(to), downTo)
 		}
 	}
 	return &memIter{s: s, keys: keys, pos: -1}, nil
@@ -210,7 +210,7 @@ func (s *memKV) PrefixScan(prefix []byte) (Iterator[[]byte, []byte], error) {
 		return nil, err
 	}
 	var keys []string
-	p := string(prefix)
+	p := view(prefix) // pivots are compared, never kept
 	s.keys.AscendGreaterOrEqual(p, func(k string) bool {
 		if len(k) < len(p) || k[:len(p)] != p {
 			return false

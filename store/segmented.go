@@ -355,22 +355,27 @@ func (s *segmentedKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []b
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	segs := s.liveSegments()
+	var segs []KeyValueBytes
 	if from != nil && to != nil {
 		lo, hi := floorDiv(s.timeOf(from), s.interval), floorDiv(s.timeOf(to), s.interval)
-		segs = s.segmentsBetween(lo, hi)
+		var buf [4]KeyValueBytes // a key's time range spans few segments
+		segs = s.segmentsBetween(buf[:0], lo, hi)
+		if len(segs) == 1 { // the common case: no merge, nothing allocated here
+			return segs[0].Range(from, to, reverse)
+		}
+	} else {
+		segs = s.liveSegments()
 	}
 	return mergeSegments(segs, reverse, func(seg KeyValueBytes) (Iterator[[]byte, []byte], error) {
 		return seg.Range(from, to, reverse)
 	})
 }
 
-// segmentsBetween returns the live segments with ids in [lo, hi], in id
-// order; the caller holds a lock.
-func (s *segmentedKV) segmentsBetween(lo, hi int64) []KeyValueBytes {
-	var out []KeyValueBytes
+// segmentsBetween appends to out the live segments with ids in [lo, hi], in
+// id order; the caller holds a lock.
+func (s *segmentedKV) segmentsBetween(out []KeyValueBytes, lo, hi int64) []KeyValueBytes {
 	if hi < lo {
-		return nil
+		return out
 	}
 	if span := hi - lo; span >= 0 && span < int64(len(s.segs)) { // span < 0: overflow
 		for id := lo; id <= hi; id++ {

@@ -189,12 +189,18 @@ func (s *typedSession[K, V]) liveFrom() int64 {
 	return obs - s.retention + 1
 }
 
-func (s *typedSession[K, V]) lock() func() {
-	if s.mu == nil {
-		return func() {}
+// lock and unlock guard a read-only view's reads (no-ops otherwise);
+// plain methods, so a deferred unlock allocates nothing.
+func (s *typedSession[K, V]) lock() {
+	if s.mu != nil {
+		s.mu.Lock()
 	}
-	s.mu.Lock()
-	return s.mu.Unlock
+}
+
+func (s *typedSession[K, V]) unlock() {
+	if s.mu != nil {
+		s.mu.Unlock()
+	}
 }
 
 func (s *typedSession[K, V]) userKey(buf *[]byte, k K) ([]byte, error) {
@@ -253,7 +259,8 @@ func (s *typedSession[K, V]) Remove(session Windowed[K]) error {
 }
 
 func (s *typedSession[K, V]) FetchSession(key K, start, end int64) (V, bool, error) {
-	defer s.lock()()
+	s.lock()
+	defer s.unlock()
 	var zero V
 	if end < s.liveFrom() {
 		return zero, false, nil
@@ -295,7 +302,8 @@ func (s *typedSession[K, V]) BackwardFetch(key K) (Iterator[Windowed[K], V], err
 }
 
 func (s *typedSession[K, V]) find(keyFrom, keyTo K, earliestEnd, latestStart int64, reverse bool) (Iterator[Windowed[K], V], error) {
-	defer s.lock()()
+	s.lock()
+	defer s.unlock()
 	earliestEnd = max(earliestEnd, s.liveFrom())
 	fb, err := s.userKey(&s.kbuf, keyFrom)
 	if err != nil {

@@ -257,12 +257,18 @@ func (w *typedWindow[K, V]) userKey(buf *[]byte, k K) ([]byte, error) {
 	return b, nil
 }
 
-func (w *typedWindow[K, V]) lock() func() {
-	if w.mu == nil {
-		return func() {}
+// lock and unlock guard a read-only view's reads (no-ops otherwise);
+// plain methods, so a deferred unlock allocates nothing.
+func (w *typedWindow[K, V]) lock() {
+	if w.mu != nil {
+		w.mu.Lock()
 	}
-	w.mu.Lock()
-	return w.mu.Unlock
+}
+
+func (w *typedWindow[K, V]) unlock() {
+	if w.mu != nil {
+		w.mu.Unlock()
+	}
 }
 
 func (w *typedWindow[K, V]) Put(key K, value V, windowStart int64) error {
@@ -302,7 +308,8 @@ func (w *typedWindow[K, V]) Put(key K, value V, windowStart int64) error {
 }
 
 func (w *typedWindow[K, V]) Fetch(key K, windowStart int64) (V, bool, error) {
-	defer w.lock()()
+	w.lock()
+	defer w.unlock()
 	var zero V
 	if windowStart < w.liveFrom() {
 		return zero, false, nil
@@ -332,7 +339,8 @@ func (w *typedWindow[K, V]) BackwardFetchRange(key K, timeFrom, timeTo int64) (I
 }
 
 func (w *typedWindow[K, V]) fetchRange(key K, timeFrom, timeTo int64, reverse bool) (Iterator[int64, V], error) {
-	defer w.lock()()
+	w.lock()
+	defer w.unlock()
 	timeFrom = max(timeFrom, w.liveFrom())
 	kb, err := w.userKey(&w.kbuf, key)
 	if err != nil {
@@ -359,7 +367,8 @@ func (w *typedWindow[K, V]) BackwardFetchKeyRange(keyFrom, keyTo K, timeFrom, ti
 }
 
 func (w *typedWindow[K, V]) fetchKeyRange(keyFrom, keyTo K, timeFrom, timeTo int64, reverse bool) (Iterator[Windowed[K], V], error) {
-	defer w.lock()()
+	w.lock()
+	defer w.unlock()
 	timeFrom = max(timeFrom, w.liveFrom())
 	fb, err := w.userKey(&w.kbuf, keyFrom)
 	if err != nil {
@@ -398,7 +407,8 @@ func (w *typedWindow[K, V]) BackwardAll() (Iterator[Windowed[K], V], error) {
 }
 
 func (w *typedWindow[K, V]) fetchAll(timeFrom, timeTo int64, reverse bool) (Iterator[Windowed[K], V], error) {
-	defer w.lock()()
+	w.lock()
+	defer w.unlock()
 	timeFrom = max(timeFrom, w.liveFrom())
 	if timeFrom > timeTo {
 		return &windowIter[K, V]{in: emptyIter{}, w: w}, nil

@@ -23,7 +23,9 @@ const (
 )
 
 // Joiner combines a left and a right value; in left and outer joins one of
-// them may be absent (nil).
+// them may be absent (nil). The pointers are valid only during the call
+// (the join reuses what they point to), so copy the values, not the
+// pointers, into anything kept.
 type Joiner[K, V1, V2, VR any] func(key K, left *V1, right *V2) VR
 
 // JoinStoreNames names the three stores of a join: the left and right
@@ -99,6 +101,10 @@ type joinSide[K, V1, V2, VT, VO, VR any] struct {
 	unmatched                     store.KeyValueStore[[]byte, []byte]
 	kbuf, ubuf                    []byte
 	vbuf                          []byte
+	// thisVal and otherVal hold the values whose addresses go to the
+	// joiner: fields, so taking the addresses allocates nothing.
+	thisVal  VT
+	otherVal VO
 }
 
 const (
@@ -170,13 +176,12 @@ func (j *joinSide[K, V1, V2, VT, VO, VR]) Process(r record.Record[K, VT]) error 
 		return err
 	}
 	matched := false
-	this := r.Value()
 	var seen []int64
 	for it.Next() {
 		matched = true
-		other := it.Value()
+		j.thisVal, j.otherVal = r.Value(), it.Value()
 		otherTS := it.Key()
-		out, err := record.New(key, j.join(key, &this, &other), max(ts, otherTS))
+		out, err := record.New(key, j.join(key, &j.thisVal, &j.otherVal), max(ts, otherTS))
 		if err != nil {
 			it.Close()
 			return err
@@ -207,8 +212,10 @@ func (j *joinSide[K, V1, V2, VT, VO, VR]) Process(r record.Record[K, VT]) error 
 	if matched || !j.tracksUnmatched() {
 		return nil
 	}
+	this := r.Value()
 	if closed {
-		o, err := record.New(key, j.join(key, &this, nil), ts)
+		j.thisVal = this
+		o, err := record.New(key, j.join(key, &j.thisVal, nil), ts)
 		if err != nil {
 			return err
 		}
