@@ -365,7 +365,14 @@ func (b *Builder) Build() (*Topology, error) {
 			topicOwner[t] = n.name
 		}
 	}
+	globalNames := map[string]bool{}
 	for _, g := range b.globals {
+		if _, local := b.storeSet[g.Name]; local || globalNames[g.Name] {
+			// Checked here, not when added, so the order of AddStore and
+			// AddGlobalStore does not matter.
+			problems = append(problems, fmt.Errorf("%w: %q", ErrDuplicateStore, g.Name))
+		}
+		globalNames[g.Name] = true
 		if owner, dup := topicOwner[g.Topic]; dup {
 			problems = append(problems, fmt.Errorf("%w: %w: %q (source %q, global store %q)", ErrDuplicateTopic, errGlobalTopic, g.Topic, owner, g.Name))
 		}

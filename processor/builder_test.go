@@ -271,3 +271,44 @@ func TestParseTaskIDRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+func TestBuildRejectsGlobalStoreNamedLikeALocalOneInEitherOrder(t *testing.T) {
+	for _, globalFirst := range []bool{false, true} {
+		b := processor.NewBuilder()
+		processor.AddSource(b, "src", record.String(), record.String(), "in")
+		processor.AddProcessor(b, "p", passSupplier[string, string](), "src")
+		addGlobal := func() {
+			processor.AddGlobalStore(b, store.NewKeyValueBuilder(store.InMemoryKeyValue("s"), record.String(), record.Int64()),
+				"global-in", record.String(), record.Int64())
+		}
+		if globalFirst {
+			addGlobal()
+			b.AddStore(kvStore("s"), "p")
+		} else {
+			b.AddStore(kvStore("s"), "p")
+			addGlobal()
+		}
+		wantProblem(t, buildErr(t, b), processor.ErrDuplicateStore, `"s"`)
+	}
+}
+
+func TestTopologyIsUnaffectedByBuilderChangesAfterBuild(t *testing.T) {
+	b := processor.NewBuilder()
+	processor.AddSource(b, "src", record.String(), record.String(), "in")
+	p := processor.AddProcessor(b, "p", passSupplier[string, string](), "src")
+	b.AddStore(kvStore("s"), "p")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := topo.Describe().String()
+	b.AddStore(kvStore("late"), "p")
+	p.WithStores("late")
+	processor.AddSink(b, "late-sink", "late-out", record.String(), record.String(), "p")
+	if after := topo.Describe().String(); after != before {
+		t.Errorf("the built topology changed with its builder:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if _, ok := topo.StoreBuilder("late"); ok {
+		t.Error("the built topology sees a store added after Build")
+	}
+}

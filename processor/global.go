@@ -36,16 +36,6 @@ func AddGlobalStore[K, V any](b *Builder, sb *store.KeyValueBuilder[K, V], topic
 	}
 	name := sb.Name()
 	sb.WithLoggingDisabled()
-	if _, dup := b.storeSet[name]; dup {
-		b.problems = append(b.problems, fmt.Errorf("%w: %q", ErrDuplicateStore, name))
-		return
-	}
-	for _, g := range b.globals {
-		if g.Name == name {
-			b.problems = append(b.problems, fmt.Errorf("%w: %q", ErrDuplicateStore, name))
-			return
-		}
-	}
 	b.globals = append(b.globals, GlobalStore{
 		Name: name, Topic: topic, Builder: sb,
 		Apply: func(s store.StateStore, raw *record.ConsumerRecord) (bool, error) {
@@ -71,6 +61,32 @@ func AddGlobalStore[K, V any](b *Builder, sb *store.KeyValueBuilder[K, V], topic
 			return store.GlobalView(s.(store.KeyValueStore[K, V]))
 		},
 	})
+}
+
+// Reasons Update gives for skipping a global-topic record; runtimes count
+// them as dropped records under these names.
+const (
+	GlobalSkipNullKey         = "global-null-key"
+	GlobalSkipDeserialization = "global-deserialization-error"
+)
+
+// Update applies one record of the topic to s under the policy every runtime
+// shares. The topic is the store's source of truth, so a record the store
+// cannot take (a null key, or bytes that do not deserialize) is skipped, not
+// guessed at: skip names why (err then carries the cause, if any) for the
+// caller to log and count. With skip empty, err is a store failure.
+func (g GlobalStore) Update(s store.StateStore, raw *record.ConsumerRecord) (skip string, err error) {
+	applied, err := g.Apply(s, raw)
+	var de *record.DeserializationError
+	switch {
+	case errors.As(err, &de):
+		return GlobalSkipDeserialization, err
+	case err != nil:
+		return "", err
+	case !applied:
+		return GlobalSkipNullKey, nil
+	}
+	return "", nil
 }
 
 // GlobalStores returns the topology's global stores.

@@ -224,7 +224,10 @@ func (g *Graph) InitProcessors() error {
 	for _, n := range g.nodes {
 		g.env.current = n.base()
 		if err := callSafely(n.init); err != nil {
-			return &NodeError{Node: n.base().name, Err: fmt.Errorf("init: %w", err)}
+			// The processors initialized so far are closed, so a retry
+			// initializes each once and nothing is left open.
+			initErr := &NodeError{Node: n.base().name, Err: fmt.Errorf("init: %w", err)}
+			return errors.Join(initErr, g.CloseProcessors())
 		}
 		g.inited = append(g.inited, n)
 	}
@@ -423,6 +426,10 @@ func (h *sourceHead[K, V]) Decode(raw *record.ConsumerRecord, partitionTime int6
 	part := "key"
 	defer func() {
 		if p := recover(); p != nil {
+			if part == "timestamp" { // fatal, as an extractor's error is
+				err = fmt.Errorf("source %q: timestamp extractor: %w: %v", h.n.name, handler.ErrPanic, p)
+				return
+			}
 			err = &record.DeserializationError{Metadata: raw.Metadata(), Part: part,
 				Err: fmt.Errorf("%w: %v", handler.ErrPanic, p)}
 		}

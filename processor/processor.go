@@ -138,46 +138,34 @@ var (
 // type V from a processor's context. It fails if the store is not connected
 // to the processor or holds other types.
 func KeyValueStore[K, V any](ctx StoreProvider, name string) (store.KeyValueStore[K, V], error) {
-	s, err := ctx.Store(name)
-	if err != nil {
-		return nil, err
-	}
-	kv, ok := s.(store.KeyValueStore[K, V])
-	if !ok {
-		return nil, fmt.Errorf("%w: store %q is %s, not a key-value store of (%s, %s)",
-			ErrStoreType, name, describeStore(s), typeName[K](), typeName[V]())
-	}
-	return kv, nil
+	return typedStore[store.KeyValueStore[K, V], K, V](ctx, name, "a key-value store")
 }
 
 // WindowStore returns the named window store with key type K and value type
 // V from a processor's context.
 func WindowStore[K, V any](ctx StoreProvider, name string) (store.WindowStore[K, V], error) {
-	s, err := ctx.Store(name)
-	if err != nil {
-		return nil, err
-	}
-	w, ok := s.(store.WindowStore[K, V])
-	if !ok {
-		return nil, fmt.Errorf("%w: store %q is %s, not a window store of (%s, %s)",
-			ErrStoreType, name, describeStore(s), typeName[K](), typeName[V]())
-	}
-	return w, nil
+	return typedStore[store.WindowStore[K, V], K, V](ctx, name, "a window store")
 }
 
 // SessionStore returns the named session store with key type K and value
 // type V from a processor's context.
 func SessionStore[K, V any](ctx StoreProvider, name string) (store.SessionStore[K, V], error) {
+	return typedStore[store.SessionStore[K, V], K, V](ctx, name, "a session store")
+}
+
+// typedStore looks name up and asserts it is S, a kind store of (K, V).
+func typedStore[S, K, V any](ctx StoreProvider, name, kind string) (S, error) {
+	var zero S
 	s, err := ctx.Store(name)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	w, ok := s.(store.SessionStore[K, V])
+	typed, ok := s.(S)
 	if !ok {
-		return nil, fmt.Errorf("%w: store %q is %s, not a session store of (%s, %s)",
-			ErrStoreType, name, describeStore(s), typeName[K](), typeName[V]())
+		return zero, fmt.Errorf("%w: store %q is %s, not %s of (%s, %s)",
+			ErrStoreType, name, describeStore(s), kind, typeName[K](), typeName[V]())
 	}
-	return w, nil
+	return typed, nil
 }
 
 // NodeError attributes an error to the node where it arose.

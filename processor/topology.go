@@ -2,6 +2,7 @@ package processor
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -41,10 +42,27 @@ type Subtopology struct {
 	Stores []string
 }
 
-func newTopology(b *Builder, children map[string][]*nodeSpec) *Topology {
+// newTopology snapshots what b declares, so the Builder may change (or build
+// again) without touching the topology.
+func newTopology(b *Builder, builderChildren map[string][]*nodeSpec) *Topology {
+	specs := make(map[*nodeSpec]*nodeSpec, len(b.nodes))
+	nodes := make([]*nodeSpec, len(b.nodes))
+	byName := make(map[string]*nodeSpec, len(b.nodes))
+	for i, n := range b.nodes {
+		c := *n
+		c.parents, c.stores, c.topics = slices.Clone(n.parents), slices.Clone(n.stores), slices.Clone(n.topics)
+		specs[n], nodes[i], byName[c.name] = &c, &c, &c
+	}
+	children := make(map[string][]*nodeSpec, len(builderChildren))
+	for parent, cs := range builderChildren {
+		for _, c := range cs {
+			children[parent] = append(children[parent], specs[c])
+		}
+	}
 	t := &Topology{
-		nodes: b.nodes, byName: b.byName, children: children,
-		stores: b.stores, storeIndex: b.storeSet, topicSub: map[string]int{}, globals: b.globals,
+		nodes: nodes, byName: byName, children: children,
+		stores: slices.Clone(b.stores), storeIndex: maps.Clone(b.storeSet), topicSub: map[string]int{},
+		globals: slices.Clone(b.globals),
 	}
 	// Union-find over parent edges and shared stores.
 	parent := map[string]string{}
@@ -64,10 +82,10 @@ func newTopology(b *Builder, children map[string][]*nodeSpec) *Topology {
 		}
 	}
 	storeUser := map[string]string{}
-	for _, n := range b.nodes {
+	for _, n := range t.nodes {
 		parent[n.name] = n.name
 	}
-	for _, n := range b.nodes {
+	for _, n := range t.nodes {
 		for _, p := range n.parents {
 			union(n.name, p)
 		}
@@ -80,7 +98,7 @@ func newTopology(b *Builder, children map[string][]*nodeSpec) *Topology {
 		}
 	}
 	rootSub := map[string]*subtopology{}
-	for _, n := range b.nodes {
+	for _, n := range t.nodes {
 		r := find(n.name)
 		st, ok := rootSub[r]
 		if !ok {
@@ -101,7 +119,7 @@ func newTopology(b *Builder, children map[string][]*nodeSpec) *Topology {
 			}
 		}
 	}
-	for _, sb := range b.stores {
+	for _, sb := range t.stores {
 		if u, ok := storeUser[sb.Name()]; ok {
 			st := rootSub[find(u)]
 			st.stores = append(st.stores, sb.Name())

@@ -108,6 +108,15 @@ func (q *Queue) Add(start int64, interval time.Duration, owner any, fn Func) (*S
 	return s, nil
 }
 
+// CancelAll cancels every schedule, as when the processors that registered
+// them close.
+func (q *Queue) CancelAll() {
+	for _, s := range q.h {
+		s.canceled, s.index = true, -1
+	}
+	q.h = q.h[:0]
+}
+
 // Len returns the number of live schedules.
 func (q *Queue) Len() int { return len(q.h) }
 

@@ -550,3 +550,18 @@ func BenchmarkPunctuationQueue(b *testing.B) {
 		}
 	})
 }
+
+func TestCancelAllStopsEverySchedule(t *testing.T) {
+	var q Queue
+	var r recorder
+	a := mustAdd(t, &q, 0, 10*time.Millisecond, nil, r.fn)
+	b := mustAdd(t, &q, 5, 10*time.Millisecond, nil, r.fn)
+	q.CancelAll()
+	if !a.Canceled() || !b.Canceled() || q.Len() != 0 {
+		t.Fatalf("after CancelAll: canceled %v %v, len %d", a.Canceled(), b.Canceled(), q.Len())
+	}
+	a.Cancel() // still safe
+	if fired, err := q.MayPunctuate(100, call); fired || err != nil || len(r.got) != 0 {
+		t.Errorf("fired %v %v %v after CancelAll", fired, err, r.got)
+	}
+}

@@ -2,7 +2,6 @@ package streams
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,6 +26,7 @@ type globals struct {
 	stores map[string]store.StateStore
 	views  map[string]store.StateStore
 	logger *zap.Logger
+	m      *metrics
 	stop   chan struct{}
 	done   chan struct{}
 	// running: run was started, so close must stop it and wait for it;
@@ -36,9 +36,9 @@ type globals struct {
 	failed  error
 }
 
-func startGlobals(ctx context.Context, cfg *Config, topo *processor.Topology, appDir string) (*globals, error) {
+func startGlobals(ctx context.Context, cfg *Config, topo *processor.Topology, appDir string, m *metrics) (*globals, error) {
 	g := &globals{specs: topo.GlobalStores(), stores: map[string]store.StateStore{}, views: map[string]store.StateStore{},
-		logger: cfg.Logger, stop: make(chan struct{}), done: make(chan struct{})}
+		logger: cfg.Logger, m: m, stop: make(chan struct{}), done: make(chan struct{})}
 	if len(g.specs) == 0 {
 		close(g.done)
 		return g, nil
@@ -148,20 +148,15 @@ func (g *globals) apply(m *kafka.Message) error {
 		}
 		raw := record.ConsumerRecord{Topic: spec.Topic, Partition: m.TopicPartition.Partition,
 			Offset: int64(m.TopicPartition.Offset), Key: m.Key, Value: m.Value, Timestamp: m.Timestamp.UnixMilli()}
-		applied, err := spec.Apply(g.stores[spec.Name], &raw)
-		var de *record.DeserializationError
-		if errors.As(err, &de) {
-			// The global topic is the store's source of truth: a record
-			// that cannot be read is skipped loudly, not guessed at.
-			g.logger.Warn("global store: skipping record that does not deserialize", zap.String("store", spec.Name), zap.Error(err))
-			return nil
+		skip, err := spec.Update(g.stores[spec.Name], &raw)
+		if skip != "" {
+			g.logger.Warn("global store: skipping record", zap.String("store", spec.Name), zap.String("reason", skip),
+				zap.Stringer("record", raw.Metadata()), zap.Error(err))
+			g.m.dropped(skip)
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("streams: global store %q: %w", spec.Name, err)
-		}
-		if !applied {
-			g.logger.Debug("global store: skipping record with a null key", zap.String("store", spec.Name),
-				zap.Stringer("record", raw.Metadata()))
 		}
 	}
 	return nil

@@ -174,6 +174,14 @@ func (m *metrics) restoreRemaining(id processor.TaskID, n int64) {
 func (m *metrics) restored(n int64)   { m.restoredTotal.Add(float64(n)) }
 func (m *metrics) droppedProduction() { m.droppedProd.Inc() }
 
+// dropped counts a record dropped outside any task (a global-topic record)
+// under reason, with the tasks' dropped records.
+func (m *metrics) dropped(reason string) {
+	m.mu.Lock()
+	m.retired.AddDropped(reason, 1)
+	m.mu.Unlock()
+}
+
 func (m *metrics) observeProcess(n int, d time.Duration) {
 	m.processLatency.Observe(d.Seconds() / float64(n))
 }

@@ -108,7 +108,7 @@ func (a *App) run(ctx context.Context) (err error) {
 	if rt.rest, err = newRestorer(cfg, a.m); err != nil {
 		return err
 	}
-	if rt.globals, err = startGlobals(ctx, cfg, a.topo, dir.Path()); err != nil {
+	if rt.globals, err = startGlobals(ctx, cfg, a.topo, dir.Path(), a.m); err != nil {
 		return err
 	}
 	if rt.cons, err = newConsumer(cfg); err != nil {
@@ -440,13 +440,8 @@ func (rt *runtime) commitAll(closing bool) error {
 		}
 		if err != nil {
 			release(hold)
-			var ab txnAbortable
-			if errors.As(err, &ab) {
-				return rt.recoverFromAbort(err)
-			}
-			var fenced txnFenced
-			if errors.As(err, &fenced) {
-				return rt.recoverFromFencing(err)
+			if isTxnFailure(err) {
+				return rt.recoverTxn(err)
 			}
 			return err
 		}

@@ -289,6 +289,7 @@ func (t *Task) CompleteRestoration() error {
 		return fmt.Errorf("%w: task %s from %s to %s", ErrIllegalTransition, t.id, t.state, Running)
 	}
 	if err := t.graph.InitProcessors(); err != nil {
+		t.cancelPunctuators() // of the processors that initialized, now closed
 		return fmt.Errorf("task %s: %w", t.id, err)
 	}
 	return t.transition(Running)
@@ -471,8 +472,9 @@ func (t *Task) flushStore(s store.StateStore) (err error) {
 	return nil
 }
 
-// Suspend closes the processors (if running), drops buffered records and
-// moves to Suspended. Stores stay open; commit before suspending.
+// Suspend closes the processors (if running) and cancels their punctuators,
+// drops buffered records and moves to Suspended. Stores stay open; commit
+// before suspending.
 func (t *Task) Suspend() error {
 	wasRunning := t.state == Running
 	if err := t.transition(Suspended); err != nil {
@@ -480,11 +482,19 @@ func (t *Task) Suspend() error {
 	}
 	t.group.Clear()
 	if wasRunning {
+		t.cancelPunctuators()
 		if err := t.graph.CloseProcessors(); err != nil {
 			return fmt.Errorf("task %s: %w", t.id, err)
 		}
 	}
 	return nil
+}
+
+// cancelPunctuators drops every schedule: they belong to processors being
+// closed, and a processor initialized again schedules its own anew.
+func (t *Task) cancelPunctuators() {
+	t.streamQ.CancelAll()
+	t.wallQ.CancelAll()
 }
 
 // Resume moves a suspended task back to Restoring; CompleteRestoration then

@@ -412,3 +412,77 @@ func TestSupplierMakesAFreshProcessorPerTask(t *testing.T) {
 		t.Error("two tasks share one store instance")
 	}
 }
+
+// punctProc schedules a stream-time punctuator in Init that counts firings.
+type punctProc struct {
+	fired *int
+	fail  bool
+	log   *[]string
+	name  string
+}
+
+func (p *punctProc) Init(ctx processor.Context[string, string]) error {
+	*p.log = append(*p.log, "init "+p.name)
+	if _, err := ctx.Schedule(10*time.Millisecond, punctuate.StreamTime, func(int64) error { *p.fired++; return nil }); err != nil {
+		return err
+	}
+	if p.fail {
+		return errors.New("init failed")
+	}
+	return nil
+}
+
+func (p *punctProc) Process(record.Record[string, string]) error { return nil }
+
+func (p *punctProc) Close() error {
+	*p.log = append(*p.log, "close "+p.name)
+	return nil
+}
+
+func TestResumedTaskFiresEachPunctuatorOncePerGridPoint(t *testing.T) {
+	var log []string
+	fired := 0
+	b := processor.NewBuilder()
+	processor.AddSource(b, "src", record.String(), record.String(), "in")
+	processor.AddProcessor(b, "p", func() processor.Processor[string, string, string, string] {
+		return &punctProc{fired: &fired, log: &log, name: "p"}
+	}, "src")
+	topo, err := b.Build()
+	must(t, err)
+	tk := runningTask(t, Config{Topology: topo})
+	must(t, tk.Suspend())
+	must(t, tk.Resume())
+	must(t, tk.CompleteRestoration())
+	must(t, tk.AddRecords("in", 0, []record.ConsumerRecord{raw("in", 0, 5, "x")}))
+	if ok, err := tk.Process(); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if fired != 1 {
+		t.Errorf("punctuator fired %d times at the first grid point, want 1 (the closed processor's schedule must be gone)", fired)
+	}
+}
+
+func TestFailedInitClosesTheProcessorsAlreadyInitialized(t *testing.T) {
+	var log []string
+	fired := 0
+	b := processor.NewBuilder()
+	processor.AddSource(b, "src", record.String(), record.String(), "in")
+	processor.AddProcessor(b, "a", func() processor.Processor[string, string, string, string] {
+		return &punctProc{fired: &fired, log: &log, name: "a"}
+	}, "src")
+	processor.AddProcessor(b, "b", func() processor.Processor[string, string, string, string] {
+		return &punctProc{fired: &fired, log: &log, name: "b", fail: true}
+	}, "a")
+	topo, err := b.Build()
+	must(t, err)
+	tk, err := New(Config{Topology: topo, Collector: &memCollector{}})
+	must(t, err)
+	must(t, tk.InitializeStores())
+	if err := tk.CompleteRestoration(); err == nil {
+		t.Fatal("CompleteRestoration succeeded, want b's init error")
+	}
+	must(t, tk.Close())
+	if got := strings.Join(log, ", "); got != "init a, init b, close a" {
+		t.Errorf("lifecycle calls %q, want a closed after b failed to init", got)
+	}
+}

@@ -15,8 +15,10 @@
 // into that sub-topology's input, after the record that produced it has been
 // processed.
 //
-// Records piped to a global store's topic update that store at once; every
-// processor reads it by name, as on Kafka.
+// Records piped (or written by a sink) to a global store's topic update that
+// store at once; every processor reads it by name, as on Kafka. A record the
+// store cannot take (a null key, undeserializable bytes) is logged and
+// counted (SkippedGlobalRecords), as the runtime does.
 //
 // Wall-clock time is virtual: it starts at Config.StartTime and moves only
 // with AdvanceWallClock, which fires due wall-clock punctuators.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"time"
@@ -59,9 +60,10 @@ type Driver struct {
 	dirs     []*statedir.TaskDir
 	tempDir  string
 	// global stores: their topics feed them directly.
-	globals     map[string][]globalStore
-	globalViews map[string]store.StateStore
-	globalAll   []store.StateStore
+	globals       map[string][]globalStore
+	globalViews   map[string]store.StateStore
+	globalAll     []store.StateStore
+	globalSkipped map[string]int64 // by processor.GlobalSkip* reason
 }
 
 type globalStore struct {
@@ -237,7 +239,7 @@ func (d *Driver) Batch(fn func() error) error {
 // openGlobals builds the topology's global stores; records piped to their
 // topics update them at once, before anything else is processed.
 func (d *Driver) openGlobals(t *processor.Topology, dir string, cache *store.Cache) error {
-	d.globals, d.globalViews = map[string][]globalStore{}, map[string]store.StateStore{}
+	d.globals, d.globalViews, d.globalSkipped = map[string][]globalStore{}, map[string]store.StateStore{}, map[string]int64{}
 	for _, spec := range t.GlobalStores() {
 		s, err := spec.Builder.Build()
 		if err != nil {
@@ -260,28 +262,16 @@ func (d *Driver) pipe(topic string, key, value []byte, ts int64, headers record.
 	if d.closed {
 		return errors.New("testdriver: closed")
 	}
-	if gs, ok := d.globals[topic]; ok {
-		off := d.offsets[topic]
-		d.offsets[topic] = off + 1
-		raw := record.ConsumerRecord{Topic: topic, Offset: off, Timestamp: ts, Key: key, Value: value, Headers: headers}
-		for _, g := range gs {
-			if _, err := g.spec.Apply(g.s, &raw); err != nil {
-				return fmt.Errorf("testdriver: global store %q: %w", g.spec.Name, err)
-			}
-			if err := g.s.Flush(); err != nil {
-				return err
-			}
-		}
-		return nil
+	rec := record.ConsumerRecord{Topic: topic, Partition: 0, Timestamp: ts,
+		TimestampType: record.TimestampCreateTime, Key: key, Value: value, Headers: headers}
+	if _, ok := d.globals[topic]; ok {
+		return d.applyGlobal(rec)
 	}
 	t, ok := d.byTopic[topic]
 	if !ok {
 		return fmt.Errorf("testdriver: no source reads topic %q", topic)
 	}
-	off := d.offsets[topic]
-	d.offsets[topic] = off + 1
-	rec := record.ConsumerRecord{Topic: topic, Partition: 0, Offset: off, Timestamp: ts,
-		TimestampType: record.TimestampCreateTime, Key: key, Value: value, Headers: headers}
+	rec.Offset = d.nextOffset(topic)
 	if err := t.AddRecords(topic, 0, []record.ConsumerRecord{rec}); err != nil {
 		return err
 	}
@@ -290,6 +280,40 @@ func (d *Driver) pipe(topic string, key, value []byte, ts int64, headers record.
 	}
 	return d.run()
 }
+
+// nextOffset returns the offset of topic's next record.
+func (d *Driver) nextOffset(topic string) int64 {
+	off := d.offsets[topic]
+	d.offsets[topic] = off + 1
+	return off
+}
+
+// applyGlobal writes a record of a global store's topic into its stores, as
+// the runtime's global goroutine does: records a store cannot take are
+// logged and counted (SkippedGlobalRecords), not applied.
+func (d *Driver) applyGlobal(raw record.ConsumerRecord) error {
+	raw.Offset = d.nextOffset(raw.Topic)
+	for _, g := range d.globals[raw.Topic] {
+		skip, err := g.spec.Update(g.s, &raw)
+		if skip != "" {
+			d.cfg.Logger.Warn("global store: skipping record", zap.String("store", g.spec.Name), zap.String("reason", skip),
+				zap.Stringer("record", raw.Metadata()), zap.Error(err))
+			d.globalSkipped[skip]++
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("testdriver: global store %q: %w", g.spec.Name, err)
+		}
+		if err := g.s.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SkippedGlobalRecords returns how many global-topic records were skipped,
+// by reason (processor.GlobalSkipNullKey, GlobalSkipDeserialization).
+func (d *Driver) SkippedGlobalRecords() map[string]int64 { return maps.Clone(d.globalSkipped) }
 
 // PipeRaw pipes a record as raw bytes (nil = null), for inputs no serializer
 // would produce: corrupt bytes, negative timestamps.
@@ -323,9 +347,13 @@ func (d *Driver) run() error {
 		fb := d.feedback
 		d.feedback = nil
 		for _, r := range fb {
-			off := d.offsets[r.Topic]
-			d.offsets[r.Topic] = off + 1
-			r.Offset = off
+			if _, ok := d.globals[r.Topic]; ok {
+				if err := d.applyGlobal(r); err != nil {
+					return err
+				}
+				continue
+			}
+			r.Offset = d.nextOffset(r.Topic)
 			if err := d.byTopic[r.Topic].AddRecords(r.Topic, 0, []record.ConsumerRecord{r}); err != nil {
 				return err
 			}
@@ -350,27 +378,23 @@ func (d *Driver) ProducedTopics() []string {
 	return out
 }
 
-// Store returns the named store from whichever task holds it.
+// Store returns the named store from whichever task holds it, or the
+// read-only view of the named global store.
 func (d *Driver) Store(name string) (store.StateStore, error) {
 	for _, t := range d.tasks {
 		if s, ok := t.Store(name); ok {
 			return s, nil
 		}
 	}
+	if s, ok := d.globalViews[name]; ok {
+		return s, nil
+	}
 	return nil, fmt.Errorf("testdriver: no store %q", name)
 }
 
 // KeyValueStore returns the named key-value store, typed, for assertions.
 func KeyValueStore[K, V any](d *Driver, name string) (store.KeyValueStore[K, V], error) {
-	s, err := d.Store(name)
-	if err != nil {
-		return nil, err
-	}
-	kv, ok := s.(store.KeyValueStore[K, V])
-	if !ok {
-		return nil, fmt.Errorf("testdriver: store %q is %T, not a KeyValueStore[%T, %T]", name, s, *new(K), *new(V))
-	}
-	return kv, nil
+	return processor.KeyValueStore[K, V](d, name)
 }
 
 // collector is the driver as its tasks' RecordCollector.
@@ -379,7 +403,8 @@ type collector Driver
 func (c *collector) Send(topic string, partition int32, key, value []byte, headers record.Headers, ts int64) error {
 	p := produced{key: cloneNullable(key), value: cloneNullable(value), headers: headers.Clone(), timestamp: ts, partition: partition}
 	c.outputs[topic] = append(c.outputs[topic], p)
-	if _, ok := c.byTopic[topic]; ok {
+	_, source := c.byTopic[topic]
+	if _, global := c.globals[topic]; source || global {
 		c.feedback = append(c.feedback, record.ConsumerRecord{Topic: topic, Timestamp: ts,
 			TimestampType: record.TimestampCreateTime, Key: p.key, Value: p.value, Headers: p.headers})
 	}
@@ -397,26 +422,10 @@ func cloneNullable(b []byte) []byte {
 
 // WindowStore returns the named window store, typed, for assertions.
 func WindowStore[K, V any](d *Driver, name string) (store.WindowStore[K, V], error) {
-	s, err := d.Store(name)
-	if err != nil {
-		return nil, err
-	}
-	w, ok := s.(store.WindowStore[K, V])
-	if !ok {
-		return nil, fmt.Errorf("testdriver: store %q is %T, not a WindowStore[%T, %T]", name, s, *new(K), *new(V))
-	}
-	return w, nil
+	return processor.WindowStore[K, V](d, name)
 }
 
 // SessionStore returns the named session store, typed, for assertions.
 func SessionStore[K, V any](d *Driver, name string) (store.SessionStore[K, V], error) {
-	s, err := d.Store(name)
-	if err != nil {
-		return nil, err
-	}
-	w, ok := s.(store.SessionStore[K, V])
-	if !ok {
-		return nil, fmt.Errorf("testdriver: store %q is %T, not a SessionStore[%T, %T]", name, s, *new(K), *new(V))
-	}
-	return w, nil
+	return processor.SessionStore[K, V](d, name)
 }

@@ -3,6 +3,7 @@ package testdriver_test
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -771,3 +772,44 @@ func (f *funcProc[KI, VI, KO, VO]) Init(ctx processor.Context[KO, VO]) error {
 }
 func (f *funcProc[KI, VI, KO, VO]) Process(r record.Record[KI, VI]) error { return f.process(f.ctx, r) }
 func (f *funcProc[KI, VI, KO, VO]) Close() error                          { return nil }
+
+// A panicking timestamp extractor is a bug like an extractor's error: it
+// stops the task even under log-and-continue, never a quiet skip.
+func TestPanickingTimestampExtractorFailsEvenUnderLogAndContinue(t *testing.T) {
+	b := processor.NewBuilder()
+	processor.AddSource(b, "src", record.String(), record.String(), "in").
+		WithTimestampExtractor(record.TimestampExtractorFunc(func(*record.ConsumerRecord, int64) (int64, error) {
+			panic("extractor bug")
+		}))
+	processor.AddSink(b, "out", "out", record.String(), record.String(), "src")
+	d := newDriver(t, b, testdriver.Config{DeserializationHandler: handler.LogAndContinue{}})
+	err := d.PipeRaw("in", []byte("k"), []byte("v"), 1)
+	var de *record.DeserializationError
+	if !errors.Is(err, handler.ErrPanic) || errors.As(err, &de) || !strings.Contains(err.Error(), "timestamp extractor") {
+		t.Fatalf("error = %v, want a fatal timestamp-extractor panic, not a deserialization error", err)
+	}
+}
+
+// Records a sink writes to a global store's topic reach the store, as the
+// runtime's global goroutine would apply them; records the store cannot take
+// are skipped, logged and counted, not fatal.
+func TestGlobalStoreTakesSinkOutputAndSkipsRecordsItCannotRead(t *testing.T) {
+	b := processor.NewBuilder()
+	processor.AddGlobalStore(b, store.NewKeyValueBuilder(store.InMemoryKeyValue("prices"), record.String(), record.Int64()),
+		"prices", record.String(), record.Int64())
+	processor.AddSource(b, "updates", record.String(), record.Int64(), "price-updates")
+	processor.AddSink(b, "to-prices", "prices", record.String(), record.Int64(), "updates")
+	d := newDriver(t, b, testdriver.Config{})
+	must(t, testdriver.CreateInputTopic(d, "price-updates", record.String(), record.Int64()).Pipe("tea", 3, 1))
+	prices, err := testdriver.KeyValueStore[string, int64](d, "prices")
+	must(t, err)
+	if v, ok, err := prices.Get("tea"); err != nil || !ok || v != 3 {
+		t.Errorf("global store has tea=%d %v %v, want 3 written through the sink", v, ok, err)
+	}
+	must(t, d.PipeRaw("prices", nil, []byte("12345678"), 2))
+	must(t, d.PipeRaw("prices", []byte("cake"), []byte("short"), 3))
+	want := map[string]int64{processor.GlobalSkipNullKey: 1, processor.GlobalSkipDeserialization: 1}
+	if got := d.SkippedGlobalRecords(); !maps.Equal(got, want) {
+		t.Errorf("skipped %v, want %v", got, want)
+	}
+}
