@@ -101,6 +101,7 @@ type joinSide[K, V1, V2, VT, VO, VR any] struct {
 	unmatched                     store.KeyValueStore[[]byte, []byte]
 	kbuf, ubuf                    []byte
 	vbuf                          []byte
+	ebuf                          []byte // emitExpired's scan bound
 	// thisVal and otherVal hold the values whose addresses go to the
 	// joiner: fields, so taking the addresses allocates nothing.
 	thisVal  VT
@@ -274,7 +275,14 @@ func (j *joinSide[K, V1, V2, VT, VO, VR]) forgetUnmatched(ts int64, side byte, k
 // emitExpired emits, oldest first, the unmatched records whose join window
 // has closed.
 func (j *joinSide[K, V1, V2, VT, VO, VR]) emitExpired(streamTime int64) error {
-	it, err := j.unmatched.All()
+	// Only records older than this can be due (the side with the shorter
+	// lookahead closes first): the scan stops there, not at the end.
+	bound := streamTime - min(j.w.after, j.w.before) - j.w.grace
+	if bound <= 0 {
+		return nil
+	}
+	j.ebuf = binary.BigEndian.AppendUint64(j.ebuf[:0], uint64(bound))
+	it, err := j.unmatched.Range([]byte{}, j.ebuf)
 	if err != nil {
 		return err
 	}
