@@ -241,7 +241,7 @@ func (pr *producer) begin() error {
 
 // commitTransaction commits outputs, changelog writes and offsets, then
 // begins the next transaction.
-func (pr *producer) commitTransaction(ctx context.Context, offsets []kafka.TopicPartition, meta *kafka.ConsumerGroupMetadata) error {
+func (pr *producer) commitTransaction(ctx context.Context, offsets []kafka.TopicPartition, meta *kafka.ConsumerGroupMetadata, offsetsSent func()) error {
 	pr.mu.Lock()
 	txnErr := pr.txnError
 	pr.mu.Unlock()
@@ -253,6 +253,7 @@ func (pr *producer) commitTransaction(ctx context.Context, offsets []kafka.Topic
 			return pr.classifyTxn(fmt.Errorf("streams: send offsets to transaction: %w", err), err)
 		}
 	}
+	offsetsSent()
 	if err := pr.p.CommitTransaction(ctx); err != nil {
 		return pr.classifyTxn(fmt.Errorf("streams: commit transaction: %w", err), err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"go.uber.org/zap"
 
+	"github.com/millrace/millrace/internal/faultpoint"
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/store"
 )
@@ -272,6 +273,7 @@ func (r *restorer) flush(x *restoration, p *restorePart) error {
 	}
 	r.metrics.restored(int64(len(p.batch)))
 	p.batch = p.batch[:0]
+	faultpoint.Hit(faultpoint.RestoreBatch)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/millrace/millrace/internal/faultpoint"
 	"github.com/millrace/millrace/partitiongroup"
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
@@ -314,6 +315,7 @@ func (r *runner) checkpoint(offsets map[topicPartition]int64) error {
 	if err := r.dir.WriteCheckpoint(cp); err != nil {
 		return fmt.Errorf("task %s: %w", r.id, err)
 	}
+	faultpoint.Hit(faultpoint.CheckpointWritten)
 	r.sinceCheckpoint = 0
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"go.uber.org/zap"
 
+	"github.com/millrace/millrace/internal/faultpoint"
 	"github.com/millrace/millrace/partitiongroup"
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
@@ -424,6 +425,9 @@ func (rt *runtime) commitAll(closing bool) error {
 		}
 	}
 	hold := func(*runner) resumeInfo { return resumeInfo{hold: true} }
+	if firstErr == nil {
+		faultpoint.Hit(faultpoint.CommitTasksFlushed)
+	}
 	if firstErr != nil {
 		release(hold)
 		if rt.eos && isTxnFailure(firstErr) {
@@ -435,7 +439,7 @@ func (rt *runtime) commitAll(closing bool) error {
 		meta, err := rt.cons.GetConsumerGroupMetadata()
 		if err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			err = rt.prod.commitTransaction(ctx, offsets, meta)
+			err = rt.prod.commitTransaction(ctx, offsets, meta, func() { faultpoint.Hit(faultpoint.CommitOffsetsSent) })
 			cancel()
 		}
 		if err != nil {
@@ -451,6 +455,7 @@ func (rt *runtime) commitAll(closing bool) error {
 			release(hold)
 			return err
 		}
+		faultpoint.Hit(faultpoint.CommitOutputsAcked)
 		if len(offsets) > 0 {
 			if _, err := rt.cons.CommitOffsets(offsets); err != nil {
 				// A rebalance is under way: the next owner resumes from the
@@ -477,6 +482,7 @@ func (rt *runtime) commitAll(closing bool) error {
 			return resumeInfo{checkpoint: cur}
 		})
 	}
+	faultpoint.Hit(faultpoint.CommitDone)
 	rt.a.m.observeCommit(time.Since(start))
 	return nil
 }
