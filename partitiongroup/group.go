@@ -395,7 +395,11 @@ func (g *PartitionGroup) updateHead(q *queue) error {
 			if !errors.As(err, &de) {
 				return fmt.Errorf("task %s: %s: %w", g.cfg.TaskID, raw.Metadata(), err)
 			}
-			if g.cfg.DeserializationHandler.OnDeserializationError(g.cfg.TaskID, raw, err) != handler.Continue {
+			resp, herr := handler.Deserialization(g.cfg.DeserializationHandler, g.cfg.TaskID, raw, err)
+			if herr != nil {
+				return fmt.Errorf("task %s: %w", g.cfg.TaskID, herr)
+			}
+			if resp != handler.Continue {
 				return fmt.Errorf("task %s: %w", g.cfg.TaskID, err)
 			}
 			g.logger.Warn("skipping record that does not deserialize",

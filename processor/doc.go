@@ -25,4 +25,9 @@
 //     instance after Close, as in Kafka Streams.
 //   - Record metadata is that of the source record being processed; inside
 //     a punctuator it is absent.
+//   - A processor's Context is a context.Context, cancelled when its task
+//     closes its processors (or is cancelled by the runtime). After that,
+//     Forward, ForwardTo and Schedule return an error wrapping
+//     ErrTaskClosed, also from processor goroutines that kept the Context:
+//     no record reaches an output after the task's last commit.
 package processor

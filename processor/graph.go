@@ -1,10 +1,12 @@
 package processor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -89,6 +91,35 @@ type env struct {
 	meta    record.Metadata
 	hasMeta bool
 	current *nodeBase
+	// closed is set when the processors close or the task is cancelled:
+	// from then on Forward, ForwardTo and Schedule fail. It is atomic
+	// because Cancel comes from the runtime's goroutine (a task abandoned
+	// while stuck) and because processors may forward from goroutines of
+	// their own; on the per-record path it is one plain load.
+	closed atomic.Bool
+	// run is the context processors see through Context (Done, Err): a new
+	// one per InitProcessors, cancelled when they close or the task is
+	// cancelled.
+	run atomic.Pointer[runContext]
+}
+
+type runContext struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// closedContext is what a Context returns before Init and after Close.
+var closedContext = func() context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(ErrTaskClosed)
+	return ctx
+}()
+
+func (e *env) context() context.Context {
+	if r := e.run.Load(); r != nil {
+		return r.ctx
+	}
+	return closedContext
 }
 
 type nodeBase struct {
@@ -220,6 +251,9 @@ func (g *Graph) NewHead(topic string) (Head, error) {
 // returned as an error wrapping handler.ErrPanic. On error, processors
 // already initialized stay so; CloseProcessors closes them.
 func (g *Graph) InitProcessors() error {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	g.env.run.Store(&runContext{ctx: ctx, cancel: func() { cancel(ErrTaskClosed) }})
+	g.env.closed.Store(false)
 	g.env.hasMeta = false
 	for _, n := range g.nodes {
 		g.env.current = n.base()
@@ -236,8 +270,11 @@ func (g *Graph) InitProcessors() error {
 }
 
 // CloseProcessors calls Close on every initialized processor, in the order
-// they were initialized, and returns the errors joined.
+// they were initialized, and returns the errors joined. The processors'
+// context is cancelled first and Forward fails from then on: whatever a
+// processor would forward now is after the task's last commit.
 func (g *Graph) CloseProcessors() error {
+	g.Cancel()
 	var errs []error
 	for _, n := range g.inited {
 		g.env.current = n.base()
@@ -249,6 +286,21 @@ func (g *Graph) CloseProcessors() error {
 	g.env.current = nil
 	return errors.Join(errs...)
 }
+
+// Cancel cancels the processors' context and makes Forward, ForwardTo and
+// Schedule fail with ErrTaskClosed, without running any processor code. It
+// is safe from any goroutine: a runtime calls it for a task it gives up on
+// while a processor is still inside a call.
+func (g *Graph) Cancel() {
+	g.env.closed.Store(true)
+	if r := g.env.run.Load(); r != nil {
+		r.cancel()
+	}
+}
+
+// Cancelled reports whether Cancel (or CloseProcessors) ran since the
+// processors were last initialized.
+func (g *Graph) Cancelled() bool { return g.env.closed.Load() }
 
 // Punctuate runs a punctuation callback registered by owner at time ts, with
 // no record metadata. A returned error is attributed to the owner node.
@@ -306,6 +358,9 @@ func (c *nodeContext[K, V]) addChild(child runtimeNode) error {
 }
 
 func (c *nodeContext[K, V]) Forward(r record.Record[K, V]) error {
+	if c.g.env.closed.Load() {
+		return c.closedErr("forward")
+	}
 	for _, ch := range c.children {
 		if err := ch.receive(r); err != nil {
 			return err
@@ -315,6 +370,9 @@ func (c *nodeContext[K, V]) Forward(r record.Record[K, V]) error {
 }
 
 func (c *nodeContext[K, V]) ForwardTo(child string, r record.Record[K, V]) error {
+	if c.g.env.closed.Load() {
+		return c.closedErr("forward")
+	}
 	for i, n := range c.names {
 		if n == child {
 			return c.children[i].receive(r)
@@ -324,8 +382,21 @@ func (c *nodeContext[K, V]) ForwardTo(child string, r record.Record[K, V]) error
 }
 
 func (c *nodeContext[K, V]) Schedule(interval time.Duration, t punctuate.Type, fn punctuate.Func) (punctuate.Cancellable, error) {
+	if c.g.env.closed.Load() {
+		return nil, c.closedErr("schedule")
+	}
 	return c.g.env.host.Schedule(c.node, interval, t, fn)
 }
+
+func (c *nodeContext[K, V]) closedErr(op string) error {
+	return fmt.Errorf("%w: node %q of task %s cannot %s", ErrTaskClosed, c.node.name, c.g.cfg.TaskID, op)
+}
+
+// The context.Context of a processor: cancelled when the task closes.
+func (c *nodeContext[K, V]) Deadline() (time.Time, bool) { return c.g.env.context().Deadline() }
+func (c *nodeContext[K, V]) Done() <-chan struct{}       { return c.g.env.context().Done() }
+func (c *nodeContext[K, V]) Err() error                  { return c.g.env.context().Err() }
+func (c *nodeContext[K, V]) Value(key any) any           { return c.g.env.context().Value(key) }
 
 func (c *nodeContext[K, V]) Store(name string) (store.StateStore, error) {
 	s, ok := c.stores[name]

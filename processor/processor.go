@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -61,8 +62,19 @@ type StoreProvider interface {
 }
 
 // Context is a processor's view of its task. Its methods are called from the
-// task's goroutine only (inside Init, Process, Close and punctuators).
+// task's goroutine only (inside Init, Process, Close and punctuators), except
+// those of the embedded context.Context, which are safe from any goroutine.
+//
+// A Context is a context.Context that is cancelled when the task stops
+// running its processors: when it closes (its partitions were revoked, or
+// the App shuts down) or when the runtime gives up on it because a call
+// did not return within Config.TaskTimeout. Pass it to blocking calls
+// (ctx.Done(), http.NewRequestWithContext(ctx, ...)) so they end with the
+// task. Its cause (context.Cause) is ErrTaskClosed. From then on Forward,
+// ForwardTo and Schedule fail with ErrTaskClosed: nothing a processor does
+// after its task's last commit reaches an output.
 type Context[K, V any] interface {
+	context.Context
 	StoreProvider
 	// Forward passes r to every child, depth-first, and returns the first
 	// error a child returned.
@@ -132,6 +144,10 @@ var (
 	ErrStoreNotConnected = errors.New("processor: store not connected to this processor")
 	// ErrStoreType: the store is not of the requested kind and types.
 	ErrStoreType = errors.New("processor: store has other types")
+	// ErrTaskClosed: the processor's task has closed (or was given up on);
+	// Forward, ForwardTo and Schedule fail with it, and it is the cause of
+	// the cancelled Context.
+	ErrTaskClosed = errors.New("processor: task closed")
 )
 
 // KeyValueStore returns the named key-value store with key type K and value

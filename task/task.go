@@ -63,6 +63,11 @@ var legal = map[State][]State{
 // wrong state.
 var ErrIllegalTransition = errors.New("task: illegal state transition")
 
+// ErrCancelled is wrapped by the error of a record or punctuation that was
+// running when the task was cancelled (see Cancel): no handler is asked,
+// and the record is not committed as processed.
+var ErrCancelled = errors.New("task: cancelled")
+
 // Clock is the task's wall clock.
 type Clock interface {
 	Now() time.Time
@@ -292,8 +297,27 @@ func (t *Task) CompleteRestoration() error {
 		t.cancelPunctuators() // of the processors that initialized, now closed
 		return fmt.Errorf("task %s: %w", t.id, err)
 	}
-	return t.transition(Running)
+	if err := t.transition(Running); err != nil {
+		return err
+	}
+	// A stream time restored from committed metadata is the task's stream
+	// time already: punctuators due at it fire now, not at the next record
+	// (which may be long in coming).
+	if st := t.group.StreamTime(); st != record.UnknownTime && t.streamQ.Len() > 0 {
+		if _, err := t.streamQ.MayPunctuate(st, t.runPunctuation); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+// Cancel cancels the processors' context and makes their Forward, ForwardTo
+// and Schedule fail, without waiting for or running any processor code. It
+// is the only method safe from any goroutine: a runtime calls it for a task
+// whose processor is stuck inside a call, so that whatever the call does
+// when it returns reaches no output. The task must then be closed by its own
+// goroutine.
+func (t *Task) Cancel() { t.graph.Cancel() }
 
 // AddRecords buffers a batch of raw records for one input partition.
 func (t *Task) AddRecords(topic string, partition int32, recs []record.ConsumerRecord) error {
@@ -373,7 +397,20 @@ func (t *Task) handle(pe *handler.ProcessingError, punctuation bool) error {
 	} else {
 		pe.Topic, pe.Partition, pe.Offset = t.current.Topic, t.current.Partition, t.current.Offset
 	}
-	if !errors.Is(pe.Err, handler.ErrFatal) && t.cfg.ProcessingHandler.OnProcessingError(pe) == handler.Continue {
+	if t.graph.Cancelled() {
+		// The runtime gave up on this task (or it closed) while the record
+		// was running: it is not the record's fault and no handler decides;
+		// the record counts as unprocessed.
+		return fmt.Errorf("%w: %w", ErrCancelled, pe)
+	}
+	if errors.Is(pe.Err, handler.ErrFatal) {
+		return pe
+	}
+	resp, herr := handler.Processing(t.cfg.ProcessingHandler, pe)
+	if herr != nil {
+		return fmt.Errorf("task %s: %w", t.id, herr)
+	}
+	if resp == handler.Continue {
 		t.stats.DroppedProcessingError.Add(1)
 		t.logger.Warn("processing failed; record dropped as the processing handler says",
 			zap.String("node", pe.Node), zap.String("topic", pe.Topic), zap.Int32("partition", pe.Partition),
