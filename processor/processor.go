@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -119,6 +120,16 @@ type TaskID struct {
 // String formats the id as subtopology_partition.
 func (id TaskID) String() string {
 	return strconv.Itoa(id.Subtopology) + "_" + strconv.FormatInt(int64(id.Partition), 10)
+}
+
+// Compare orders task ids by sub-topology, then partition: -1, 0 or +1.
+func (id TaskID) Compare(other TaskID) int {
+	switch {
+	case id.Subtopology != other.Subtopology:
+		return cmp.Compare(id.Subtopology, other.Subtopology)
+	default:
+		return cmp.Compare(id.Partition, other.Partition)
+	}
 }
 
 // ParseTaskID parses the form String produces.

@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -53,6 +55,9 @@ func New(topo *processor.Topology, cfg Config) (*App, error) {
 	}
 	cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkTopology(topo); err != nil {
 		return nil, err
 	}
 	m, err := newMetrics(cfg.ApplicationID, cfg.Registerer)
@@ -112,11 +117,6 @@ func (a *App) Run(ctx context.Context) error {
 	defer close(a.done)
 
 	err := a.run(ctx)
-	if err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-		// Stopped (Close, or the caller's context) while starting: that is
-		// a shutdown, not a failure.
-		err = nil
-	}
 	a.runErr = err
 	if err != nil {
 		a.setState(PendingError)
@@ -129,9 +129,31 @@ func (a *App) Run(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the App and returns when every goroutine it started is gone.
-// It is idempotent and returns Run's error, if any.
+// ErrCloseTimeout is wrapped by Close's (or Shutdown's) error when the App
+// did not finish shutting down in time; it goes on shutting down in the
+// background.
+var ErrCloseTimeout = errors.New("streams: close timed out")
+
+// Close stops the App and returns when every goroutine it started is gone,
+// or, at the latest, CloseTimeout plus a few seconds after it was called
+// (the shutdown gives up on tasks whose processors do not return within
+// CloseTimeout; see Config.CloseTimeout). It is idempotent and returns
+// Run's error, if any.
 func (a *App) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.CloseTimeout+closeSlack)
+	defer cancel()
+	return a.Shutdown(ctx)
+}
+
+// closeSlack is how much longer than CloseTimeout Close waits: the
+// clients' own close after the tasks' (each bounded).
+const closeSlack = 5 * time.Second
+
+// Shutdown stops the App like Close, waiting at most until ctx ends (the
+// shutdown itself also ends within about CloseTimeout). If ctx ends first,
+// Shutdown returns an error wrapping ErrCloseTimeout and the App goes on
+// shutting down in the background; a later Close waits for it again.
+func (a *App) Shutdown(ctx context.Context) error {
 	a.mu.Lock()
 	started, cancel := a.started, a.cancel
 	if !started {
@@ -146,20 +168,45 @@ func (a *App) Close() error {
 	if cancel != nil {
 		cancel()
 	}
-	<-a.done
-	return a.runErr
+	select {
+	case <-a.done:
+		return a.runErr
+	case <-ctx.Done():
+		return fmt.Errorf("%w: the App was still shutting down (state %s): %w", ErrCloseTimeout, a.State(), ctx.Err())
+	}
+}
+
+// failing reports a fatal error as soon as it is known: the App moves to
+// PendingError while it still shuts down. It is safe from any goroutine.
+func (a *App) failing(err error) {
+	if err == nil {
+		return
+	}
+	if a.setState(PendingError) {
+		a.logger.Error("fatal error; shutting down", zap.Error(err))
+	}
 }
 
 // processID returns the instance's persistent id, kept in the state
 // directory: under exactly-once it makes the transactional id stable, so a
 // restarted instance fences its predecessor and aborts its open
 // transaction.
+//
+// Only a missing file makes a new id. An unreadable or malformed one is an
+// error: making a new identity silently would leave the old transactional
+// id's open transaction to time out and break fencing of a zombie.
 func processID(appDir string) (string, error) {
 	path := filepath.Join(appDir, "process-id")
-	if b, err := os.ReadFile(path); err == nil {
-		if id := strings.TrimSpace(string(b)); len(id) == 32 {
-			return id, nil
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		id := strings.TrimSpace(string(b))
+		if _, herr := hex.DecodeString(id); len(id) != 32 || herr != nil {
+			return "", fmt.Errorf("streams: %s holds %q, not a process id (32 hex digits); fix or delete it", path, id)
 		}
+		return id, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("streams: read process id: %w", err)
 	}
 	var raw [16]byte
 	if _, err := rand.Read(raw[:]); err != nil {

@@ -3,8 +3,12 @@ package streams
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,7 +16,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/millrace/millrace/handler"
+	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
+	"github.com/millrace/millrace/store"
 )
 
 // Guarantee is the processing guarantee.
@@ -53,7 +59,12 @@ type Config struct {
 	StateDir string
 	// ProcessingGuarantee; default AtLeastOnce.
 	ProcessingGuarantee Guarantee
-	// CommitInterval; default 30 s, or 100 ms under ExactlyOnceV2.
+	// CommitInterval is how often tasks commit; 0 means the default, 30 s,
+	// or 100 ms under ExactlyOnceV2. Unlike Kafka Streams'
+	// commit.interval.ms, 0 is not "as often as possible": in Go the zero
+	// value is "unset". For commits as often as possible, set 1 ms (the
+	// App then commits on every pass of its poll loop that finds the
+	// interval elapsed).
 	CommitInterval time.Duration
 	// MaxTaskIdle: see the partitiongroup package; default 0.
 	MaxTaskIdle time.Duration
@@ -70,6 +81,23 @@ type Config struct {
 	// StartupTimeout bounds how long Run waits for the cluster at start;
 	// default 30 s.
 	StartupTimeout time.Duration
+	// TaskTimeout is how long one call into a task's processors (a
+	// record, a punctuation, a store flush that forwards) may run before
+	// the task counts as stuck (Kafka Streams: task.timeout.ms); default
+	// 5 minutes. A task that misses a commit because it is inside such a
+	// call is reported (log, metric) at once; under AtLeastOnce the other
+	// tasks keep processing and committing meanwhile, under ExactlyOnceV2
+	// they wait for it (their commit is one transaction with its writes).
+	// Past TaskTimeout the App fails with ErrTaskStuck. A processor sees
+	// the end of its task through its Context (a context.Context).
+	TaskTimeout time.Duration
+	// CloseTimeout bounds the shutdown in Close, Run's return after its
+	// context ends, and the commit and close of tasks on a rebalance;
+	// default 30 s. A task whose processor does not return by then is
+	// given up on: its context is cancelled, it can reach no output, its
+	// records since the last commit are processed again by the next owner,
+	// and its goroutine closes its stores when the call returns.
+	CloseTimeout time.Duration
 	// StateCleanupDelay is how long the state of a task no longer assigned
 	// is kept before it is deleted; default 10 minutes.
 	StateCleanupDelay time.Duration
@@ -91,6 +119,12 @@ type Config struct {
 	StateListener func(from, to State)
 	// ConsumerConfig, ProducerConfig and AdminConfig are extra librdkafka
 	// properties (security, tuning) applied over Millrace's own.
+	// ConsumerConfig applies to the group consumer and to the consumers
+	// that restore changelogs and global stores. New checks every property
+	// with librdkafka. The producer's delivery.timeout.ms (default 120 s,
+	// Kafka Streams' value) and, under ExactlyOnceV2, transaction.timeout.ms
+	// (default 10 s, likewise; it also caps the delivery timeout) set how
+	// long the App waits for acknowledgements before it fails.
 	ConsumerConfig map[string]any
 	ProducerConfig map[string]any
 	AdminConfig    map[string]any
@@ -127,6 +161,12 @@ func (c *Config) withDefaults() {
 	if c.StartupTimeout == 0 {
 		c.StartupTimeout = 30 * time.Second
 	}
+	if c.TaskTimeout == 0 {
+		c.TaskTimeout = 5 * time.Minute
+	}
+	if c.CloseTimeout == 0 {
+		c.CloseTimeout = 30 * time.Second
+	}
 	if c.StateCleanupDelay == 0 {
 		c.StateCleanupDelay = 10 * time.Minute
 	}
@@ -154,15 +194,15 @@ func (c *Config) validate() error {
 	switch {
 	case c.ApplicationID == "":
 		bad("ApplicationID is required")
-	case strings.IndexFunc(c.ApplicationID, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
-	}) >= 0:
+	case strings.IndexFunc(c.ApplicationID, func(r rune) bool { return !topicRune(r) }) >= 0:
 		bad("ApplicationID %q may only hold letters, digits, '.', '_' and '-' (it names topics and a directory)", c.ApplicationID)
 	case c.ApplicationID == "." || c.ApplicationID == "..":
 		bad("ApplicationID %q is not a valid directory name", c.ApplicationID)
 	}
 	if strings.TrimSpace(c.BootstrapServers) == "" {
 		bad("BootstrapServers is required")
+	} else if err := checkBootstrap(c.BootstrapServers); err != nil {
+		errs = append(errs, err)
 	}
 	if c.ProcessingGuarantee != AtLeastOnce && c.ProcessingGuarantee != ExactlyOnceV2 {
 		bad("ProcessingGuarantee %d is neither AtLeastOnce nor ExactlyOnceV2", c.ProcessingGuarantee)
@@ -182,16 +222,102 @@ func (c *Config) validate() error {
 	if c.StartupTimeout < 0 {
 		bad("StartupTimeout %v is negative", c.StartupTimeout)
 	}
+	if c.TaskTimeout < 0 {
+		bad("TaskTimeout %v is negative", c.TaskTimeout)
+	}
+	if c.CloseTimeout < 0 {
+		bad("CloseTimeout %v is negative", c.CloseTimeout)
+	}
 	if c.StateCleanupDelay < 0 {
 		bad("StateCleanupDelay %v is negative", c.StateCleanupDelay)
 	}
 	if c.ReplicationFactor < -1 {
 		bad("ReplicationFactor %d must be -1 (broker default) or positive", c.ReplicationFactor)
 	}
-	for name, m := range map[string]map[string]any{"ConsumerConfig": c.ConsumerConfig, "ProducerConfig": c.ProducerConfig, "AdminConfig": c.AdminConfig} {
-		for k := range m {
-			if owned[k] {
-				bad("%s sets %q, which Millrace manages (set it through Config)", name, k)
+	ownedOK := true
+	for _, m := range []struct {
+		name  string
+		props map[string]any
+	}{{"ConsumerConfig", c.ConsumerConfig}, {"ProducerConfig", c.ProducerConfig}, {"AdminConfig", c.AdminConfig}} {
+		for _, k := range slices.Sorted(maps.Keys(m.props)) {
+			field, isOwned := owned[k]
+			switch {
+			case !isOwned:
+			case field != "":
+				bad("%s sets %q, which Millrace manages: set Config.%s instead", m.name, k, field)
+				ownedOK = false
+			default:
+				bad("%s sets %q, which Millrace manages (its guarantees depend on it)", m.name, k)
+				ownedOK = false
+			}
+		}
+	}
+	if ownedOK && len(errs) == 0 {
+		// librdkafka's own checks, once everything else is sound.
+		errs = append(errs, validateClients(c)...)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w:\n  - %w", ErrConfig, joinLines(errs))
+}
+
+// checkBootstrap parses a bootstrap.servers list: host:port entries
+// separated by commas, each with an optional security-protocol prefix
+// (SSL://host:port) and IPv6 hosts in brackets.
+func checkBootstrap(list string) error {
+	var bad []string
+	for _, entry := range strings.Split(list, ",") {
+		entry = strings.TrimSpace(entry)
+		if _, rest, ok := strings.Cut(entry, "://"); ok {
+			entry = rest
+		}
+		host, port, err := net.SplitHostPort(entry)
+		if err == nil {
+			var n int
+			n, err = strconv.Atoi(port)
+			switch {
+			case err != nil || n < 1 || n > 65535:
+				err = fmt.Errorf("port %q is not a number from 1 to 65535", port)
+			case host == "":
+				err = errors.New("no host")
+			case strings.ContainsAny(host, " /\\"):
+				err = fmt.Errorf("host %q is not a host name or address", host)
+			}
+		}
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%q (%v)", entry, err))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("BootstrapServers %q is not a list of host:port: %s", list, strings.Join(bad, ", "))
+}
+
+// maxTopicName is Kafka's limit on topic names.
+const maxTopicName = 249
+
+// checkTopology checks what of the Config only the topology can tell:
+// the internal topics named after the application id must be valid Kafka
+// topic names.
+func (c *Config) checkTopology(topo *processor.Topology) error {
+	var errs []error
+	for _, st := range topo.Subtopologies() {
+		for _, name := range st.Stores {
+			sb, _ := topo.StoreBuilder(name)
+			lg, ok := sb.(store.Logged)
+			if !ok || !lg.LoggingEnabled() {
+				continue
+			}
+			topic := store.ChangelogTopic(c.ApplicationID, name)
+			if len(topic) > maxTopicName {
+				errs = append(errs, fmt.Errorf("ApplicationID %q is too long for store %q: its changelog topic %q has %d characters, Kafka allows %d",
+					c.ApplicationID, name, topic, len(topic), maxTopicName))
+			}
+			if i := strings.IndexFunc(name, func(r rune) bool { return !topicRune(r) }); i >= 0 {
+				errs = append(errs, fmt.Errorf("store %q names a changelog topic, which may only hold letters, digits, '.', '_' and '-' (found %q)",
+					name, name[i:i+1]))
 			}
 		}
 	}
@@ -201,12 +327,8 @@ func (c *Config) validate() error {
 	return fmt.Errorf("%w:\n  - %w", ErrConfig, joinLines(errs))
 }
 
-// owned are librdkafka properties the App sets itself; overriding them
-// would break its guarantees.
-var owned = map[string]bool{
-	"group.id": true, "enable.auto.commit": true, "enable.auto.offset.store": true,
-	"isolation.level": true, "transactional.id": true, "enable.idempotence": true,
-	"partition.assignment.strategy": true, "group.instance.id": true, "bootstrap.servers": true,
+func topicRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
 }
 
 type lines []error

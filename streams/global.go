@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,11 +33,14 @@ type globals struct {
 	// running: run was started, so close must stop it and wait for it;
 	// before that (a failed start) there is nothing to wait for.
 	running bool
-	mu      sync.Mutex
-	failed  error
+	// fatal: the consumer raised a fatal error (it cannot be closed).
+	fatal  bool
+	mu     sync.Mutex
+	failed error
 }
 
-func startGlobals(ctx context.Context, cfg *Config, topo *processor.Topology, appDir string, m *metrics) (*globals, error) {
+func startGlobals(ctx context.Context, cl *clients, topo *processor.Topology, appDir string, m *metrics) (*globals, error) {
+	cfg := cl.cfg
 	g := &globals{specs: topo.GlobalStores(), stores: map[string]store.StateStore{}, views: map[string]store.StateStore{},
 		logger: cfg.Logger, m: m, stop: make(chan struct{}), done: make(chan struct{})}
 	if len(g.specs) == 0 {
@@ -55,24 +59,14 @@ func startGlobals(ctx context.Context, cfg *Config, topo *processor.Topology, ap
 			err = st.Init(ictx)
 		}
 		if err != nil {
-			g.closeStores()
-			return nil, fmt.Errorf("streams: global store %q: %w", spec.Name, err)
+			return nil, errors.Join(fmt.Errorf("streams: global store %q: %w", spec.Name, err), g.closeStores())
 		}
 		g.stores[spec.Name] = st
 		g.views[spec.Name] = spec.View(st)
 	}
-	cm := kafka.ConfigMap{"bootstrap.servers": cfg.BootstrapServers, "group.id": cfg.ApplicationID + "-global",
-		"enable.auto.commit": false, "auto.offset.reset": "earliest", "go.logs.channel.enable": false, "log_level": 3}
-	if cfg.ProcessingGuarantee == ExactlyOnceV2 {
-		cm["isolation.level"] = "read_committed"
-	}
-	for k, v := range cfg.ConsumerConfig {
-		cm[k] = v
-	}
-	c, err := kafka.NewConsumer(&cm)
+	c, err := cl.consumer(globalConsumer)
 	if err != nil {
-		g.closeStores()
-		return nil, fmt.Errorf("streams: global consumer: %w", err)
+		return nil, errors.Join(err, g.closeStores())
 	}
 	g.cons = c
 	ends := map[topicPartition]int64{}
@@ -110,12 +104,9 @@ func startGlobals(ctx context.Context, cfg *Config, topo *processor.Topology, ap
 			g.close()
 			return nil, ctx.Err()
 		}
-		if m, ok := c.Poll(50).(*kafka.Message); ok {
-			if err := g.apply(m); err != nil {
-				g.close()
-				return nil, err
-			}
-			n++
+		if err := g.event(c.Poll(50), &n); err != nil {
+			g.close()
+			return nil, err
 		}
 		pos, err := c.Position(assign)
 		if err != nil {
@@ -179,13 +170,34 @@ func (g *globals) run() {
 			}
 		default:
 		}
-		if m, ok := g.cons.Poll(50).(*kafka.Message); ok {
-			if err := g.apply(m); err != nil {
-				g.setErr(err)
-				return
-			}
+		var n int64
+		if err := g.event(g.cons.Poll(50), &n); err != nil {
+			g.setErr(err)
+			return
 		}
 	}
+}
+
+// event applies one consumer event: a record goes to its store (counted in
+// n); an error that means the store cannot be kept current is returned.
+func (g *globals) event(ev kafka.Event, n *int64) error {
+	switch e := ev.(type) {
+	case *kafka.Message:
+		if e.TopicPartition.Error != nil {
+			return fmt.Errorf("streams: global stores: reading %s-%d: %w", *e.TopicPartition.Topic, e.TopicPartition.Partition, e.TopicPartition.Error)
+		}
+		if err := g.apply(e); err != nil {
+			return err
+		}
+		*n++
+	case kafka.Error:
+		if e.IsFatal() {
+			g.fatal = true
+			return fmt.Errorf("streams: global consumer: fatal: %w", e)
+		}
+		g.logger.Warn("global consumer", zap.Error(e))
+	}
+	return nil
 }
 
 func (g *globals) setErr(err error) {
@@ -212,16 +224,28 @@ func (g *globals) close() {
 		}
 	}
 	if g.cons != nil {
-		g.cons.Close()
+		if err := closeConsumer(g.cons, g.fatal, time.Now().Add(consumerCloseTimeout)); err != nil {
+			g.logger.Warn("close global consumer", zap.Error(err))
+		}
 		g.cons = nil
 	}
-	g.closeStores()
+	if err := g.closeStores(); err != nil {
+		g.logger.Warn("closing global stores", zap.Error(err))
+	}
 }
 
-func (g *globals) closeStores() {
-	for _, st := range g.stores {
-		st.Flush()
-		st.Close()
+// closeStores flushes and closes every global store and returns what
+// failed.
+func (g *globals) closeStores() error {
+	var errs []error
+	for name, st := range g.stores {
+		if err := st.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("streams: global store %q: flush: %w", name, err))
+		}
+		if err := st.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("streams: global store %q: close: %w", name, err))
+		}
 	}
 	g.stores = map[string]store.StateStore{}
+	return errors.Join(errs...)
 }

@@ -26,8 +26,9 @@ type metrics struct {
 	retired   task.Stats // counters of closed tasks, kept so totals never go down
 	lags      map[topicPartition]int64
 	remaining map[processor.TaskID]int64
+	blocked   map[processor.TaskID]time.Duration
 
-	descProcessed, descDropped, descEnforced, descLate, descLateMax, descLag, descRemaining *prometheus.Desc
+	descProcessed, descDropped, descEnforced, descLate, descLateMax, descLag, descRemaining, descBlocked *prometheus.Desc
 }
 
 func newMetrics(appID string, reg prometheus.Registerer) (*metrics, error) {
@@ -45,6 +46,7 @@ func newMetrics(appID string, reg prometheus.Registerer) (*metrics, error) {
 		droppedProd: prometheus.NewCounter(prometheus.CounterOpts{Name: "millrace_dropped_records_production_total",
 			Help: "Records the producer could not deliver, dropped as the production handler said.", ConstLabels: labels}),
 		tasks: map[processor.TaskID]*task.Stats{}, lags: map[topicPartition]int64{}, remaining: map[processor.TaskID]int64{},
+		blocked: map[processor.TaskID]time.Duration{},
 	}
 	m.descProcessed = prometheus.NewDesc("millrace_processed_records_total", "Records processed.", nil, labels)
 	m.descDropped = prometheus.NewDesc("millrace_dropped_records_total", "Records dropped, by reason.", []string{"reason"}, labels)
@@ -53,6 +55,9 @@ func newMetrics(appID string, reg prometheus.Registerer) (*metrics, error) {
 	m.descLateMax = prometheus.NewDesc("millrace_record_lateness_max_milliseconds", "Largest lateness seen.", nil, labels)
 	m.descLag = prometheus.NewDesc("millrace_consumer_lag_records", "Records on the broker not yet handed to tasks.", []string{"topic", "partition"}, labels)
 	m.descRemaining = prometheus.NewDesc("millrace_restore_remaining_records", "Changelog records left to restore.", []string{"task"}, labels)
+	m.descBlocked = prometheus.NewDesc("millrace_task_blocked_seconds",
+		"How long a task has been inside one processor call without reaching a commit it was asked for (0 when it is not).",
+		[]string{"task"}, labels)
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.processLatency, m.punctuateLatency, m.commitLatency, m.restoredTotal, m.droppedProd, m} {
 			if err := reg.Register(c); err != nil {
@@ -64,7 +69,7 @@ func newMetrics(appID string, reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.descProcessed, m.descDropped, m.descEnforced, m.descLate, m.descLateMax, m.descLag, m.descRemaining} {
+	for _, d := range []*prometheus.Desc{m.descProcessed, m.descDropped, m.descEnforced, m.descLate, m.descLateMax, m.descLag, m.descRemaining, m.descBlocked} {
 		ch <- d
 	}
 }
@@ -106,6 +111,21 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	for id, n := range m.remaining {
 		ch <- prometheus.MustNewConstMetric(m.descRemaining, prometheus.GaugeValue, float64(n), id.String())
 	}
+	for id := range m.tasks {
+		ch <- prometheus.MustNewConstMetric(m.descBlocked, prometheus.GaugeValue, m.blocked[id].Seconds(), id.String())
+	}
+}
+
+// setBlocked records how long a task has been late for a commit; 0 clears
+// it.
+func (m *metrics) setBlocked(id processor.TaskID, d time.Duration) {
+	m.mu.Lock()
+	if d <= 0 {
+		delete(m.blocked, id)
+	} else {
+		m.blocked[id] = d
+	}
+	m.mu.Unlock()
 }
 
 func itoa(n int32) string { return strconv.FormatInt(int64(n), 10) }
@@ -124,6 +144,7 @@ func (m *metrics) removeTask(id processor.TaskID) {
 		return
 	}
 	delete(m.tasks, id)
+	delete(m.blocked, id)
 	r := &m.retired
 	r.Processed.Add(s.Processed.Load())
 	r.SkippedDeserialization.Add(s.SkippedDeserialization.Load())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,28 +13,39 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/millrace/millrace/handler"
-	"github.com/millrace/millrace/record"
-	"github.com/millrace/millrace/store"
 )
 
 // producer is the instance's one producer (transactional under
 // exactly-once). Tasks produce through their collectors from their own
-// goroutines; one goroutine reads delivery reports, applies the production
-// handler, and records the offsets of changelog writes for checkpoints.
+// goroutines without taking any lock: a failure is published as an atomic
+// flag. One goroutine reads delivery reports, applies the production handler
+// (outside any lock, so a slow handler delays no task), records the offsets
+// of changelog writes for checkpoints, and counts the reports, which is how
+// a flush knows when every record sent so far is done.
 type producer struct {
 	p       *kafka.Producer
 	eos     bool
 	logger  *zap.Logger
 	handler ProductionHandler
 	metrics *metrics
+	// onFatal learns of an unrecoverable failure at once, so the App
+	// reports PendingError while it still shuts down.
+	onFatal func(error)
+	// timeout is the producer's delivery timeout; waits for
+	// acknowledgements last this long plus deliveryMargin.
+	timeout time.Duration
 
-	inflight atomic.Int64
+	failed    atomic.Bool  // failure is set
+	delivered atomic.Int64 // delivery reports handled
+
 	mu       sync.Mutex
 	cond     *sync.Cond
 	failure  error                    // first unhandled delivery error
 	txnError error                    // a delivery error under EOS: the transaction must abort
 	offsets  map[topicPartition]int64 // next offset after the last delivered changelog record
 	tracked  map[string]bool          // changelog topics
+	live     map[*collector]struct{}  // collectors whose sends count
+	retired  int64                    // sends of collectors no longer live
 	done     chan struct{}
 
 	partsMu sync.Mutex
@@ -45,39 +57,29 @@ type topicPartition struct {
 	partition int32
 }
 
-func newProducer(cfg *Config, processID string, changelogs map[string]bool, m *metrics) (*producer, error) {
-	cm := kafka.ConfigMap{
-		"bootstrap.servers":         cfg.BootstrapServers,
-		"partitioner":               "murmur2_random",
-		"go.delivery.report.fields": "none",
-		"go.logs.channel.enable":    false, "log_level": 3,
-		"linger.ms":          5,
-		"enable.idempotence": true,
-	}
-	if cfg.ProcessingGuarantee == ExactlyOnceV2 {
-		cm["transactional.id"] = cfg.ApplicationID + "-" + processID
-		cm["transaction.timeout.ms"] = 60_000
-	}
-	for k, v := range cfg.ProducerConfig {
-		cm[k] = v
-	}
-	p, err := kafka.NewProducer(&cm)
+func newProducer(cl *clients, processID string, changelogs map[string]bool, m *metrics, onFatal func(error)) (*producer, error) {
+	p, err := cl.producer(processID)
 	if err != nil {
-		return nil, fmt.Errorf("streams: create producer: %w", err)
+		return nil, err
 	}
-	pr := &producer{p: p, eos: cfg.ProcessingGuarantee == ExactlyOnceV2, logger: cfg.Logger, handler: cfg.ProductionHandler,
-		metrics: m, offsets: map[topicPartition]int64{}, tracked: changelogs, done: make(chan struct{}), parts: map[string]int32{}}
+	pr := &producer{p: p, eos: cl.cfg.ProcessingGuarantee == ExactlyOnceV2, logger: cl.cfg.Logger,
+		handler: cl.cfg.ProductionHandler, metrics: m, onFatal: onFatal, timeout: deliveryTimeout(cl.cfg),
+		offsets: map[topicPartition]int64{}, tracked: changelogs, live: map[*collector]struct{}{},
+		done: make(chan struct{}), parts: map[string]int32{}}
 	pr.cond = sync.NewCond(&pr.mu)
 	go pr.readEvents()
 	return pr, nil
 }
+
+// ackTimeout is the longest wait for acknowledgements.
+func (pr *producer) ackTimeout() time.Duration { return pr.timeout + deliveryMargin }
 
 func (pr *producer) readEvents() {
 	defer close(pr.done)
 	for ev := range pr.p.Events() {
 		switch e := ev.(type) {
 		case *kafka.Message:
-			pr.delivered(e)
+			pr.delivered1(e)
 		case kafka.Error:
 			if e.IsFatal() {
 				if pr.eos && pr.classifyTxn(e, e) != error(e) {
@@ -94,73 +96,159 @@ func (pr *producer) readEvents() {
 	}
 }
 
-func (pr *producer) delivered(m *kafka.Message) {
+func (pr *producer) delivered1(m *kafka.Message) {
 	tp := m.TopicPartition
-	pr.mu.Lock()
+	var failure error
 	if tp.Error != nil {
-		pr.deliveryFailed(tp)
-	} else if pr.tracked[*tp.Topic] {
+		failure = pr.deliveryFailed(tp)
+	}
+	pr.mu.Lock()
+	first := false
+	switch {
+	case failure != nil:
+		first = pr.setFailure(failure)
+	case tp.Error == nil && pr.tracked[*tp.Topic]:
 		k := topicPartition{*tp.Topic, tp.Partition}
 		if next := int64(tp.Offset) + 1; next > pr.offsets[k] {
 			pr.offsets[k] = next
 		}
 	}
-	if pr.inflight.Add(-1) == 0 {
-		pr.cond.Broadcast()
-	}
+	pr.delivered.Add(1)
+	pr.cond.Broadcast()
 	pr.mu.Unlock()
+	if first && pr.onFatal != nil {
+		pr.onFatal(failure)
+	}
 }
 
-// deliveryFailed applies the production handler; the caller holds mu.
-func (pr *producer) deliveryFailed(tp kafka.TopicPartition) {
+// deliveryFailed decides about an undelivered record and returns the error
+// that stops the App, or nil. It runs without the lock: the production
+// handler is user code.
+func (pr *producer) deliveryFailed(tp kafka.TopicPartition) error {
 	topic := *tp.Topic
 	err := tp.Error
 	if pr.eos {
+		var ke kafka.Error
+		if errors.As(err, &ke) && permanentDeliveryError(ke.Code()) {
+			// The record can never be written: aborting and retrying the
+			// transaction would fail the same way forever.
+			return fmt.Errorf("streams: delivery to %s-%d failed permanently: %w", topic, tp.Partition, err)
+		}
+		pr.mu.Lock()
 		if pr.txnError == nil {
 			pr.txnError = fmt.Errorf("streams: delivery to %s-%d failed: %w", topic, tp.Partition, err)
 		}
-		return
+		pr.mu.Unlock()
+		return nil
 	}
 	if pr.tracked[topic] {
 		// A lost changelog write would silently lose state: never skip it.
-		if pr.failure == nil {
-			pr.failure = fmt.Errorf("streams: changelog write to %s-%d failed: %w", topic, tp.Partition, err)
-		}
-		return
+		return fmt.Errorf("streams: changelog write to %s-%d failed: %w", topic, tp.Partition, err)
 	}
-	if pr.handler != nil && pr.handler.OnProductionError(topic, tp.Partition, err) == handler.Continue {
+	resp, herr := pr.ask(topic, tp.Partition, err)
+	if herr != nil {
+		return herr
+	}
+	if resp == handler.Continue {
 		pr.logger.Warn("record not delivered; dropped as the production handler says",
 			zap.String("topic", topic), zap.Int32("partition", tp.Partition), zap.Error(err))
 		pr.metrics.droppedProduction()
-		return
+		return nil
 	}
-	if pr.failure == nil {
-		pr.failure = fmt.Errorf("streams: delivery to %s-%d failed: %w", topic, tp.Partition, err)
+	return fmt.Errorf("streams: delivery to %s-%d failed: %w", topic, tp.Partition, err)
+}
+
+// ask runs the production handler; a nil handler fails, and a panicking
+// one fails with the panic.
+func (pr *producer) ask(topic string, partition int32, cause error) (resp handler.Response, err error) {
+	if pr.handler == nil {
+		return handler.Fail, nil
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			resp = handler.Fail
+			err = fmt.Errorf("%w: production handler %T on a record for %s-%d: %v (while handling: %v)\n%s",
+				handler.ErrHandlerPanic, pr.handler, topic, partition, p, cause, debug.Stack())
+		}
+	}()
+	return pr.handler.OnProductionError(topic, partition, cause), nil
+}
+
+// permanentDeliveryError reports errors no retry of the same record can
+// cure.
+func permanentDeliveryError(code kafka.ErrorCode) bool {
+	switch code {
+	case kafka.ErrMsgSizeTooLarge, kafka.ErrInvalidMsg, kafka.ErrInvalidMsgSize, kafka.ErrRecordListTooLarge,
+		kafka.ErrTopicAuthorizationFailed, kafka.ErrInvalidRecord, kafka.ErrTopicException:
+		return true
+	}
+	return false
+}
+
+// setFailure records the first failure and reports whether err was it;
+// the caller holds mu, and calls onFatal after unlocking when it was.
+func (pr *producer) setFailure(err error) bool {
+	if pr.failure != nil {
+		return false
+	}
+	pr.failure = err
+	pr.failed.Store(true)
+	pr.cond.Broadcast()
+	return true
 }
 
 func (pr *producer) fail(err error) {
 	pr.mu.Lock()
-	if pr.failure == nil {
-		pr.failure = err
-	}
-	pr.cond.Broadcast()
+	first := pr.setFailure(err)
 	pr.mu.Unlock()
+	if first && pr.onFatal != nil {
+		pr.onFatal(err)
+	}
 }
 
 // err returns the first unhandled failure.
 func (pr *producer) err() error {
+	if !pr.failed.Load() {
+		return nil
+	}
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	return pr.failure
 }
 
-// send produces one record; key and value are copied by librdkafka.
+// register counts c's sends in flushes until retire.
+func (pr *producer) register(c *collector) {
+	pr.mu.Lock()
+	pr.live[c] = struct{}{}
+	pr.mu.Unlock()
+}
+
+// retire stops tracking c; what it sent stays counted.
+func (pr *producer) retire(c *collector) {
+	pr.mu.Lock()
+	if _, ok := pr.live[c]; ok {
+		delete(pr.live, c)
+		pr.retired += c.sent.Load()
+	}
+	pr.mu.Unlock()
+}
+
+// sentLocked is every record handed to librdkafka so far; the caller holds
+// mu.
+func (pr *producer) sentLocked() int64 {
+	n := pr.retired
+	for c := range pr.live {
+		n += c.sent.Load()
+	}
+	return n
+}
+
+// send produces one record; key and value are copied by librdkafka. It
+// retries while librdkafka's queue is full.
 func (pr *producer) send(msg *kafka.Message) error {
 	if err := pr.err(); err != nil {
 		return err
 	}
-	pr.inflight.Add(1)
 	for {
 		err := pr.p.Produce(msg, nil)
 		if err == nil {
@@ -169,20 +257,18 @@ func (pr *producer) send(msg *kafka.Message) error {
 		var ke kafka.Error
 		if errors.As(err, &ke) && ke.Code() == kafka.ErrQueueFull {
 			time.Sleep(time.Millisecond) // librdkafka's queue drains in the background
+			if err := pr.err(); err != nil {
+				return err
+			}
 			continue
-		}
-		if pr.inflight.Add(-1) == 0 {
-			pr.mu.Lock()
-			pr.cond.Broadcast()
-			pr.mu.Unlock()
 		}
 		wrapped := fmt.Errorf("streams: produce to %s: %w", *msg.TopicPartition.Topic, err)
 		if pr.eos {
 			switch c := pr.classifyTxn(wrapped, err).(type) {
 			case txnFenced, txnAbortable:
 				// The transaction's fault, not the record's, and not for
-				// the processing handler: the runtime aborts (or replaces
-				// the producer) and resumes from the last commit.
+				// any handler: the runtime aborts (or replaces the
+				// producer) and resumes from the last commit.
 				return handler.Fatal(c)
 			}
 		}
@@ -190,8 +276,11 @@ func (pr *producer) send(msg *kafka.Message) error {
 	}
 }
 
-// flush waits until every record produced so far is acknowledged (or
-// failed), then returns the first unhandled failure.
+// flush waits until every record handed to librdkafka so far is
+// acknowledged or failed (its delivery report handled), or the wait passes
+// timeout; it returns the first unhandled failure. Callers make sure no
+// collector sends meanwhile (tasks wait in the commit barrier, slow ones at
+// their collector's gate), so the count it waits for is fixed.
 func (pr *producer) flush(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	stop := time.AfterFunc(timeout, func() {
@@ -202,9 +291,11 @@ func (pr *producer) flush(timeout time.Duration) error {
 	defer stop.Stop()
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	for pr.inflight.Load() > 0 && pr.failure == nil {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("streams: %d records not acknowledged within %v", pr.inflight.Load(), timeout)
+	target := pr.sentLocked()
+	for pr.delivered.Load() < target && pr.failure == nil {
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("streams: %d records not acknowledged within %v (the producer's delivery timeout is %v)",
+				target-pr.delivered.Load(), timeout, pr.timeout)
 		}
 		pr.cond.Wait()
 	}
@@ -240,7 +331,8 @@ func (pr *producer) begin() error {
 }
 
 // commitTransaction commits outputs, changelog writes and offsets, then
-// begins the next transaction.
+// begins the next transaction. offsetsSent runs between the two steps
+// (a crash test's fault point).
 func (pr *producer) commitTransaction(ctx context.Context, offsets []kafka.TopicPartition, meta *kafka.ConsumerGroupMetadata, offsetsSent func()) error {
 	pr.mu.Lock()
 	txnErr := pr.txnError
@@ -257,7 +349,9 @@ func (pr *producer) commitTransaction(ctx context.Context, offsets []kafka.Topic
 	if err := pr.p.CommitTransaction(ctx); err != nil {
 		return pr.classifyTxn(fmt.Errorf("streams: commit transaction: %w", err), err)
 	}
-	if err := pr.flush(30 * time.Second); err != nil {
+	// The commit flushed every record; their delivery reports (changelog
+	// offsets for checkpoints) may still be on their way.
+	if err := pr.flush(pr.ackTimeout()); err != nil {
 		return err
 	}
 	return pr.begin()
@@ -268,11 +362,8 @@ func (pr *producer) abortTransaction(ctx context.Context) error {
 	if err := pr.p.AbortTransaction(ctx); err != nil {
 		return pr.classifyTxn(fmt.Errorf("streams: abort transaction: %w", err), err)
 	}
-	pr.mu.Lock()
-	pr.txnError = nil
-	pr.mu.Unlock()
 	// Aborted records are purged; their delivery reports say so.
-	if err := pr.flush(30 * time.Second); err != nil && !errors.As(err, new(txnAbortable)) {
+	if err := pr.flush(pr.ackTimeout()); err != nil && !errors.As(err, new(txnAbortable)) {
 		pr.logger.Debug("flush after abort", zap.Error(err))
 	}
 	pr.mu.Lock()
@@ -344,67 +435,27 @@ func (pr *producer) partitionCount(topic string) (int32, error) {
 	return n, nil
 }
 
-func (pr *producer) close() {
-	pr.p.Close()
-	<-pr.done
-}
-
-// collector is one task's RecordCollector and ChangelogWriter. It is used
-// from the task's goroutine only, so it reuses one message.
-type collector struct {
-	pr        *producer
-	partition int32 // the task's partition, for changelogs
-	appID     string
-	msg       kafka.Message
-	topics    map[string]*string
-	changelog map[string]string // store -> changelog topic
-	headers   []kafka.Header
-	produced  atomic.Int64
-}
-
-func newCollector(pr *producer, appID string, partition int32) *collector {
-	return &collector{pr: pr, appID: appID, partition: partition, topics: map[string]*string{}, changelog: map[string]string{}}
-}
-
-func (c *collector) topic(name string) *string {
-	p, ok := c.topics[name]
-	if !ok {
-		p = &name
-		c.topics[name] = p
+// purge drops what librdkafka still holds (a crash, an abandoned
+// transaction): their delivery reports say they failed.
+func (pr *producer) purge() {
+	if err := pr.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking); err != nil {
+		pr.logger.Debug("purge", zap.Error(err))
 	}
-	return p
 }
 
-// Send implements processor.RecordCollector.
-func (c *collector) Send(topic string, partition int32, key, value []byte, headers record.Headers, ts int64) error {
-	c.msg.TopicPartition = kafka.TopicPartition{Topic: c.topic(topic), Partition: partition}
-	if partition < 0 {
-		c.msg.TopicPartition.Partition = kafka.PartitionAny
+// close closes the producer and waits for its event goroutine, at most
+// timeout; the caller purges first when records may be undeliverable.
+func (pr *producer) close(timeout time.Duration) error {
+	done := make(chan struct{})
+	go func() {
+		pr.p.Close()
+		<-pr.done
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("streams: producer did not close within %v", timeout)
 	}
-	c.msg.Key, c.msg.Value = key, value
-	c.msg.Timestamp = time.UnixMilli(ts)
-	c.msg.Headers = c.msg.Headers[:0]
-	if len(headers) > 0 {
-		c.headers = c.headers[:0]
-		for _, h := range headers {
-			c.headers = append(c.headers, kafka.Header{Key: h.Key, Value: h.Value})
-		}
-		c.msg.Headers = c.headers
-	}
-	c.produced.Add(1)
-	return c.pr.send(&c.msg)
-}
-
-// PartitionCount implements processor.RecordCollector.
-func (c *collector) PartitionCount(topic string) (int32, error) { return c.pr.partitionCount(topic) }
-
-// Log implements store.ChangelogWriter: the write goes to partition
-// <task partition> of the store's changelog.
-func (c *collector) Log(storeName string, key, value []byte, ts int64) error {
-	t, ok := c.changelog[storeName]
-	if !ok {
-		t = store.ChangelogTopic(c.appID, storeName)
-		c.changelog[storeName] = t
-	}
-	return c.Send(t, c.partition, key, value, nil, ts)
 }

@@ -36,17 +36,7 @@ func (a *App) unregister(id processor.TaskID) {
 func (a *App) LocalTasks() []processor.TaskID {
 	a.iqMu.Lock()
 	defer a.iqMu.Unlock()
-	out := make([]processor.TaskID, 0, len(a.iq))
-	for id := range a.iq {
-		out = append(out, id)
-	}
-	slices.SortFunc(out, func(x, y processor.TaskID) int {
-		if x.Subtopology != y.Subtopology {
-			return x.Subtopology - y.Subtopology
-		}
-		return int(x.Partition - y.Partition)
-	})
-	return out
+	return sortedIDs(a.iq)
 }
 
 // KeyValueStore returns a read-only view of the named key-value store over
@@ -80,12 +70,7 @@ func sortedIDs(m map[processor.TaskID]*task.Task) []processor.TaskID {
 	for id := range m {
 		out = append(out, id)
 	}
-	slices.SortFunc(out, func(x, y processor.TaskID) int {
-		if x.Subtopology != y.Subtopology {
-			return x.Subtopology - y.Subtopology
-		}
-		return int(x.Partition - y.Partition)
-	})
+	slices.SortFunc(out, processor.TaskID.Compare)
 	return out
 }
 

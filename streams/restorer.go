@@ -33,6 +33,8 @@ type restorer struct {
 	stop    chan struct{}
 	done    chan struct{}
 	active  map[processor.TaskID]*restoration
+	// fatal: the consumer raised a fatal error (it cannot be closed).
+	fatal bool
 }
 
 type restoreCmd struct {
@@ -44,6 +46,11 @@ type restoreCmd struct {
 type restoreResult struct {
 	id  processor.TaskID
 	err error
+	// wipe names stores whose checkpoint is beyond their changelog's end:
+	// their local state cannot be trusted; the task is recreated with them
+	// wiped and restored from the start. reason says what was found.
+	wipe   []string
+	reason string
 }
 
 // restoration of one task.
@@ -59,7 +66,9 @@ type restorePart struct {
 	store  string
 	target store.KeyValueBytes
 	start  int64 // first offset to read; kafka.OffsetBeginning for none
-	end    int64
+	// fromCheckpoint: start came from the task's checkpoint file.
+	fromCheckpoint bool
+	end            int64
 	done   bool
 	batch  []store.Entry
 	count  int64
@@ -67,25 +76,12 @@ type restorePart struct {
 
 const restoreBatch = 1000
 
-func newRestorer(cfg *Config, m *metrics) (*restorer, error) {
-	cm := kafka.ConfigMap{
-		"bootstrap.servers":      cfg.BootstrapServers,
-		"group.id":               cfg.ApplicationID + "-restore",
-		"enable.auto.commit":     false,
-		"auto.offset.reset":      "earliest",
-		"go.logs.channel.enable": false, "log_level": 3,
-	}
-	if cfg.ProcessingGuarantee == ExactlyOnceV2 {
-		cm["isolation.level"] = "read_committed"
-	}
-	for k, v := range cfg.ConsumerConfig {
-		cm[k] = v
-	}
-	c, err := kafka.NewConsumer(&cm)
+func newRestorer(cl *clients, m *metrics) (*restorer, error) {
+	c, err := cl.consumer(restoreConsumer)
 	if err != nil {
-		return nil, fmt.Errorf("streams: create restore consumer: %w", err)
+		return nil, err
 	}
-	r := &restorer{cons: c, logger: cfg.Logger, metrics: m, cmds: make(chan restoreCmd, 64),
+	r := &restorer{cons: c, logger: cl.cfg.Logger, metrics: m, cmds: make(chan restoreCmd, 64),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		active: map[processor.TaskID]*restoration{}}
 	go r.run()
@@ -130,7 +126,9 @@ func (r *restorer) remove(id processor.TaskID) {
 func (r *restorer) close() {
 	close(r.stop)
 	<-r.done
-	r.cons.Close()
+	if err := closeConsumer(r.cons, r.fatal, time.Now().Add(consumerCloseTimeout)); err != nil {
+		r.logger.Warn("close restore consumer", zap.Error(err))
+	}
 }
 
 func (r *restorer) run() {
@@ -181,6 +179,14 @@ func (r *restorer) begin(x *restoration) {
 			return
 		}
 		p.end = high
+		if p.fromCheckpoint && p.start > high {
+			// The checkpoint claims more than the changelog holds: the
+			// changelog was recreated or truncated, or the checkpoint is
+			// wrong. Either way the local state cannot be trusted.
+			r.deliver(restoreResult{id: x.id, wipe: storesOf(x),
+				reason: fmt.Sprintf("store %q: checkpoint offset %d, changelog %s-%d ends at %d", p.store, p.start, p.tp.topic, p.tp.partition, high)})
+			return
+		}
 		if p.start < low {
 			p.start = low // nothing before the log start is left to read
 		}
@@ -249,6 +255,13 @@ func (r *restorer) poll() {
 			if p == nil || p.done {
 				continue
 			}
+			if e.TopicPartition.Error != nil {
+				// A partition-level error (the changelog is gone, an offset
+				// out of range): restoration cannot finish.
+				r.fail(x, fmt.Errorf("streams: task %s: restore store %q from %s-%d: %w", x.id, p.store,
+					p.tp.topic, p.tp.partition, e.TopicPartition.Error))
+				return
+			}
 			p.batch = append(p.batch, store.Entry{Key: e.Key, Value: e.Value})
 			p.count++
 			if len(p.batch) >= restoreBatch {
@@ -258,10 +271,31 @@ func (r *restorer) poll() {
 				}
 			}
 		case kafka.Error:
-			r.logger.Debug("restore consumer", zap.Error(e))
+			if e.IsFatal() {
+				r.fatal = true
+				r.failAll(fmt.Errorf("streams: restore consumer: fatal: %w", e))
+				return
+			}
+			r.logger.Warn("restore consumer", zap.Error(e))
 		}
 	}
 	r.checkDone()
+}
+
+// failAll ends every restoration with err.
+func (r *restorer) failAll(err error) {
+	for _, x := range r.active {
+		r.fail(x, fmt.Errorf("task %s: %w", x.id, err))
+	}
+}
+
+// storesOf names the stores a restoration covers.
+func storesOf(x *restoration) []string {
+	out := make([]string, 0, len(x.parts))
+	for _, p := range x.parts {
+		out = append(out, p.store)
+	}
+	return out
 }
 
 func (r *restorer) flush(x *restoration, p *restorePart) error {

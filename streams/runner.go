@@ -1,66 +1,25 @@
 package streams
 
 import (
+	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"go.uber.org/zap"
 
 	"github.com/millrace/millrace/internal/faultpoint"
 	"github.com/millrace/millrace/partitiongroup"
 	"github.com/millrace/millrace/processor"
-	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
 	"github.com/millrace/millrace/store/statedir"
 	"github.com/millrace/millrace/task"
 )
 
-// inputQueue hands batches from the poller to a task goroutine: a
-// mutex-guarded slice plus a one-slot notify channel. Pushing never blocks;
-// the poller bounds what it hands over by pausing partitions.
-type inputQueue struct {
-	mu     sync.Mutex
-	items  []inputItem
-	spare  []inputItem
-	notify chan struct{}
-}
-
-type inputItem struct {
-	topic     string
-	partition int32
-	records   []record.ConsumerRecord
-	lag       int64 // with no records: a lag update (-1 unknown)
-}
-
-func newInputQueue() *inputQueue { return &inputQueue{notify: make(chan struct{}, 1)} }
-
-func (q *inputQueue) push(it inputItem) {
-	q.mu.Lock()
-	q.items = append(q.items, it)
-	q.mu.Unlock()
-	select {
-	case q.notify <- struct{}{}:
-	default:
-	}
-}
-
-// drain takes everything queued; the returned slice is valid until the next
-// drain.
-func (q *inputQueue) drain() []inputItem {
-	// The spare array is the previous batch, no longer visible to push:
-	// clear it before handing it to the poller, never after.
-	clear(q.spare[:cap(q.spare)])
-	q.mu.Lock()
-	items := q.items
-	q.items = q.spare[:0]
-	q.mu.Unlock()
-	q.spare = items
-	return items
-}
-
-// control messages reach a task goroutine between records.
+// control messages reach a task goroutine between records. The runtime has
+// at most one outstanding per task (ctrl has room for it), so sending one
+// never blocks the runtime's goroutine.
 type control struct {
 	commit *commitRequest
 	close  *closeRequest
@@ -94,35 +53,53 @@ type closeRequest struct {
 	reply      chan<- error
 }
 
-// runner is the goroutine that owns one task.
+// runner owns one task: a goroutine runs it (after restoration), and the
+// runtime's goroutine keeps the fields marked as its own.
 type runner struct {
-	id         processor.TaskID
-	task       *task.Task
-	dir        *statedir.TaskDir
-	col        *collector
-	in         *inputQueue
-	ctrl       chan control
-	failures   chan<- taskFailure
-	done       chan struct{}
-	logger     *zap.Logger
-	metrics    *metrics
-	changelogs []topicPartition // this task's changelog partitions
+	id       processor.TaskID
+	task     *task.Task
+	dir      *statedir.TaskDir
+	col      *collector
+	in       *inputQueue
+	ctrl     chan control
+	failures chan<- taskFailure
+	done     chan struct{}
+	// abandoned is closed when the runtime gives up on the task (a call
+	// did not return in time): the goroutine then closes the task itself
+	// as soon as the call returns, and takes no control message again.
+	abandoned chan struct{}
+	logger    *zap.Logger
+	metrics   *metrics
+	// changelogs are this task's changelog partitions.
+	changelogs []topicPartition
 	// processed[i] is the next offset to process of input partition i
 	// (registration order), published for the poller's pause decisions.
 	processed []atomic.Int64
 	inputs    []partitiongroup.Partition
-	commitReq *atomic.Bool // a processor called Context.Commit
-	// wanted is set by the poller before it sends a control message, so
+	commitReq atomic.Bool // a processor called Context.Commit
+	// wanted is set by the runtime before it sends a control message, so
 	// the task stops at the next record boundary instead of finishing its
-	// chunk.
-	wanted atomic.Bool
-	// sinceCheckpoint counts changelog records since the last checkpoint.
-	sinceCheckpoint int64
-	started         bool
-	busy            bool
+	// chunk; committing is set by the task once it is in a commit (its
+	// stores flushing), so the runtime tells a slow flush from a call
+	// stuck in user code.
+	wanted     atomic.Bool
+	committing atomic.Bool
+
+	// The goroutine's own state.
+	busy bool
 	// failed is the error that stopped the task; the goroutine then only
 	// answers control messages (commits with this error).
 	failed error
+
+	// The runtime goroutine's own state.
+	started bool
+	// committed are the group's committed offsets the task started from.
+	committed []kafka.TopicPartition
+	// pending is the commit round whose request the task has not answered
+	// yet, and since when.
+	pending      *commitRound
+	pendingSince time.Time
+	warned       bool // the runtime logged that the task is slow
 	// hasPersistent: the task has logged persistent stores, so checkpoints
 	// matter; lastCheckpoint is the changelog offsets last checkpointed.
 	hasPersistent  bool
@@ -146,6 +123,10 @@ func (r *runner) run() {
 	idle := time.NewTimer(time.Hour)
 	defer idle.Stop()
 	for {
+		if r.isAbandoned() {
+			r.closeAbandoned()
+			return
+		}
 		select {
 		case c := <-r.ctrl:
 			if r.handle(c) {
@@ -155,14 +136,20 @@ func (r *runner) run() {
 		default:
 		}
 		if r.failed != nil {
-			if r.handle(<-r.ctrl) {
-				return
+			select {
+			case c := <-r.ctrl:
+				if r.handle(c) {
+					return
+				}
+			case <-r.abandoned:
 			}
 			continue
 		}
 		if err := r.step(); err != nil {
 			r.failed = err
-			r.report(err)
+			if !errors.Is(err, task.ErrCancelled) {
+				r.report(err)
+			}
 			continue
 		}
 		if r.task.CommitRequested() && !r.commitReq.Load() {
@@ -190,8 +177,26 @@ func (r *runner) run() {
 			}
 		case <-r.in.notify:
 		case <-idle.C:
+		case <-r.abandoned:
 		}
 	}
+}
+
+func (r *runner) isAbandoned() bool {
+	select {
+	case <-r.abandoned:
+		return true
+	default:
+		return false
+	}
+}
+
+// closeAbandoned closes a task the runtime gave up on, once its call
+// returned: dirty (no checkpoint), so its stores restore from the
+// changelog next time, and its directory lock is released.
+func (r *runner) closeAbandoned() {
+	err := r.closeTask(&closeRequest{})
+	r.logger.Warn("task given up on has returned and is closed", zap.Stringer("task", r.id), zap.Error(err))
 }
 
 // step moves queued input into the task, processes a chunk and fires
@@ -236,7 +241,7 @@ func (r *runner) step() error {
 			r.publish(p)
 		}
 	}
-	if next, ok := r.task.NextWallClockPunctuation(); ok && next <= r.task.WallClockTime() {
+	if next, ok := r.task.NextWallClockPunctuation(); ok && next <= r.task.WallClockTime() && !r.wanted.Load() {
 		pstart := time.Now()
 		if _, err := r.task.PunctuateWallClock(); err != nil {
 			return err
@@ -247,7 +252,7 @@ func (r *runner) step() error {
 	return nil
 }
 
-// report tells the poller about a failure without ever blocking: a full
+// report tells the runtime about a failure without ever blocking: a full
 // channel already holds failures enough to stop the App, and a task blocked
 // here would never take the close the shutdown sends it.
 func (r *runner) report(err error) {
@@ -273,24 +278,43 @@ func (r *runner) handle(c control) bool {
 	r.wanted.Store(false)
 	switch {
 	case c.commit != nil:
+		if r.isAbandoned() {
+			r.closeAbandoned()
+			return true
+		}
+		r.committing.Store(true)
+		var rep commitReply
 		if r.failed != nil {
 			// The record that failed was taken from its queue: the group's
 			// offsets already count it as consumed. Never report them.
-			c.commit.reply <- commitReply{r: r, err: r.failed}
-			<-c.commit.resume
-			return false
+			rep = commitReply{r: r, err: r.failed}
+		} else {
+			offsets, err := r.task.Commit()
+			r.commitReq.Store(false)
+			rep = commitReply{r: r, offsets: offsets, err: err}
 		}
-		offsets, err := r.task.Commit()
-		r.commitReq.Store(false)
-		c.commit.reply <- commitReply{r: r, offsets: offsets, err: err}
-		info, ok := <-c.commit.resume
-		if ok && info.checkpoint != nil && err == nil {
+		r.committing.Store(false)
+		c.commit.reply <- rep // room for every reply of the round
+		var info resumeInfo
+		select {
+		case info = <-c.commit.resume:
+		case <-r.abandoned:
+			r.closeAbandoned()
+			return true
+		}
+		if info.checkpoint != nil && rep.err == nil {
 			if err := r.checkpoint(info.checkpoint); err != nil {
 				r.report(err)
 			}
 		}
-		if ok && info.hold {
-			return r.handle(<-r.ctrl)
+		if info.hold {
+			select {
+			case next := <-r.ctrl:
+				return r.handle(next)
+			case <-r.abandoned:
+				r.closeAbandoned()
+				return true
+			}
 		}
 		return false
 	case c.close != nil:
@@ -316,26 +340,22 @@ func (r *runner) checkpoint(offsets map[topicPartition]int64) error {
 		return fmt.Errorf("task %s: %w", r.id, err)
 	}
 	faultpoint.Hit(faultpoint.CheckpointWritten)
-	r.sinceCheckpoint = 0
 	return nil
 }
 
+// closeTask closes the task's processors and stores and releases its
+// directory; a clean close with offsets writes them as the checkpoint.
 func (r *runner) closeTask(req *closeRequest) error {
-	var err error
+	var errs []error
 	if req.clean && req.checkpoint != nil && r.task.State() != task.Closed {
-		err = r.checkpoint(req.checkpoint)
+		errs = append(errs, r.checkpoint(req.checkpoint))
 	}
-	if cerr := r.task.Close(); cerr != nil && err == nil {
-		err = cerr
-	}
-	if uerr := r.dir.Unlock(); uerr != nil && err == nil {
-		err = uerr
-	}
-	return err
+	errs = append(errs, r.task.Close(), r.dir.Unlock())
+	return errors.Join(errs...)
 }
 
 // send delivers a control message, asking the task to stop at the next
-// record boundary.
+// record boundary. The runtime sends at most one at a time per task.
 func (r *runner) send(c control) {
 	r.wanted.Store(true)
 	r.ctrl <- c

@@ -50,16 +50,12 @@ type plan struct {
 
 // preparePlan reads metadata, checks source topics and co-partitioning, and
 // creates or checks the changelog topics.
-func preparePlan(ctx context.Context, cfg *Config, topo *processor.Topology) (*plan, error) {
-	cm := kafka.ConfigMap{"bootstrap.servers": cfg.BootstrapServers, "log_level": 3}
-	for k, v := range cfg.AdminConfig {
-		cm[k] = v
-	}
-	admin, err := kafka.NewAdminClient(&cm)
+func preparePlan(ctx context.Context, cl *clients, cfg *Config, topo *processor.Topology) (*plan, error) {
+	admin, closeAdmin, err := cl.admin()
 	if err != nil {
-		return nil, fmt.Errorf("streams: create admin client: %w", err)
+		return nil, err
 	}
-	defer admin.Close()
+	defer closeAdmin()
 	timeout := cfg.StartupTimeout
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
 		timeout = time.Until(d)

@@ -1,0 +1,381 @@
+package streams
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// clientKind names one of the App's Kafka clients. Every librdkafka
+// configuration the App uses is made here, from Config, in one place.
+type clientKind string
+
+const (
+	// mainConsumer joins the group and reads the source topics.
+	mainConsumer clientKind = "consumer"
+	// restoreConsumer reads changelogs; it never joins a group.
+	restoreConsumer clientKind = "restore-consumer"
+	// globalConsumer reads the topics of global stores; no group either.
+	globalConsumer clientKind = "global-consumer"
+	// appProducer writes outputs and changelogs (transactional under
+	// exactly-once).
+	appProducer clientKind = "producer"
+	// adminClient creates internal topics.
+	adminClient clientKind = "admin"
+)
+
+// owned are librdkafka properties the App sets itself; overriding them
+// through ConsumerConfig, ProducerConfig or AdminConfig would break its
+// guarantees or its event loops, so New refuses them.
+var owned = map[string]string{
+	"group.id":                        "ApplicationID",
+	"enable.auto.commit":              "",
+	"enable.auto.offset.store":        "",
+	"isolation.level":                 "ProcessingGuarantee",
+	"transactional.id":                "ProcessingGuarantee",
+	"enable.idempotence":              "",
+	"partition.assignment.strategy":   "",
+	"group.instance.id":               "InstanceID",
+	"bootstrap.servers":               "BootstrapServers",
+	"metadata.broker.list":            "BootstrapServers",
+	"session.timeout.ms":              "SessionTimeout",
+	"max.poll.interval.ms":            "TaskTimeout",
+	"go.logs.channel.enable":          "Logger",
+	"go.logs.channel":                 "Logger",
+	"log_level":                       "Logger",
+	"go.events.channel.enable":        "",
+	"go.application.rebalance.enable": "",
+	"go.delivery.reports":             "",
+	"go.delivery.report.fields":       "",
+}
+
+// Timeouts of the producer (librdkafka's defaults are not Kafka Streams').
+const (
+	// defaultDeliveryTimeout is Kafka Streams' (and the Java producer's)
+	// delivery.timeout.ms: how long a record may take to be acknowledged,
+	// retries included, before its delivery fails.
+	defaultDeliveryTimeout = 120 * time.Second
+	// defaultTransactionTimeout is Kafka Streams' transaction.timeout.ms
+	// under exactly-once: a killed instance's open transaction blocks
+	// read_committed readers of its outputs at most this long.
+	defaultTransactionTimeout = 10 * time.Second
+	// deliveryMargin is added to the delivery timeout for the longest wait
+	// on acknowledgements: by then librdkafka has failed every record it
+	// could not deliver, so the App never gives up on a record the
+	// producer is still retrying.
+	deliveryMargin = 5 * time.Second
+)
+
+// clients makes the App's librdkafka clients and forwards their log lines
+// to the App's logger.
+type clients struct {
+	cfg    *Config
+	logger *zap.Logger
+	logs   chan kafka.LogEvent
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+// newClients starts forwarding client logs; close stops it after every
+// client is closed.
+func newClients(cfg *Config) *clients {
+	c := &clients{cfg: cfg, logger: cfg.Logger.Named("librdkafka"), logs: make(chan kafka.LogEvent, 256),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go c.forwardLogs()
+	return c
+}
+
+func (c *clients) forwardLogs() {
+	defer close(c.done)
+	for {
+		select {
+		case ev := <-c.logs:
+			c.log(ev)
+		case <-c.stop:
+			for { // what clients wrote before they closed
+				select {
+				case ev := <-c.logs:
+					c.log(ev)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (c *clients) log(ev kafka.LogEvent) {
+	fields := []zap.Field{zap.String("client", ev.Name), zap.String("tag", ev.Tag)}
+	switch {
+	case ev.Level <= 3:
+		c.logger.Error(ev.Message, fields...)
+	case ev.Level == 4:
+		c.logger.Warn(ev.Message, fields...)
+	case ev.Level <= 6:
+		c.logger.Info(ev.Message, fields...)
+	default:
+		c.logger.Debug(ev.Message, fields...)
+	}
+}
+
+// close stops forwarding logs; every client must be closed by then (a
+// client's log goroutine blocked on a full channel would never end).
+func (c *clients) close() {
+	c.once.Do(func() {
+		close(c.stop)
+		<-c.done
+	})
+}
+
+// syslogLevel is the librdkafka log_level that lets through what logger
+// records, so librdkafka does not format lines nobody reads.
+func syslogLevel(logger *zap.Logger) int {
+	core := logger.Core()
+	switch {
+	case core.Enabled(zapcore.DebugLevel):
+		return 7
+	case core.Enabled(zapcore.InfoLevel):
+		return 6
+	case core.Enabled(zapcore.WarnLevel):
+		return 4
+	}
+	return 3
+}
+
+// configMap returns the full configuration of one client: Millrace's
+// settings, then the user's extra properties for that kind of client.
+func configMap(cfg *Config, kind clientKind, logs chan kafka.LogEvent) kafka.ConfigMap {
+	cm := kafka.ConfigMap{
+		"bootstrap.servers": cfg.BootstrapServers,
+		"client.id":         cfg.ApplicationID + "-" + string(kind),
+		"log_level":         syslogLevel(cfg.Logger),
+	}
+	if logs != nil {
+		cm["go.logs.channel.enable"] = true
+		cm["go.logs.channel"] = logs
+	}
+	eos := cfg.ProcessingGuarantee == ExactlyOnceV2
+	isolation := "read_uncommitted"
+	if eos {
+		isolation = "read_committed"
+	}
+	var extra map[string]any
+	switch kind {
+	case mainConsumer:
+		session := int(cfg.SessionTimeout.Milliseconds())
+		cm["group.id"] = cfg.ApplicationID
+		cm["partition.assignment.strategy"] = "range"
+		cm["enable.auto.commit"] = false
+		cm["enable.auto.offset.store"] = false
+		cm["auto.offset.reset"] = "earliest"
+		cm["session.timeout.ms"] = session
+		cm["heartbeat.interval.ms"] = min(3000, max(session/3, 1))
+		cm["isolation.level"] = isolation
+		// The poller waits on a commit barrier at most TaskTimeout (a
+		// stuck task then fails the App), so it polls at least that often.
+		cm["max.poll.interval.ms"] = int(max(5*time.Minute, cfg.TaskTimeout+time.Minute).Milliseconds())
+		// librdkafka drops what it fetched for a paused partition and
+		// refetches on resume; short fetch waits keep that refetch quick.
+		cm["fetch.wait.max.ms"] = 50
+		if cfg.InstanceID != "" {
+			cm["group.instance.id"] = cfg.InstanceID
+		}
+		extra = cfg.ConsumerConfig
+	case restoreConsumer, globalConsumer:
+		suffix := "-restore"
+		if kind == globalConsumer {
+			suffix = "-global"
+		}
+		cm["group.id"] = cfg.ApplicationID + suffix // required; never joined (assign only)
+		cm["enable.auto.commit"] = false
+		cm["enable.auto.offset.store"] = false
+		cm["auto.offset.reset"] = "earliest"
+		cm["isolation.level"] = isolation
+		extra = cfg.ConsumerConfig
+	case appProducer:
+		cm["partitioner"] = "murmur2_random" // where Java clients put keys
+		cm["go.delivery.report.fields"] = "none"
+		cm["linger.ms"] = 5
+		cm["enable.idempotence"] = true
+		if eos {
+			cm["transaction.timeout.ms"] = int(defaultTransactionTimeout.Milliseconds())
+		} else {
+			cm["delivery.timeout.ms"] = int(defaultDeliveryTimeout.Milliseconds())
+		}
+		extra = cfg.ProducerConfig
+	case adminClient:
+		extra = cfg.AdminConfig
+	}
+	for k, v := range extra {
+		cm[k] = v
+	}
+	return cm
+}
+
+// transactionalID is the exactly-once producer's id: stable per instance
+// (the process id lives in the state directory), so a restarted instance
+// fences its predecessor and aborts the transaction it left open.
+func transactionalID(cfg *Config, processID string) string {
+	return cfg.ApplicationID + "-" + processID
+}
+
+// deliveryTimeout is how long the producer may take to acknowledge or fail
+// a record: delivery.timeout.ms (alias message.timeout.ms) as configured,
+// else the default; under exactly-once librdkafka caps it at the
+// transaction timeout.
+func deliveryTimeout(cfg *Config) time.Duration {
+	cm := configMap(cfg, appProducer, nil)
+	d := defaultDeliveryTimeout
+	if ms, ok := durationProperty(cm, "delivery.timeout.ms", "message.timeout.ms"); ok {
+		d = ms
+	}
+	if cfg.ProcessingGuarantee == ExactlyOnceV2 {
+		txn, _ := durationProperty(cm, "transaction.timeout.ms")
+		d = min(d, txn)
+	}
+	return d
+}
+
+// durationProperty reads a millisecond property given as a number or a
+// numeric string.
+func durationProperty(cm kafka.ConfigMap, names ...string) (time.Duration, bool) {
+	for _, name := range names {
+		v, ok := cm[name]
+		if !ok {
+			continue
+		}
+		var ms int64
+		switch x := v.(type) {
+		case int:
+			ms = int64(x)
+		case int32:
+			ms = int64(x)
+		case int64:
+			ms = x
+		case string:
+			n, err := strconv.ParseInt(x, 10, 64)
+			if err != nil {
+				return 0, false
+			}
+			ms = n
+		default:
+			return 0, false
+		}
+		return time.Duration(ms) * time.Millisecond, true
+	}
+	return 0, false
+}
+
+func (c *clients) consumer(kind clientKind) (*kafka.Consumer, error) {
+	cm := configMap(c.cfg, kind, c.logs)
+	cons, err := kafka.NewConsumer(&cm)
+	if err != nil {
+		return nil, fmt.Errorf("streams: create %s: %w", kind, err)
+	}
+	return cons, nil
+}
+
+func (c *clients) producer(processID string) (*kafka.Producer, error) {
+	cm := configMap(c.cfg, appProducer, c.logs)
+	if c.cfg.ProcessingGuarantee == ExactlyOnceV2 {
+		cm["transactional.id"] = transactionalID(c.cfg, processID)
+	}
+	p, err := kafka.NewProducer(&cm)
+	if err != nil {
+		return nil, fmt.Errorf("streams: create %s: %w", appProducer, err)
+	}
+	return p, nil
+}
+
+// admin returns an admin client and the function that closes it. The Go
+// client cannot forward an admin client's logs, so the admin client runs on
+// a producer handle of its own (configured with AdminConfig), which can.
+func (c *clients) admin() (*kafka.AdminClient, func(), error) {
+	cm := configMap(c.cfg, adminClient, c.logs)
+	cm["go.delivery.reports"] = false
+	p, err := kafka.NewProducer(&cm)
+	if err != nil {
+		return nil, nil, fmt.Errorf("streams: create %s: %w", adminClient, err)
+	}
+	a, err := kafka.NewAdminClientFromProducer(p)
+	if err != nil {
+		p.Close()
+		return nil, nil, fmt.Errorf("streams: create %s: %w", adminClient, err)
+	}
+	return a, func() { a.Close(); p.Close() }, nil
+}
+
+// validateClients checks every client configuration with librdkafka itself
+// (unknown properties, invalid values, conflicting settings), without
+// connecting: each client is made with no bootstrap servers and closed at
+// once. It names the Config field the bad property came from.
+func validateClients(cfg *Config) []error {
+	var errs []error
+	check := func(kind clientKind, field string, make func(*kafka.ConfigMap) error) {
+		cm := configMap(cfg, kind, nil)
+		delete(cm, "bootstrap.servers")
+		cm["log_level"] = 0
+		if kind == appProducer && cfg.ProcessingGuarantee == ExactlyOnceV2 {
+			cm["transactional.id"] = transactionalID(cfg, "validation")
+		}
+		if err := make(&cm); err != nil {
+			errs = append(errs, fmt.Errorf("%s (the %s's configuration): %v", field, kind, err))
+		}
+	}
+	check(mainConsumer, "ConsumerConfig", func(cm *kafka.ConfigMap) error {
+		c, err := kafka.NewConsumer(cm)
+		if err == nil {
+			err = closeConsumer(c, false, time.Now().Add(consumerCloseTimeout))
+		}
+		return err
+	})
+	check(appProducer, "ProducerConfig", func(cm *kafka.ConfigMap) error {
+		p, err := kafka.NewProducer(cm)
+		if err == nil {
+			p.Close()
+		}
+		return err
+	})
+	check(adminClient, "AdminConfig", func(cm *kafka.ConfigMap) error {
+		p, err := kafka.NewProducer(cm)
+		if err == nil {
+			p.Close()
+		}
+		return err
+	})
+	return errs
+}
+
+// closeConsumer closes c unless a fatal error was raised on it:
+// confluent-kafka-go v2.11.1 then never returns from Close (librdkafka
+// refuses to close a consumer with a fatal error set, and the wrapper waits
+// for the close forever; fixed upstream after v2.11.1). The handle of a
+// fatally failed consumer is left to the process: it is unusable anyway and
+// the App stops. The wait is bounded even otherwise; a close that does not
+// finish in time is reported.
+func closeConsumer(c *kafka.Consumer, fatal bool, deadline time.Time) error {
+	if c == nil {
+		return nil
+	}
+	if fatal {
+		return fmt.Errorf("streams: consumer %s left unclosed after a fatal error (a confluent-kafka-go v2.11.1 limitation)", c)
+	}
+	wait := min(max(time.Until(deadline), time.Second), consumerCloseTimeout)
+	done := make(chan error, 1)
+	go func() { done <- c.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(wait):
+		return fmt.Errorf("streams: consumer %s did not close within %v", c, wait)
+	}
+}
+
+// consumerCloseTimeout caps a consumer's Close (leaving the group).
+const consumerCloseTimeout = 5 * time.Second

@@ -1,0 +1,243 @@
+package streams
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"go.uber.org/zap"
+
+	"github.com/millrace/millrace/handler"
+	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/record"
+	"github.com/millrace/millrace/store"
+)
+
+// Timestamps the Kafka client can write exactly. librdkafka takes a
+// timestamp of 0 to mean "now", and the Go client converts through
+// time.Time.UnixNano, which overflows after 2262-04-11: within these bounds
+// a record's timestamp reaches Kafka unchanged.
+const (
+	minWritableTimestamp int64 = 1
+	maxWritableTimestamp int64 = math.MaxInt64 / int64(time.Millisecond)
+)
+
+// ErrTimestampNotWritable is wrapped by the error for a record sent to a
+// sink with a timestamp the Kafka client cannot write (0, or past
+// 2262-04-11): the production handler decides about it, as about any other
+// record the producer refuses.
+var ErrTimestampNotWritable = errors.New("streams: timestamp cannot be written to Kafka")
+
+// gate states of a collector.
+const (
+	gateOpen   int32 = iota // sends go through
+	gateHeld                // sends wait until the gate opens (a commit is under way)
+	gateClosed              // sends fail: the task is closed or given up on
+)
+
+// collector is one task's RecordCollector and ChangelogWriter. It is used
+// from the task's goroutine only (so it reuses one message), except for its
+// gate, which the runtime's goroutine holds or closes: while a commit runs
+// without this task (it was slow to reach the barrier), sends wait at the
+// gate, and once the task is closed or given up on they fail, so nothing it
+// does later reaches a transaction it is not part of.
+type collector struct {
+	pr        *producer
+	partition int32 // the task's partition, for changelogs
+	appID     string
+	taskID    string
+	logger    *zap.Logger
+	msg       kafka.Message
+	topics    map[string]*string
+	changelog map[string]string // store -> changelog topic
+	headers   []kafka.Header
+
+	// The fields below are shared with the runtime goroutine; the padding
+	// keeps them off the cache lines of other tasks' collectors.
+	_      [64]byte
+	sent   atomic.Int64 // records handed to librdkafka
+	inSend atomic.Int32 // sends under way (see enter)
+	gate   atomic.Int32
+	dirty  atomic.Bool // sent anything since the last transaction commit
+	_      [64]byte
+
+	gateMu sync.Mutex
+	opened chan struct{} // closed when a held gate opens or closes
+}
+
+func newCollector(pr *producer, appID string, id processor.TaskID, logger *zap.Logger) *collector {
+	c := &collector{pr: pr, appID: appID, partition: id.Partition, taskID: id.String(), logger: logger,
+		topics: map[string]*string{}, changelog: map[string]string{}}
+	pr.register(c)
+	return c
+}
+
+func (c *collector) topic(name string) *string {
+	p, ok := c.topics[name]
+	if !ok {
+		p = &name
+		c.topics[name] = p
+	}
+	return p
+}
+
+// enter admits one send, waiting while the gate is held. The increment of
+// inSend comes before the gate is read, and quiesce reads inSend after it
+// changed the gate, so either the send sees the new gate or the runtime
+// sees the send (both are sequentially consistent atomics).
+func (c *collector) enter() error {
+	for {
+		c.inSend.Add(1)
+		g := c.gate.Load()
+		if g == gateOpen {
+			return nil
+		}
+		c.inSend.Add(-1)
+		if g == gateClosed {
+			return fmt.Errorf("%w: task %s can no longer produce", processor.ErrTaskClosed, c.taskID)
+		}
+		c.gateMu.Lock()
+		ch, held := c.opened, c.gate.Load() == gateHeld
+		c.gateMu.Unlock()
+		if held {
+			<-ch
+		}
+	}
+}
+
+// hold makes sends wait from now on and waits, at most until deadline, for
+// the sends under way to end; it reports whether they did.
+func (c *collector) hold(deadline time.Time) bool {
+	c.gateMu.Lock()
+	if c.gate.Load() == gateOpen {
+		c.opened = make(chan struct{})
+		c.gate.Store(gateHeld)
+	}
+	c.gateMu.Unlock()
+	return c.quiesce(deadline)
+}
+
+// open lets held sends go on.
+func (c *collector) open() {
+	c.gateMu.Lock()
+	if c.gate.Load() == gateHeld {
+		c.gate.Store(gateOpen)
+		close(c.opened)
+	}
+	c.gateMu.Unlock()
+}
+
+// close fails every send from now on and waits, at most until deadline,
+// for the sends under way to end; it reports whether they did. Then the
+// producer stops counting this collector.
+func (c *collector) close(deadline time.Time) bool {
+	c.gateMu.Lock()
+	if c.gate.Swap(gateClosed) == gateHeld {
+		close(c.opened)
+	}
+	c.gateMu.Unlock()
+	ok := c.quiesce(deadline)
+	c.pr.retire(c)
+	return ok
+}
+
+func (c *collector) quiesce(deadline time.Time) bool {
+	for c.inSend.Load() != 0 {
+		if !time.Now().Before(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	return true
+}
+
+// Send implements processor.RecordCollector: one record of a sink. A
+// record the producer refuses at once goes to the production handler.
+func (c *collector) Send(topic string, partition int32, key, value []byte, headers record.Headers, ts int64) error {
+	if err := c.enter(); err != nil {
+		return err
+	}
+	defer c.inSend.Add(-1)
+	var err error
+	if ts < minWritableTimestamp || ts > maxWritableTimestamp {
+		err = fmt.Errorf("%w: record for topic %q has timestamp %d; the client writes %d..%d (0 would become the current time, later ones would wrap)",
+			ErrTimestampNotWritable, topic, ts, minWritableTimestamp, maxWritableTimestamp)
+	} else {
+		err = c.send(topic, partition, key, value, headers, ts)
+	}
+	if err == nil || errors.Is(err, handler.ErrFatal) || errors.Is(err, processor.ErrTaskClosed) {
+		return err
+	}
+	resp, herr := c.pr.ask(topic, partition, err)
+	if herr != nil {
+		return handler.Fatal(herr)
+	}
+	if resp == handler.Continue {
+		c.logger.Warn("record refused by the producer; dropped as the production handler says",
+			zap.String("task", c.taskID), zap.String("topic", topic), zap.Int64("timestamp", ts), zap.Error(err))
+		c.pr.metrics.droppedProduction()
+		return nil
+	}
+	// The production handler's Fail stops the App; the processing handler
+	// is not asked again.
+	return handler.Fatal(err)
+}
+
+// send hands one record to the producer; the caller entered the gate.
+func (c *collector) send(topic string, partition int32, key, value []byte, headers record.Headers, ts int64) error {
+	c.msg.TopicPartition = kafka.TopicPartition{Topic: c.topic(topic), Partition: partition}
+	if partition < 0 {
+		c.msg.TopicPartition.Partition = kafka.PartitionAny
+	}
+	c.msg.Key, c.msg.Value = key, value
+	c.msg.Timestamp = time.UnixMilli(ts)
+	c.msg.Headers = c.msg.Headers[:0]
+	if len(headers) > 0 {
+		c.headers = c.headers[:0]
+		for _, h := range headers {
+			c.headers = append(c.headers, kafka.Header{Key: h.Key, Value: h.Value})
+		}
+		c.msg.Headers = c.headers
+	}
+	if err := c.pr.send(&c.msg); err != nil {
+		return err
+	}
+	c.sent.Add(1)
+	if !c.dirty.Load() {
+		c.dirty.Store(true)
+	}
+	return nil
+}
+
+// PartitionCount implements processor.RecordCollector.
+func (c *collector) PartitionCount(topic string) (int32, error) { return c.pr.partitionCount(topic) }
+
+// Log implements store.ChangelogWriter: the write goes to partition
+// <task partition> of the store's changelog. Any failure is fatal (no
+// handler may skip a changelog write: the store and its changelog would
+// differ from then on). A changelog record's timestamp only drives the
+// topic's time-based retention, never restored state, so one the client
+// cannot write is clamped to the nearest it can.
+func (c *collector) Log(storeName string, key, value []byte, ts int64) error {
+	if err := c.enter(); err != nil {
+		return handler.Fatal(err)
+	}
+	defer c.inSend.Add(-1)
+	t, ok := c.changelog[storeName]
+	if !ok {
+		t = store.ChangelogTopic(c.appID, storeName)
+		c.changelog[storeName] = t
+	}
+	ts = min(max(ts, minWritableTimestamp), maxWritableTimestamp)
+	if err := c.send(t, c.partition, key, value, nil, ts); err != nil {
+		if errors.Is(err, handler.ErrFatal) {
+			return err
+		}
+		return handler.Fatal(fmt.Errorf("changelog %s of store %q: %w", t, storeName, err))
+	}
+	return nil
+}

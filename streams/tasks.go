@@ -1,0 +1,359 @@
+package streams
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"go.uber.org/zap"
+
+	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/store"
+	"github.com/millrace/millrace/store/statedir"
+	"github.com/millrace/millrace/task"
+)
+
+// ErrPartialAssignment is wrapped by the error for a task that was assigned
+// only some of its co-partitioned input partitions (members of the group
+// subscribe to different topics, for instance during a rolling upgrade): a
+// join or any other use of co-partitioned inputs would give wrong results,
+// so the App refuses to run it.
+var ErrPartialAssignment = errors.New("streams: task assigned only some of its co-partitioned partitions")
+
+// taskManager owns the instance's tasks and their lifecycle (Kafka Streams'
+// TaskManager): it turns assigned partitions into tasks, hands their
+// logged stores to the restorer, starts them once restored, and closes
+// them, or gives up on them when a processor does not return. It runs on
+// the runtime's goroutine.
+type taskManager struct {
+	a        *App
+	cfg      *Config
+	logger   *zap.Logger
+	plan     *plan
+	dir      *statedir.Dir
+	cache    *store.Cache
+	rest     *restorer
+	globals  map[string]store.StateStore
+	failures chan taskFailure
+	eos      bool
+	// prod is the current producer; the runtime replaces it after a
+	// fencing, once every task is closed.
+	prod *producer
+
+	runners map[processor.TaskID]*runner
+}
+
+// create builds a task, opens its stores and hands its logged stores to the
+// restorer (or starts it at once when it has none). ignoreCheckpoint makes
+// every store restore from its changelog's start.
+func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartition, ignoreCheckpoint bool) (*runner, error) {
+	td, err := tm.dir.LockTask(id.String())
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*runner, error) {
+		if uerr := td.Unlock(); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+		return nil, err
+	}
+	cp, err := td.ReadCheckpoint()
+	if err != nil {
+		tm.logger.Warn("ignoring unreadable checkpoint; stores restore from their changelogs' start",
+			zap.Stringer("task", id), zap.Error(err))
+		cp = nil
+	}
+	if ignoreCheckpoint {
+		cp = nil
+	}
+	sub := tm.a.topo.Subtopologies()[id.Subtopology]
+	var logged []changelogSpec
+	for _, name := range sub.Stores {
+		if spec, ok := tm.plan.byStore[name]; ok {
+			logged = append(logged, spec)
+		}
+	}
+	if tm.eos || ignoreCheckpoint {
+		// Under exactly-once, without a checkpoint a persistent store's
+		// files may hold writes of aborted transactions; a store to be
+		// restored from the start must not keep what it held either.
+		for _, spec := range logged {
+			if _, ok := cp[statedir.TopicPartition{Topic: spec.topic, Partition: id.Partition}]; !ok {
+				if err := td.WipeStore(spec.store); err != nil {
+					return fail(err)
+				}
+			}
+		}
+	}
+	if tm.eos {
+		// From now until a clean close, a crash must make the next start
+		// wipe again.
+		if err := td.DeleteCheckpoint(); err != nil {
+			return fail(err)
+		}
+	}
+	col := newCollector(tm.prod, tm.cfg.ApplicationID, id, tm.logger)
+	tcfg := task.Config{ID: id, ApplicationID: tm.cfg.ApplicationID, Topology: tm.a.topo, Collector: col,
+		Logger: tm.logger, MaxTaskIdle: tm.cfg.MaxTaskIdle, DefaultTimestampExtractor: tm.cfg.DefaultTimestampExtractor,
+		DeserializationHandler: tm.cfg.DeserializationHandler, ProcessingHandler: tm.cfg.ProcessingHandler,
+		StateDir: td.Path(), Cache: tm.cache, GlobalStores: tm.globals}
+	if len(logged) > 0 {
+		tcfg.Changelog = col
+	}
+	tk, err := task.New(tcfg)
+	if err != nil {
+		tm.prod.retire(col)
+		return fail(fmt.Errorf("streams: task %s: %w", id, err))
+	}
+	if err := tk.InitializeStores(); err != nil {
+		tm.prod.retire(col)
+		return fail(errors.Join(fmt.Errorf("streams: task %s: %w", id, err), tk.Close()))
+	}
+	r := &runner{id: id, task: tk, dir: td, col: col, in: newInputQueue(), ctrl: make(chan control, 1),
+		failures: tm.failures, done: make(chan struct{}), abandoned: make(chan struct{}), logger: tm.logger,
+		metrics: tm.a.m, inputs: tk.Partitions(), lastCheckpoint: map[topicPartition]int64{}}
+	r.processed = make([]atomic.Int64, len(r.inputs))
+	for i := range r.processed {
+		r.processed[i].Store(-1)
+	}
+	closeFail := func(err error) (*runner, error) {
+		tm.prod.retire(col)
+		return fail(errors.Join(err, tk.Close()))
+	}
+	for _, p := range committed {
+		for i, in := range r.inputs {
+			if in.Topic == *p.Topic && in.Partition == p.Partition && p.Offset >= 0 {
+				r.processed[i].Store(int64(p.Offset))
+			}
+		}
+		if p.Metadata != nil {
+			if t, ok, err := decodePartitionTime(*p.Metadata); err != nil {
+				tm.logger.Warn("ignoring commit metadata", zap.String("topic", *p.Topic), zap.Int32("partition", p.Partition), zap.Error(err))
+			} else if ok {
+				if err := tk.SetPartitionTime(*p.Topic, p.Partition, t); err != nil {
+					return closeFail(err)
+				}
+			}
+		}
+	}
+	tm.a.m.addTask(id, tk.Stats())
+	x := &restoration{id: id}
+	for _, spec := range logged {
+		st, _ := tk.Store(spec.store)
+		target, ok := store.RestoreTarget(st)
+		if !ok {
+			continue
+		}
+		tp := topicPartition{spec.topic, id.Partition}
+		r.changelogs = append(r.changelogs, tp)
+		start := int64(kafka.OffsetBeginning)
+		fromCheckpoint := false
+		if st.Persistent() {
+			r.hasPersistent = true
+			if o, ok := cp[statedir.TopicPartition{Topic: spec.topic, Partition: id.Partition}]; ok {
+				if store.WasWiped(st) {
+					// Its files were unreadable and the backend wiped them
+					// (rocksdb.Config.WipeCorrupt): the checkpoint describes
+					// data that is gone.
+					tm.logger.Warn("store was wiped as unreadable; restoring it from its changelog's start",
+						zap.Stringer("task", id), zap.String("store", spec.store), zap.Int64("checkpoint", o))
+				} else {
+					start, fromCheckpoint = o, true
+					r.lastCheckpoint[tp] = o
+				}
+			}
+		}
+		x.parts = append(x.parts, &restorePart{tp: tp, store: spec.store, target: target, start: start, fromCheckpoint: fromCheckpoint})
+	}
+	r.committed = committed
+	if len(x.parts) == 0 {
+		if err := tm.start(r); err != nil {
+			tm.a.m.removeTask(id)
+			return closeFail(err)
+		}
+		return r, nil
+	}
+	tm.rest.add(x)
+	return r, nil
+}
+
+// restored starts a task whose stores caught up with their changelogs, or
+// recreates one whose checkpoint the restorer found wrong (returning the
+// new runner).
+func (tm *taskManager) restored(res restoreResult) (*runner, error) {
+	r, ok := tm.runners[res.id]
+	if !ok || r.started {
+		return nil, nil // revoked meanwhile
+	}
+	if res.err != nil {
+		return nil, res.err
+	}
+	if len(res.wipe) > 0 {
+		tm.logger.Warn("checkpoint is beyond the changelog's end (the changelog was deleted or truncated, or the "+
+			"checkpoint is corrupt): wiping the stores and restoring them from the changelog's start",
+			zap.Stringer("task", res.id), zap.Strings("stores", res.wipe), zap.String("detail", res.reason))
+		committed := r.committed
+		tm.a.m.removeTask(r.id)
+		tm.prod.retire(r.col)
+		if err := r.closeTask(&closeRequest{}); err != nil {
+			return nil, fmt.Errorf("streams: task %s: close before wiping: %w", r.id, err)
+		}
+		delete(tm.runners, res.id)
+		nr, err := tm.create(res.id, committed, true)
+		if err != nil {
+			return nil, err
+		}
+		nr.reuseInputs(r)
+		tm.runners[res.id] = nr
+		return nr, nil
+	}
+	return nil, tm.start(r)
+}
+
+func (tm *taskManager) start(r *runner) error {
+	if err := r.task.CompleteRestoration(); err != nil {
+		return fmt.Errorf("streams: %w", err)
+	}
+	tm.a.register(r.id, r.task)
+	r.start()
+	return nil
+}
+
+// started returns the running tasks ordered by id.
+func (tm *taskManager) started() []*runner {
+	var out []*runner
+	for _, r := range tm.runners {
+		if r.started {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b *runner) int { return a.id.Compare(b.id) })
+	return out
+}
+
+// closeAll closes every task, writing checkpoints when clean. A running
+// task gets until deadline to answer (a commit request still outstanding,
+// then the close); one that does not is given up on. It returns the tasks
+// given up on.
+func (tm *taskManager) closeAll(clean bool, deadline time.Time, awaitLate func(*runner, time.Time) bool) []*runner {
+	var abandoned []*runner
+	ids := make([]processor.TaskID, 0, len(tm.runners))
+	for id := range tm.runners {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, processor.TaskID.Compare)
+	for _, id := range ids {
+		r := tm.runners[id]
+		tm.a.unregister(id)
+		var cp map[topicPartition]int64
+		// Only a running task's stores reflect its changelogs up to the
+		// producer's offsets; a task still restoring holds less (and the
+		// producer's offsets may be from an earlier incarnation, or from
+		// aborted writes): it keeps the checkpoint it had, if any.
+		if clean && r.hasPersistent && r.started {
+			cp = tm.prod.changelogOffsets(r.changelogs)
+		}
+		req := &closeRequest{clean: clean, checkpoint: cp}
+		var err error
+		switch {
+		case !r.started:
+			tm.rest.remove(id)
+			err = r.closeTask(req)
+			tm.prod.retire(r.col)
+		case r.pending != nil && !awaitLate(r, deadline):
+			tm.abandon(r, "did not answer a commit request before the close deadline")
+			abandoned = append(abandoned, r)
+		default:
+			reply := make(chan error, 1)
+			req.reply = reply
+			r.send(control{close: req})
+			select {
+			case err = <-reply:
+				<-r.done
+				tm.prod.retire(r.col)
+			case <-time.After(time.Until(deadline)):
+				tm.abandon(r, "did not close before the close deadline")
+				abandoned = append(abandoned, r)
+			}
+		}
+		if err != nil {
+			tm.logger.Warn("closing task", zap.Stringer("task", id), zap.Error(err))
+		}
+		tm.a.m.removeTask(id)
+		delete(tm.runners, id)
+	}
+	return abandoned
+}
+
+// abandon gives up on a task whose processor does not return: its context
+// is cancelled, its collector refuses every send from now on (so nothing it
+// does reaches an output or a changelog), and its goroutine closes the task
+// when the call returns. Its state directory stays locked until then.
+func (tm *taskManager) abandon(r *runner, why string) {
+	quiet := r.col.close(time.Now().Add(time.Second))
+	r.task.Cancel()
+	close(r.abandoned)
+	tm.logger.Error("giving up on a task whose processor does not return: its context is cancelled, it can produce "+
+		"nothing more, and its records since the last commit will be processed again by the next owner",
+		zap.Stringer("task", r.id), zap.String("why", why), zap.Duration("waited", time.Since(r.pendingSince)),
+		zap.String("inputs", r.positions()), zap.Bool("sends_quiet", quiet))
+}
+
+// positions describes where a task is in its inputs, for messages.
+func (r *runner) positions() string {
+	var b strings.Builder
+	for i, in := range r.inputs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s-%d@%d", in.Topic, in.Partition, r.processed[i].Load())
+	}
+	return b.String()
+}
+
+// reuseInputs carries a recreated task's published positions over.
+func (r *runner) reuseInputs(old *runner) {
+	for i := range r.processed {
+		if i < len(old.processed) {
+			r.processed[i].Store(old.processed[i].Load())
+		}
+	}
+}
+
+// checkCoPartitioned refuses tasks that got only some of their input
+// partitions, naming what is missing.
+func checkCoPartitioned(topo *processor.Topology, byTask map[processor.TaskID][]kafka.TopicPartition) error {
+	var problems []string
+	ids := make([]processor.TaskID, 0, len(byTask))
+	for id := range byTask {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, processor.TaskID.Compare)
+	for _, id := range ids {
+		have := map[string]bool{}
+		for _, tp := range byTask[id] {
+			have[*tp.Topic] = true
+		}
+		var got, missing []string
+		for _, topic := range topo.Subtopologies()[id.Subtopology].SourceTopics {
+			name := fmt.Sprintf("%s-%d", topic, id.Partition)
+			if have[topic] {
+				got = append(got, name)
+			} else {
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) > 0 {
+			problems = append(problems, fmt.Sprintf("task %s got %s but not %s", id, strings.Join(got, ", "), strings.Join(missing, ", ")))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s (every member of the group must subscribe to the same topics; with the range assignor, "+
+		"co-partitioned topics must have equal partition counts)", ErrPartialAssignment, strings.Join(problems, "; "))
+}
