@@ -69,9 +69,9 @@ type restorePart struct {
 	// fromCheckpoint: start came from the task's checkpoint file.
 	fromCheckpoint bool
 	end            int64
-	done   bool
-	batch  []store.Entry
-	count  int64
+	done           bool
+	batch          []store.Entry
+	count          int64
 }
 
 const restoreBatch = 1000
