@@ -91,6 +91,10 @@ type env struct {
 	meta    record.Metadata
 	hasMeta bool
 	current *nodeBase
+	// ts is the timestamp of the record the running node is processing
+	// (or the punctuation time): stores stamp their changelog writes with
+	// it, as Kafka Streams uses the current record context's timestamp.
+	ts int64
 	// closed is set when the processors close or the task is cancelled:
 	// from then on Forward, ForwardTo and Schedule fail. It is atomic
 	// because Cancel comes from the runtime's goroutine (a task abandoned
@@ -307,7 +311,7 @@ func (g *Graph) Cancelled() bool { return g.env.closed.Load() }
 func (g *Graph) Punctuate(owner any, fn punctuate.Func, ts int64) error {
 	nb, _ := owner.(*nodeBase)
 	g.env.hasMeta = false
-	g.env.current = nb
+	g.env.current, g.env.ts = nb, ts
 	err := fn(ts)
 	if err != nil && nb != nil {
 		return atNode(nb.name, err)
@@ -315,6 +319,11 @@ func (g *Graph) Punctuate(owner any, fn punctuate.Func, ts int64) error {
 	g.env.current = nil
 	return err
 }
+
+// RecordTimestamp returns the timestamp of the record the running node is
+// processing, or of the running punctuation; between records, that of the
+// last one.
+func (g *Graph) RecordTimestamp() int64 { return g.env.ts }
 
 // CurrentNode returns the node running now (after a panic, the node that
 // panicked), or "".
@@ -447,10 +456,10 @@ func newProcNode[KIn, VIn, KOut, VOut any](g *Graph, spec *nodeSpec, supplier Su
 
 func (n *procNode[KIn, VIn, KOut, VOut]) receive(r record.Record[KIn, VIn]) error {
 	env := n.env
-	prev := env.current
-	env.current = &n.nodeBase
+	prev, prevTS := env.current, env.ts
+	env.current, env.ts = &n.nodeBase, r.Timestamp()
 	err := n.proc.Process(r)
-	env.current = prev
+	env.current, env.ts = prev, prevTS
 	if err != nil {
 		return atNode(n.name, err)
 	}
@@ -547,7 +556,7 @@ func (h *sourceHead[K, V]) Decode(raw *record.ConsumerRecord, partitionTime int6
 func (h *sourceHead[K, V]) Forward() error {
 	env := h.n.env
 	env.meta, env.hasMeta = h.meta, true
-	env.current = &h.n.nodeBase
+	env.current, env.ts = &h.n.nodeBase, h.rec.Timestamp()
 	return h.n.ctx.Forward(h.rec)
 }
 

@@ -70,6 +70,9 @@ func New(topo *processor.Topology, cfg Config) (*App, error) {
 	return a, nil
 }
 
+// Config returns the App's configuration with every default applied.
+func (a *App) Config() Config { return a.cfg }
+
 // State returns the current state.
 func (a *App) State() State { return State(a.state.Load()) }
 

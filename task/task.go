@@ -187,7 +187,6 @@ type Task struct {
 	nowFn          func() int64
 	runPunctuation func(*punctuate.Schedule, int64) error
 	current        partitiongroup.Taken
-	recordTS       int64 // timestamp of the record (or punctuation) running now
 	commitNeeded   bool
 	commitRequest  bool
 	storesOpen     []store.StateStore
@@ -277,7 +276,7 @@ func (t *Task) InitializeStores() error {
 		return err
 	}
 	ctx := store.InitContext{TaskID: t.id, ApplicationID: t.cfg.ApplicationID, StateDir: t.cfg.StateDir,
-		Logger: t.logger, Cache: t.cfg.Cache, RecordTimestamp: func() int64 { return t.recordTS },
+		Logger: t.logger, Cache: t.cfg.Cache, RecordTimestamp: t.graph.RecordTimestamp,
 		Changelog: t.cfg.Changelog}
 	for _, s := range t.graph.Stores() {
 		if err := s.Init(ctx); err != nil {
@@ -360,7 +359,6 @@ func (t *Task) Process() (bool, error) {
 		return false, err
 	}
 	t.current = taken
-	t.recordTS = taken.Timestamp
 	t.stats.Processed.Add(1)
 	t.commitNeeded = true
 	if err := t.forward(); err != nil {
@@ -438,7 +436,6 @@ func unwrapNode(err error) error {
 // punctuate runs one punctuation callback, routing failures to the handler.
 func (t *Task) punctuate(s *punctuate.Schedule, now int64) (err error) {
 	t.stats.Punctuations.Add(1)
-	t.recordTS = now
 	t.commitNeeded = true
 	node := ""
 	defer func() {
