@@ -290,6 +290,9 @@ func (th *thread) awaitLate(r *runner, deadline time.Time) bool {
 	if round == nil {
 		return true
 	}
+	if th.stuckRunners[r] {
+		return false
+	}
 	for r.pending != nil {
 		select {
 		case rep := <-round.replies:
@@ -346,7 +349,11 @@ func (th *thread) warnLate(r *runner) {
 // TaskTimeout.
 func (th *thread) stuck(round *commitRound) error {
 	var names []string
+	if th.stuckRunners == nil {
+		th.stuckRunners = map[*runner]bool{}
+	}
 	for r := range round.waiting {
+		th.stuckRunners[r] = true
 		names = append(names, fmt.Sprintf("task %s (inputs %s) for %v", r.id, r.positions(), time.Since(r.pendingSince).Round(time.Millisecond)))
 	}
 	slices.Sort(names)

@@ -45,10 +45,13 @@ type thread struct {
 	fetch     *fetcher
 	watch     *sourceWatch
 
-	failures   chan taskFailure
-	late       []*commitRound // rounds some tasks have not answered yet
-	assignment []kafka.TopicPartition
-	fatal      error
+	failures chan taskFailure
+	late     []*commitRound // rounds some tasks have not answered yet
+	// stuckRunners were past TaskTimeout: the shutdown gives up on them
+	// without waiting again.
+	stuckRunners map[*runner]bool
+	assignment   []kafka.TopicPartition
+	fatal        error
 	// closing: the consumer is being closed; a rebalance callback (which
 	// may then run on the goroutine closing it) only unassigns.
 	closing    atomic.Bool
@@ -328,11 +331,17 @@ func (th *thread) revoked() {
 	th.assignment = nil
 }
 
-// closeTasks closes every task and forgets their inputs.
-func (th *thread) closeTasks(clean bool, deadline time.Time) {
-	th.tasks.closeAll(clean, deadline, th.awaitLate)
+// closeTasks closes every task and forgets their inputs; it returns the
+// ids of the tasks it gave up on.
+func (th *thread) closeTasks(clean bool, deadline time.Time) []processor.TaskID {
+	abandoned := th.tasks.closeAll(clean, deadline, th.awaitLate)
 	th.late = nil
 	th.fetch.clear()
+	ids := make([]processor.TaskID, len(abandoned))
+	for i, r := range abandoned {
+		ids[i] = r.id
+	}
+	return ids
 }
 
 // assigned creates the tasks of the assigned partitions and starts their
@@ -405,7 +414,11 @@ func (th *thread) shutdown(errp *error) {
 				clean = false
 			}
 		}
-		th.closeTasks(clean, deadline)
+		if abandoned := th.closeTasks(clean, deadline); len(abandoned) > 0 && *errp == nil {
+			*errp = fmt.Errorf("%w: gave up on %s at shutdown: a processor call did not return within CloseTimeout %v",
+				ErrTaskStuck, abandoned, th.cfg.CloseTimeout)
+			th.a.failing(*errp)
+		}
 		th.closing.Store(true)
 		if err := closeConsumer(th.cons, th.consFatal, deadline); err != nil {
 			th.logger.Warn("close consumer", zap.Error(err))
