@@ -352,23 +352,26 @@ func validateClients(cfg *Config) []error {
 	return errs
 }
 
-// closeConsumer closes c unless a fatal error was raised on it:
-// confluent-kafka-go v2.11.1 then never returns from Close (librdkafka
-// refuses to close a consumer with a fatal error set, and the wrapper waits
-// for the close forever; fixed upstream after v2.11.1). The handle of a
-// fatally failed consumer is left to the process: it is unusable anyway and
-// the App stops. The wait is bounded even otherwise; a close that does not
-// finish in time is reported.
+// closeConsumer closes c, waiting at most until deadline (between 1 s and
+// consumerCloseTimeout).
+//
+// After a fatal error confluent-kafka-go v2.11.1 never returns from Close:
+// librdkafka refuses to close a consumer with a fatal error set, and the
+// wrapper waits for the close forever (fixed upstream after v2.11.1). Such a
+// consumer is closed on a goroutine left behind: its Close ends the
+// wrapper's log goroutine, then polls the dead handle every 100 ms for the
+// life of the process. That is one goroutine per fatally failed consumer,
+// after which the App has stopped; Run and Close return at once.
 func closeConsumer(c *kafka.Consumer, fatal bool, deadline time.Time) error {
 	if c == nil {
 		return nil
 	}
-	if fatal {
-		return fmt.Errorf("streams: consumer %s left unclosed after a fatal error (a confluent-kafka-go v2.11.1 limitation)", c)
-	}
-	wait := min(max(time.Until(deadline), time.Second), consumerCloseTimeout)
 	done := make(chan error, 1)
 	go func() { done <- c.Close() }()
+	if fatal {
+		return fmt.Errorf("streams: consumer %s cannot be closed after a fatal error (confluent-kafka-go v2.11.1); left to the process", c)
+	}
+	wait := min(max(time.Until(deadline), time.Second), consumerCloseTimeout)
 	select {
 	case err := <-done:
 		return err

@@ -18,51 +18,6 @@ import (
 	"github.com/millrace/millrace/streams"
 )
 
-// latest keeps, per key, the highest sequence number seen (an idempotent
-// update, so replays after a crash cannot change it) and forwards every
-// record.
-func latest(t testing.TB, in, out string, delay time.Duration) *processor.Topology {
-	b := processor.NewBuilder()
-	processor.AddSource(b, "events", record.String(), record.String(), in)
-	processor.AddProcessor(b, "slow", slow(delay), "events")
-	processor.AddProcessor(b, "latest", func() processor.Processor[string, string, string, string] { return &maxSeq{} }, "slow").WithStores("latest")
-	processor.AddSink(b, "out", out, record.String(), record.String(), "latest")
-	b.AddStore(store.NewKeyValueBuilder(rocksdb.KeyValue("latest"), record.String(), record.Int64()).WithCaching())
-	topo, err := b.Build()
-	must(t, err)
-	return topo
-}
-
-type maxSeq struct {
-	ctx processor.Context[string, string]
-	s   store.KeyValueStore[string, int64]
-}
-
-func (m *maxSeq) Init(ctx processor.Context[string, string]) (err error) {
-	m.ctx = ctx
-	m.s, err = processor.KeyValueStore[string, int64](ctx, "latest")
-	return err
-}
-
-func (m *maxSeq) Process(r record.Record[string, string]) error {
-	seq, err := strconv.ParseInt(r.Value(), 10, 64)
-	if err != nil {
-		return err
-	}
-	old, _, err := m.s.Get(r.Key())
-	if err != nil {
-		return err
-	}
-	if seq > old {
-		if err := m.s.Put(r.Key(), seq); err != nil {
-			return err
-		}
-	}
-	return m.ctx.Forward(r)
-}
-
-func (m *maxSeq) Close() error { return nil }
-
 func events(keys, perKey int) []kv {
 	var out []kv
 	for i := 1; i <= perKey; i++ {
@@ -73,6 +28,11 @@ func events(keys, perKey int) []kv {
 	return out
 }
 
+// TestAtLeastOnceCrashMidStreamLosesNothing proves the at-least-once
+// guarantee with a count, an update a replay changes: after a hard stop
+// mid-stream every key's count includes every input (no loss); records
+// since the last commit may be counted twice (docs/semantics.md), which
+// the test measures and reports.
 func TestAtLeastOnceCrashMidStreamLosesNothing(t *testing.T) {
 	c := cluster(t, map[string]int32{"events": 4, "out": 4})
 	input := events(20, 200) // 4000 records
@@ -80,38 +40,37 @@ func TestAtLeastOnceCrashMidStreamLosesNothing(t *testing.T) {
 	dir := t.TempDir()
 	cfg := streams.Config{ApplicationID: "alos", BootstrapServers: c.Bootstrap(), StateDir: dir,
 		CommitInterval: 50 * time.Millisecond, BufferedRecordsPerPartition: 50}
-	first := start(t, latest(t, "events", "out", 500*time.Microsecond), cfg)
+	first := start(t, countTopology(t, "events", "out", 500*time.Microsecond), cfg)
 	before := consumeUntil(t, c.Bootstrap(), "out", false, 60*time.Second, func(o []consumed) bool { return len(o) >= 1000 }, first)
 	must(t, streams.Crash(first.app)) // hard stop mid-stream: no commit, no checkpoint
 	if len(before) >= len(input) {
 		t.Fatalf("the first instance finished before the crash (%d outputs); the test proves nothing", len(before))
 	}
 
-	second := start(t, latest(t, "events", "out", 0), cfg)
-	seen := func(o []consumed) map[string]bool {
-		m := map[string]bool{}
-		for _, r := range o {
-			m[string(r.key)+"="+string(r.value)] = true
+	second := start(t, countTopology(t, "events", "out", 0), cfg)
+	reached := func(o []consumed) bool {
+		last := lastCounts(o)
+		for k := 0; k < 20; k++ {
+			if last[fmt.Sprintf("k%02d", k)] < 200 {
+				return false
+			}
 		}
-		return m
+		return true
 	}
-	out := consumeUntil(t, c.Bootstrap(), "out", false, 90*time.Second, func(o []consumed) bool { return len(seen(o)) >= len(input) }, second)
-	got := seen(out)
-	for _, r := range input {
-		if !got[r.key+"="+r.value] {
-			t.Fatalf("input %s=%s is missing from the output (%d of %d seen)", r.key, r.value, len(got), len(input))
-		}
-	}
-	t.Logf("output holds %d records for %d inputs (at-least-once: %d processed twice)", len(out), len(input), len(out)-len(input))
+	consumeUntil(t, c.Bootstrap(), "out", false, 90*time.Second, reached, second)
 	waitState(t, second.app, streams.Running, 30*time.Second)
-	kv, err := streams.KeyValueStore[string, int64](second.app, "latest")
+	kv, err := streams.KeyValueStore[string, int64](second.app, "counts")
 	must(t, err)
+	var over int64
 	for k := 0; k < 20; k++ {
 		key := fmt.Sprintf("k%02d", k)
-		if v, ok, err := kv.Get(key); err != nil || !ok || v != 200 {
-			t.Errorf("store %s = %d %v %v, want 200 (the reference)", key, v, ok, err)
+		v, ok, err := kv.Get(key)
+		if err != nil || !ok || v < 200 {
+			t.Errorf("count of %s = %d %v %v, want at least its 200 inputs (nothing lost)", key, v, ok, err)
 		}
+		over += v - 200
 	}
+	t.Logf("at-least-once after a hard stop: %d of %d inputs counted twice", over, len(input))
 }
 
 // slow forwards every record after delay, so a test can stop an App while

@@ -38,10 +38,10 @@ type blocker struct {
 	ignoreCtx bool
 	// dirty: forward "block" before blocking, so under exactly-once the
 	// task has written into the open transaction.
-	dirty bool
-	entered   atomic.Bool
-	sawDone   atomic.Bool
-	returned  atomic.Bool
+	dirty    bool
+	entered  atomic.Bool
+	sawDone  atomic.Bool
+	returned atomic.Bool
 }
 
 func (b *blocker) topology(t *testing.T) *processor.Topology {
