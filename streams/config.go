@@ -303,22 +303,16 @@ const maxTopicName = 249
 // topic names.
 func (c *Config) checkTopology(topo *processor.Topology) error {
 	var errs []error
-	for _, st := range topo.Subtopologies() {
-		for _, name := range st.Stores {
-			sb, _ := topo.StoreBuilder(name)
-			lg, ok := sb.(store.Logged)
-			if !ok || !lg.LoggingEnabled() {
-				continue
-			}
-			topic := store.ChangelogTopic(c.ApplicationID, name)
-			if len(topic) > maxTopicName {
-				errs = append(errs, fmt.Errorf("ApplicationID %q is too long for store %q: its changelog topic %q has %d characters, Kafka allows %d",
-					c.ApplicationID, name, topic, len(topic), maxTopicName))
-			}
-			if i := strings.IndexFunc(name, func(r rune) bool { return !topicRune(r) }); i >= 0 {
-				errs = append(errs, fmt.Errorf("store %q names a changelog topic, which may only hold letters, digits, '.', '_' and '-' (found %q)",
-					name, name[i:i+1]))
-			}
+	for _, ls := range loggedStores(topo) {
+		name := ls.name
+		topic := store.ChangelogTopic(c.ApplicationID, name)
+		if len(topic) > maxTopicName {
+			errs = append(errs, fmt.Errorf("ApplicationID %q is too long for store %q: its changelog topic %q has %d characters, Kafka allows %d",
+				c.ApplicationID, name, topic, len(topic), maxTopicName))
+		}
+		if i := strings.IndexFunc(name, func(r rune) bool { return !topicRune(r) }); i >= 0 {
+			errs = append(errs, fmt.Errorf("store %q names a changelog topic, which may only hold letters, digits, '.', '_' and '-' (found %q)",
+				name, name[i:i+1]))
 		}
 	}
 	if len(errs) == 0 {

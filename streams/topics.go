@@ -40,6 +40,27 @@ type changelogSpec struct {
 	sub        int
 }
 
+// loggedStore is a store with a changelog, in the sub-topology using it.
+type loggedStore struct {
+	sub    int
+	name   string
+	logged store.Logged
+}
+
+// loggedStores returns the topology's stores that have a changelog.
+func loggedStores(topo *processor.Topology) []loggedStore {
+	var out []loggedStore
+	for _, st := range topo.Subtopologies() {
+		for _, name := range st.Stores {
+			sb, _ := topo.StoreBuilder(name)
+			if lg, ok := sb.(store.Logged); ok && lg.LoggingEnabled() {
+				out = append(out, loggedStore{sub: st.ID, name: name, logged: lg})
+			}
+		}
+	}
+	return out
+}
+
 // plan is what the App learned about the cluster at start.
 type plan struct {
 	partitions map[string]int32 // source topic -> partition count
@@ -117,18 +138,11 @@ func preparePlan(ctx context.Context, cl *clients, cfg *Config, topo *processor.
 	}
 
 	// Changelog topics, one partition per task of the store's sub-topology.
-	for _, st := range topo.Subtopologies() {
-		for _, name := range st.Stores {
-			sb, _ := topo.StoreBuilder(name)
-			lg, ok := sb.(store.Logged)
-			if !ok || !lg.LoggingEnabled() {
-				continue
-			}
-			spec := changelogSpec{store: name, topic: store.ChangelogTopic(cfg.ApplicationID, name),
-				partitions: p.subParts[st.ID], config: lg.ChangelogConfig(), sub: st.ID}
-			p.changelogs = append(p.changelogs, spec)
-			p.byStore[name] = spec
-		}
+	for _, ls := range loggedStores(topo) {
+		spec := changelogSpec{store: ls.name, topic: store.ChangelogTopic(cfg.ApplicationID, ls.name),
+			partitions: p.subParts[ls.sub], config: ls.logged.ChangelogConfig(), sub: ls.sub}
+		p.changelogs = append(p.changelogs, spec)
+		p.byStore[ls.name] = spec
 	}
 	var create []kafka.TopicSpecification
 	var wrong []string
