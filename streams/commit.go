@@ -32,7 +32,8 @@ const barrierWait = time.Second
 
 // commitRound is one commit barrier: the tasks asked to commit, their
 // replies (room for all, so a late reply never blocks its task) and the
-// channels that release them.
+// channels that release them. A round some tasks have not answered stays
+// on the thread's list until they do.
 type commitRound struct {
 	replies chan commitReply
 	resumes map[*runner]chan resumeInfo
@@ -40,16 +41,25 @@ type commitRound struct {
 	started time.Time
 }
 
+// answer is a reply taken from a round, with the channel that releases
+// its task.
+type answer struct {
+	commitReply
+	resume chan<- resumeInfo
+}
+
 // commitAll commits every running task: they stop between two records,
 // flush their caches and stores (writing their changelogs) and report
 // their offsets; the outputs are acknowledged (or the transaction
 // committed) and the offsets committed; then the tasks resume. A task
-// inside a long processor call does not hold the others: under
-// at-least-once the commit goes on without it (its sends wait at its gate
-// while the outputs are flushed); under exactly-once too if it wrote
-// nothing into the open transaction, otherwise the commit waits for it up
-// to TaskTimeout. When closing (the caller closes every task next), or
-// when the commit failed, the tasks do not resume: they hold until closed.
+// inside a long processor call does not hold the others: the commit goes
+// on without it, its sends waiting at its collector's gate while the
+// commit runs; when it answers, it joins the next commit. Under
+// exactly-once that is only possible while it has written nothing into the
+// open transaction; otherwise the commit waits for it, up to TaskTimeout.
+// When closing (the caller closes every task next), or when the commit
+// failed, the tasks do not resume: they hold until closed, and a
+// transaction failure is returned, not recovered from.
 func (th *thread) commitAll(closing bool, deadline time.Time) error {
 	th.lastCommit = time.Now()
 	if err := th.collectLate(closing); err != nil {
@@ -61,7 +71,7 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 			runners = append(runners, r)
 		}
 	}
-	if len(runners) == 0 && !th.hasLate() {
+	if len(runners) == 0 && len(th.late) == 0 {
 		return nil
 	}
 	start := time.Now()
@@ -74,11 +84,14 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 		r.pending, r.pendingSince, r.warned = round, start, false
 		r.send(control{commit: &commitRequest{reply: round.replies, resume: ch}})
 	}
-	replies, err := th.awaitRound(round, closing, deadline)
+	if len(runners) > 0 {
+		th.late = append(th.late, round)
+	}
+	answers, err := th.awaitRound(closing, deadline)
 	late := th.lateRunners()
 	release := func(info func(*runner) resumeInfo) {
-		for _, rep := range replies {
-			round.resumes[rep.r] <- info(rep.r)
+		for _, a := range answers {
+			a.resume <- info(a.r)
 		}
 	}
 	hold := func(*runner) resumeInfo { return resumeInfo{hold: true} }
@@ -88,24 +101,25 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 	}
 	var offsets []kafka.TopicPartition
 	var firstErr error
-	for _, rep := range replies {
-		if rep.err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("streams: task %s: commit: %w", rep.r.id, rep.err)
+	for _, a := range answers {
+		if a.err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("streams: task %s: commit: %w", a.r.id, a.err)
 		}
-		for _, o := range rep.offsets {
+		for _, o := range a.offsets {
 			offsets = append(offsets, committedOffset(o))
 		}
 	}
 	if firstErr != nil {
 		release(hold)
-		if th.eos && isTxnFailure(firstErr) {
+		if th.eos && isTxnFailure(firstErr) && !closing {
 			return th.recoverTxn(firstErr)
 		}
 		return firstErr
 	}
 	faultpoint.Hit(faultpoint.CommitTasksFlushed)
 	// Tasks not in the barrier are inside a processor call: their sends
-	// wait at their gate until the commit is done.
+	// wait at their gate until the commit is done (under exactly-once
+	// awaitRound holds them already, having checked they are clean).
 	gateDeadline := time.Now().Add(barrierWait)
 	for _, r := range late {
 		r.col.hold(gateDeadline)
@@ -117,9 +131,7 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 	}()
 	if th.eos {
 		for _, r := range late {
-			if r.col.dirty.Load() {
-				// Its writes are in the open transaction: committing would
-				// commit them without its offsets.
+			if r.col.dirty.Load() { // only when closing: awaitRound waits for it otherwise
 				release(hold)
 				return txnAbortable{fmt.Errorf("streams: task %s wrote into the transaction and did not reach the commit", r.id)}
 			}
@@ -132,13 +144,13 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 		}
 		if err != nil {
 			release(hold)
-			if isTxnFailure(err) {
+			if isTxnFailure(err) && !closing {
 				return th.recoverTxn(err)
 			}
 			return err
 		}
-		for _, rep := range replies {
-			rep.r.col.dirty.Store(false)
+		for _, a := range answers {
+			a.r.col.dirty.Store(false)
 		}
 		faultpoint.Hit(faultpoint.CommitDone)
 		release(func(*runner) resumeInfo { return resumeInfo{hold: closing} })
@@ -186,132 +198,136 @@ func (th *thread) checkpointDue(r *runner) resumeInfo {
 	return resumeInfo{checkpoint: cur}
 }
 
-// awaitRound collects the replies of a round. Tasks that did not reach the
-// barrier within barrierWait and are still inside a processor call stay
-// pending (late): under at-least-once the commit goes on without them;
-// under exactly-once too if they wrote nothing into the transaction. A task
-// that is flushing is waited for. Nothing is waited for past TaskTimeout
-// (the task is stuck) or past deadline when closing.
-func (th *thread) awaitRound(round *commitRound, closing bool, deadline time.Time) ([]commitReply, error) {
-	var replies []commitReply
-	soft := round.started.Add(barrierWait)
-	hard := round.started.Add(th.cfg.TaskTimeout)
+// awaitRound collects the answers of every task with a pending commit
+// request (this round's and those late from earlier rounds, which join
+// this commit when they answer now). Tasks still inside a processor call
+// after barrierWait stay pending (late) and the commit goes on without
+// them, except: a task already flushing its stores for the commit is
+// waited for; under exactly-once, so is a task that wrote into the open
+// transaction (the others are held at their gate from here on, checked
+// clean). Nothing is waited for past TaskTimeout (the task is stuck: an
+// error) or, when closing, past deadline.
+func (th *thread) awaitRound(closing bool, deadline time.Time) ([]answer, error) {
+	var answers []answer
+	soft := time.Now().Add(barrierWait)
 	if closing {
-		soft, hard = deadline, deadline
+		soft = deadline
 	}
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for len(round.waiting) > 0 {
-		select {
-		case rep := <-round.replies:
-			delete(round.waiting, rep.r)
-			th.answered(rep.r)
-			replies = append(replies, rep)
-			continue
-		case <-tick.C:
+	for {
+		answers = append(answers, th.drain()...)
+		pending := th.lateRunners()
+		if len(pending) == 0 {
+			return answers, nil
 		}
 		if !closing && th.ctx.Err() != nil {
 			// Shutting down: the final commit (with the close deadline)
-			// takes over; the tasks that replied hold until then.
-			th.late = append(th.late, round)
-			return replies, errInterrupted
+			// takes over; the tasks that answered hold until then.
+			return answers, errInterrupted
 		}
 		now := time.Now()
 		if now.Before(soft) {
+			time.Sleep(2 * time.Millisecond)
 			continue
 		}
 		waitMore := false
-		for r := range round.waiting {
+		for _, r := range pending {
+			hard := r.pendingSince.Add(th.cfg.TaskTimeout)
+			if closing {
+				hard = deadline
+			}
 			switch {
 			case !now.Before(hard):
 			case r.committing.Load():
 				waitMore = true // flushing its stores: progress
-			case th.eos && (!r.col.hold(now.Add(barrierWait)) || r.col.dirty.Load()):
-				// Its writes are in the transaction (checked once its sends
-				// wait at the gate, so none slips in after the check).
-				waitMore = true
+			case th.eos:
+				// Checked once its sends wait at the gate, so none slips
+				// into the transaction after the check.
+				if !r.col.hold(now.Add(barrierWait)) || r.col.dirty.Load() {
+					r.col.open()
+					waitMore = true
+				}
 			}
 		}
 		if waitMore {
+			time.Sleep(2 * time.Millisecond)
 			continue
 		}
-		if !closing && !now.Before(hard) {
-			return replies, th.stuck(round)
+		if !closing {
+			if err := th.checkStuck(); err != nil {
+				return answers, err
+			}
 		}
-		break // the rest are late
-	}
-	if len(round.waiting) > 0 {
-		th.late = append(th.late, round)
-		for r := range round.waiting {
+		for _, r := range pending {
 			th.warnLate(r)
 		}
+		return answers, nil
 	}
-	return replies, nil
 }
 
-// collectLate releases tasks that answered an earlier round after it went
-// on without them (they resume; their offsets commit in the next round),
-// and fails the App on a task stuck past TaskTimeout.
-func (th *thread) collectLate(closing bool) error {
-	var stuck []*commitRound
+// drain takes the answers waiting in every pending round and forgets
+// rounds nobody owes an answer any more.
+func (th *thread) drain() []answer {
+	var out []answer
 	th.late = slices.DeleteFunc(th.late, func(round *commitRound) bool {
-		for {
+		for len(round.waiting) > 0 {
 			select {
 			case rep := <-round.replies:
 				delete(round.waiting, rep.r)
 				th.answered(rep.r)
-				// A failed task reported its failure when it failed; it only
-				// holds until closed.
-				round.resumes[rep.r] <- resumeInfo{hold: closing || rep.err != nil}
+				out = append(out, answer{commitReply: rep, resume: round.resumes[rep.r]})
 				continue
 			default:
 			}
 			break
 		}
-		for r := range round.waiting {
-			th.a.m.setBlocked(r.id, time.Since(r.pendingSince))
-			if time.Since(r.pendingSince) > th.cfg.TaskTimeout {
-				stuck = append(stuck, round)
-			}
-		}
 		return len(round.waiting) == 0
 	})
-	if len(stuck) > 0 && !closing {
-		return th.stuck(stuck[0])
+	return out
+}
+
+// collectLate, between commits, releases tasks that answered after their
+// commit went on without them (they resume; their offsets commit in the
+// next commit), updates how long the others have been late, and fails the
+// App on a task stuck past TaskTimeout.
+func (th *thread) collectLate(closing bool) error {
+	if len(th.late) == 0 {
+		return nil
 	}
-	return nil
+	for _, a := range th.drain() {
+		// A failed task reported its failure when it failed; it only holds
+		// until closed.
+		a.resume <- resumeInfo{hold: closing || a.err != nil}
+	}
+	for _, r := range th.lateRunners() {
+		th.a.m.setBlocked(r.id, time.Since(r.pendingSince))
+	}
+	if closing {
+		return nil
+	}
+	return th.checkStuck()
 }
 
 // awaitLate waits until deadline for a late task to answer its pending
-// commit request, then holds it (a close follows). It reports whether it
-// answered.
+// commit request and holds it (a close follows); tasks of the same round
+// that answer meanwhile hold too. It reports whether it answered.
 func (th *thread) awaitLate(r *runner, deadline time.Time) bool {
-	round := r.pending
-	if round == nil {
-		return true
-	}
 	if th.stuckRunners[r] {
 		return false
 	}
 	for r.pending != nil {
-		select {
-		case rep := <-round.replies:
-			delete(round.waiting, rep.r)
-			th.answered(rep.r)
-			round.resumes[rep.r] <- resumeInfo{hold: true}
-			if rep.r != r {
-				// Another late task of the same round: it holds too and
-				// takes its close next.
-				continue
-			}
-		case <-time.After(time.Until(deadline)):
+		for _, a := range th.drain() {
+			a.resume <- resumeInfo{hold: true}
+		}
+		if r.pending == nil {
+			break
+		}
+		if !time.Now().Before(deadline) {
 			return false
 		}
+		time.Sleep(2 * time.Millisecond)
 	}
 	return true
 }
-
-func (th *thread) hasLate() bool { return len(th.late) > 0 }
 
 // answered clears a task's pending commit request.
 func (th *thread) answered(r *runner) {
@@ -332,6 +348,7 @@ func (th *thread) lateRunners() []*runner {
 			out = append(out, r)
 		}
 	}
+	slices.SortFunc(out, func(a, b *runner) int { return a.id.Compare(b.id) })
 	return out
 }
 
@@ -345,18 +362,22 @@ func (th *thread) warnLate(r *runner) {
 		zap.Duration("task_timeout", th.cfg.TaskTimeout), zap.String("inputs", r.positions()))
 }
 
-// stuck is the error for the tasks of round still inside a call past
-// TaskTimeout.
-func (th *thread) stuck(round *commitRound) error {
+// checkStuck returns the error for tasks inside one call past TaskTimeout.
+func (th *thread) checkStuck() error {
 	var names []string
-	if th.stuckRunners == nil {
-		th.stuckRunners = map[*runner]bool{}
-	}
-	for r := range round.waiting {
+	for _, r := range th.lateRunners() {
+		if time.Since(r.pendingSince) <= th.cfg.TaskTimeout {
+			continue
+		}
+		if th.stuckRunners == nil {
+			th.stuckRunners = map[*runner]bool{}
+		}
 		th.stuckRunners[r] = true
 		names = append(names, fmt.Sprintf("task %s (inputs %s) for %v", r.id, r.positions(), time.Since(r.pendingSince).Round(time.Millisecond)))
 	}
-	slices.Sort(names)
+	if len(names) == 0 {
+		return nil
+	}
 	return fmt.Errorf("%w: inside a processor call longer than TaskTimeout %v: %s", ErrTaskStuck, th.cfg.TaskTimeout, strings.Join(names, "; "))
 }
 

@@ -170,3 +170,24 @@ func TestRefusedChangelogWriteStopsTheAppWhateverTheProcessingHandler(t *testing
 		})
 	}
 }
+
+func TestUnreadableProcessIDIsAnErrorNotANewIdentity(t *testing.T) {
+	c := cluster(t, map[string]int32{"nums": 1, "doubled": 1})
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "pid"), 0o755))
+	path := filepath.Join(dir, "pid", "process-id")
+	must(t, os.WriteFile(path, []byte("not-an-id\n"), 0o644))
+	app := start(t, int64Source(t), streams.Config{ApplicationID: "pid", BootstrapServers: c.Bootstrap(), StateDir: dir,
+		ProcessingGuarantee: streams.ExactlyOnceV2})
+	select {
+	case err := <-app.done:
+		if err == nil || !strings.Contains(err.Error(), path) {
+			t.Fatalf("Run: %v, want an error naming %s", err, path)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the App runs with a new identity")
+	}
+	if b, _ := os.ReadFile(path); string(b) != "not-an-id\n" {
+		t.Errorf("the process-id file was overwritten with %q", b)
+	}
+}

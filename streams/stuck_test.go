@@ -229,3 +229,49 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// slowOnce forwards every record; "slow" it forwards only after a pause
+// longer than a commit waits for a task, so the task is late for a commit
+// while clean and writes into the next transaction before it answers.
+func slowOnceTopology(t *testing.T, pause time.Duration) *processor.Topology {
+	bld := processor.NewBuilder()
+	processor.AddSource(bld, "in", record.String(), record.String(), "in")
+	processor.AddProcessor(bld, "slow-once", processor.Func(func(ctx processor.Context[string, string], r record.Record[string, string]) error {
+		if r.Key() == "slow" {
+			time.Sleep(pause)
+		}
+		return ctx.Forward(r)
+	}), "in")
+	processor.AddSink(bld, "out", "out", record.String(), record.String(), "slow-once")
+	topo, err := bld.Build()
+	must(t, err)
+	return topo
+}
+
+func TestTaskLateForACommitJoinsTheNextOneUnderExactlyOnce(t *testing.T) {
+	cl := cluster(t, map[string]int32{"in": 2, "out": 2})
+	app := start(t, slowOnceTopology(t, 2500*time.Millisecond), streams.Config{ApplicationID: "late-eos", BootstrapServers: cl.Bootstrap(),
+		ProcessingGuarantee: streams.ExactlyOnceV2, CommitInterval: 100 * time.Millisecond})
+	waitState(t, app.app, streams.Running, 30*time.Second)
+	produceTo(t, cl.Bootstrap(), "in", 0, "slow", "after")
+	for i := 0; i < 10; i++ {
+		produceTo(t, cl.Bootstrap(), "in", 1, "free")
+		time.Sleep(100 * time.Millisecond)
+	}
+	out := consumeUntil(t, cl.Bootstrap(), "out", true, 20*time.Second, func(o []consumed) bool { return len(o) >= 12 }, app)
+	time.Sleep(500 * time.Millisecond)
+	out = consumeUntil(t, cl.Bootstrap(), "out", true, 5*time.Second, func(o []consumed) bool { return len(o) >= 12 })
+	seen := map[string]int{}
+	for _, o := range out {
+		seen[string(o.key)]++
+	}
+	if seen["slow"] != 1 || seen["after"] != 1 || seen["free"] != 10 {
+		t.Fatalf("committed outputs %v, want slow=1 after=1 free=10", seen)
+	}
+	waitFor(t, 5*time.Second, "both partitions' offsets are committed", func() bool {
+		return committedOffset(t, cl.Bootstrap(), "late-eos", "in", 0) == 2 && committedOffset(t, cl.Bootstrap(), "late-eos", "in", 1) == 10
+	})
+	if st := app.app.State(); st != streams.Running {
+		t.Fatalf("state %s, want RUNNING", st)
+	}
+}
