@@ -45,6 +45,9 @@ type taskManager struct {
 	prod *producer
 
 	runners map[processor.TaskID]*runner
+	// abandoned are tasks given up on whose goroutine may still be inside
+	// a processor call (holding the task's state directory).
+	abandoned map[processor.TaskID]*runner
 }
 
 // create builds a task, opens its stores and hands its logged stores to the
@@ -53,6 +56,14 @@ type taskManager struct {
 func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartition, ignoreCheckpoint bool) (*runner, error) {
 	td, err := tm.dir.LockTask(id.String())
 	if err != nil {
+		if old, ok := tm.abandoned[id]; ok && errors.Is(err, statedir.ErrLocked) {
+			select {
+			case <-old.done:
+			default:
+				return nil, fmt.Errorf("streams: task %s cannot reopen: it was given up on while a processor call did not return, "+
+					"and that call still runs, holding the task's state: %w", id, err)
+			}
+		}
 		return nil, err
 	}
 	fail := func(err error) (*runner, error) {
@@ -297,6 +308,10 @@ func (tm *taskManager) abandon(r *runner, why string) {
 	quiet := r.col.close(time.Now().Add(time.Second))
 	r.task.Cancel()
 	close(r.abandoned)
+	if tm.abandoned == nil {
+		tm.abandoned = map[processor.TaskID]*runner{}
+	}
+	tm.abandoned[r.id] = r
 	tm.logger.Error("giving up on a task whose processor does not return: its context is cancelled, it can produce "+
 		"nothing more, and its records since the last commit will be processed again by the next owner",
 		zap.Stringer("task", r.id), zap.String("why", why), zap.Duration("waited", time.Since(r.pendingSince)),

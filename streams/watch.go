@@ -36,7 +36,7 @@ func (w *sourceWatch) check() error {
 	}
 	w.suspected, w.last = false, time.Now()
 	for _, topic := range w.topics {
-		md, err := w.cons.GetMetadata(&topic, false, 5_000)
+		md, err := w.cons.GetMetadata(&topic, false, 2_000)
 		if err != nil {
 			w.logger.Debug("source topic check", zap.String("topic", topic), zap.Error(err))
 			continue
