@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -56,6 +57,9 @@ type Schedule struct {
 	index    int // position in the heap; -1 when not queued
 	q        *Queue
 	canceled bool
+	// exhausted: the grid point after the last firing is past
+	// math.MaxInt64, so the schedule left the queue for good.
+	exhausted bool
 }
 
 // Cancel stops the schedule; it will not fire again.
@@ -72,7 +76,13 @@ func (s *Schedule) Cancel() {
 // Canceled reports whether Cancel was called.
 func (s *Schedule) Canceled() bool { return s.canceled }
 
-// Next returns the next grid point at which the schedule fires.
+// Exhausted reports whether the schedule has run out of time: its next grid
+// point would be past math.MaxInt64, so it never fires again and is no
+// longer in its queue (Cancel is still safe).
+func (s *Schedule) Exhausted() bool { return s.exhausted }
+
+// Next returns the next grid point at which the schedule fires; once the
+// schedule is Exhausted, the last grid point it fired at.
 func (s *Schedule) Next() int64 { return s.next }
 
 // Interval returns the interval in milliseconds.
@@ -139,8 +149,14 @@ func (q *Queue) MayPunctuate(now int64, run func(s *Schedule, now int64) error) 
 		fired = true
 		err := run(s, now)
 		if !s.canceled {
-			s.next = nextPoint(s.next, s.interval, now)
-			heap.Push(&q.h, s)
+			if next, ok := nextPoint(s.next, s.interval, now); ok {
+				s.next = next
+				heap.Push(&q.h, s)
+			} else {
+				// No grid point after now fits in an int64: the schedule
+				// is done (it stays out of the heap, so this loop ends).
+				s.exhausted = true
+			}
 		}
 		if err != nil {
 			return fired, err
@@ -149,13 +165,24 @@ func (q *Queue) MayPunctuate(now int64, run func(s *Schedule, now int64) error) 
 	return fired, nil
 }
 
-// nextPoint returns the first grid point (last + k·interval, k >= 1) after now.
-func nextPoint(last, interval, now int64) int64 {
-	next := last + interval
-	if now >= next {
-		next = last + ((now-last)/interval+1)*interval
+// nextPoint returns the first grid point last + k·interval (k >= 1) after
+// now, and false when that point would be past math.MaxInt64. It needs
+// interval >= 1 and takes now < last as now = last. It never overflows: the
+// distance now - last (which may exceed math.MaxInt64 when last is
+// negative) and the room left above last are computed in uint64, where both
+// are exact.
+func nextPoint(last, interval, now int64) (int64, bool) {
+	if last <= math.MaxInt64-interval && now < last+interval {
+		return last + interval, true // the common case: due again next interval
 	}
-	return next
+	now = max(now, last)
+	iv := uint64(interval)
+	steps := (uint64(now) - uint64(last)) / iv // whole intervals from last to now
+	room := (uint64(math.MaxInt64) - uint64(last)) / iv
+	if steps >= room { // steps+1 intervals do not fit
+		return 0, false
+	}
+	return int64(uint64(last) + (steps+1)*iv), true
 }
 
 type schedHeap []*Schedule
