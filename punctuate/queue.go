@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"time"
 )
 
@@ -169,20 +170,24 @@ func (q *Queue) MayPunctuate(now int64, run func(s *Schedule, now int64) error) 
 // now, and false when that point would be past math.MaxInt64. It needs
 // interval >= 1 and takes now < last as now = last. It never overflows: the
 // distance now - last (which may exceed math.MaxInt64 when last is
-// negative) and the room left above last are computed in uint64, where both
-// are exact.
+// negative), the step count and the room left above last are computed in
+// uint64, where all are exact, and the product of steps and interval is
+// checked with a full 128-bit multiply.
 func nextPoint(last, interval, now int64) (int64, bool) {
 	if last <= math.MaxInt64-interval && now < last+interval {
 		return last + interval, true // the common case: due again next interval
 	}
 	now = max(now, last)
 	iv := uint64(interval)
-	steps := (uint64(now) - uint64(last)) / iv // whole intervals from last to now
-	room := (uint64(math.MaxInt64) - uint64(last)) / iv
-	if steps >= room { // steps+1 intervals do not fit
+	steps := (uint64(now)-uint64(last))/iv + 1 // intervals from last to the next point
+	if steps == 0 {                            // wrapped: now - last = 2^64-1 with interval 1
 		return 0, false
 	}
-	return int64(uint64(last) + (steps+1)*iv), true
+	hi, dist := bits.Mul64(steps, iv)
+	if hi != 0 || dist > uint64(math.MaxInt64)-uint64(last) { // past MaxInt64
+		return 0, false
+	}
+	return int64(uint64(last) + dist), true
 }
 
 type schedHeap []*Schedule
