@@ -174,8 +174,10 @@ func (q *Queue) MayPunctuate(now int64, run func(s *Schedule, now int64) error) 
 // uint64, where all are exact, and the product of steps and interval is
 // checked with a full 128-bit multiply.
 func nextPoint(last, interval, now int64) (int64, bool) {
-	if last <= math.MaxInt64-interval && now < last+interval {
-		return last + interval, true // the common case: due again next interval
+	// The common case: due again one interval on. For interval >= 1 the
+	// sum wrapped iff it is not above last (Go's int64 addition wraps).
+	if next := last + interval; now < next && next > last {
+		return next, true
 	}
 	now = max(now, last)
 	iv := uint64(interval)
