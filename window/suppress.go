@@ -127,16 +127,18 @@ func UntilTimeLimit[K, V any](limit time.Duration, storeName string, keys record
 	return suppressor[K, V](storeName, keys, values, buf, func(_ K, ts int64) (int64, bool) { return dueAt(ts, l) })
 }
 
-// dueAt returns t + d (d >= 0), and false if the sum is past math.MaxInt64: stream time never reaches such a due time, so the
-// entry could never be emitted as final. A clamped due time would instead
-// emit it at stream time MaxInt64, possibly more than once (a session
-// ending at MaxInt64 can still grow), and MaxInt64 cannot mean "never"
-// because an entry due exactly then must be emitted then.
+// dueAt returns t + d, and false if the sum is past math.MaxInt64: stream
+// time never reaches such a due time, so the entry could never be emitted as
+// final. A clamped due time would instead emit it at stream time MaxInt64,
+// possibly more than once (a session ending at MaxInt64 can still grow), and
+// MaxInt64 cannot mean "never" because an entry due exactly then must be
+// emitted then. (A negative d, a negative grace or limit, clamps at
+// MinInt64: due at once, as before.)
 func dueAt(t, d int64) (int64, bool) {
-	if t > math.MaxInt64-d {
+	if d > 0 && t > math.MaxInt64-d {
 		return 0, false
 	}
-	return t + d, true
+	return record.SaturatingAdd(t, d), true
 }
 
 func suppressor[KS, V any](storeName string, keys record.Serde[KS], values record.Serde[V], buf BufferConfig, due func(KS, int64) (int64, bool)) processor.Supplier[KS, Change[V], KS, V] {
