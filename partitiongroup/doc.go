@@ -16,6 +16,10 @@
 //     (stream time minus its timestamp) is measured.
 //   - Partition times can be seeded from committed metadata
 //     (SetPartitionTime); stream time then starts at their maximum.
+//   - Every timestamp up to math.MaxInt64 is valid. Lateness is exact (the
+//     stream time exceeds the late record's non-negative timestamp, so the
+//     difference fits); the LatenessSum counter saturates at math.MaxInt64
+//     rather than wrapping negative.
 //
 // Skips (each logged at warn level and counted in Stats, never silent):
 //   - a record that does not deserialize, when the DeserializationHandler
@@ -32,7 +36,10 @@
 //   - otherwise every empty partition must be known to be caught up (lag 0,
 //     see SetLag) or must have waited MaxTaskIdle of wall-clock time since
 //     it was first seen empty; processing past such a deadline is "enforced
-//     processing" and counted per record.
+//     processing" and counted per record. The deadline (now + MaxTaskIdle,
+//     for any MaxTaskIdle up to the largest time.Duration) saturates at
+//     math.MaxInt64 ms, so a clock near the end of int64 time waits until
+//     math.MaxInt64 instead of wrapping into the past and not waiting.
 //
 // A PartitionGroup belongs to its task's goroutine; only Stats may be read
 // from other goroutines.

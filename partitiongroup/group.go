@@ -48,7 +48,8 @@ type Stats struct {
 	EnforcedProcessing atomic.Int64
 	// LateRecords counts records older than stream time when taken.
 	LateRecords atomic.Int64
-	// LatenessSum and LatenessMax are over late records, in milliseconds.
+	// LatenessSum and LatenessMax are over late records, in milliseconds;
+	// the sum stops at math.MaxInt64 instead of wrapping.
 	LatenessSum atomic.Int64
 	LatenessMax atomic.Int64
 }
@@ -306,7 +307,9 @@ func (g *PartitionGroup) Ready(nowMs func() int64) (bool, error) {
 			now, haveNow = nowMs(), true
 		}
 		if !q.hasDeadline {
-			q.deadline, q.hasDeadline = now+g.cfg.MaxTaskIdle.Milliseconds(), true
+			// Saturated: a clock near MaxInt64 plus a long MaxTaskIdle
+			// would wrap into the past and end the wait at once.
+			q.deadline, q.hasDeadline = record.SaturatingAdd(now, g.cfg.MaxTaskIdle.Milliseconds()), true
 		}
 		if now < q.deadline {
 			waiting = true
@@ -348,9 +351,14 @@ func (g *PartitionGroup) Next() (t Taken, ok bool, err error) {
 	if g.streamTime == record.UnknownTime || ts >= g.streamTime {
 		g.streamTime = ts
 	} else {
-		late := g.streamTime - ts
+		late := g.streamTime - ts // streamTime > ts >= 0: no overflow
 		g.stats.LateRecords.Add(1)
-		g.stats.LatenessSum.Add(late)
+		for { // LatenessSum saturates: two records ~MaxInt64 late would wrap it
+			s := g.stats.LatenessSum.Load()
+			if g.stats.LatenessSum.CompareAndSwap(s, record.SaturatingAdd(s, late)) {
+				break
+			}
+		}
 		for {
 			m := g.stats.LatenessMax.Load()
 			if late <= m || g.stats.LatenessMax.CompareAndSwap(m, late) {

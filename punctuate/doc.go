@@ -15,6 +15,13 @@
 //     callback may add schedules, which fire in the same MayPunctuate call if
 //     already due.
 //   - Intervals are at least one millisecond.
+//   - Time runs out at math.MaxInt64 (every int64 is a valid time). Grid
+//     arithmetic never overflows: a grid point exactly at math.MaxInt64
+//     still fires, but a schedule whose next grid point would pass it is
+//     Exhausted: it has fired for the last time, leaves the queue (Len drops,
+//     Cancel stays safe) and MayPunctuate returns. Wrapping around instead
+//     would put the next point in the distant past and fire the schedule
+//     forever (Kafka Streams' PunctuationSchedule has that bug).
 //
 // A Queue belongs to one task goroutine and is not safe for concurrent use.
 package punctuate

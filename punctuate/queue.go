@@ -4,6 +4,8 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"math"
+	"math/bits"
 	"time"
 )
 
@@ -56,6 +58,9 @@ type Schedule struct {
 	index    int // position in the heap; -1 when not queued
 	q        *Queue
 	canceled bool
+	// exhausted: the grid point after the last firing is past
+	// math.MaxInt64, so the schedule left the queue for good.
+	exhausted bool
 }
 
 // Cancel stops the schedule; it will not fire again.
@@ -72,7 +77,13 @@ func (s *Schedule) Cancel() {
 // Canceled reports whether Cancel was called.
 func (s *Schedule) Canceled() bool { return s.canceled }
 
-// Next returns the next grid point at which the schedule fires.
+// Exhausted reports whether the schedule has run out of time: its next grid
+// point would be past math.MaxInt64, so it never fires again and is no
+// longer in its queue (Cancel is still safe).
+func (s *Schedule) Exhausted() bool { return s.exhausted }
+
+// Next returns the next grid point at which the schedule fires; once the
+// schedule is Exhausted, the last grid point it fired at.
 func (s *Schedule) Next() int64 { return s.next }
 
 // Interval returns the interval in milliseconds.
@@ -139,8 +150,14 @@ func (q *Queue) MayPunctuate(now int64, run func(s *Schedule, now int64) error) 
 		fired = true
 		err := run(s, now)
 		if !s.canceled {
-			s.next = nextPoint(s.next, s.interval, now)
-			heap.Push(&q.h, s)
+			if next, ok := nextPoint(s.next, s.interval, now); ok {
+				s.next = next
+				heap.Push(&q.h, s)
+			} else {
+				// No grid point after now fits in an int64: the schedule
+				// is done (it stays out of the heap, so this loop ends).
+				s.exhausted = true
+			}
 		}
 		if err != nil {
 			return fired, err
@@ -149,13 +166,30 @@ func (q *Queue) MayPunctuate(now int64, run func(s *Schedule, now int64) error) 
 	return fired, nil
 }
 
-// nextPoint returns the first grid point (last + k·interval, k >= 1) after now.
-func nextPoint(last, interval, now int64) int64 {
-	next := last + interval
-	if now >= next {
-		next = last + ((now-last)/interval+1)*interval
+// nextPoint returns the first grid point last + k·interval (k >= 1) after
+// now, and false when that point would be past math.MaxInt64. It needs
+// interval >= 1 and takes now < last as now = last. It never overflows: the
+// distance now - last (which may exceed math.MaxInt64 when last is
+// negative), the step count and the room left above last are computed in
+// uint64, where all are exact, and the product of steps and interval is
+// checked with a full 128-bit multiply.
+func nextPoint(last, interval, now int64) (int64, bool) {
+	// The common case: due again one interval on. For interval >= 1 the
+	// sum wrapped iff it is not above last (Go's int64 addition wraps).
+	if next := last + interval; now < next && next > last {
+		return next, true
 	}
-	return next
+	now = max(now, last)
+	iv := uint64(interval)
+	steps := (uint64(now)-uint64(last))/iv + 1 // intervals from last to the next point
+	if steps == 0 {                            // wrapped: now - last = 2^64-1 with interval 1
+		return 0, false
+	}
+	hi, dist := bits.Mul64(steps, iv)
+	if hi != 0 || dist > uint64(math.MaxInt64)-uint64(last) { // past MaxInt64
+		return 0, false
+	}
+	return int64(uint64(last) + dist), true
 }
 
 type schedHeap []*Schedule

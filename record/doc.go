@@ -16,5 +16,9 @@
 //     the deserializer, and a null key or value is written as null bytes
 //     without calling the serializer. Serializers that return a nil slice
 //     write null as well (the built-in Bytes serde does so for a nil slice).
-//   - Timestamps are milliseconds since the Unix epoch.
+//   - Timestamps are milliseconds since the Unix epoch; every int64 from 0 to
+//     math.MaxInt64 is a valid one. Code that adds a duration to a timestamp
+//     (a window end, a deadline, a grid point) uses SaturatingAdd and
+//     SaturatingSub, which clamp at the int64 bounds instead of wrapping
+//     into the past; each package documents what a clamped time means there.
 package record

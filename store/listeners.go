@@ -76,7 +76,7 @@ func SetWindowFlushListener[K, V any](s WindowStore[K, V], sendOldValues bool, f
 			return Windowed[K]{}, err
 		}
 		k, err := w.ks.Deserialize(kb)
-		return Windowed[K]{Key: k, Start: start, End: start + w.size}, err
+		return Windowed[K]{Key: k, Start: start, End: windowEnd(start, w.size)}, err
 	}, fn)
 	return nil
 }

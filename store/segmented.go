@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"go.uber.org/zap"
+
+	"github.com/millrace/millrace/record"
 )
 
 // SegmentSupplier opens and removes the byte stores that hold one segmented
@@ -119,7 +122,18 @@ func (s *segmentedKV) Init(ctx InitContext) error {
 }
 
 func (s *segmentedKV) segmentName(id int64) string {
-	return s.name + "." + strconv.FormatInt(id*s.interval, 10)
+	return s.name + "." + strconv.FormatInt(s.segmentStart(id), 10)
+}
+
+// segmentStart is the first time of segment id, id·interval, clamped at
+// math.MinInt64: the segment holding math.MinInt64 starts below it unless
+// the interval divides 2^63. (Ids are floorDiv(t, interval), so id·interval
+// <= t never passes math.MaxInt64.)
+func (s *segmentedKV) segmentStart(id int64) int64 {
+	if id < math.MinInt64/s.interval {
+		return math.MinInt64
+	}
+	return id * s.interval
 }
 
 func (s *segmentedKV) segmentIDOf(name string) (int64, bool) {
@@ -128,7 +142,13 @@ func (s *segmentedKV) segmentIDOf(name string) (int64, bool) {
 		return 0, false
 	}
 	start, err := strconv.ParseInt(rest, 10, 64)
-	if err != nil || start%s.interval != 0 {
+	if err != nil {
+		return 0, false
+	}
+	if start == math.MinInt64 { // a clamped start (see segmentStart), or an exact one
+		return floorDiv(start, s.interval), true
+	}
+	if start%s.interval != 0 {
 		return 0, false
 	}
 	return start / s.interval, true
@@ -182,7 +202,9 @@ func (s *segmentedKV) observe(t int64) {
 		return
 	}
 	s.observed = t
-	minLive := floorDiv(t-s.retention, s.interval)
+	// Clamped: a retention longer than t keeps everything (ids stay
+	// ordered; a wrapped difference would expire every segment).
+	minLive := floorDiv(record.SaturatingSub(t, s.retention), s.interval)
 	if minLive <= s.minLive {
 		return
 	}
@@ -204,7 +226,11 @@ func (s *segmentedKV) observe(t int64) {
 // segmentFor returns the segment for time t, creating it if live; nil if the
 // segment has expired.
 func (s *segmentedKV) segmentFor(t int64, create bool) (KeyValueBytes, error) {
-	id := floorDiv(t, s.interval)
+	return s.segmentByID(floorDiv(t, s.interval), create)
+}
+
+// segmentByID is segmentFor by segment id.
+func (s *segmentedKV) segmentByID(id int64, create bool) (KeyValueBytes, error) {
 	if id < s.minLive {
 		return nil, nil
 	}
@@ -299,7 +325,7 @@ func (s *segmentedKV) Write(batch []Entry) error {
 		if id < s.minLive {
 			continue
 		}
-		seg, err := s.segmentFor(id*s.interval, true)
+		seg, err := s.segmentByID(id, true)
 		if err != nil {
 			return err
 		}
@@ -331,7 +357,7 @@ func (s *segmentedKV) writeOne(e Entry) error {
 func (s *segmentedKV) dropExpired(n int, id int64) {
 	s.expired.Add(int64(n))
 	s.logger.Debug("dropping writes to an expired segment", zap.String("store", s.name),
-		zap.Int64("segment_start", id*s.interval), zap.Int("records", n),
+		zap.Int64("segment_start", s.segmentStart(id)), zap.Int("records", n),
 		zap.Int64("observed_stream_time", s.observed))
 }
 
@@ -378,12 +404,15 @@ func (s *segmentedKV) segmentsBetween(out []KeyValueBytes, lo, hi int64) []KeyVa
 		return out
 	}
 	if span := hi - lo; span >= 0 && span < int64(len(s.segs)) { // span < 0: overflow
-		for id := lo; id <= hi; id++ {
+		// Stop at hi rather than stepping past it: hi may be MaxInt64.
+		for id := lo; ; id++ {
 			if seg, ok := s.segs[id]; ok {
 				out = append(out, seg)
 			}
+			if id == hi {
+				return out
+			}
 		}
-		return out
 	}
 	for _, id := range s.sortedIDs() {
 		if id >= lo && id <= hi {

@@ -181,12 +181,14 @@ func (s *typedSession[K, V]) ObservedStreamTime() int64 {
 	return max(s.state.observed.Load(), s.seg.ObservedStreamTime())
 }
 
+// liveFrom is the earliest session end still visible, clamped as the window
+// store's is.
 func (s *typedSession[K, V]) liveFrom() int64 {
 	obs := s.ObservedStreamTime()
 	if obs <= noTime {
 		return math.MinInt64
 	}
-	return obs - s.retention + 1
+	return record.SaturatingAdd(record.SaturatingSub(obs, s.retention), 1)
 }
 
 // lock and unlock guard a read-only view's reads (no-ops otherwise);

@@ -13,6 +13,7 @@ import (
 )
 
 // Windowed is a key together with its window [Start, End) in milliseconds.
+// End is clamped at math.MaxInt64 for windows that would end past it.
 type Windowed[K any] struct {
 	Key   K
 	Start int64
@@ -233,14 +234,20 @@ func (w *typedWindow[K, V]) ObservedStreamTime() int64 {
 	return max(w.state.observed.Load(), w.seg.ObservedStreamTime())
 }
 
-// liveFrom is the oldest window start still visible.
+// liveFrom is the oldest window start still visible: observed - retention
+// + 1, clamped, so a retention longer than the observed time keeps
+// everything instead of wrapping.
 func (w *typedWindow[K, V]) liveFrom() int64 {
 	obs := w.ObservedStreamTime()
 	if obs <= noTime {
 		return math.MinInt64
 	}
-	return obs - w.retention + 1
+	return record.SaturatingAdd(record.SaturatingSub(obs, w.retention), 1)
 }
+
+// windowEnd is the end of the window starting at start, clamped at
+// math.MaxInt64 (a window starting in the last size ms of time ends there).
+func windowEnd(start, size int64) int64 { return record.SaturatingAdd(start, size) }
 
 func (w *typedWindow[K, V]) userKey(buf *[]byte, k K) ([]byte, error) {
 	if *buf == nil {
@@ -457,7 +464,7 @@ func (it *windowIter[K, V]) Next() bool {
 			it.err = fmt.Errorf("store %q: deserialize value: %w", it.w.Name(), err)
 			return false
 		}
-		it.k, it.v = Windowed[K]{Key: k, Start: start, End: start + it.w.size}, v
+		it.k, it.v = Windowed[K]{Key: k, Start: start, End: windowEnd(start, it.w.size)}, v
 		return true
 	}
 	return false

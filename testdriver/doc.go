@@ -21,7 +21,9 @@
 // counted (SkippedGlobalRecords), as the runtime does.
 //
 // Wall-clock time is virtual: it starts at Config.StartTime and moves only
-// with AdvanceWallClock, which fires due wall-clock punctuators.
+// with AdvanceWallClock, which fires due wall-clock punctuators. It stays
+// within the times whose Unix milliseconds fit in an int64, stopping at
+// math.MaxInt64 ms rather than wrapping into the past.
 //
 // Persistent stores live in a state directory (a temporary one unless
 // Config.StateDir names one), locked per task as the runtime locks it.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -81,6 +82,25 @@ type produced struct {
 // VirtualClock is the driver's wall clock.
 type VirtualClock struct{ now time.Time }
 
+// The virtual clock's range: the times whose Unix milliseconds fit in an
+// int64. Past them UnixMilli wraps around, and the tasks would read a wall
+// clock far in the past.
+var (
+	minClock = time.UnixMilli(math.MinInt64)
+	maxClock = time.UnixMilli(math.MaxInt64)
+)
+
+// clampClock keeps t within the virtual clock's range.
+func clampClock(t time.Time) time.Time {
+	switch {
+	case t.Before(minClock):
+		return minClock
+	case t.After(maxClock):
+		return maxClock
+	}
+	return t
+}
+
 // Now returns the virtual time.
 func (c *VirtualClock) Now() time.Time { return c.now }
 
@@ -96,6 +116,7 @@ func New(t *processor.Topology, cfg Config) (*Driver, error) {
 	if cfg.StartTime.IsZero() {
 		cfg.StartTime = time.UnixMilli(0)
 	}
+	cfg.StartTime = clampClock(cfg.StartTime)
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
@@ -204,7 +225,8 @@ func (d *Driver) Close() error {
 func (d *Driver) WallClockTime() time.Time { return d.clock.now }
 
 // AdvanceWallClock moves the virtual clock forward, fires due wall-clock
-// punctuators, processes what they fed back, and commits.
+// punctuators, processes what they fed back, and commits. The clock stops at
+// math.MaxInt64 Unix milliseconds, the last wall-clock time a task can read.
 func (d *Driver) AdvanceWallClock(by time.Duration) error {
 	if d.closed {
 		return errors.New("testdriver: closed")
@@ -212,7 +234,7 @@ func (d *Driver) AdvanceWallClock(by time.Duration) error {
 	if by < 0 {
 		return fmt.Errorf("testdriver: cannot move the wall clock back by %v", by)
 	}
-	d.clock.now = d.clock.now.Add(by)
+	d.clock.now = clampClock(d.clock.now.Add(by))
 	for _, t := range d.tasks {
 		if _, err := t.PunctuateWallClock(); err != nil {
 			return err

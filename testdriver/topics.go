@@ -2,6 +2,7 @@ package testdriver
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/millrace/millrace/record"
 )
@@ -70,10 +71,19 @@ type KV[K, V any] struct {
 }
 
 // PipeKeyValues pipes key-value pairs, the first at timestamp start and each
-// next one step milliseconds later.
+// next one step milliseconds later. A timestamp that would pass
+// math.MaxInt64 (or math.MinInt64) is an error, returned before that pair is
+// piped: a wrapped timestamp would silently land in the distant past.
 func (in *InputTopic[K, V]) PipeKeyValues(start, step int64, kvs ...KV[K, V]) error {
+	ts := start
 	for i, kv := range kvs {
-		if err := in.Pipe(kv.Key, kv.Value, start+int64(i)*step); err != nil {
+		if i > 0 {
+			if (step > 0 && ts > math.MaxInt64-step) || (step < 0 && ts < math.MinInt64-step) {
+				return fmt.Errorf("testdriver: PipeKeyValues: timestamp %d + %d ms for pair %d is past the int64 range", ts, step, i)
+			}
+			ts += step
+		}
+		if err := in.Pipe(kv.Key, kv.Value, ts); err != nil {
 			return err
 		}
 	}

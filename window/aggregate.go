@@ -1,6 +1,7 @@
 package window
 
 import (
+	"fmt"
 	"math"
 
 	"go.uber.org/zap"
@@ -15,6 +16,14 @@ const (
 	DropNullKey   = "null-key"
 	DropNullValue = "null-value"
 	DropLate      = "late"
+	// DropTimestampOutOfRange counts records no window can hold: a record
+	// at math.MaxInt64 in time windows, whose every window would end past
+	// the largest timestamp (see the package doc).
+	DropTimestampOutOfRange = "window-timestamp-out-of-range"
+	// DropSuppressionDueOutOfRange counts updates a suppression cannot
+	// buffer because the time they would be due at is past math.MaxInt64:
+	// stream time never gets there, so no final result could be emitted.
+	DropSuppressionDueOutOfRange = "suppression-due-out-of-range"
 )
 
 // Aggregator folds records into an aggregate: Init makes the empty
@@ -40,6 +49,17 @@ func skip[KO, VO, K, V any](ctx processor.Context[KO, VO], r record.Record[K, V]
 	md, _ := ctx.RecordMetadata()
 	ctx.Logger().Debug("dropping record", zap.String("reason", reason), zap.Stringer("record", md))
 	return true
+}
+
+// dropOutOfRange drops a record whose time no window (or suppression due
+// time) can hold, counting it and logging it at warn level: unlike a late
+// record it points at a producer or extractor bug (an event time some 292
+// million years ahead).
+func dropOutOfRange[KO, VO any](ctx processor.Context[KO, VO], reason string, ts int64) {
+	ctx.Dropped(reason)
+	md, _ := ctx.RecordMetadata()
+	ctx.Logger().Warn("dropping record: its time is out of range", zap.String("reason", reason),
+		zap.Int64("timestamp", ts), zap.Stringer("record", md))
 }
 
 func dropLate[KO, VO any](ctx processor.Context[KO, VO], ts, windowEnd, closeTime int64) {
@@ -103,6 +123,10 @@ type timeAggregate[K, V, VA any] struct {
 
 func (p *timeAggregate[K, V, VA]) Init(ctx processor.Context[Windowed[K], Change[VA]]) error {
 	p.ctx = ctx
+	if p.w.size < 1 || p.w.advance < 1 || p.w.advance > p.w.size {
+		return fmt.Errorf("%w: time windows of size %d ms and advance %d ms; make them with Tumbling or Hopping",
+			ErrInvalidWindow, p.w.size, p.w.advance)
+	}
 	s, err := processor.WindowStore[K, store.ValueAndTimestamp[VA]](ctx, p.storeName)
 	if err != nil {
 		return err
@@ -149,10 +173,14 @@ func (p *timeAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
 	}
 	ts := r.Timestamp()
 	p.observed = max(p.observed, ts)
-	closeTime := p.observed - p.w.grace
+	closeTime := record.SaturatingSub(p.observed, p.w.grace)
 	p.starts = p.w.StartsFor(p.starts[:0], ts)
+	if len(p.starts) == 0 { // ts = MaxInt64: every window would end past it
+		dropOutOfRange(p.ctx, DropTimestampOutOfRange, ts)
+		return nil
+	}
 	for _, start := range p.starts {
-		end := start + p.w.size
+		end := p.w.End(start) // clamped at MaxInt64: the window's end in time
 		if end <= closeTime {
 			dropLate(p.ctx, ts, end, closeTime)
 			continue

@@ -31,4 +31,40 @@
 //     duplicates; every pair within the join window joins, the output
 //     timestamp is the larger of the two, and left/outer results for
 //     unmatched records are emitted only once their window has closed.
+//
+// Time runs out at math.MaxInt64: every timestamp from 0 to math.MaxInt64 is
+// valid, durations go up to the largest time.Duration, and no time
+// computation here wraps around (a wrapped end, close time or bound lands
+// in the distant past: windows that never end, "late" records, unmatched
+// join results emitted at once). Per computation:
+//   - Window ends saturate: a time window starting in the last size ms
+//     before math.MaxInt64 ends at math.MaxInt64 (End, and Windowed.End as
+//     forwarded and as TimeWindowedSerde reads it back); sliding windows
+//     likewise. Saturation keeps the meaning, as no later time exists, and
+//     the close rule (end + grace <= stream time) applies to the clamped
+//     end. Normal timestamps are unaffected.
+//   - A record at math.MaxInt64 fits in no time window: every window that
+//     would hold it ends past math.MaxInt64, and the end is exclusive.
+//     Aggregate, Count and Reduce drop it, log it at warn level and count
+//     it as DropTimestampOutOfRange ("window-timestamp-out-of-range").
+//     StartsFor returns no start for it. Session and sliding windows are
+//     inclusive at both ends and do hold it.
+//   - Search bounds saturate: a session's merge range ts ± gap, a join's
+//     range of the other side [ts - before, ts + after], a sliding window's
+//     fetch up to ts + 1 (a record at math.MaxInt64 has no right window).
+//   - Close times saturate: a join window whose close time ts + lookahead +
+//     grace is past math.MaxInt64 never closes, so its unmatched result
+//     waits like any other; comparisons that a clamp would make one-sided
+//     are written the other way round (start <= t - size, not start + size
+//     <= t).
+//   - Suppression due times do not saturate: a window that would close past
+//     math.MaxInt64 never closes, so no final result of it can come out,
+//     and a clamped due time would emit one at stream time math.MaxInt64,
+//     and again for every later update. Suppression drops such an update,
+//     logs it at warn level and counts it as DropSuppressionDueOutOfRange
+//     ("suppression-due-out-of-range"); an update due exactly at
+//     math.MaxInt64 is buffered and emitted then. UntilTimeLimit follows
+//     the same rule.
+//   - Retentions (size + grace, and the like) saturate at the largest
+//     time.Duration instead of wrapping into a negative retention.
 package window

@@ -163,7 +163,7 @@ func (j *joinSide[K, V1, V2, VT, VO, VR]) Process(r record.Record[K, VT]) error 
 	// retention (join window + grace) decides what is still there, as in
 	// Kafka Streams. Its own window may have closed already: then nothing
 	// can pair with it any more, and an unmatched result goes out at once.
-	closed := ts+j.lookahead+j.w.grace < streamTime
+	closed := j.closedBy(ts, j.lookahead, streamTime)
 	if err := j.this.Put(key, r.Value(), ts); err != nil {
 		return err
 	}
@@ -172,7 +172,8 @@ func (j *joinSide[K, V1, V2, VT, VO, VR]) Process(r record.Record[K, VT]) error 
 			return err
 		}
 	}
-	it, err := j.other.FetchRange(key, max(0, ts-j.otherFrom), ts+j.otherTo)
+	from, to := j.otherRange(ts)
+	it, err := j.other.FetchRange(key, from, to)
 	if err != nil {
 		return err
 	}
@@ -239,6 +240,23 @@ func (j *joinSide[K, V1, V2, VT, VO, VR]) Process(r record.Record[K, VT]) error 
 	return j.unmatched.Put(j.ubuf, append([]byte{}, vb...))
 }
 
+// otherRange is the window of the other side's timestamps that pair with a
+// record of this side at ts: [ts - otherFrom, ts + otherTo], both clamped
+// (to 0, as timestamps are never negative, and to MaxInt64; an upper bound
+// of MaxInt64 means "every later record", which is what ts + otherTo past
+// MaxInt64 means too).
+func (j *joinSide[K, V1, V2, VT, VO, VR]) otherRange(ts int64) (from, to int64) {
+	return max(0, record.SaturatingSub(ts, j.otherFrom)), record.SaturatingAdd(ts, j.otherTo)
+}
+
+// closedBy reports whether the join window of a record at ts, with the
+// given lookahead, has closed at streamTime: ts + lookahead + grace <
+// streamTime. The clamped sum is exact for "<": a window whose close time
+// is past MaxInt64 never closes.
+func (j *joinSide[K, V1, V2, VT, VO, VR]) closedBy(ts, lookahead, streamTime int64) bool {
+	return record.SaturatingAdd(record.SaturatingAdd(ts, lookahead), j.w.grace) < streamTime
+}
+
 // forgetUnmatched removes the unmatched entries of (ts, side, key).
 func (j *joinSide[K, V1, V2, VT, VO, VR]) forgetUnmatched(ts int64, side byte, key K) error {
 	kb, err := j.keys.Serialize(j.kbuf[:0], key)
@@ -277,7 +295,7 @@ func (j *joinSide[K, V1, V2, VT, VO, VR]) forgetUnmatched(ts int64, side byte, k
 func (j *joinSide[K, V1, V2, VT, VO, VR]) emitExpired(streamTime int64) error {
 	// Only records older than this can be due (the side with the shorter
 	// lookahead closes first): the scan stops there, not at the end.
-	bound := streamTime - min(j.w.after, j.w.before) - j.w.grace
+	bound := record.SaturatingSub(record.SaturatingSub(streamTime, min(j.w.after, j.w.before)), j.w.grace)
 	if bound <= 0 {
 		return nil
 	}
@@ -298,7 +316,7 @@ func (j *joinSide[K, V1, V2, VT, VO, VR]) emitExpired(streamTime int64) error {
 		if side == sideRight {
 			lookahead = j.w.before
 		}
-		if ts+lookahead+j.w.grace >= streamTime {
+		if !j.closedBy(ts, lookahead, streamTime) {
 			open[side] = true
 			if open[0] && open[1] {
 				break

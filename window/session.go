@@ -102,14 +102,16 @@ func (p *sessionAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
 	}
 	ts, key := r.Timestamp(), r.Key()
 	p.observed = max(p.observed, ts)
-	closeTime := p.observed - p.w.grace
+	closeTime := record.SaturatingSub(p.observed, p.w.grace)
 	session := Windowed[K]{Key: key, Start: ts, End: ts}
 	var agg VA
 	empty := true
 	if p.init != nil {
 		agg, empty = p.init(), false
 	}
-	it, err := p.store.FindSessions(key, ts-p.w.gap, ts+p.w.gap)
+	// Sessions are inclusive at both ends, so one can end at MaxInt64; the
+	// search bounds clamp (a latest start of MaxInt64 means any start).
+	it, err := p.store.FindSessions(key, record.SaturatingSub(ts, p.w.gap), record.SaturatingAdd(ts, p.w.gap))
 	if err != nil {
 		return err
 	}

@@ -79,19 +79,25 @@ func (p *slidingAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
 	}
 	ts := r.Timestamp()
 	p.observed = max(p.observed, ts)
-	closeTime := p.observed - p.w.grace
-	if ts+p.w.diff < closeTime {
-		dropLate(p.ctx, ts, ts+p.w.diff, closeTime)
+	closeTime := record.SaturatingSub(p.observed, p.w.grace)
+	// Window ends are start + d, which passes MaxInt64 for windows starting
+	// in the last d ms; the rules below compare starts with ts - d instead
+	// (exact: ts >= 0), so no end is ever computed past MaxInt64.
+	if ts < record.SaturatingSub(closeTime, p.w.diff) { // ts + d < closeTime
+		dropLate(p.ctx, ts, record.SaturatingAdd(ts, p.w.diff), closeTime)
 		return nil
 	}
 	clear(p.starts)
 	if ts < p.w.diff {
 		return p.processEarly(r, closeTime)
 	}
+	leftStart := ts - p.w.diff // the start of the record's left window
 	var leftAgg, rightAgg *vat[VA]
 	leftCreated, rightCreated := false, false
 	prevTS, hasPrev := int64(0), false
-	it, err := p.store.FetchRange(r.Key(), max(0, ts-2*p.w.diff), ts+1)
+	// Up to the start of the record's right window, ts + 1 (clamped: a
+	// record at MaxInt64 has no right window).
+	it, err := p.store.FetchRange(r.Key(), max(0, ts-2*p.w.diff), record.SaturatingAdd(ts, 1))
 	if err != nil {
 		return err
 	}
@@ -103,22 +109,21 @@ func (p *slidingAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
 	for it.Next() {
 		start, v := it.Key(), it.Value()
 		p.starts[start] = true
-		end := start + p.w.diff
 		switch {
-		case end < ts:
+		case start < leftStart: // ends before ts
 			vv := v
 			leftAgg, prevTS, hasPrev = &vv, v.Timestamp, true
-		case end == ts:
+		case start == leftStart: // ends at ts: the record's left window
 			leftCreated = true
 			if v.Timestamp < ts {
 				prevTS, hasPrev = v.Timestamp, true
 			}
 			updates = append(updates, pending{start, v})
-		case end > ts && start <= ts:
+		case start <= ts: // ends after ts and contains it
 			vv := v
 			rightAgg = &vv
 			updates = append(updates, pending{start, v})
-		case start == ts+1:
+		case start == ts+1: // ts < MaxInt64 here
 			rightCreated = true
 		default:
 			it.Close()
@@ -138,10 +143,11 @@ func (p *slidingAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
 			return err
 		}
 	}
-	// The previous record's right window, if missing and not empty.
+	// The previous record's right window, if missing and not empty (it
+	// holds ts: it ends at or after ts).
 	if hasPrev {
-		prevRight := prevTS + 1
-		if !p.starts[prevRight] && prevRight+p.w.diff >= ts {
+		prevRight := prevTS + 1 // prevTS < ts: no overflow
+		if !p.starts[prevRight] && prevRight >= leftStart {
 			if err := p.update(r, prevRight, nil, closeTime); err != nil {
 				return err
 			}
@@ -150,14 +156,15 @@ func (p *slidingAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
 	// The record's left window.
 	if !leftCreated {
 		var base *vat[VA]
-		if hasPrev && ts-p.w.diff <= prevTS && leftAgg != nil {
+		if hasPrev && leftStart <= prevTS && leftAgg != nil {
 			base = &vat[VA]{Value: leftAgg.Value, Timestamp: ts}
 		}
-		if err := p.update(r, ts-p.w.diff, base, closeTime); err != nil {
+		if err := p.update(r, leftStart, base, closeTime); err != nil {
 			return err
 		}
 	}
-	// The record's right window, if later records fall in it.
+	// The record's right window, if later records fall in it (then ts <
+	// their time <= MaxInt64, so ts + 1 fits).
 	if !rightCreated && rightAgg != nil && rightAgg.Timestamp > ts {
 		return p.put(r.Key(), ts+1, *rightAgg, nil)
 	}
@@ -233,8 +240,9 @@ func (p *slidingAggregate[K, V, VA]) processEarly(r record.Record[K, V], closeTi
 // update adds the record to the window starting at start, whose current
 // aggregate is cur (nil: a new window), unless the window has closed.
 func (p *slidingAggregate[K, V, VA]) update(r record.Record[K, V], start int64, cur *vat[VA], closeTime int64) error {
-	end := start + p.w.diff
-	if end < closeTime {
+	// end < closeTime is exact with a clamped end: a true end past MaxInt64
+	// is not below any closeTime, and neither is MaxInt64.
+	if end := record.SaturatingAdd(start, p.w.diff); end < closeTime {
 		dropLate(p.ctx, r.Timestamp(), end, closeTime)
 		return nil
 	}
@@ -256,7 +264,7 @@ func (p *slidingAggregate[K, V, VA]) put(key K, start int64, v vat[VA], old *vat
 	if p.cached {
 		return nil
 	}
-	return forwardChange(p.ctx, Windowed[K]{Key: key, Start: start, End: start + p.w.diff}, &v, old)
+	return forwardChange(p.ctx, Windowed[K]{Key: key, Start: start, End: record.SaturatingAdd(start, p.w.diff)}, &v, old)
 }
 
 func (p *slidingAggregate[K, V, VA]) Close() error { return nil }

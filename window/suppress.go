@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/btree"
@@ -107,7 +108,7 @@ func WindowedSuppressionStore[K, V any](backend KeyValueBackend, name string, ke
 func UntilWindowCloses[K, V any](grace time.Duration, storeName string, keys record.Serde[K], values record.Serde[V], buf BufferConfig) processor.Supplier[Windowed[K], Change[V], Windowed[K], V] {
 	g := grace.Milliseconds()
 	return suppressor[Windowed[K], V](storeName, SessionWindowedSerde(keys), values, buf,
-		func(k Windowed[K], _ int64) int64 { return k.End + g })
+		func(k Windowed[K], _ int64) (int64, bool) { return dueAt(k.End, g) })
 }
 
 // UntilSessionCloses is UntilWindowCloses for session windows, whose end is
@@ -115,7 +116,7 @@ func UntilWindowCloses[K, V any](grace time.Duration, storeName string, keys rec
 func UntilSessionCloses[K, V any](grace time.Duration, storeName string, keys record.Serde[K], values record.Serde[V], buf BufferConfig) processor.Supplier[Windowed[K], Change[V], Windowed[K], V] {
 	g := grace.Milliseconds()
 	return suppressor[Windowed[K], V](storeName, SessionWindowedSerde(keys), values, buf,
-		func(k Windowed[K], _ int64) int64 { return k.End + g + 1 })
+		func(k Windowed[K], _ int64) (int64, bool) { return dueAt(k.End, g+1) })
 }
 
 // UntilTimeLimit returns a supplier of processors that hold each key's
@@ -123,10 +124,24 @@ func UntilSessionCloses[K, V any](grace time.Duration, storeName string, keys re
 // key's first buffered record.
 func UntilTimeLimit[K, V any](limit time.Duration, storeName string, keys record.Serde[K], values record.Serde[V], buf BufferConfig) processor.Supplier[K, Change[V], K, V] {
 	l := limit.Milliseconds()
-	return suppressor[K, V](storeName, keys, values, buf, func(_ K, ts int64) int64 { return ts + l })
+	return suppressor[K, V](storeName, keys, values, buf, func(_ K, ts int64) (int64, bool) { return dueAt(ts, l) })
 }
 
-func suppressor[KS, V any](storeName string, keys record.Serde[KS], values record.Serde[V], buf BufferConfig, due func(KS, int64) int64) processor.Supplier[KS, Change[V], KS, V] {
+// dueAt returns t + d, and false if the sum is past math.MaxInt64: stream
+// time never reaches such a due time, so the entry could never be emitted as
+// final. A clamped due time would instead emit it at stream time MaxInt64,
+// possibly more than once (a session ending at MaxInt64 can still grow), and
+// MaxInt64 cannot mean "never" because an entry due exactly then must be
+// emitted then. (A negative d, a negative grace or limit, clamps at
+// MinInt64: due at once, as before.)
+func dueAt(t, d int64) (int64, bool) {
+	if d > 0 && t > math.MaxInt64-d {
+		return 0, false
+	}
+	return record.SaturatingAdd(t, d), true
+}
+
+func suppressor[KS, V any](storeName string, keys record.Serde[KS], values record.Serde[V], buf BufferConfig, due func(KS, int64) (int64, bool)) processor.Supplier[KS, Change[V], KS, V] {
 	return func() processor.Processor[KS, Change[V], KS, V] {
 		return &suppress[KS, V]{storeName: storeName, keys: keys, values: values, buf: buf, due: due}
 	}
@@ -149,7 +164,7 @@ type suppress[KS, V any] struct {
 	keys      record.Serde[KS]
 	values    record.Serde[V]
 	buf       BufferConfig
-	due       func(KS, int64) int64
+	due       func(KS, int64) (int64, bool)
 	ctx       processor.Context[KS, V]
 	store     store.KeyValueStore[KS, Buffered[V]]
 	index     *btree.BTreeG[indexEntry]
@@ -238,9 +253,14 @@ func (p *suppress[KS, V]) Process(r record.Record[KS, Change[V]]) error {
 	key := string(kb)
 	p.observed = max(p.observed, r.Timestamp())
 	c := r.Value()
-	b := Buffered[V]{Value: c.New, Null: !c.HasNew, Timestamp: r.Timestamp(), Due: p.due(r.Key(), r.Timestamp())}
+	b := Buffered[V]{Value: c.New, Null: !c.HasNew, Timestamp: r.Timestamp()}
 	if d, ok := p.dues[key]; ok {
 		b.Due = d // the key's first buffering decides when it is due
+	} else if b.Due, ok = p.due(r.Key(), r.Timestamp()); !ok {
+		// Due past MaxInt64: no final result can ever come out. Holding
+		// it would only fill the buffer (and its changelog) for good.
+		dropOutOfRange(p.ctx, DropSuppressionDueOutOfRange, r.Timestamp())
+		return p.evict(p.observed)
 	}
 	if err := p.store.Put(r.Key(), b); err != nil {
 		return err

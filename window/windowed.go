@@ -34,7 +34,8 @@ func (c Change[V]) String() string {
 
 // TimeWindowedSerde encodes a time-windowed key as the key's bytes followed
 // by the 8-byte big-endian window start, as Kafka Streams'
-// TimeWindowedSerializer does; the end is start + windowSize (ms).
+// TimeWindowedSerializer does; the end is start + windowSize (ms), clamped at
+// math.MaxInt64 as the windows' ends are.
 func TimeWindowedSerde[K any](keys record.Serde[K], windowSize int64) record.Serde[Windowed[K]] {
 	return timeWindowedSerde[K]{keys: keys, size: windowSize}
 }
@@ -64,7 +65,7 @@ func (s timeWindowedSerde[K]) Deserialize(b []byte) (Windowed[K], error) {
 		return Windowed[K]{}, err
 	}
 	start := int64(binary.BigEndian.Uint64(b[len(b)-8:]))
-	return Windowed[K]{Key: k, Start: start, End: start + s.size}, nil
+	return Windowed[K]{Key: k, Start: start, End: record.SaturatingAdd(start, s.size)}, nil
 }
 
 // SessionWindowedSerde encodes a session key as the key's bytes, then the

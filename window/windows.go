@@ -3,7 +3,10 @@ package window
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
+
+	"github.com/millrace/millrace/record"
 )
 
 // ErrInvalidWindow is wrapped by every window definition error.
@@ -50,19 +53,49 @@ func (w TimeWindows) Advance() int64 { return w.advance }
 // Grace is how long after its end a window accepts records, in ms.
 func (w TimeWindows) Grace() int64 { return w.grace }
 
-// Retention is how long a window store must keep the windows: size + grace.
+// Retention is how long a window store must keep the windows: size + grace
+// (at most the largest time.Duration).
 func (w TimeWindows) Retention() time.Duration {
-	return time.Duration(w.size+w.grace) * time.Millisecond
+	return msDuration(w.size + w.grace)
 }
 
-// StartsFor appends to dst the starts of the windows containing ts, oldest
-// first (Kafka's TimeWindows.windowsFor).
-func (w TimeWindows) StartsFor(dst []int64, ts int64) []int64 {
-	start := max(0, ts-w.size+w.advance) / w.advance * w.advance
-	for ; start <= ts; start += w.advance {
-		dst = append(dst, start)
+// msDuration converts milliseconds to a Duration, clamped to the largest
+// Duration: sums of two durations (size + grace) fit in int64 milliseconds
+// but not always in int64 nanoseconds, and a wrapped retention would be
+// negative or tiny, expiring windows at once.
+func msDuration(ms int64) time.Duration {
+	if ms > math.MaxInt64/int64(time.Millisecond) {
+		return time.Duration(math.MaxInt64)
 	}
-	return dst
+	return time.Duration(ms) * time.Millisecond
+}
+
+// End returns the end of the window starting at start: start + size,
+// clamped to math.MaxInt64 (see the package doc).
+func (w TimeWindows) End(start int64) int64 { return record.SaturatingAdd(start, w.size) }
+
+// StartsFor appends to dst the starts of the windows containing ts, oldest
+// first (Kafka's TimeWindows.windowsFor): every start s is a non-negative
+// multiple of the advance with s <= ts < End(s). There are none for a
+// negative ts, and none for ts = math.MaxInt64: every window that would
+// hold it ends past math.MaxInt64, and a clamped end (exclusive) excludes
+// it. The loop stops at the last start instead of stepping past it, so it
+// cannot overflow and always ends.
+func (w TimeWindows) StartsFor(dst []int64, ts int64) []int64 {
+	if ts < 0 || ts == math.MaxInt64 || w.advance <= 0 {
+		return dst
+	}
+	// The first multiple of advance after ts - size; ts - (size-advance)
+	// cannot overflow for ts >= 0.
+	start := max(0, ts-(w.size-w.advance)) / w.advance * w.advance
+	last := ts / w.advance * w.advance
+	for {
+		dst = append(dst, start)
+		if start >= last {
+			return dst
+		}
+		start += w.advance // <= last: no overflow
+	}
 }
 
 // SessionWindows group a key's records separated by less than an
@@ -94,9 +127,10 @@ func (w SessionWindows) Gap() int64 { return w.gap }
 // Grace is how long after its end a session accepts records, in ms.
 func (w SessionWindows) Grace() int64 { return w.grace }
 
-// Retention of a session store: gap + grace.
+// Retention of a session store: gap + grace (at most the largest
+// time.Duration).
 func (w SessionWindows) Retention() time.Duration {
-	return time.Duration(w.gap+w.grace) * time.Millisecond
+	return msDuration(w.gap + w.grace)
 }
 
 // SlidingWindows are Kafka Streams' sliding aggregation windows: a window
@@ -130,9 +164,9 @@ func (w SlidingWindows) TimeDifference() int64 { return w.diff }
 func (w SlidingWindows) Grace() int64 { return w.grace }
 
 // Retention of a sliding window store: time difference + grace, plus one
-// millisecond for the inclusive end.
+// millisecond for the inclusive end (at most the largest time.Duration).
 func (w SlidingWindows) Retention() time.Duration {
-	return time.Duration(w.diff+w.grace+1) * time.Millisecond
+	return msDuration(w.diff + w.grace + 1)
 }
 
 // JoinWindows match records of two streams whose timestamps differ by at
@@ -172,12 +206,13 @@ func (w JoinWindows) After() int64 { return w.after }
 // Grace is how long after its window closes a record may still pair, in ms.
 func (w JoinWindows) Grace() int64 { return w.grace }
 
-// Retention of a join buffer: both sides of the window plus grace.
+// Retention of a join buffer: both sides of the window plus grace (at most
+// the largest time.Duration).
 func (w JoinWindows) Retention() time.Duration {
-	return time.Duration(w.before+w.after+w.grace+1) * time.Millisecond
+	return msDuration(w.before + w.after + w.grace + 1)
 }
 
 // size is the store window size of a join buffer (one record per window).
 func (w JoinWindows) size() time.Duration {
-	return time.Duration(w.before+w.after+1) * time.Millisecond
+	return msDuration(w.before + w.after + 1)
 }
