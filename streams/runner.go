@@ -12,6 +12,7 @@ import (
 	"github.com/millrace/millrace/internal/faultpoint"
 	"github.com/millrace/millrace/partitiongroup"
 	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
 	"github.com/millrace/millrace/store/statedir"
 	"github.com/millrace/millrace/task"
@@ -161,7 +162,9 @@ func (r *runner) run() {
 		// Nothing to do now: wait for input, control, or the next timer.
 		wait := time.Hour
 		if next, ok := r.task.NextWallClockPunctuation(); ok {
-			wait = time.Duration(next-r.task.WallClockTime()) * time.Millisecond
+			// In milliseconds first: a far-off (or clamped) point would
+			// overflow a Duration.
+			wait = time.Duration(min(max(record.SaturatingSub(next, r.task.WallClockTime()), 0), int64(time.Hour/time.Millisecond))) * time.Millisecond
 		}
 		if r.task.PartitionGroup().NumBuffered() > 0 && wait > 5*time.Millisecond {
 			wait = 5 * time.Millisecond // records held back by MaxTaskIdle

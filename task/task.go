@@ -582,7 +582,7 @@ func (h *host) Schedule(owner any, interval time.Duration, typ punctuate.Type, f
 		if err != nil {
 			return nil, err
 		}
-		return h.wallQ.Add((*Task)(h).WallClockTime()+ms, interval, owner, fn)
+		return h.wallQ.Add(record.SaturatingAdd((*Task)(h).WallClockTime(), ms), interval, owner, fn)
 	}
 	return nil, fmt.Errorf("task: unknown punctuation type %v", typ)
 }

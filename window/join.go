@@ -101,7 +101,13 @@ type joinSide[K, V1, V2, VT, VO, VR any] struct {
 	unmatched                     store.KeyValueStore[[]byte, []byte]
 	kbuf, ubuf                    []byte
 	vbuf                          []byte
-	ebuf                          []byte // emitExpired's scan bound
+	ebuf, lbuf                    []byte // emitExpired's scan bounds
+	// scanned is the stream time of this side's last emitExpired: every
+	// unmatched record left then or stored since has ts + lookahead +
+	// grace >= it (closed ones are emitted, never stored), so the next scan
+	// starts at scanned - the longer lookahead - grace and never walks the
+	// deleted records below (tombstones, on RocksDB).
+	scanned int64
 	// thisVal and otherVal hold the values whose addresses go to the
 	// joiner: fields, so taking the addresses allocates nothing.
 	thisVal  VT
@@ -299,8 +305,14 @@ func (j *joinSide[K, V1, V2, VT, VO, VR]) emitExpired(streamTime int64) error {
 	if bound <= 0 {
 		return nil
 	}
+	lower := max(0, record.SaturatingSub(record.SaturatingSub(j.scanned, max(j.w.after, j.w.before)), j.w.grace))
+	j.scanned = max(j.scanned, streamTime)
+	if lower >= bound {
+		return nil
+	}
+	j.lbuf = binary.BigEndian.AppendUint64(j.lbuf[:0], uint64(lower))
 	j.ebuf = binary.BigEndian.AppendUint64(j.ebuf[:0], uint64(bound))
-	it, err := j.unmatched.Range([]byte{}, j.ebuf)
+	it, err := j.unmatched.Range(j.lbuf, j.ebuf)
 	if err != nil {
 		return err
 	}

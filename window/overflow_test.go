@@ -126,7 +126,7 @@ func TestStartsForAtTheInt64Bounds(t *testing.T) {
 func TestWindowDefinitionsWithTheLargestDurationsKeepTheLargestRetention(t *testing.T) {
 	for name, got := range map[string]time.Duration{
 		"tumbling": mw(window.Tumbling(maxDur, maxDur)).Retention(),
-		"hopping":  mw(window.Hopping(maxDur, time.Millisecond, maxDur)).Retention(),
+		"hopping":  mw(window.Hopping(maxDur, maxDur/10, maxDur)).Retention(),
 		"session":  mw(window.Sessions(maxDur, maxDur)).Retention(),
 		"sliding":  mw(window.Sliding(maxDur, maxDur)).Retention(),
 		"join":     mw(window.JoinBeforeAfter(maxDur, maxDur, maxDur)).Retention(),

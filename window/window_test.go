@@ -458,6 +458,8 @@ func TestWindowDefinitionsRejectBadDurationsClearly(t *testing.T) {
 	for name, err := range map[string]error{
 		"size":    second(window.Tumbling(0, 0)),
 		"advance": second(window.Hopping(10*time.Millisecond, 20*time.Millisecond, 0)),
+		// A day over a millisecond: 86.4 million windows per record.
+		"windows per record": second(window.Hopping(24*time.Hour, time.Millisecond, 0)),
 		"grace":   second(window.Tumbling(time.Second, -time.Second)),
 		"gap":     second(window.Sessions(0, 0)),
 		"sliding": second(window.Sliding(0, 0)),
@@ -470,6 +472,15 @@ func TestWindowDefinitionsRejectBadDurationsClearly(t *testing.T) {
 }
 
 func second[A any](_ A, err error) error { return err }
+
+func TestHoppingWindowsAllowUpToMaxWindowsPerRecord(t *testing.T) {
+	if _, err := window.Hopping(window.MaxWindowsPerRecord*time.Millisecond, time.Millisecond, 0); err != nil {
+		t.Errorf("%d windows per record: %v", window.MaxWindowsPerRecord, err)
+	}
+	if _, err := window.Hopping((window.MaxWindowsPerRecord+1)*time.Millisecond, time.Millisecond, 0); !errors.Is(err, window.ErrInvalidWindow) {
+		t.Errorf("%d windows per record: %v, want ErrInvalidWindow", window.MaxWindowsPerRecord+1, err)
+	}
+}
 
 func TestWindowedSerdesRoundTripAndUnwindowRekeys(t *testing.T) {
 	s := window.TimeWindowedSerde(record.String(), 60_000)

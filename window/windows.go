@@ -25,8 +25,16 @@ func Tumbling(size, grace time.Duration) (TimeWindows, error) {
 	return Hopping(size, size, grace)
 }
 
+// MaxWindowsPerRecord bounds how many hopping windows one record may fall
+// into (size / advance): each is a store update per record, and a ratio
+// like a day over a millisecond (86.4 million) would exhaust memory on the
+// first record. Kafka Streams has no such bound; no sensible window
+// definition comes near it.
+const MaxWindowsPerRecord = 100_000
+
 // Hopping returns windows of size starting every advance (0 < advance <=
-// size), accepting records up to grace after a window ends.
+// size, size/advance at most MaxWindowsPerRecord), accepting records up to
+// grace after a window ends.
 func Hopping(size, advance, grace time.Duration) (TimeWindows, error) {
 	var errs []error
 	if size < time.Millisecond {
@@ -34,6 +42,9 @@ func Hopping(size, advance, grace time.Duration) (TimeWindows, error) {
 	}
 	if advance < time.Millisecond || advance > size {
 		errs = append(errs, fmt.Errorf("%w: advance %v must be at least 1ms and at most the size %v", ErrInvalidWindow, advance, size))
+	} else if n := (size.Milliseconds() + advance.Milliseconds() - 1) / advance.Milliseconds(); n > MaxWindowsPerRecord {
+		errs = append(errs, fmt.Errorf("%w: size %v over advance %v puts each record in %d windows, more than %d",
+			ErrInvalidWindow, size, advance, n, MaxWindowsPerRecord))
 	}
 	if grace < 0 {
 		errs = append(errs, fmt.Errorf("%w: grace %v is negative", ErrInvalidWindow, grace))
