@@ -460,10 +460,10 @@ func TestWindowDefinitionsRejectBadDurationsClearly(t *testing.T) {
 		"advance": second(window.Hopping(10*time.Millisecond, 20*time.Millisecond, 0)),
 		// A day over a millisecond: 86.4 million windows per record.
 		"windows per record": second(window.Hopping(24*time.Hour, time.Millisecond, 0)),
-		"grace":   second(window.Tumbling(time.Second, -time.Second)),
-		"gap":     second(window.Sessions(0, 0)),
-		"sliding": second(window.Sliding(0, 0)),
-		"join":    second(window.JoinBeforeAfter(-time.Second, 0, 0)),
+		"grace":              second(window.Tumbling(time.Second, -time.Second)),
+		"gap":                second(window.Sessions(0, 0)),
+		"sliding":            second(window.Sliding(0, 0)),
+		"join":               second(window.JoinBeforeAfter(-time.Second, 0, 0)),
 	} {
 		if !errors.Is(err, window.ErrInvalidWindow) {
 			t.Errorf("%s: %v, want ErrInvalidWindow", name, err)
