@@ -15,9 +15,9 @@ import (
 )
 
 var (
-	soak     = flag.Bool("soak", os.Getenv("MILLRACE_CRASH_SOAK") != "", "run the long soak (also MILLRACE_CRASH_SOAK=1)")
-	soakFor  = flag.Duration("soak.duration", 10*time.Minute, "total chaos time of the soak, shared by the scenarios")
-	seedFlag = flag.Uint64("seed", 0, "replay this seed (also MILLRACE_CRASH_SEED); 0 picks one")
+	soak      = flag.Bool("soak", os.Getenv("MILLRACE_CRASH_SOAK") != "", "run the long soak (also MILLRACE_CRASH_SOAK=1)")
+	soakChaos = flag.Duration("soak.chaos", 3*time.Minute, "with -soak: how long each scenario's input flows under kills")
+	seedFlag  = flag.Uint64("seed", 0, "replay this seed (also MILLRACE_CRASH_SEED); 0 picks one")
 )
 
 // TestMain runs a child role when the parent started this binary as one;
@@ -68,9 +68,8 @@ func scenarios() []scenario {
 			sc.records, sc.chaos = 10_000, 10*time.Second
 		}
 		if *soak {
-			per := *soakFor / time.Duration(len(base))
-			sc.keys, sc.chaos = 1000, per
-			sc.records = int(per.Seconds() * 1000)
+			sc.keys, sc.chaos = 1000, *soakChaos
+			sc.records = int(sc.chaos.Seconds() * 1000)
 		}
 	}
 	return base

@@ -45,8 +45,8 @@ type arm struct {
 	kind         armKind
 	point        string
 	n            int
-	delay        time.Duration
-	afterRunning bool // the delay counts from the first RUNNING, not the start
+	delay        time.Duration // armFault: after the hit; others: after the start or RUNNING
+	afterRunning bool          // the delay counts from the first RUNNING, not the start
 }
 
 func (a arm) String() string {
@@ -54,6 +54,9 @@ func (a arm) String() string {
 	case armKill:
 		return fmt.Sprintf("SIGKILL after %v (from %s)", a.delay.Round(time.Millisecond), a.from())
 	case armFault:
+		if a.delay > 0 {
+			return fmt.Sprintf("SIGKILL %v after hit %d of %s", a.delay, a.n, a.point)
+		}
 		return fmt.Sprintf("SIGKILL at hit %d of %s", a.n, a.point)
 	case armStop:
 		return fmt.Sprintf("clean stop after %v (from %s)", a.delay.Round(time.Millisecond), a.from())
@@ -82,21 +85,22 @@ type instance struct {
 
 // incarnation is one process of an instance.
 type incarnation struct {
-	inst      *instance
-	n         int
-	c         *child
-	arm       arm
-	armed     bool // the fault hook may still fire
-	state     string
-	stateAt   time.Time // when state was entered (or the start)
-	runningAt time.Time
-	tasks     string
-	fault     string // the point it killed itself at
-	parentEnd string // why the parent ended it ("random", "fallback ...", "stop")
-	exitLine  string
-	dump      map[string]int64
-	dumped    bool
-	hung      bool
+	inst         *instance
+	n            int
+	c            *child
+	arm          arm
+	armed        bool // the fault hook may still fire
+	state        string
+	stateAt      time.Time // when state was entered (or the start)
+	runningAt    time.Time
+	tasks        string
+	fault        string // the point it killed itself at
+	faultDelayed bool   // ... some time after the point
+	parentEnd    string // why the parent ended it ("random", "fallback ...", "stop")
+	exitLine     string
+	dump         map[string]int64
+	dumped       bool
+	hung         bool
 }
 
 // ending is a kill (or a clean stop) of an incarnation, and the recovery of
@@ -366,7 +370,11 @@ func (h *harness) start(in *instance, a arm) {
 	spec, _ := json.Marshal(h.spec(in))
 	env := []string{envApp + "=" + string(spec)}
 	if a.kind == armFault {
-		env = append(env, fmt.Sprintf("%s=%s:%d", envCrashAt, a.point, a.n))
+		at := fmt.Sprintf("%s=%s:%d", envCrashAt, a.point, a.n)
+		if a.delay > 0 {
+			at += "+" + a.delay.String()
+		}
+		env = append(env, at)
 	}
 	c, err := h.spawn("app-"+in.name, "app", env)
 	if err != nil {
@@ -440,7 +448,13 @@ func (h *harness) chooseArm(in *instance) arm {
 		case faultpoint.CheckpointWritten:
 			n = 1
 		}
-		return arm{kind: armFault, point: p, n: n}
+		a := arm{kind: armFault, point: p, n: n}
+		if r.IntN(3) == 0 {
+			// Shortly after the point: inside the next step (the
+			// transaction commit, the offset commit, the flush).
+			a.delay = time.Duration(r.Int64N(int64(5 * time.Millisecond)))
+		}
+		return a
 	}
 	if r.IntN(10) < 4 {
 		// Early: while starting, restoring or just after.
@@ -532,6 +546,9 @@ func (h *harness) onLine(l line) {
 	case "FAULT":
 		point, _, _ := strings.Cut(rest, " ")
 		inc.fault = point
+		if inc.arm.delay > 0 {
+			inc.faultDelayed = true
+		}
 	case "DISARMED":
 		inc.armed = false
 	case "DUMP":
@@ -604,6 +621,9 @@ func (h *harness) onExit(c *child) {
 	switch {
 	case c.killed() && inc.fault != "":
 		end.how = inc.fault
+		if inc.faultDelayed {
+			end.how += "+delay"
+		}
 		h.fired[inc.fault]++
 		if i := slices.Index(h.coverage, inc.fault); i >= 0 {
 			h.coverage = slices.Delete(h.coverage, i, i+1)

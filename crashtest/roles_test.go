@@ -157,23 +157,35 @@ type discard struct{}
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // armCrash installs the faultpoint hook that SIGKILLs this process at the
-// Nth hit of a point ("point:N").
+// Nth hit of a point: "point:N", or "point:N+delay" to kill that long after
+// the hit, from another goroutine, while the runtime carries on (into the
+// transaction commit after commit.offsets-sent, say).
 func armCrash(spec string, e *emitter) error {
 	point, nth, ok := strings.Cut(spec, ":")
+	nth, delayText, delayed := strings.Cut(nth, "+")
 	n, err := strconv.ParseInt(nth, 10, 64)
-	if !ok || err != nil || n < 1 {
-		return fmt.Errorf("%s=%q: want point:N with N >= 1", envCrashAt, spec)
+	var delay time.Duration
+	if err == nil && delayed {
+		delay, err = time.ParseDuration(delayText)
+	}
+	if !ok || err != nil || n < 1 || delay < 0 {
+		return fmt.Errorf("%s=%q: want point:N or point:N+delay with N >= 1", envCrashAt, spec)
 	}
 	var hits atomic.Int64
 	faultpoint.Set(func(p string) {
-		if p != point {
+		if p != point || hits.Add(1) != n {
 			return
 		}
-		if hits.Add(1) == n {
+		if !delayed {
 			e.emit("FAULT %s %d", point, n)
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {} // the signal is on its way; never return into the runtime
 		}
+		go func() {
+			time.Sleep(delay)
+			e.emit("FAULT %s %d+%v", point, n, delay)
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}()
 	})
 	return nil
 }
