@@ -139,7 +139,7 @@ func run(t *testing.T, sc scenario, seed uint64) {
 	defer cancel()
 	go func() { produced <- produceInput(ctx, h.bootstrap, in, sc.chaos, nil) }()
 	chaosEnd := time.Now().Add(sc.chaos)
-	coverageDeadline := chaosEnd.Add(30 * time.Second)
+	coverageDeadline := chaosEnd.Add(60 * time.Second)
 	for done := false; !done; {
 		select {
 		case err := <-produced:
@@ -451,8 +451,12 @@ func (h *harness) report(t *testing.T, in *input, rep report, live *liveReader, 
 	live.mu.Unlock()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%s, %s, static a: %v), seed %d\n", h.sc.name, guarantee(h.sc), h.sc.store, h.sc.static, h.seed)
-	fmt.Fprintf(&b, "  ends: %d (%s); %d of them before RUNNING; %d incarnations; %d fault arms fell back to SIGKILL\n",
-		len(endings), strings.Join(hows, " "), beforeRunning, starts, fallbacks)
+	what := "kills"
+	if !h.sc.kills {
+		what = "clean stops"
+	}
+	fmt.Fprintf(&b, "  %s: %d (%s); %d of them before RUNNING; %d incarnations; %d fault arms fell back to a parent's SIGKILL\n",
+		what, len(endings), strings.Join(hows, " "), beforeRunning, starts, fallbacks)
 	fmt.Fprintf(&b, "  records in: %d over %d keys; outputs read: %d; duplicates: %d; count rewinds: %d\n",
 		len(in.keys), len(in.want), rep.outputs, rep.duplicates, rep.rewinds)
 	if !h.sc.eos && h.sc.kills {

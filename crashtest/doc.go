@@ -41,7 +41,7 @@
 // RUNNING), or SIGKILL by the App itself at the Nth hit of an
 // internal/faultpoint point (MILLRACE_CRASH_AT=point:N, or point:N+delay to
 // die shortly after the point, inside the next step), falling back to a
-// parent's SIGKILL after 10 s. Every point that can fire in a scenario is
+// parent's SIGKILL when the point does not fire soon after RUNNING. Every point that can fire in a scenario is
 // covered at least once (the run fails otherwise). A killed App restarts
 // after a short random delay with the same state directory and InstanceID;
 // the other keeps running. The clean scenario stops Apps with Close instead.

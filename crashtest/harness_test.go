@@ -389,9 +389,9 @@ func (h *harness) start(in *instance, a arm) {
 	}
 	switch {
 	case a.kind == armFault:
-		// A point that does not fire in time (no rebalance for a
-		// checkpoint, nothing to restore) gives way to a plain kill.
-		h.after(10*time.Second, timerEv{inc: inc, what: "fallback"})
+		// A point that does not fire in time gives way to a plain kill:
+		// soon after RUNNING (see onLine), or after this long anyway.
+		h.after(45*time.Second, timerEv{inc: inc, what: "fallback"})
 	case (a.kind == armKill || a.kind == armStop) && !a.afterRunning:
 		h.after(a.delay, timerEv{inc: inc, what: a.what()})
 	}
@@ -537,8 +537,18 @@ func (h *harness) onLine(l line) {
 			if in != nil && in.lastEnd != nil && in.lastEnd.runningAt.IsZero() {
 				in.lastEnd.runningAt = l.at
 			}
-			if h.phase == phaseChaos && (inc.arm.kind == armKill || inc.arm.kind == armStop) && inc.arm.afterRunning {
+			switch {
+			case h.phase != phaseChaos:
+			case (inc.arm.kind == armKill || inc.arm.kind == armStop) && inc.arm.afterRunning:
 				h.after(inc.arm.delay, timerEv{inc: inc, what: inc.arm.what()})
+			case inc.arm.kind == armFault && inc.arm.point == faultpoint.RestoreBatch:
+				// Restoration is over (until a rebalance brings
+				// other tasks).
+				h.after(2*time.Second, timerEv{inc: inc, what: "fallback"})
+			case inc.arm.kind == armFault:
+				// Commits run every 100-250 ms; a checkpoint needs a
+				// rebalance, which the other instance's restarts bring.
+				h.after(10*time.Second, timerEv{inc: inc, what: "fallback"})
 			}
 		}
 	case "TASKS":
