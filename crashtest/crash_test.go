@@ -292,7 +292,14 @@ type report struct {
 }
 
 // check verifies the whole output against the guarantee.
-func check(t *testing.T, sc scenario, in *input, final []out) report {
+// errorfer is the part of testing.T the checks use (the checks' own tests
+// record the errors instead).
+type errorfer interface {
+	Helper()
+	Errorf(format string, args ...any)
+}
+
+func check(t errorfer, sc scenario, in *input, final []out) report {
 	t.Helper()
 	exact := sc.eos || !sc.kills
 	rep := report{outputs: len(final), last: map[string]int64{}}
@@ -386,7 +393,7 @@ func check(t *testing.T, sc scenario, in *input, final []out) report {
 // checkDump compares a dumped store with the output: exactly-once (and
 // clean at-least-once) stores hold n_k; at-least-once stores hold the last
 // count the output shows, which is at least n_k.
-func checkDump(t *testing.T, sc scenario, name string, in *input, last map[string]int64, got map[string]int64) {
+func checkDump(t errorfer, sc scenario, name string, in *input, last map[string]int64, got map[string]int64) {
 	t.Helper()
 	exact := sc.eos || !sc.kills
 	var problems []string

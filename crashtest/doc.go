@@ -65,7 +65,10 @@
 // the operating system's scheduling, so a timing-dependent failure may need
 // a few runs. MILLRACE_CRASH_SOAK=1 is the same as -soak. MILLRACE_CRASH_KEEP=1
 // keeps the run directories (they are kept anyway when a test fails, and
-// their paths logged). Scenarios run two at a time (go test's -parallel
+// their paths logged). MILLRACE_CRASH_CONSUMER and MILLRACE_CRASH_PRODUCER
+// ("k=v,k=v") add librdkafka properties to the Apps' clients; an empty value
+// drops the suite's own (MILLRACE_CRASH_PRODUCER=transaction.timeout.ms=
+// runs with the runtime's transaction timeout). Scenarios run two at a time (go test's -parallel
 // defaults to GOMAXPROCS).
 //
 // # Workarounds in the configuration

@@ -40,6 +40,12 @@ const (
 	envTopics  = "MILLRACE_CRASHTEST_TOPICS" // broker: "in:4,out:4", created at start
 	envApp     = "MILLRACE_CRASHTEST_APP"    // app: the JSON appSpec
 	envCrashAt = "MILLRACE_CRASH_AT"         // app: "point:N", SIGKILL at the Nth hit
+	// app: extra librdkafka properties over the suite's, "k=v,k=v"; an
+	// empty value drops the suite's setting (for experiments, e.g.
+	// MILLRACE_CRASH_PRODUCER=transaction.timeout.ms= runs with the
+	// runtime's own transaction timeout).
+	envConsumer = "MILLRACE_CRASH_CONSUMER"
+	envProducer = "MILLRACE_CRASH_PRODUCER"
 
 	linePrefix = "@@ "
 
@@ -237,6 +243,15 @@ func appMain() int {
 		// when its partitions move before it restarts.
 		cfg.ProducerConfig = map[string]any{"transaction.timeout.ms": 10_000}
 	}
+	for _, o := range []struct {
+		env string
+		m   *map[string]any
+	}{{envConsumer, &cfg.ConsumerConfig}, {envProducer, &cfg.ProducerConfig}} {
+		if err := overrideConfig(o.m, os.Getenv(o.env)); err != nil {
+			e.emit("EXIT error %s: %v", o.env, err)
+			return 2
+		}
+	}
 	app, err := streams.New(topo, cfg)
 	if err != nil {
 		e.emit("EXIT error %v", err)
@@ -291,6 +306,28 @@ func appMain() int {
 			}
 		}
 	}
+}
+
+// overrideConfig applies "k=v,k=v" to *m; an empty value deletes k.
+func overrideConfig(m *map[string]any, spec string) error {
+	if spec == "" {
+		return nil
+	}
+	if *m == nil {
+		*m = map[string]any{}
+	}
+	for _, kv := range strings.Split(spec, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("%q is not k=v", kv)
+		}
+		if v == "" {
+			delete(*m, k)
+			continue
+		}
+		(*m)[k] = v
+	}
+	return nil
 }
 
 // dump prints every entry of the local store, sorted by key.
