@@ -264,7 +264,7 @@ func runDumper(t *testing.T, h *harness, name, dir string) map[string]int64 {
 		spec := h.spec(&instance{name: name, stateDir: dir, instanceID: h.inst[0].instanceID})
 		spec.DumpTasks = partitions
 		js, _ := json.Marshal(spec)
-		c, err := h.spawn(name, "app", []string{envApp + "=" + string(js)})
+		c, err := h.spawn(name, "app", append([]string{envApp + "=" + string(js)}, h.appEnv...))
 		if err != nil {
 			h.failf("start %s: %v", name, err)
 			return

@@ -86,4 +86,11 @@
 // whose connection has been closed for longer than the session timeout, as a
 // real broker's session expiry would; MILLRACE_CRASH_NO_JANITOR=1 turns it
 // off. TestKfakeKeepsMemberKilledWhileJoining reproduces the bug on its own.
+//
+// # Known issues
+//
+// known_test.go holds the runtime issues the suite found, as tests that pass
+// once they are fixed; they are skipped unless MILLRACE_CRASH_KNOWN_ISSUES=1:
+//
+//	MILLRACE_CRASH_KNOWN_ISSUES=1 go test ./crashtest -run TestKnownIssue -v
 package crashtest

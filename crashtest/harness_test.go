@@ -164,6 +164,8 @@ type harness struct {
 	dir   string
 	appID string
 
+	appEnv []string // extra environment of every App process
+
 	lines  chan line
 	exits  chan *child
 	timers chan timerEv
@@ -368,7 +370,7 @@ func (h *harness) start(in *instance, a arm) {
 	in.n++
 	inc := &incarnation{inst: in, n: in.n, arm: a, armed: a.kind == armFault, dump: map[string]int64{}}
 	spec, _ := json.Marshal(h.spec(in))
-	env := []string{envApp + "=" + string(spec)}
+	env := append([]string{envApp + "=" + string(spec)}, h.appEnv...)
 	if a.kind == armFault {
 		at := fmt.Sprintf("%s=%s:%d", envCrashAt, a.point, a.n)
 		if a.delay > 0 {
