@@ -67,17 +67,15 @@
 // keeps the run directories (they are kept anyway when a test fails, and
 // their paths logged). MILLRACE_CRASH_CONSUMER and MILLRACE_CRASH_PRODUCER
 // ("k=v,k=v") add librdkafka properties to the Apps' clients; an empty value
-// drops the suite's own (MILLRACE_CRASH_PRODUCER=transaction.timeout.ms=
-// runs with the runtime's transaction timeout). Scenarios run two at a time (go test's -parallel
-// defaults to GOMAXPROCS).
+// drops the suite's own (MILLRACE_CRASH_CONSUMER=fetch.queue.backoff.ms=
+// runs with librdkafka's own fetch back-off). Scenarios run two at a time
+// (go test's -parallel defaults to GOMAXPROCS).
 //
 // # Workarounds in the configuration
 //
 // The Apps run with SessionTimeout 3 s (the default 45 s would hold a killed
-// member's partitions that long), transaction.timeout.ms 10 s under
-// exactly-once (streams sets 60 s, which a killed instance's open
-// transaction would hold read_committed readers and restorations for when
-// its partitions move before it restarts), and fetch.queue.backoff.ms 0.
+// member's partitions that long) and fetch.queue.backoff.ms 0; under
+// exactly-once with the runtime's own transaction timeout (10 s).
 //
 // The broker role runs a janitor for a kfake bug: a group member that dies
 // between its JoinGroup and the response is, about half the time, never
@@ -87,10 +85,10 @@
 // real broker's session expiry would; MILLRACE_CRASH_NO_JANITOR=1 turns it
 // off. TestKfakeKeepsMemberKilledWhileJoining reproduces the bug on its own.
 //
-// # Known issues
+// # Issues found
 //
-// known_test.go holds the runtime issues the suite found, as tests that pass
-// once they are fixed; they are skipped unless MILLRACE_CRASH_KNOWN_ISSUES=1:
-//
-//	MILLRACE_CRASH_KNOWN_ISSUES=1 go test ./crashtest -run TestKnownIssue -v
+// known_test.go holds the runtime issues the suite found (a killed instance
+// holding read_committed readers for 60 s; a clean close without changelog
+// writes dropping the checkpoint), as tests of their fixes that run with the
+// rest.
 package crashtest

@@ -1,8 +1,6 @@
 package crashtest
 
-// Known runtime issues the crash suite found, as tests that pass once the
-// runtime is fixed. They are skipped unless MILLRACE_CRASH_KNOWN_ISSUES=1:
-// streams/ is being changed elsewhere.
+// Runtime issues the crash suite found, kept as tests of their fixes.
 
 import (
 	"context"
@@ -14,12 +12,6 @@ import (
 	"testing"
 	"time"
 )
-
-func knownIssue(t *testing.T) {
-	if os.Getenv("MILLRACE_CRASH_KNOWN_ISSUES") == "" {
-		t.Skip("a known runtime issue; run with MILLRACE_CRASH_KNOWN_ISSUES=1")
-	}
-}
 
 // runOne starts the broker and instance a alone, feeds it the input and
 // waits for every result.
@@ -56,13 +48,12 @@ func restored(t *testing.T, logPath string) int {
 }
 
 // A clean close of a task that wrote nothing to its changelog in that run
-// (it was restored, then nothing came) writes an empty checkpoint: the
-// producer knows no changelog offset for it. The next start then wipes the
-// store and restores it from the changelog's start (exactly-once) or
-// replays the whole changelog over it (at-least-once). The checkpoint
-// should keep the offset the store was restored to.
-func TestKnownIssueCleanCloseWithoutWritesDropsTheCheckpoint(t *testing.T) {
-	knownIssue(t)
+// (it was restored, then nothing came) keeps the offset its store was
+// restored to as its checkpoint: it once wrote an empty one (the producer
+// knew no changelog offset for it), so the next start wiped the store and
+// restored it from the changelog's start (exactly-once) or replayed the
+// whole changelog over it (at-least-once).
+func TestCleanCloseWithoutWritesKeepsTheCheckpoint(t *testing.T) {
 	for _, eos := range []bool{true, false} {
 		sc := scenario{name: "checkpoint-" + guarantee(scenario{eos: eos}), eos: eos, store: "rocksdb", keys: 100, records: 3000}
 		t.Run(sc.name, func(t *testing.T) {
@@ -86,18 +77,12 @@ func TestKnownIssueCleanCloseWithoutWritesDropsTheCheckpoint(t *testing.T) {
 // Under exactly-once, an instance killed with a transaction open and not
 // restarted holds read_committed readers of the partitions it wrote to
 // until the broker aborts the transaction: the producer's
-// transaction.timeout.ms, which streams sets to 60 s (Kafka Streams: 10 s).
-// The other instance takes over within the session timeout and a rebalance,
-// but its results stay invisible behind the open transaction. (With
-// MILLRACE_CRASH_PRODUCER=transaction.timeout.ms=10000 it passes: about
-// 12 s.)
-func TestKnownIssueKilledInstanceHoldsReadCommittedForTheTransactionTimeout(t *testing.T) {
-	knownIssue(t)
+// transaction.timeout.ms, 10 s as in Kafka Streams (it was 60 s). The other
+// instance takes over within the session timeout and a rebalance, and its
+// results become readable once the transaction is aborted.
+func TestKilledInstanceHoldsReadCommittedOnlyForTheTransactionTimeout(t *testing.T) {
 	sc := scenario{name: "txn-timeout", eos: true, store: "rocksdb", keys: 200, records: 20_000}
 	h := newHarness(t, sc, 1)
-	if os.Getenv(envProducer) == "" {
-		h.appEnv = []string{envProducer + "=transaction.timeout.ms="} // the runtime's own timeout
-	}
 	in := makeInput(h.rng, sc.keys, sc.records)
 	h.startBroker()
 	live, err := startLiveReader(h.bootstrap, true)

@@ -42,8 +42,8 @@ const (
 	envCrashAt = "MILLRACE_CRASH_AT"         // app: "point:N", SIGKILL at the Nth hit
 	// app: extra librdkafka properties over the suite's, "k=v,k=v"; an
 	// empty value drops the suite's setting (for experiments, e.g.
-	// MILLRACE_CRASH_PRODUCER=transaction.timeout.ms= runs with the
-	// runtime's own transaction timeout).
+	// MILLRACE_CRASH_CONSUMER=fetch.queue.backoff.ms= runs with
+	// librdkafka's own fetch back-off).
 	envConsumer = "MILLRACE_CRASH_CONSUMER"
 	envProducer = "MILLRACE_CRASH_PRODUCER"
 
@@ -237,11 +237,9 @@ func appMain() int {
 		ProcessingGuarantee: streams.AtLeastOnce,
 	}
 	if spec.EOS {
+		// The runtime's own transaction timeout (10 s) bounds how long a
+		// killed instance's open transaction holds read_committed readers.
 		cfg.ProcessingGuarantee = streams.ExactlyOnceV2
-		// streams hard-codes 60 s; a killed instance's open transaction
-		// would hold read_committed readers (and restorations) that long
-		// when its partitions move before it restarts.
-		cfg.ProducerConfig = map[string]any{"transaction.timeout.ms": 10_000}
 	}
 	for _, o := range []struct {
 		env string

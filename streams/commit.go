@@ -186,7 +186,7 @@ func (th *thread) checkpointDue(r *runner) resumeInfo {
 	if !r.hasPersistent {
 		return resumeInfo{}
 	}
-	cur := th.prod.changelogOffsets(r.changelogs)
+	cur := r.changelogPositions(th.prod)
 	var delta int64
 	for tp, o := range cur {
 		delta += o - r.lastCheckpoint[tp]

@@ -51,6 +51,19 @@ type restoreResult struct {
 	// wiped and restored from the start. reason says what was found.
 	wipe   []string
 	reason string
+	// restoredTo is, per changelog partition, the offset the store is
+	// restored to: what a checkpoint holds when the task writes nothing
+	// more.
+	restoredTo map[topicPartition]int64
+}
+
+// endsOf returns the offsets a finished restoration brought its stores to.
+func endsOf(x *restoration) map[topicPartition]int64 {
+	out := make(map[topicPartition]int64, len(x.parts))
+	for _, p := range x.parts {
+		out[p.tp] = max(p.end, p.start, 0)
+	}
+	return out
 }
 
 // restoration of one task.
@@ -199,7 +212,7 @@ func (r *restorer) begin(x *restoration) {
 		assign = append(assign, kafka.TopicPartition{Topic: &t, Partition: p.tp.partition, Offset: kafka.Offset(p.start)})
 	}
 	if len(assign) == 0 {
-		r.deliver(restoreResult{id: x.id})
+		r.deliver(restoreResult{id: x.id, restoredTo: endsOf(x)})
 		return
 	}
 	if err := r.cons.IncrementalAssign(assign); err != nil {
@@ -367,7 +380,7 @@ func (r *restorer) checkDone() {
 			r.logger.Info("task state restored", zap.Stringer("task", id), zap.Int64("records", n),
 				zap.Duration("took", el), zap.Float64("records_per_sec", float64(n)/max(el.Seconds(), 1e-9)))
 			delete(r.active, id)
-			r.deliver(restoreResult{id: id})
+			r.deliver(restoreResult{id: id, restoredTo: endsOf(x)})
 			continue
 		}
 		if time.Since(x.lastLog) >= 5*time.Second {

@@ -96,6 +96,8 @@ type runner struct {
 	started bool
 	// committed are the group's committed offsets the task started from.
 	committed []kafka.TopicPartition
+	// restoredTo is where restoration brought each changelog partition.
+	restoredTo map[topicPartition]int64
 	// pending is the commit round whose request the task has not answered
 	// yet, and since when.
 	pending      *commitRound

@@ -222,6 +222,7 @@ func (tm *taskManager) restored(res restoreResult) (*runner, error) {
 		tm.runners[res.id] = nr
 		return nr, nil
 	}
+	r.restoredTo = res.restoredTo
 	return nil, tm.start(r)
 }
 
@@ -266,7 +267,7 @@ func (tm *taskManager) closeAll(clean bool, deadline time.Time, awaitLate func(*
 		// producer's offsets may be from an earlier incarnation, or from
 		// aborted writes): it keeps the checkpoint it had, if any.
 		if clean && r.hasPersistent && r.started {
-			cp = tm.prod.changelogOffsets(r.changelogs)
+			cp = r.changelogPositions(tm.prod)
 		}
 		req := &closeRequest{clean: clean, checkpoint: cp}
 		var err error
@@ -316,6 +317,20 @@ func (tm *taskManager) abandon(r *runner, why string) {
 		"nothing more, and its records since the last commit will be processed again by the next owner",
 		zap.Stringer("task", r.id), zap.String("why", why), zap.Duration("waited", time.Since(r.pendingSince)),
 		zap.String("inputs", r.positions()), zap.Bool("sends_quiet", quiet))
+}
+
+// changelogPositions returns, per changelog partition of the task, the
+// offset its stores reflect: after its last acknowledged write, or where
+// restoration brought it if it wrote nothing since (or only before an
+// earlier close: the later of the two).
+func (r *runner) changelogPositions(pr *producer) map[topicPartition]int64 {
+	cur := pr.changelogOffsets(r.changelogs)
+	for tp, o := range r.restoredTo {
+		if o > cur[tp] {
+			cur[tp] = o
+		}
+	}
+	return cur
 }
 
 // positions describes where a task is in its inputs, for messages.
