@@ -214,9 +214,21 @@ func (c *cachedKV) remove(e *centry) {
 	c.resize(e, 0)
 }
 
+// Get returns a copy of the value: the caller may write into it.
 func (c *cachedKV) Get(key []byte) ([]byte, bool, error) {
+	v, ok, _, err := c.getShared(key)
+	if ok {
+		v = bytes.Clone(v)
+	}
+	return v, ok, err
+}
+
+// getShared returns the cached slice itself (see sharedReader): put keeps
+// a fresh copy, and what a miss caches is the store's own unchanging slice
+// or a copy nobody else holds.
+func (c *cachedKV) getShared(key []byte) ([]byte, bool, bool, error) {
 	if key == nil {
-		return nil, false, fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
+		return nil, false, false, fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
 	}
 	c.mu.Lock()
 	v, ok, pending, err := c.get(key)
@@ -224,7 +236,7 @@ func (c *cachedKV) Get(key []byte) ([]byte, bool, error) {
 	if err == nil {
 		err = c.notify(pending)
 	}
-	return v, ok, err
+	return v, ok, true, err
 }
 
 // get reads through the cache; a miss found in the store is cached clean.
@@ -238,7 +250,7 @@ func (c *cachedKV) get(key []byte) ([]byte, bool, []Flushed, error) {
 		return e.value, e.value != nil, nil, nil
 	}
 	c.cache.misses.Add(1)
-	v, ok, err := c.inner.Get(key)
+	v, ok, _, err := getShared(c.inner, key)
 	if err != nil {
 		return nil, false, nil, err
 	}
@@ -305,7 +317,9 @@ func (c *cachedKV) Delete(key []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return old, ok, c.notify(pending)
+	// old is the cache's (a dirty entry keeps it for flush listeners): the
+	// caller gets its own copy.
+	return bytes.Clone(old), ok, c.notify(pending)
 }
 
 func (c *cachedKV) Write(batch []Entry) error {
@@ -376,7 +390,7 @@ func (c *cachedKV) flushDirty() ([]Flushed, error) {
 			if c.wantOld && e.oldKnown {
 				f.OldValue = e.old
 			} else if c.wantOld {
-				old, ok, err := c.inner.Get(k)
+				old, ok, _, err := getShared(c.inner, k)
 				if err != nil {
 					return nil, err
 				}
@@ -523,14 +537,15 @@ type cacheMergeIter struct {
 	storeLive  bool
 	started    bool
 	reverse    bool
-	key, value []byte
+	key, value []byte // the current entry, copied: valid until Next
+	cur        bool
 	err        error
 	closed     *atomic.Bool // the cache's: a closed store yields nothing more
 }
 
 func (m *cacheMergeIter) Next() bool {
+	m.cur = false
 	if m.err != nil || m.closed.Load() {
-		m.key, m.value = nil, nil
 		return false
 	}
 	if !m.started {
@@ -567,28 +582,38 @@ func (m *cacheMergeIter) Next() bool {
 			if e.value == nil {
 				continue // cached delete
 			}
-			m.key, m.value = []byte(e.key), e.value
+			m.key, m.value = copyInto(m.key, e.key), copyInto(m.value, e.value)
+			m.cur = true
 			return true
 		}
-		m.key, m.value = m.store.Key(), m.store.Value()
+		m.key, m.value = copyInto(m.key, m.store.Key()), copyInto(m.value, m.store.Value())
+		m.cur = true
 		m.advanceStore()
 		return true
 	}
 }
 
-// advanceStore moves the store iterator; Key/Value of the previous entry
-// were copied out before (m.key may alias the store's buffer, so copy).
+// advanceStore moves the store iterator; the entry it was on is copied out
+// already.
 func (m *cacheMergeIter) advanceStore() {
-	if m.storeLive && m.key != nil {
-		m.key, m.value = bytes.Clone(m.key), bytes.Clone(m.value)
-	}
 	m.storeLive = m.store.Next()
 	if err := m.store.Err(); err != nil {
 		m.err = err
 	}
 }
 
-func (m *cacheMergeIter) Key() []byte   { return m.key }
-func (m *cacheMergeIter) Value() []byte { return m.value }
-func (m *cacheMergeIter) Err() error    { return m.err }
-func (m *cacheMergeIter) Close() error  { return m.store.Close() }
+func (m *cacheMergeIter) Key() []byte {
+	if !m.cur {
+		return nil
+	}
+	return m.key
+}
+
+func (m *cacheMergeIter) Value() []byte {
+	if !m.cur {
+		return nil
+	}
+	return m.value
+}
+func (m *cacheMergeIter) Err() error   { return m.err }
+func (m *cacheMergeIter) Close() error { return m.store.Close() }

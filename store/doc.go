@@ -15,7 +15,15 @@
 //     must be closed, and are used by one goroutine.
 //   - A store instance belongs to one task and is used from that task's
 //     goroutine only, unless its documentation says otherwise.
-//   - Byte stores copy keys and values they keep; callers may reuse their
-//     buffers after a call returns. Slices a byte store returns must not be
-//     modified.
+//   - A store shares no memory with its callers. Byte stores copy the keys
+//     and values they keep, so callers may reuse their buffers after a call
+//     returns, and copy what they return (Get, Delete's old value), so
+//     callers may write into it. Iterators copy each entry into buffers of
+//     their own as Next reaches it: byte-level Key and Value are valid until
+//     the next Next. Typed stores decode from a copy when the deserializer
+//     may keep references into its input (record.Retains: the Bytes serde),
+//     so their values and keys, flush listeners' included, are the
+//     caller's; with the other built-in serdes they decode the store's bytes
+//     in place, allocating nothing. Stores never write into a slice they
+//     keep: each write keeps a fresh copy.
 package store

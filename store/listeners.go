@@ -15,11 +15,11 @@ func cachedOf(s StateStore) (*cachedKV, error) {
 }
 
 // decodeOptional deserializes b, or returns nil for nil b.
-func decodeOptional[V any](vs interface{ Deserialize([]byte) (V, error) }, b []byte) (*V, error) {
+func decodeOptional[V any](vd decoder[V], b []byte) (*V, error) {
 	if b == nil {
 		return nil, nil
 	}
-	v, err := vs.Deserialize(b)
+	v, err := vd.decode(b)
 	if err != nil {
 		return nil, err
 	}
@@ -27,19 +27,21 @@ func decodeOptional[V any](vs interface{ Deserialize([]byte) (V, error) }, b []b
 }
 
 // listen registers on c a listener that decodes keys with key and values
-// with values before calling fn.
-func listen[KK, V any](c *cachedKV, name string, sendOld bool, values interface{ Deserialize([]byte) (V, error) },
+// with values before calling fn. Flushed values are the cache's own bytes,
+// so values copies them when its deserializer may keep them; Flushed keys
+// are fresh copies that nothing else holds once the flush wrote them.
+func listen[KK, V any](c *cachedKV, name string, sendOld bool, values decoder[V],
 	key func([]byte) (KK, error), fn func(KK, *V, *V, int64) error) {
 	c.setFlushListener(func(f Flushed) error {
 		k, err := key(f.Key)
 		if err != nil {
 			return fmt.Errorf("store %q: flush listener: key: %w", name, err)
 		}
-		nv, err := decodeOptional[V](values, f.NewValue)
+		nv, err := decodeOptional(values, f.NewValue)
 		if err != nil {
 			return fmt.Errorf("store %q: flush listener: value: %w", name, err)
 		}
-		ov, err := decodeOptional[V](values, f.OldValue)
+		ov, err := decodeOptional(values, f.OldValue)
 		if err != nil {
 			return fmt.Errorf("store %q: flush listener: old value: %w", name, err)
 		}
@@ -59,7 +61,7 @@ func SetFlushListener[K, V any](s KeyValueStore[K, V], sendOldValues bool, fn fu
 		return err
 	}
 	t := s.(*typedKV[K, V])
-	listen(c, s.Name(), sendOldValues, t.vs, t.ks.Deserialize, fn)
+	listen(c, s.Name(), sendOldValues, t.vd, t.kd.decodeOwned, fn)
 	return nil
 }
 
@@ -70,12 +72,12 @@ func SetWindowFlushListener[K, V any](s WindowStore[K, V], sendOldValues bool, f
 		return err
 	}
 	w := s.(*typedWindow[K, V])
-	listen(c, s.Name(), sendOldValues, w.vs, func(b []byte) (Windowed[K], error) {
+	listen(c, s.Name(), sendOldValues, w.vd, func(b []byte) (Windowed[K], error) {
 		kb, start, _, err := parseWindowKey(b)
 		if err != nil {
 			return Windowed[K]{}, err
 		}
-		k, err := w.ks.Deserialize(kb)
+		k, err := w.kd.decodeOwned(kb)
 		return Windowed[K]{Key: k, Start: start, End: start + w.size}, err
 	}, fn)
 	return nil
@@ -88,12 +90,12 @@ func SetSessionFlushListener[K, V any](s SessionStore[K, V], sendOldValues bool,
 		return err
 	}
 	t := s.(*typedSession[K, V])
-	listen(c, s.Name(), sendOldValues, t.vs, func(b []byte) (Windowed[K], error) {
+	listen(c, s.Name(), sendOldValues, t.vd, func(b []byte) (Windowed[K], error) {
 		kb, start, end, err := parseSessionKey(b)
 		if err != nil {
 			return Windowed[K]{}, err
 		}
-		k, err := t.ks.Deserialize(kb)
+		k, err := t.kd.decodeOwned(kb)
 		return Windowed[K]{Key: k, Start: start, End: end}, err
 	}, fn)
 	return nil

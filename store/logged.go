@@ -54,6 +54,8 @@ func (l *loggedKV) record(key, value []byte) error {
 
 func (l *loggedKV) Get(key []byte) ([]byte, bool, error) { return l.inner.Get(key) }
 
+func (l *loggedKV) getShared(key []byte) ([]byte, bool, bool, error) { return getShared(l.inner, key) }
+
 func (l *loggedKV) Put(key, value []byte) error {
 	if err := l.inner.Put(key, value); err != nil {
 		return err

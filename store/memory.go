@@ -79,17 +79,28 @@ func (s *memKV) checkKey(key []byte) error {
 // view returns a string that aliases b for a lookup that does not keep it.
 func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
+// Get returns a copy of the value: the caller may write into it.
 func (s *memKV) Get(key []byte) ([]byte, bool, error) {
+	v, ok, _, err := s.getShared(key)
+	if ok {
+		v = bytes.Clone(v)
+	}
+	return v, ok, err
+}
+
+// getShared returns the stored slice itself (see sharedReader): put keeps
+// a fresh copy on every write and never writes into one it keeps.
+func (s *memKV) getShared(key []byte) ([]byte, bool, bool, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.checkKey(key); err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	e, ok := s.m[view(key)]
 	if !ok {
-		return nil, false, nil
+		return nil, false, false, nil
 	}
-	return e.value, true, nil
+	return e.value, true, true, nil
 }
 
 func (s *memKV) Put(key, value []byte) error {
@@ -152,7 +163,9 @@ func (s *memKV) Delete(key []byte) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	v, ok := s.del(key)
-	return v, ok, nil
+	// The removed slice may still be shared (with a cache above that read
+	// it, or a decoder): the caller gets its own copy.
+	return bytes.Clone(v), ok, nil
 }
 
 func (s *memKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], error) {
@@ -249,15 +262,20 @@ func (s *memKV) Close() error {
 
 // memIter walks a snapshot of keys; values are read live, and keys deleted
 // since the snapshot are skipped (as Kafka Streams' in-memory store does).
+// Next copies the entry it reaches into the iterator's buffers: Key and
+// Value are valid until the next Next, and writing into them cannot reach
+// the store's keys (the map's and the B-tree's strings) or values.
 type memIter struct {
-	s      *memKV
-	keys   []string
-	pos    int
-	cur    *memEntry
-	closed bool
+	s          *memKV
+	keys       []string
+	pos        int
+	key, value []byte
+	cur        bool
+	closed     bool
 }
 
 func (it *memIter) Next() bool {
+	it.cur = false
 	if it.closed {
 		return false
 	}
@@ -269,35 +287,32 @@ func (it *memIter) Next() bool {
 	for it.pos+1 < len(it.keys) {
 		it.pos++
 		if e, ok := it.s.m[it.keys[it.pos]]; ok {
-			it.cur = e
+			it.key, it.value = copyInto(it.key, e.key), copyInto(it.value, e.value)
+			it.cur = true
 			return true
 		}
 	}
-	it.cur = nil
 	return false
 }
 
 func (it *memIter) Key() []byte {
-	if it.cur == nil {
+	if !it.cur {
 		return nil
 	}
-	if len(it.cur.key) == 0 {
-		return []byte{}
-	}
-	return unsafe.Slice(unsafe.StringData(it.cur.key), len(it.cur.key))
+	return it.key
 }
 
 func (it *memIter) Value() []byte {
-	if it.cur == nil {
+	if !it.cur {
 		return nil
 	}
-	return it.cur.value
+	return it.value
 }
 
 func (it *memIter) Err() error { return nil }
 
 func (it *memIter) Close() error {
-	it.closed, it.keys, it.cur = true, nil, nil
+	it.closed, it.keys, it.cur = true, nil, false
 	return nil
 }
 

@@ -220,19 +220,32 @@ func (s *segmentedKV) segmentFor(t int64, create bool) (KeyValueBytes, error) {
 }
 
 func (s *segmentedKV) Get(key []byte) ([]byte, bool, error) {
+	v, ok, _, err := s.get(key, false)
+	return v, ok, err
+}
+
+func (s *segmentedKV) getShared(key []byte) ([]byte, bool, bool, error) { return s.get(key, true) }
+
+// get reads key from its segment, with a shared read if shared (see
+// sharedReader), else with the segment's Get.
+func (s *segmentedKV) get(key []byte, shared bool) ([]byte, bool, bool, error) {
 	if key == nil {
-		return nil, false, fmt.Errorf("store %q: %w", s.name, ErrNullKey)
+		return nil, false, false, fmt.Errorf("store %q: %w", s.name, ErrNullKey)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.check(); err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	seg, err := s.segmentFor(s.timeOf(key), false)
 	if seg == nil || err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
-	return seg.Get(key)
+	if shared {
+		return getShared(seg, key)
+	}
+	v, ok, err := seg.Get(key)
+	return v, ok, false, err
 }
 
 func (s *segmentedKV) Put(key, value []byte) error {

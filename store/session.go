@@ -144,7 +144,7 @@ func (b *SessionBuilder[K, V]) Build() (StateStore, error) {
 	if b.caching {
 		inner = newCachedKV(inner)
 	}
-	return &typedSession[K, V]{inner: inner, seg: seg, ks: b.ks, vs: b.vs,
+	return &typedSession[K, V]{inner: inner, seg: seg, ks: b.ks, vs: b.vs, kd: newDecoder[K](b.ks), vd: newDecoder[V](b.vs),
 		retention: b.supplier.Retention.Milliseconds(), state: newWindowState()}, nil
 }
 
@@ -153,6 +153,8 @@ type typedSession[K, V any] struct {
 	seg       *segmentedKV
 	ks        record.Serde[K]
 	vs        record.Serde[V]
+	kd        decoder[K]
+	vd        decoder[V]
 	retention int64
 	state     *windowState
 	kbuf      []byte
@@ -270,15 +272,7 @@ func (s *typedSession[K, V]) FetchSession(key K, start, end int64) (V, bool, err
 		return zero, false, err
 	}
 	s.cbuf = sessionKey(s.cbuf[:0], kb, start, end)
-	vb, ok, err := s.inner.Get(s.cbuf)
-	if err != nil || !ok {
-		return zero, false, err
-	}
-	v, err := s.vs.Deserialize(vb)
-	if err != nil {
-		return zero, false, fmt.Errorf("store %q: deserialize value: %w", s.Name(), err)
-	}
-	return v, true, nil
+	return getDecoded(s.inner, s.cbuf, s.vd)
 }
 
 func (s *typedSession[K, V]) FindSessions(key K, earliestEnd, latestStart int64) (Iterator[Windowed[K], V], error) {
@@ -341,12 +335,12 @@ func (it *sessionIter[K, V]) Next() bool {
 		if end < it.earliestEnd || start > it.latestStart {
 			continue
 		}
-		k, err := it.s.ks.Deserialize(kb)
+		k, err := it.s.kd.decodeOwned(kb) // parseSessionKey made kb
 		if err != nil {
 			it.err = fmt.Errorf("store %q: deserialize key: %w", it.s.Name(), err)
 			return false
 		}
-		v, err := it.s.vs.Deserialize(it.in.Value())
+		v, err := it.s.vd.decode(it.in.Value())
 		if err != nil {
 			it.err = fmt.Errorf("store %q: deserialize value: %w", it.s.Name(), err)
 			return false

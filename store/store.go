@@ -130,8 +130,11 @@ type KeyValue[K, V any] struct {
 //	return it.Err()
 //
 // Key and Value are valid after Next returns true, until the next call to
-// Next. Next returns false at the end or on an error, which Err then
-// returns.
+// Next: byte-level iterators reuse their buffers, so keep a copy of what
+// must outlive it (a typed iterator's keys and values are decoded, and
+// copies where the serde would share memory, so they stay valid). Writing
+// into what they return never changes the store. Next returns false at
+// the end or on an error, which Err then returns.
 type Iterator[K, V any] interface {
 	Next() bool
 	Key() K
@@ -188,6 +191,12 @@ type Entry struct {
 // unsigned lexicographic byte order. A nil key is an error wrapping
 // ErrNullKey; Put with a nil value deletes. Implementations are safe for
 // concurrent use (interactive queries read from other goroutines).
+//
+// Implementations share no memory with callers: they copy the keys and
+// values they keep (the caller may reuse its slices once a call returns),
+// the slices Get and Delete return are the caller's to keep and write
+// into, and iterators' Key and Value are buffers of the iterator's own,
+// valid until its next Next, whose writing never changes the store.
 type KeyValueBytes interface {
 	StateStore
 	Get(key []byte) ([]byte, bool, error)

@@ -11,14 +11,26 @@ import (
 // and values with ks and vs. The façade reuses one key and one value buffer,
 // so it allocates nothing of its own per call; like the byte store under it,
 // it belongs to one goroutine.
+//
+// Reads never hand out the store's memory: a value (or key) is decoded
+// straight from the store's bytes with the built-in copying serdes, and
+// from a copy when the deserializer may keep references into its input
+// (record.Retains: the Bytes serde, or any deserializer that does not say).
 func NewKeyValueStore[K, V any](inner KeyValueBytes, ks record.Serde[K], vs record.Serde[V]) KeyValueStore[K, V] {
-	return &typedKV[K, V]{inner: inner, ks: ks, vs: vs, kbuf: make([]byte, 0, 64), vbuf: make([]byte, 0, 128)}
+	return newTypedKV(inner, ks, vs)
+}
+
+func newTypedKV[K, V any](inner KeyValueBytes, ks record.Serde[K], vs record.Serde[V]) *typedKV[K, V] {
+	return &typedKV[K, V]{inner: inner, ks: ks, vs: vs, kd: newDecoder[K](ks), vd: newDecoder[V](vs),
+		kbuf: make([]byte, 0, 64), vbuf: make([]byte, 0, 128)}
 }
 
 type typedKV[K, V any] struct {
 	inner KeyValueBytes
 	ks    record.Serde[K]
 	vs    record.Serde[V]
+	kd    decoder[K]
+	vd    decoder[V]
 	kbuf  []byte
 	kbuf2 []byte
 	vbuf  []byte
@@ -80,7 +92,7 @@ func (s *typedKV[K, V]) value(v V) ([]byte, error) {
 }
 
 func (s *typedKV[K, V]) decode(b []byte) (V, error) {
-	v, err := s.vs.Deserialize(b)
+	v, err := s.vd.decode(b)
 	if err != nil {
 		return v, fmt.Errorf("store %q: deserialize value: %w", s.inner.Name(), err)
 	}
@@ -93,12 +105,7 @@ func (s *typedKV[K, V]) Get(key K) (V, bool, error) {
 	if err != nil {
 		return zero, false, err
 	}
-	vb, ok, err := s.inner.Get(kb)
-	if err != nil || !ok {
-		return zero, false, err
-	}
-	v, err := s.decode(vb)
-	return v, err == nil, err
+	return getDecoded(s.inner, kb, s.vd)
 }
 
 func (s *typedKV[K, V]) Put(key K, value V) error {
@@ -140,8 +147,11 @@ func (s *typedKV[K, V]) Delete(key K) (V, bool, error) {
 	if err != nil || !ok {
 		return zero, false, err
 	}
-	v, err := s.decode(vb)
-	return v, err == nil, err
+	v, err := s.vd.decodeOwned(vb) // Delete's old value is a copy
+	if err != nil {
+		return zero, false, fmt.Errorf("store %q: deserialize value: %w", s.inner.Name(), err)
+	}
+	return v, true, nil
 }
 
 func (s *typedKV[K, V]) rangeOf(from, to K, reverse bool) (Iterator[K, V], error) {
@@ -205,7 +215,7 @@ func (it *typedIter[K, V]) Next() bool {
 	if it.err != nil || !it.in.Next() {
 		return false
 	}
-	k, err := it.s.ks.Deserialize(it.in.Key())
+	k, err := it.s.kd.decode(it.in.Key())
 	if err != nil {
 		it.err = fmt.Errorf("store %q: deserialize key: %w", it.s.inner.Name(), err)
 		return false

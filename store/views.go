@@ -13,8 +13,7 @@ func ReadOnlyKeyValue[K, V any](s KeyValueStore[K, V]) ReadOnlyKeyValueStore[K, 
 	if !ok {
 		return s
 	}
-	return &kvView[K, V]{t: &typedKV[K, V]{inner: t.inner, ks: t.ks, vs: t.vs,
-		kbuf: make([]byte, 0, 64), vbuf: make([]byte, 0, 128)}}
+	return &kvView[K, V]{t: newTypedKV(t.inner, t.ks, t.vs)}
 }
 
 // kvView serializes calls through a private façade so its buffers are not
@@ -68,7 +67,7 @@ func ReadOnlyWindow[K, V any](s WindowStore[K, V]) ReadOnlyWindowStore[K, V] {
 	if !ok {
 		return s
 	}
-	return &typedWindow[K, V]{inner: w.inner, seg: w.seg, ks: w.ks, vs: w.vs, size: w.size,
+	return &typedWindow[K, V]{inner: w.inner, seg: w.seg, ks: w.ks, vs: w.vs, kd: w.kd, vd: w.vd, size: w.size,
 		retention: w.retention, dups: w.dups, state: w.state, mu: &sync.Mutex{}}
 }
 
@@ -78,7 +77,7 @@ func ReadOnlySession[K, V any](s SessionStore[K, V]) ReadOnlySessionStore[K, V] 
 	if !ok {
 		return s
 	}
-	return &typedSession[K, V]{inner: t.inner, seg: t.seg, ks: t.ks, vs: t.vs,
+	return &typedSession[K, V]{inner: t.inner, seg: t.seg, ks: t.ks, vs: t.vs, kd: t.kd, vd: t.vd,
 		retention: t.retention, state: t.state, mu: &sync.Mutex{}}
 }
 

@@ -175,7 +175,7 @@ func (b *WindowBuilder[K, V]) Build() (StateStore, error) {
 	if b.caching {
 		inner = newCachedKV(inner)
 	}
-	return &typedWindow[K, V]{inner: inner, seg: seg, ks: b.ks, vs: b.vs,
+	return &typedWindow[K, V]{inner: inner, seg: seg, ks: b.ks, vs: b.vs, kd: newDecoder[K](b.ks), vd: newDecoder[V](b.vs),
 		size: b.supplier.WindowSize.Milliseconds(), retention: b.supplier.Retention.Milliseconds(),
 		dups: b.supplier.RetainDuplicates, state: newWindowState()}, nil
 }
@@ -202,6 +202,8 @@ type typedWindow[K, V any] struct {
 	seg       *segmentedKV
 	ks        record.Serde[K]
 	vs        record.Serde[V]
+	kd        decoder[K]
+	vd        decoder[V]
 	size      int64
 	retention int64
 	dups      bool
@@ -319,15 +321,7 @@ func (w *typedWindow[K, V]) Fetch(key K, windowStart int64) (V, bool, error) {
 		return zero, false, err
 	}
 	w.cbuf = windowKey(w.cbuf[:0], kb, windowStart, 0)
-	vb, ok, err := w.inner.Get(w.cbuf)
-	if err != nil || !ok {
-		return zero, false, err
-	}
-	v, err := w.vs.Deserialize(vb)
-	if err != nil {
-		return zero, false, fmt.Errorf("store %q: deserialize value: %w", w.Name(), err)
-	}
-	return v, true, nil
+	return getDecoded(w.inner, w.cbuf, w.vd)
 }
 
 func (w *typedWindow[K, V]) FetchRange(key K, timeFrom, timeTo int64) (Iterator[int64, V], error) {
@@ -447,12 +441,12 @@ func (it *windowIter[K, V]) Next() bool {
 			it.err = fmt.Errorf("store %q: %w", it.w.Name(), err)
 			return false
 		}
-		k, err := it.w.ks.Deserialize(kb)
+		k, err := it.w.kd.decodeOwned(kb) // parseWindowKey made kb
 		if err != nil {
 			it.err = fmt.Errorf("store %q: deserialize key: %w", it.w.Name(), err)
 			return false
 		}
-		v, err := it.w.vs.Deserialize(it.in.Value())
+		v, err := it.w.vd.decode(it.in.Value())
 		if err != nil {
 			it.err = fmt.Errorf("store %q: deserialize value: %w", it.w.Name(), err)
 			return false
@@ -490,7 +484,7 @@ func (it *windowTimeIter[K, V]) Next() bool {
 		it.err = fmt.Errorf("store %q: %w", it.w.Name(), errBadCompositeKey)
 		return false
 	}
-	v, err := it.w.vs.Deserialize(it.in.Value())
+	v, err := it.w.vd.decode(it.in.Value())
 	if err != nil {
 		it.err = fmt.Errorf("store %q: deserialize value: %w", it.w.Name(), err)
 		return false

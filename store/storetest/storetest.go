@@ -34,6 +34,7 @@ func Run(t *testing.T, b Backend) {
 			t.Run("KeyValue", func(t *testing.T) { KeyValue(t, b, cached) })
 			t.Run("Window", func(t *testing.T) { Window(t, b, cached) })
 			t.Run("Session", func(t *testing.T) { Session(t, b, cached) })
+			t.Run("Isolation", func(t *testing.T) { Isolation(t, b, cached) })
 		})
 	}
 	t.Run("Timestamped", func(t *testing.T) { Timestamped(t, b) })

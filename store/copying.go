@@ -1,0 +1,93 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/millrace/millrace/record"
+)
+
+// What a store holds is never shared with a caller that may write to it:
+// byte stores copy what they keep (Put, Write) and copy what they return
+// (Get, Delete's old value); iterators copy each entry into buffers of their
+// own as Next reaches it, valid until the next Next. The one way around
+// those copies is sharedReader, for this package's typed façades, which
+// deserialize straight away: they read a stored value without a copy and
+// copy it only when their deserializer may keep references into it (see
+// decoder).
+
+// sharedReader is implemented by this package's byte stores and layers that
+// can hand out a stored value without copying it. getShared says whether
+// it did (a layer over a store that copies cannot): a shared slice is the
+// store's own; stores never write into a slice they keep (every write
+// keeps a fresh copy), so it stays unchanged after the call, but the caller
+// must not write into it or let it reach code that may: a user, or a
+// deserializer that retains its input.
+type sharedReader interface {
+	getShared(key []byte) (v []byte, ok, shared bool, err error)
+}
+
+// getShared reads key from s without a copy where s allows it (see
+// sharedReader), else with s's Get, whose result is the caller's (shared
+// is false).
+func getShared(s KeyValueBytes, key []byte) (v []byte, ok, shared bool, err error) {
+	if r, is := s.(sharedReader); is {
+		return r.getShared(key)
+	}
+	v, ok, err = s.Get(key)
+	return v, ok, false, err
+}
+
+// getDecoded reads key's value from s and decodes it with d, copying at
+// most once: shared bytes are copied only if d retains them, and what Get
+// returns is the caller's already. A decode error wraps the store's name.
+func getDecoded[T any](s KeyValueBytes, key []byte, d decoder[T]) (T, bool, error) {
+	var v T
+	b, ok, shared, err := getShared(s, key)
+	if err != nil || !ok {
+		return v, false, err
+	}
+	if shared {
+		v, err = d.decode(b)
+	} else {
+		v, err = d.decodeOwned(b)
+	}
+	if err != nil {
+		return v, false, fmt.Errorf("store %q: deserialize value: %w", s.Name(), err)
+	}
+	return v, true, nil
+}
+
+// copyInto copies src into buf's storage and returns it: never nil, so an
+// empty key or value stays present (non-nil).
+func copyInto[S ~string | ~[]byte](buf []byte, src S) []byte {
+	if buf == nil {
+		buf = make([]byte, 0, max(len(src), 32))
+	}
+	return append(buf[:0], src...)
+}
+
+// decoder deserializes bytes that a store holds or that an iterator reuses.
+// It copies them first when the deserializer may keep references into its
+// input (record.Retains: the Bytes serde, and any deserializer that does
+// not say), so a decoded value never shares memory with a store; with the
+// built-in copying serdes it decodes in place and allocates nothing.
+type decoder[T any] struct {
+	d       record.Deserializer[T]
+	retains bool
+}
+
+func newDecoder[T any](d record.Deserializer[T]) decoder[T] {
+	return decoder[T]{d: d, retains: d == nil || record.Retains(d)}
+}
+
+// decode deserializes b, which the caller does not own.
+func (d decoder[T]) decode(b []byte) (T, error) {
+	if d.retains && b != nil {
+		b = bytes.Clone(b)
+	}
+	return d.d.Deserialize(b)
+}
+
+// decodeOwned deserializes b, a fresh slice nobody else uses.
+func (d decoder[T]) decodeOwned(b []byte) (T, error) { return d.d.Deserialize(b) }
