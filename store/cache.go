@@ -280,6 +280,13 @@ func (c *cachedKV) put(key, value []byte) ([]Flushed, error) {
 	if c.cache == nil {
 		return nil, fmt.Errorf("store %q: %w", c.Name(), ErrNotOpen)
 	}
+	c.set(key, value)
+	return c.maybeEvict()
+}
+
+// set writes key's dirty entry; the caller holds the lock, has checked the
+// cache is open, and evicts afterwards.
+func (c *cachedKV) set(key, value []byte) {
 	var v []byte
 	if value != nil {
 		v = bytes.Clone(value)
@@ -299,7 +306,6 @@ func (c *cachedKV) put(key, value []byte) ([]Flushed, error) {
 	c.lastMissValid = false
 	e.ts = c.now()
 	c.markDirty(e)
-	return c.maybeEvict()
 }
 
 func (c *cachedKV) Delete(key []byte) ([]byte, bool, error) {
@@ -322,21 +328,24 @@ func (c *cachedKV) Delete(key []byte) ([]byte, bool, error) {
 	return bytes.Clone(old), ok, c.notify(pending)
 }
 
+// Write is all or nothing: it checks every key before it caches any entry,
+// and evicts only once the whole batch is in the cache, so an eviction
+// flush never writes part of it.
 func (c *cachedKV) Write(batch []Entry) error {
-	c.mu.Lock()
-	var pending []Flushed
-	var err error
 	for _, e := range batch {
 		if e.Key == nil {
-			err = fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
-			break
+			return fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
 		}
-		var more []Flushed
-		if more, err = c.put(e.Key, e.Value); err != nil {
-			break
-		}
-		pending = append(pending, more...)
 	}
+	c.mu.Lock()
+	if c.cache == nil {
+		c.mu.Unlock()
+		return fmt.Errorf("store %q: %w", c.Name(), ErrNotOpen)
+	}
+	for _, e := range batch {
+		c.set(e.Key, e.Value)
+	}
+	pending, err := c.maybeEvict()
 	c.mu.Unlock()
 	if err != nil {
 		return err

@@ -11,6 +11,10 @@
 //     error wrapping ErrNullKey, never a panic.
 //   - Putting a null value (a value whose serializer returns nil) deletes the
 //     key, as in Kafka Streams.
+//   - Batches are all or nothing: PutAll serializes every entry, and every
+//     layer's Write checks every key, before anything is written, so a
+//     refused batch leaves the store, its cache and its changelog as they
+//     were.
 //   - Iterators see a snapshot of the keys in range when they are created,
 //     must be closed, and are used by one goroutine.
 //   - A store instance belongs to one task and is used from that task's

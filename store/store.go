@@ -174,7 +174,10 @@ type KeyValueStore[K, V any] interface {
 	// PutIfAbsent stores value only if key is absent. It returns the value
 	// already present and true, or the zero V and false after storing.
 	PutIfAbsent(key K, value V) (V, bool, error)
-	// PutAll puts every entry, in order.
+	// PutAll puts every entry, in order (a later entry for a key wins),
+	// or none: a key that is null or does not serialize, or a value that
+	// does not serialize, anywhere in entries, fails the call before
+	// anything is written (to the store, its cache or its changelog).
 	PutAll(entries []KeyValue[K, V]) error
 	// Delete removes key and returns the old value and whether it existed.
 	Delete(key K) (V, bool, error)
@@ -202,8 +205,10 @@ type KeyValueBytes interface {
 	Get(key []byte) ([]byte, bool, error)
 	Put(key, value []byte) error
 	Delete(key []byte) ([]byte, bool, error)
-	// Write applies a batch in order, atomically where the backend can (one
-	// RocksDB write batch).
+	// Write applies a batch in order. It checks the whole batch (a nil
+	// key is an error wrapping ErrNullKey) before it applies any of it,
+	// and applies it atomically where the backend can (one RocksDB write
+	// batch).
 	Write(batch []Entry) error
 	// Range iterates from..to inclusive; a nil bound is open.
 	Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], error)

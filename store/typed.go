@@ -34,6 +34,7 @@ type typedKV[K, V any] struct {
 	kbuf  []byte
 	kbuf2 []byte
 	vbuf  []byte
+	pbuf  []byte // PutAll's serialized batch
 }
 
 // Inner returns the byte store under a typed store made by
@@ -128,14 +129,58 @@ func (s *typedKV[K, V]) PutIfAbsent(key K, value V) (V, bool, error) {
 	return old, false, s.Put(key, value)
 }
 
+// PutAll is all or nothing, as Kafka Streams' write batch is: every key and
+// value is serialized (and a null key refused) before anything is written,
+// and the batch goes down the layers as one Write, which each layer checks
+// whole before it applies any of it.
 func (s *typedKV[K, V]) PutAll(entries []KeyValue[K, V]) error {
-	for _, e := range entries {
-		if err := s.Put(e.Key, e.Value); err != nil {
-			return err
+	type span struct {
+		k0, k1, v1 int
+		null       bool
+	}
+	spans := make([]span, len(entries))
+	buf := s.pbuf
+	if buf == nil {
+		buf = make([]byte, 0, 256) // serializers get a non-nil dst
+	}
+	buf = buf[:0]
+	for i, e := range entries {
+		k0 := len(buf)
+		b, err := s.ks.Serialize(buf, e.Key)
+		if err != nil {
+			return fmt.Errorf("store %q: PutAll entry %d: serialize key: %w", s.inner.Name(), i, err)
+		}
+		if b == nil {
+			return fmt.Errorf("store %q: PutAll entry %d: %w", s.inner.Name(), i, ErrNullKey)
+		}
+		buf = b
+		k1 := len(buf)
+		b, err = s.vs.Serialize(buf, e.Value)
+		if err != nil {
+			return fmt.Errorf("store %q: PutAll entry %d: serialize value: %w", s.inner.Name(), i, err)
+		}
+		if b == nil {
+			spans[i] = span{k0: k0, k1: k1, null: true}
+			continue
+		}
+		buf = b
+		spans[i] = span{k0: k0, k1: k1, v1: len(buf)}
+	}
+	batch := make([]Entry, len(entries))
+	for i, sp := range spans {
+		batch[i].Key = buf[sp.k0:sp.k1:sp.k1]
+		if !sp.null {
+			batch[i].Value = buf[sp.k1:sp.v1:sp.v1]
 		}
 	}
-	return nil
+	if cap(buf) <= maxKeptBatchBuffer {
+		s.pbuf = buf[:0]
+	}
+	return s.inner.Write(batch)
 }
+
+// maxKeptBatchBuffer bounds the PutAll buffer a façade keeps for reuse.
+const maxKeptBatchBuffer = 64 << 10
 
 func (s *typedKV[K, V]) Delete(key K) (V, bool, error) {
 	var zero V

@@ -35,6 +35,7 @@ func Run(t *testing.T, b Backend) {
 			t.Run("Window", func(t *testing.T) { Window(t, b, cached) })
 			t.Run("Session", func(t *testing.T) { Session(t, b, cached) })
 			t.Run("Isolation", func(t *testing.T) { Isolation(t, b, cached) })
+			t.Run("Batches", func(t *testing.T) { Batches(t, b, cached) })
 		})
 	}
 	t.Run("Timestamped", func(t *testing.T) { Timestamped(t, b) })
