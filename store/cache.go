@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -386,14 +386,15 @@ func (c *cachedKV) flushDirty() ([]Flushed, error) {
 	for e := c.dhead; e != nil; e = e.dnext {
 		n++
 	}
-	batch := make([]Entry, 0, n)
+	batch := stampedBatch{entries: make([]Entry, 0, n), ts: make([]int64, 0, n)}
 	var out []Flushed
 	if c.listener != nil {
 		out = make([]Flushed, 0, n)
 	}
 	for e := c.dhead; e != nil; e = e.dnext {
 		k := []byte(e.key)
-		batch = append(batch, Entry{Key: k, Value: e.value})
+		batch.entries = append(batch.entries, Entry{Key: k, Value: e.value})
+		batch.ts = append(batch.ts, e.ts)
 		if c.listener != nil {
 			f := Flushed{Key: k, NewValue: e.value, Timestamp: e.ts}
 			if c.wantOld && e.oldKnown {
@@ -412,8 +413,14 @@ func (c *cachedKV) flushDirty() ([]Flushed, error) {
 	}
 	// Keys in a batch are distinct; sorted, they insert into RocksDB's
 	// memtable about 40% faster. Listeners still hear dirty order.
-	slices.SortFunc(batch, func(a, b Entry) int { return bytes.Compare(a.Key, b.Key) })
-	if err := c.inner.Write(batch); err != nil {
+	sort.Sort(batch)
+	var err error
+	if sw, ok := c.inner.(stampedWriter); ok {
+		err = sw.writeStamped(batch.entries, batch.ts)
+	} else {
+		err = c.inner.Write(batch.entries)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("store %q: flush cache: %w", c.Name(), err)
 	}
 	c.cache.flushes.Add(1)
@@ -428,6 +435,22 @@ func (c *cachedKV) flushDirty() ([]Flushed, error) {
 	}
 	c.dhead, c.dtail = nil, nil
 	return out, nil
+}
+
+// stampedBatch is a flush: the entries and, alongside, the timestamp of the
+// write that last dirtied each, sorted together by key.
+type stampedBatch struct {
+	entries []Entry
+	ts      []int64
+}
+
+func (b stampedBatch) Len() int { return len(b.entries) }
+func (b stampedBatch) Less(i, j int) bool {
+	return bytes.Compare(b.entries[i].Key, b.entries[j].Key) < 0
+}
+func (b stampedBatch) Swap(i, j int) {
+	b.entries[i], b.entries[j] = b.entries[j], b.entries[i]
+	b.ts[i], b.ts[j] = b.ts[j], b.ts[i]
 }
 
 func (c *cachedKV) notify(pending []Flushed) error {

@@ -17,6 +17,9 @@
 //     were.
 //   - Iterators see a snapshot of the keys in range when they are created,
 //     must be closed, and are used by one goroutine.
+//   - A changelog record carries the timestamp of the write it logs: the
+//     record time when the store was written, also when a cache flushes the
+//     entry later (each cache entry keeps the time of its last write).
 //   - A store instance belongs to one task and is used from that task's
 //     goroutine only, unless its documentation says otherwise.
 //   - A store shares no memory with its callers. Byte stores copy the keys

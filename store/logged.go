@@ -42,11 +42,13 @@ func (l *loggedKV) now() int64 {
 	return l.ts()
 }
 
-func (l *loggedKV) record(key, value []byte) error {
+func (l *loggedKV) record(key, value []byte) error { return l.recordAt(key, value, l.now()) }
+
+func (l *loggedKV) recordAt(key, value []byte, ts int64) error {
 	if l.log == nil {
 		return nil
 	}
-	if err := l.log.Log(l.name, key, value, l.now()); err != nil {
+	if err := l.log.Log(l.name, key, value, ts); err != nil {
 		return fmt.Errorf("store %q: changelog: %w", l.name, err)
 	}
 	return nil
@@ -71,16 +73,37 @@ func (l *loggedKV) Delete(key []byte) ([]byte, bool, error) {
 	return old, ok, l.record(key, nil)
 }
 
-func (l *loggedKV) Write(batch []Entry) error {
+// Write logs every entry at the timestamp of the record being processed,
+// as Put does: what PutAll writes, it writes now. (Restoration writes
+// under this layer, and a cache flushes through writeStamped.)
+func (l *loggedKV) Write(batch []Entry) error { return l.writeStamped(batch, nil) }
+
+// writeStamped is Write with each entry's own timestamp, ts[i] for
+// batch[i] (nil ts: the current record's, for all).
+func (l *loggedKV) writeStamped(batch []Entry, ts []int64) error {
 	if err := l.inner.Write(batch); err != nil {
 		return err
 	}
-	for _, e := range batch {
-		if err := l.record(e.Key, e.Value); err != nil {
+	now := l.now()
+	for i, e := range batch {
+		at := now
+		if ts != nil {
+			at = ts[i]
+		}
+		if err := l.recordAt(e.Key, e.Value, at); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// stampedWriter is implemented by layers that log when each write happened
+// (the changelog layer). A cache flushes through it, so every changelog
+// record carries the timestamp of the write that last dirtied its entry,
+// as Kafka Streams' caching stores log, not the time of the flush.
+type stampedWriter interface {
+	// writeStamped is Write with ts[i] the timestamp of batch[i].
+	writeStamped(batch []Entry, ts []int64) error
 }
 
 func (l *loggedKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], error) {

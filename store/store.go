@@ -48,7 +48,10 @@ type InitContext struct {
 // partition = the task's partition.
 type ChangelogWriter interface {
 	// Log records that key was set to value (nil: deleted) in store at
-	// timestamp. Key and value are only valid during the call.
+	// timestamp: the time of the record that made the write (for a cached
+	// store, of the last write to the entry before the flush that logs
+	// it, whenever that flush runs). Key and value are only valid during
+	// the call.
 	Log(store string, key, value []byte, timestamp int64) error
 }
 

@@ -512,21 +512,32 @@ func Cache(t *testing.T, b Backend) {
 	})
 }
 
-// recordingLog is a ChangelogWriter that remembers what was logged.
-type recordingLog struct{ entries []string }
+// recordingLog is a ChangelogWriter that remembers what was logged, and
+// when.
+type recordingLog struct {
+	entries []string
+	stamps  []int64
+}
 
-func (r *recordingLog) Log(storeName string, key, value []byte, _ int64) error {
+func (r *recordingLog) Log(storeName string, key, value []byte, ts int64) error {
 	v := "null"
 	if value != nil {
 		v = fmt.Sprintf("%dB", len(value))
 	}
 	r.entries = append(r.entries, fmt.Sprintf("%s:%x=%s", storeName, key, v))
+	r.stamps = append(r.stamps, ts)
 	return nil
 }
 
 // Changelog checks that every store kind logs its writes, once per key per
-// flush when cached, and that restoring through RestoreTarget logs nothing.
+// flush when cached, each with the timestamp of its write, and that
+// restoring through RestoreTarget logs nothing.
 func Changelog(t *testing.T, b Backend) {
+	for _, cached := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cache=%v/EachRecordCarriesTheTimestampOfItsWrite", cached), func(t *testing.T) {
+			changelogTimestamps(t, b, cached)
+		})
+	}
 	for _, cached := range []bool{false, true} {
 		t.Run(fmt.Sprintf("cache=%v", cached), func(t *testing.T) {
 			log := &recordingLog{}
@@ -592,5 +603,59 @@ func Changelog(t *testing.T, b Backend) {
 				t.Errorf("restored value reads %d %v", v, ok)
 			}
 		})
+	}
+}
+
+// changelogTimestamps puts k1 at record time 10 and k2 at 20 into each store
+// kind, then flushes while the record time is 99: the changelog must see 10
+// and 20, the times of the writes (Kafka Streams logs a cached entry with
+// the context of the write that dirtied it), not the time of the flush.
+func changelogTimestamps(t *testing.T, b Backend, cached bool) {
+	log := &recordingLog{}
+	now := int64(0)
+	ctx := initCtx(t, t.TempDir())
+	ctx.Changelog = log
+	ctx.RecordTimestamp = func() int64 { return now }
+	kvb := store.NewKeyValueBuilder(b.KeyValue("kv-ts"), record.String(), record.Int64())
+	wb := store.NewWindowBuilder(b.Window("win-ts", time.Minute, time.Second, false), record.String(), record.Int64())
+	sb := store.NewSessionBuilder(b.Session("ses-ts", time.Minute), record.String(), record.Int64())
+	if cached {
+		kvb.WithCaching()
+		wb.WithCaching()
+		sb.WithCaching()
+	}
+	puts := map[string]func(k string, v int64) error{}
+	var stores []store.StateStore
+	for _, bl := range []store.Builder{kvb, wb, sb} {
+		st, err := bl.Build()
+		must(t, err)
+		must(t, st.Init(ctx))
+		t.Cleanup(func() { st.Close() })
+		stores = append(stores, st)
+		switch s := st.(type) {
+		case store.KeyValueStore[string, int64]:
+			puts[st.Name()] = s.Put
+		case store.WindowStore[string, int64]:
+			puts[st.Name()] = func(k string, v int64) error { return s.Put(k, v, 1000) }
+		case store.SessionStore[string, int64]:
+			puts[st.Name()] = func(k string, v int64) error {
+				return s.Put(store.Windowed[string]{Key: k, Start: 5, End: 9}, v)
+			}
+		default:
+			t.Fatalf("built %T", st)
+		}
+	}
+	for _, st := range stores {
+		log.entries, log.stamps = nil, nil
+		now = 10
+		must(t, puts[st.Name()]("k1", 1))
+		now = 20
+		must(t, puts[st.Name()]("k2", 2))
+		now = 99
+		must(t, st.Flush())
+		if fmt.Sprint(log.stamps) != "[10 20]" {
+			t.Errorf("%s: changelog timestamps %v, want [10 20] (the writes' times, not the flush's): %v",
+				st.Name(), log.stamps, log.entries)
+		}
 	}
 }
