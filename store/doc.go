@@ -20,6 +20,12 @@
 //   - A changelog record carries the timestamp of the write it logs: the
 //     record time when the store was written, also when a cache flushes the
 //     entry later (each cache entry keeps the time of its last write).
+//   - A logged store writes its changelog before its local store, so a
+//     write the ChangelogWriter refuses fails with an error wrapping
+//     ErrChangelogWrite and leaves the local store as it was: the local
+//     store never holds a write its changelog lacks (restoring from the
+//     changelog repairs the other way round; nothing would repair this
+//     one). A cache keeps refused entries dirty for the next flush.
 //   - A store instance belongs to one task and is used from that task's
 //     goroutine only, unless its documentation says otherwise.
 //   - A store shares no memory with its callers. Byte stores copy the keys

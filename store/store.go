@@ -19,6 +19,13 @@ var (
 	// ErrCorrupt is wrapped by the error of a persistent store whose files
 	// cannot be opened (corrupt, unreadable, or not a store).
 	ErrCorrupt = errors.New("store: corrupt or unreadable")
+	// ErrChangelogWrite is wrapped, with the store's name and the
+	// ChangelogWriter's error, by the error of a write (or a cache flush)
+	// whose changelog record the writer refused. The write was not applied
+	// to the local store (see the package doc), but the task must stop: a
+	// runtime treats the error as fatal, never as a processing error that
+	// a handler may skip.
+	ErrChangelogWrite = errors.New("store: changelog write failed")
 )
 
 // InitContext is what a store learns about its task when it opens.

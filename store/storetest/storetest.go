@@ -537,6 +537,9 @@ func Changelog(t *testing.T, b Backend) {
 		t.Run(fmt.Sprintf("cache=%v/EachRecordCarriesTheTimestampOfItsWrite", cached), func(t *testing.T) {
 			changelogTimestamps(t, b, cached)
 		})
+		t.Run(fmt.Sprintf("cache=%v/RefusedLogWriteIsErrChangelogWriteAndLeavesTheStoreAsItWas", cached), func(t *testing.T) {
+			changelogRefusals(t, b, cached)
+		})
 	}
 	for _, cached := range []bool{false, true} {
 		t.Run(fmt.Sprintf("cache=%v", cached), func(t *testing.T) {
@@ -656,6 +659,120 @@ func changelogTimestamps(t *testing.T, b Backend, cached bool) {
 		if fmt.Sprint(log.stamps) != "[10 20]" {
 			t.Errorf("%s: changelog timestamps %v, want [10 20] (the writes' times, not the flush's): %v",
 				st.Name(), log.stamps, log.entries)
+		}
+	}
+}
+
+// errLogDown is what refusingLog refuses with.
+var errLogDown = errors.New("storetest: changelog unavailable")
+
+// refusingLog is a recordingLog that refuses every write while down.
+type refusingLog struct {
+	recordingLog
+	down bool
+}
+
+func (r *refusingLog) Log(storeName string, key, value []byte, ts int64) error {
+	if r.down {
+		return errLogDown
+	}
+	return r.recordingLog.Log(storeName, key, value, ts)
+}
+
+// changelogRefusals checks that a write the ChangelogWriter refuses fails
+// with an error wrapping store.ErrChangelogWrite (and the writer's error)
+// from every write path, and leaves the local store as it was: the
+// changelog is written first, so the store never holds what its changelog
+// lacks. A cached store keeps the refused entries dirty, so the next flush
+// logs and writes them.
+func changelogRefusals(t *testing.T, b Backend, cached bool) {
+	log := &refusingLog{}
+	ctx := initCtx(t, t.TempDir())
+	ctx.Changelog = log
+	kvb := store.NewKeyValueBuilder(b.KeyValue("kv-refused"), record.String(), record.String())
+	wb := store.NewWindowBuilder(b.Window("win-refused", time.Minute, time.Second, false), record.String(), record.String())
+	sb := store.NewSessionBuilder(b.Session("ses-refused", time.Minute), record.String(), record.String())
+	if cached {
+		kvb.WithCaching()
+		wb.WithCaching()
+		sb.WithCaching()
+	}
+	var stores []store.StateStore
+	for _, bl := range []store.Builder{kvb, wb, sb} {
+		st, err := bl.Build()
+		must(t, err)
+		must(t, st.Init(ctx))
+		t.Cleanup(func() { st.Close() })
+		stores = append(stores, st)
+	}
+	kv, ok1 := stores[0].(store.KeyValueStore[string, string])
+	win, ok2 := stores[1].(store.WindowStore[string, string])
+	ses, ok3 := stores[2].(store.SessionStore[string, string])
+	if !ok1 || !ok2 || !ok3 {
+		t.Fatalf("built %T, %T, %T", stores[0], stores[1], stores[2])
+	}
+	sess := store.Windowed[string]{Key: "k", Start: 5, End: 9}
+	must(t, kv.Put("k", "old"))
+	must(t, kv.Put("gone", "kept"))
+	must(t, win.Put("k", "old", 1000))
+	must(t, ses.Put(sess, "old"))
+	for _, st := range stores {
+		must(t, st.Flush())
+	}
+	refused := func(what string, err error) {
+		t.Helper()
+		if cached {
+			// The cache takes the write; the flush is what the log refuses.
+			must(t, err)
+			return
+		}
+		if !errors.Is(err, store.ErrChangelogWrite) || !errors.Is(err, errLogDown) {
+			t.Errorf("%s with the changelog down: %v, want ErrChangelogWrite wrapping the writer's error", what, err)
+		}
+	}
+	log.down = true
+	logged := len(log.entries)
+	refused("Put", kv.Put("k", "new"))
+	_, _, err := kv.Delete("gone")
+	refused("Delete", err)
+	refused("PutAll", kv.PutAll([]store.KeyValue[string, string]{{Key: "a", Value: "1"}, {Key: "k", Value: "new"}}))
+	refused("window Put", win.Put("k", "new", 1000))
+	refused("session Put", ses.Put(sess, "new"))
+	if cached {
+		for _, st := range stores {
+			if err := st.Flush(); !errors.Is(err, store.ErrChangelogWrite) || !errors.Is(err, errLogDown) {
+				t.Errorf("%s: Flush with the changelog down: %v, want ErrChangelogWrite wrapping the writer's error", st.Name(), err)
+			} else if !strings.Contains(err.Error(), st.Name()) {
+				t.Errorf("%s: the error does not name the store: %v", st.Name(), err)
+			}
+		}
+	}
+	if len(log.entries) != logged {
+		t.Errorf("refused writes were logged: %v", log.entries[logged:])
+	}
+	// The store under the cache and the changelog holds what it held.
+	target, ok := store.RestoreTarget(kv)
+	if !ok {
+		t.Fatal("no restore target")
+	}
+	for k, want := range map[string]string{"k": "old", "gone": "kept", "a": ""} {
+		v, ok, err := target.Get([]byte(k))
+		must(t, err)
+		if string(v) != want || ok != (want != "") {
+			t.Errorf("after refused writes the store holds %s=%q (present %v), want %q", k, v, ok, want)
+		}
+	}
+	log.down = false
+	for _, st := range stores {
+		must(t, st.Flush())
+	}
+	if cached {
+		// What the cache kept dirty reaches the store and the log now.
+		if v, _, _ := kv.Get("k"); v != "new" {
+			t.Errorf("after the changelog came back, k = %q, want new", v)
+		}
+		if len(log.entries) == logged {
+			t.Error("after the changelog came back, the flush logged nothing")
 		}
 	}
 }
