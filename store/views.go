@@ -86,9 +86,20 @@ var ErrReadOnly = errors.New("store: read-only")
 
 // GlobalView returns s as a KeyValueStore that processors of any task may
 // read concurrently (through a private façade) and whose writes fail with
-// ErrReadOnly: global stores are written only from their topic.
-func GlobalView[K, V any](s KeyValueStore[K, V]) KeyValueStore[K, V] {
-	return &globalView[K, V]{kvView: ReadOnlyKeyValue(s).(*kvView[K, V]), s: s}
+// ErrReadOnly: global stores are written only from their topic. s must be
+// a store this package built (NewKeyValueStore, or a KeyValueBuilder's
+// Build), whose byte layers are safe for concurrent reads; any other store
+// is an error naming the store and its type.
+func GlobalView[K, V any](s KeyValueStore[K, V]) (KeyValueStore[K, V], error) {
+	if s == nil {
+		return nil, errors.New("store: global view of a nil store")
+	}
+	v, ok := ReadOnlyKeyValue(s).(*kvView[K, V])
+	if !ok {
+		return nil, fmt.Errorf("global store %q: cannot make a concurrent read-only view of %T: "+
+			"it is not a key-value store built by the store package", s.Name(), s)
+	}
+	return &globalView[K, V]{kvView: v, s: s}, nil
 }
 
 type globalView[K, V any] struct {
