@@ -127,12 +127,30 @@ func (c *cachedKV) Persistent() bool { return c.inner.Persistent() }
 func (c *cachedKV) Unwrap() KeyValueBytes { return c.inner }
 
 func (c *cachedKV) Init(ctx InitContext) error {
+	if err := c.inner.Init(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.cache = ctx.Cache
 	if c.cache == nil {
 		c.cache = NewCache(DefaultCacheBytes)
 	}
 	c.recTS = ctx.RecordTimestamp
-	return c.inner.Init(ctx)
+	return nil
+}
+
+// usable returns ErrClosed after Close and ErrNotOpen before Init (the
+// store under would refuse the writes only at the next flush); the caller
+// holds the lock.
+func (c *cachedKV) usable() error {
+	switch {
+	case c.closed.Load():
+		return fmt.Errorf("store %q: %w", c.Name(), ErrClosed)
+	case c.cache == nil:
+		return fmt.Errorf("store %q: %w", c.Name(), ErrNotOpen)
+	}
+	return nil
 }
 
 func (c *cachedKV) setFlushListener(l FlushListener, wantOld bool) {
@@ -241,8 +259,8 @@ func (c *cachedKV) getShared(key []byte) ([]byte, bool, bool, error) {
 
 // get reads through the cache; a miss found in the store is cached clean.
 func (c *cachedKV) get(key []byte) ([]byte, bool, []Flushed, error) {
-	if c.cache == nil {
-		return nil, false, nil, fmt.Errorf("store %q: %w", c.Name(), ErrNotOpen)
+	if err := c.usable(); err != nil {
+		return nil, false, nil, err
 	}
 	if e, ok := c.entries[view(key)]; ok {
 		c.cache.hits.Add(1)
@@ -277,8 +295,8 @@ func (c *cachedKV) Put(key, value []byte) error {
 }
 
 func (c *cachedKV) put(key, value []byte) ([]Flushed, error) {
-	if c.cache == nil {
-		return nil, fmt.Errorf("store %q: %w", c.Name(), ErrNotOpen)
+	if err := c.usable(); err != nil {
+		return nil, err
 	}
 	c.set(key, value)
 	return c.maybeEvict()
@@ -338,9 +356,9 @@ func (c *cachedKV) Write(batch []Entry) error {
 		}
 	}
 	c.mu.Lock()
-	if c.cache == nil {
+	if err := c.usable(); err != nil {
 		c.mu.Unlock()
-		return fmt.Errorf("store %q: %w", c.Name(), ErrNotOpen)
+		return err
 	}
 	for _, e := range batch {
 		c.set(e.Key, e.Value)
@@ -475,9 +493,9 @@ func (c *cachedKV) notify(pending []Flushed) error {
 // flushes the store.
 func (c *cachedKV) Flush() error {
 	c.mu.Lock()
-	if c.cache == nil {
+	if err := c.usable(); err != nil {
 		c.mu.Unlock()
-		return fmt.Errorf("store %q: %w", c.Name(), ErrNotOpen)
+		return err
 	}
 	pending, err := c.flushDirty()
 	c.mu.Unlock()

@@ -9,6 +9,14 @@
 //     iterates in the same order.
 //   - A null key (a key whose serializer returns nil) is rejected with an
 //     error wrapping ErrNullKey, never a panic.
+//   - No call panics: every call on a store before Init fails with
+//     ErrNotOpen, and after Close with ErrClosed (a cache refuses writes
+//     too, rather than keep them for a flush that cannot happen); a byte
+//     key too short for a window or session store's composite layout (say,
+//     garbage restored from a changelog) is an error; a store or builder
+//     made from nil or zero parts fails its calls; functions that need a
+//     store this package built (GlobalView, the flush listeners) say so in
+//     an error naming the store and its type.
 //   - Putting a null value (a value whose serializer returns nil) deletes the
 //     key, as in Kafka Streams.
 //   - Batches are all or nothing: PutAll serializes every entry, and every

@@ -2,16 +2,24 @@ package store
 
 import "fmt"
 
-// cachedOf finds the cache at the top of a store's byte layers.
-func cachedOf(s StateStore) (*cachedKV, error) {
-	var inner KeyValueBytes
-	if w, ok := s.(interface{ Inner() KeyValueBytes }); ok {
-		inner = w.Inner()
+// listenable returns s as the façade T this package builds and the cache at
+// the top of its byte layers. Any other store (uncached, or not built by
+// this package, so without a cache a listener can be set on) is an error
+// wrapping ErrNotCached.
+func listenable[T interface{ Inner() KeyValueBytes }](s StateStore) (T, *cachedKV, error) {
+	var zero T
+	if s == nil {
+		return zero, nil, fmt.Errorf("store: flush listener on a nil store: %w", ErrNotCached)
 	}
-	if c, ok := inner.(*cachedKV); ok {
-		return c, nil
+	t, ok := s.(T)
+	if !ok {
+		return zero, nil, fmt.Errorf("store %q: %w: it is %T, not a store built by the store package", s.Name(), ErrNotCached, s)
 	}
-	return nil, fmt.Errorf("store %q: %w; build it WithCaching", s.Name(), ErrNotCached)
+	c, ok := t.Inner().(*cachedKV)
+	if !ok {
+		return zero, nil, fmt.Errorf("store %q: %w; build it WithCaching", s.Name(), ErrNotCached)
+	}
+	return t, c, nil
 }
 
 // decodeOptional deserializes b, or returns nil for nil b.
@@ -56,22 +64,20 @@ func listen[KK, V any](c *cachedKV, name string, sendOld bool, values decoder[V]
 // that wrote it. Aggregation processors forward from here, so each key is
 // forwarded once per commit.
 func SetFlushListener[K, V any](s KeyValueStore[K, V], sendOldValues bool, fn func(key K, newValue, oldValue *V, timestamp int64) error) error {
-	c, err := cachedOf(s)
+	t, c, err := listenable[*typedKV[K, V]](s)
 	if err != nil {
 		return err
 	}
-	t := s.(*typedKV[K, V])
 	listen(c, s.Name(), sendOldValues, t.vd, t.kd.decodeOwned, fn)
 	return nil
 }
 
 // SetWindowFlushListener is SetFlushListener for cached window stores.
 func SetWindowFlushListener[K, V any](s WindowStore[K, V], sendOldValues bool, fn func(key Windowed[K], newValue, oldValue *V, timestamp int64) error) error {
-	c, err := cachedOf(s)
+	w, c, err := listenable[*typedWindow[K, V]](s)
 	if err != nil {
 		return err
 	}
-	w := s.(*typedWindow[K, V])
 	listen(c, s.Name(), sendOldValues, w.vd, func(b []byte) (Windowed[K], error) {
 		kb, start, _, err := parseWindowKey(b)
 		if err != nil {
@@ -85,11 +91,10 @@ func SetWindowFlushListener[K, V any](s WindowStore[K, V], sendOldValues bool, f
 
 // SetSessionFlushListener is SetFlushListener for cached session stores.
 func SetSessionFlushListener[K, V any](s SessionStore[K, V], sendOldValues bool, fn func(session Windowed[K], newValue, oldValue *V, timestamp int64) error) error {
-	c, err := cachedOf(s)
+	t, c, err := listenable[*typedSession[K, V]](s)
 	if err != nil {
 		return err
 	}
-	t := s.(*typedSession[K, V])
 	listen(c, s.Name(), sendOldValues, t.vd, func(b []byte) (Windowed[K], error) {
 		kb, start, end, err := parseSessionKey(b)
 		if err != nil {

@@ -65,6 +65,11 @@ type segmentedKV struct {
 	expired     atomic.Int64
 	open        bool
 	closed      bool
+
+	// minKeyLen is the length of the shortest composite key: timeOf reads
+	// the time at the end of a key, so shorter keys (garbage from a
+	// changelog, or a caller of the byte store) are refused first.
+	minKeyLen int
 }
 
 // SegmentInterval returns Kafka Streams' default segment interval for a
@@ -140,6 +145,17 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// checkKey refuses a nil key, or one too short to be a composite key.
+func (s *segmentedKV) checkKey(key []byte) error {
+	switch {
+	case key == nil:
+		return fmt.Errorf("store %q: %w", s.name, ErrNullKey)
+	case len(key) < s.minKeyLen:
+		return fmt.Errorf("store %q: %w: %d bytes, the shortest is %d", s.name, errBadCompositeKey, len(key), s.minKeyLen)
+	}
+	return nil
 }
 
 func (s *segmentedKV) check() error {
@@ -229,8 +245,8 @@ func (s *segmentedKV) getShared(key []byte) ([]byte, bool, bool, error) { return
 // get reads key from its segment, with a shared read if shared (see
 // sharedReader), else with the segment's Get.
 func (s *segmentedKV) get(key []byte, shared bool) ([]byte, bool, bool, error) {
-	if key == nil {
-		return nil, false, false, fmt.Errorf("store %q: %w", s.name, ErrNullKey)
+	if err := s.checkKey(key); err != nil {
+		return nil, false, false, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -253,8 +269,8 @@ func (s *segmentedKV) Put(key, value []byte) error {
 }
 
 func (s *segmentedKV) Delete(key []byte) ([]byte, bool, error) {
-	if key == nil {
-		return nil, false, fmt.Errorf("store %q: %w", s.name, ErrNullKey)
+	if err := s.checkKey(key); err != nil {
+		return nil, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -275,8 +291,8 @@ func (s *segmentedKV) Write(batch []Entry) error {
 		return err
 	}
 	for _, e := range batch {
-		if e.Key == nil {
-			return fmt.Errorf("store %q: %w", s.name, ErrNullKey)
+		if err := s.checkKey(e.Key); err != nil {
+			return err
 		}
 	}
 	if len(batch) == 1 {
@@ -367,6 +383,11 @@ func (s *segmentedKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []b
 	defer s.mu.RUnlock()
 	if err := s.check(); err != nil {
 		return nil, err
+	}
+	for _, bound := range [2][]byte{from, to} {
+		if err := s.checkKey(bound); bound != nil && err != nil {
+			return nil, err
+		}
 	}
 	var segs []KeyValueBytes
 	if from != nil && to != nil {

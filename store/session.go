@@ -140,6 +140,7 @@ func (b *SessionBuilder[K, V]) Build() (StateStore, error) {
 		return nil, err
 	}
 	seg := newSegmented(b.supplier.Name, b.supplier.Retention.Milliseconds(), b.supplier.interval(), sessionEndOf, b.supplier.Segments)
+	seg.minKeyLen = keyTerminatorLen + sessionSuffixLen
 	inner := b.wrap(seg)
 	if b.caching {
 		inner = newCachedKV(inner)

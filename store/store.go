@@ -236,7 +236,10 @@ type KeyValueBytesSupplier interface {
 // ApproximateEntries returns ApproximateNumEntries of the byte store under
 // a typed store (window and session stores count their composite entries).
 func ApproximateEntries(s StateStore) (int64, error) {
-	if w, ok := s.(interface{ Inner() KeyValueBytes }); ok {
+	if s == nil {
+		return 0, errors.New("store: cannot count the entries of a nil store")
+	}
+	if w, ok := s.(interface{ Inner() KeyValueBytes }); ok && w.Inner() != nil {
 		return w.Inner().ApproximateNumEntries()
 	}
 	if kv, ok := s.(interface{ ApproximateNumEntries() (int64, error) }); ok {

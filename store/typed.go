@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -21,6 +22,12 @@ func NewKeyValueStore[K, V any](inner KeyValueBytes, ks record.Serde[K], vs reco
 }
 
 func newTypedKV[K, V any](inner KeyValueBytes, ks record.Serde[K], vs record.Serde[V]) *typedKV[K, V] {
+	if inner == nil || ks == nil || vs == nil {
+		// Every call fails rather than panics (there is no error to return
+		// here): the store says which part is missing.
+		err := fmt.Errorf("store: NewKeyValueStore(inner %T, keys %T, values %T): %w", inner, ks, vs, errMissingPart)
+		inner, ks, vs = missingKV{err}, missingSerde[K]{err}, missingSerde[V]{err}
+	}
 	return &typedKV[K, V]{inner: inner, ks: ks, vs: vs, kd: newDecoder[K](ks), vd: newDecoder[V](vs),
 		kbuf: make([]byte, 0, 64), vbuf: make([]byte, 0, 128)}
 }
@@ -331,7 +338,12 @@ func NewKeyValueBuilder[K, V any](supplier KeyValueBytesSupplier, ks record.Serd
 }
 
 // Name returns the store name.
-func (b *KeyValueBuilder[K, V]) Name() string { return b.supplier.Name() }
+func (b *KeyValueBuilder[K, V]) Name() string {
+	if b.supplier == nil {
+		return ""
+	}
+	return b.supplier.Name()
+}
 
 // Build returns a fresh typed store.
 func (b *KeyValueBuilder[K, V]) Build() (StateStore, error) {
@@ -354,3 +366,33 @@ func (b *KeyValueBuilder[K, V]) Types() (reflect.Type, reflect.Type) {
 func (s *typedKV[K, V]) Types() (reflect.Type, reflect.Type) {
 	return reflect.TypeFor[K](), reflect.TypeFor[V]()
 }
+
+// errMissingPart is wrapped by every error of a store made from nil parts.
+var errMissingPart = errors.New("a byte store or serde is nil")
+
+// missingSerde stands in for a nil serde.
+type missingSerde[T any] struct{ err error }
+
+func (m missingSerde[T]) Serialize([]byte, T) ([]byte, error) { return nil, m.err }
+func (m missingSerde[T]) Deserialize([]byte) (T, error) {
+	var zero T
+	return zero, m.err
+}
+
+// missingKV stands in for a nil byte store.
+type missingKV struct{ err error }
+
+func (m missingKV) Name() string                          { return "" }
+func (m missingKV) Init(InitContext) error                { return m.err }
+func (m missingKV) Flush() error                          { return m.err }
+func (m missingKV) Close() error                          { return nil }
+func (m missingKV) Persistent() bool                      { return false }
+func (m missingKV) Get([]byte) ([]byte, bool, error)      { return nil, false, m.err }
+func (m missingKV) Put([]byte, []byte) error              { return m.err }
+func (m missingKV) Delete([]byte) ([]byte, bool, error)   { return nil, false, m.err }
+func (m missingKV) Write([]Entry) error                   { return m.err }
+func (m missingKV) ApproximateNumEntries() (int64, error) { return 0, m.err }
+func (m missingKV) Range([]byte, []byte, bool) (Iterator[[]byte, []byte], error) {
+	return nil, m.err
+}
+func (m missingKV) PrefixScan([]byte) (Iterator[[]byte, []byte], error) { return nil, m.err }

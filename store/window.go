@@ -171,6 +171,7 @@ func (b *WindowBuilder[K, V]) Build() (StateStore, error) {
 		return nil, err
 	}
 	seg := newSegmented(b.supplier.Name, b.supplier.Retention.Milliseconds(), b.supplier.interval(), windowStartOf, b.supplier.Segments)
+	seg.minKeyLen = keyTerminatorLen + windowSuffixLen
 	inner := b.wrap(seg)
 	if b.caching {
 		inner = newCachedKV(inner)

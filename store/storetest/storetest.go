@@ -36,6 +36,7 @@ func Run(t *testing.T, b Backend) {
 			t.Run("Session", func(t *testing.T) { Session(t, b, cached) })
 			t.Run("Isolation", func(t *testing.T) { Isolation(t, b, cached) })
 			t.Run("Batches", func(t *testing.T) { Batches(t, b, cached) })
+			t.Run("Lifecycle", func(t *testing.T) { Lifecycle(t, b, cached) })
 		})
 	}
 	t.Run("Timestamped", func(t *testing.T) { Timestamped(t, b) })
@@ -430,7 +431,10 @@ func Cache(t *testing.T, b Backend) {
 		ctx.Cache = store.NewCache(250) // room for two entries
 		must(t, st.Init(ctx))
 		t.Cleanup(func() { st.Close() })
-		s := st.(store.KeyValueStore[string, int64])
+		s, ok := st.(store.KeyValueStore[string, int64])
+		if !ok {
+			t.Fatalf("built %T", st)
+		}
 		var flushed []string
 		must(t, store.SetFlushListener(s, true, func(k string, nv, ov *int64, ts int64) error {
 			flushed = append(flushed, fmt.Sprintf("%s=%d(old %v)", k, *nv, ov))
@@ -457,7 +461,10 @@ func Cache(t *testing.T, b Backend) {
 		ctx.RecordTimestamp = func() int64 { return ts }
 		must(t, st.Init(ctx))
 		t.Cleanup(func() { st.Close() })
-		s := st.(store.KeyValueStore[string, int64])
+		s, ok := st.(store.KeyValueStore[string, int64])
+		if !ok {
+			t.Fatalf("built %T", st)
+		}
 		var got []string
 		must(t, store.SetFlushListener(s, true, func(k string, nv, ov *int64, at int64) error {
 			f := func(p *int64) string {
@@ -562,9 +569,12 @@ func Changelog(t *testing.T, b Backend) {
 				t.Cleanup(func() { st.Close() })
 				stores = append(stores, st)
 			}
-			kv := stores[0].(store.KeyValueStore[string, int64])
-			win := stores[1].(store.WindowStore[string, int64])
-			ses := stores[2].(store.SessionStore[string, int64])
+			kv, ok1 := stores[0].(store.KeyValueStore[string, int64])
+			win, ok2 := stores[1].(store.WindowStore[string, int64])
+			ses, ok3 := stores[2].(store.SessionStore[string, int64])
+			if !ok1 || !ok2 || !ok3 {
+				t.Fatalf("built %T, %T, %T", stores[0], stores[1], stores[2])
+			}
 			for i := int64(1); i <= 2; i++ {
 				must(t, kv.Put("k", i))
 				must(t, win.Put("k", i, 1000))
