@@ -146,7 +146,8 @@ func (b *SessionBuilder[K, V]) Build() (StateStore, error) {
 		inner = newCachedKV(inner)
 	}
 	return &typedSession[K, V]{inner: inner, seg: seg, ks: b.ks, vs: b.vs, kd: newDecoder[K](b.ks), vd: newDecoder[V](b.vs),
-		retention: b.supplier.Retention.Milliseconds(), state: newWindowState()}, nil
+		retention: b.supplier.Retention.Milliseconds(), state: newWindowState(),
+		vbuf: make([]byte, 0, 128)}, nil // serializers get a non-nil dst: nil means null
 }
 
 type typedSession[K, V any] struct {

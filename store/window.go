@@ -178,7 +178,8 @@ func (b *WindowBuilder[K, V]) Build() (StateStore, error) {
 	}
 	return &typedWindow[K, V]{inner: inner, seg: seg, ks: b.ks, vs: b.vs, kd: newDecoder[K](b.ks), vd: newDecoder[V](b.vs),
 		size: b.supplier.WindowSize.Milliseconds(), retention: b.supplier.Retention.Milliseconds(),
-		dups: b.supplier.RetainDuplicates, state: newWindowState()}, nil
+		dups: b.supplier.RetainDuplicates, state: newWindowState(),
+		vbuf: make([]byte, 0, 128)}, nil // serializers get a non-nil dst: nil means null
 }
 
 // noTime is the observed stream time before anything was written.

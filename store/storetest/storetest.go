@@ -294,6 +294,14 @@ func Window(t *testing.T, b Backend, cached bool) {
 	it, err = d.FetchRange("k", 0, 20)
 	check("duplicates", drain(t, it, err, at), "5=3 10=1 10=2")
 
+	// An empty value is a value, not null, even as a store's first put.
+	ev := open[store.WindowStore[string, string]](t, store.NewWindowBuilder(b.Window("empty", time.Minute, time.Second, false),
+		record.String(), record.String()), t.TempDir())
+	must(t, ev.Put("k", "", 1000))
+	if v, ok, err := ev.Fetch("k", 1000); err != nil || !ok || v != "" {
+		t.Errorf("Fetch after putting an empty value first = %q %v %v, want a present empty value", v, ok, err)
+	}
+
 	// Null keys are errors.
 	nb := open[store.WindowStore[[]byte, int64]](t, store.NewWindowBuilder(b.Window("nk", time.Second, time.Second, false), record.Bytes(), record.Int64()), t.TempDir())
 	if err := nb.Put(nil, 1, 0); !errors.Is(err, store.ErrNullKey) {
@@ -348,6 +356,13 @@ func Session(t *testing.T, b Backend, cached bool) {
 	must(t, s.Remove(sess("a", 20, 30)))
 	it, err = s.Fetch("a")
 	check("Fetch after Remove", drain(t, it, err, win), "[a@0/10]=1 [a@60/60]=3")
+	// An empty value is a value, not null, even as a store's first put.
+	ev := open[store.SessionStore[string, string]](t, store.NewSessionBuilder(b.Session("empty", time.Minute),
+		record.String(), record.String()), t.TempDir())
+	must(t, ev.Put(sess("k", 1, 2), ""))
+	if v, ok, err := ev.FetchSession("k", 1, 2); err != nil || !ok || v != "" {
+		t.Errorf("FetchSession after putting an empty value first = %q %v %v, want a present empty value", v, ok, err)
+	}
 	// Retention counts from the session end.
 	must(t, s.Put(sess("c", 150, 200), 5))
 	must(t, s.Flush())
