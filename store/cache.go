@@ -534,12 +534,12 @@ func (c *cachedKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte
 	if from != nil && to != nil && bytes.Compare(from, to) > 0 {
 		return emptyIter{}, nil
 	}
-	var snap []*centry
+	var snap []snapshotEntry
 	visit := func(e *centry) bool {
 		if !reverse && to != nil && e.key > view(to) || reverse && from != nil && e.key < view(from) {
 			return false
 		}
-		snap = append(snap, &centry{key: e.key, value: e.value, dirty: e.dirty})
+		snap = append(snap, snapshotEntry{key: e.key, value: e.value})
 		return true
 	}
 	switch {
@@ -556,114 +556,31 @@ func (c *cachedKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte
 	if err != nil {
 		return nil, err
 	}
-	return &cacheMergeIter{cached: snap, store: in, reverse: reverse, closed: &c.closed}, nil
+	return c.merge(snap, in, reverse), nil
 }
 
 func (c *cachedKV) PrefixScan(prefix []byte) (Iterator[[]byte, []byte], error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var snap []*centry
+	var snap []snapshotEntry
 	p := string(prefix)
 	c.sorted.AscendGreaterOrEqual(&centry{key: p}, func(e *centry) bool {
 		if len(e.key) < len(p) || e.key[:len(p)] != p {
 			return false
 		}
-		snap = append(snap, &centry{key: e.key, value: e.value, dirty: e.dirty})
+		snap = append(snap, snapshotEntry{key: e.key, value: e.value})
 		return true
 	})
 	in, err := c.inner.PrefixScan(prefix)
 	if err != nil {
 		return nil, err
 	}
-	return &cacheMergeIter{cached: snap, store: in, closed: &c.closed}, nil
+	return c.merge(snap, in, false), nil
 }
 
-// cacheMergeIter merges a snapshot of cached entries with a store iterator:
-// on equal keys the cache wins, and cached deletes hide the store's entry.
-type cacheMergeIter struct {
-	cached     []*centry
-	ci         int
-	store      Iterator[[]byte, []byte]
-	storeLive  bool
-	started    bool
-	reverse    bool
-	key, value []byte // the current entry, copied: valid until Next
-	cur        bool
-	err        error
-	closed     *atomic.Bool // the cache's: a closed store yields nothing more
+// merge iterates a snapshot of cached entries over the store's iterator:
+// the cache wins on equal keys, its deletes hide the store's entries, and
+// nothing more comes once the cache closes.
+func (c *cachedKV) merge(snap []snapshotEntry, in Iterator[[]byte, []byte], reverse bool) Iterator[[]byte, []byte] {
+	return newMergeIter([]Iterator[[]byte, []byte]{&snapshotIter{entries: snap}, in}, reverse, &c.closed)
 }
-
-func (m *cacheMergeIter) Next() bool {
-	m.cur = false
-	if m.err != nil || m.closed.Load() {
-		return false
-	}
-	if !m.started {
-		m.started = true
-		m.advanceStore()
-	}
-	for {
-		if m.err != nil {
-			return false
-		}
-		haveCache := m.ci < len(m.cached)
-		if !haveCache && !m.storeLive {
-			return false
-		}
-		var useCache, skipStore bool
-		switch {
-		case !haveCache:
-		case !m.storeLive:
-			useCache = true
-		default:
-			c := bytes.Compare([]byte(m.cached[m.ci].key), m.store.Key())
-			if m.reverse {
-				c = -c
-			}
-			useCache = c <= 0
-			skipStore = c == 0
-		}
-		if useCache {
-			e := m.cached[m.ci]
-			m.ci++
-			if skipStore {
-				m.advanceStore()
-			}
-			if e.value == nil {
-				continue // cached delete
-			}
-			m.key, m.value = copyInto(m.key, e.key), copyInto(m.value, e.value)
-			m.cur = true
-			return true
-		}
-		m.key, m.value = copyInto(m.key, m.store.Key()), copyInto(m.value, m.store.Value())
-		m.cur = true
-		m.advanceStore()
-		return true
-	}
-}
-
-// advanceStore moves the store iterator; the entry it was on is copied out
-// already.
-func (m *cacheMergeIter) advanceStore() {
-	m.storeLive = m.store.Next()
-	if err := m.store.Err(); err != nil {
-		m.err = err
-	}
-}
-
-func (m *cacheMergeIter) Key() []byte {
-	if !m.cur {
-		return nil
-	}
-	return m.key
-}
-
-func (m *cacheMergeIter) Value() []byte {
-	if !m.cur {
-		return nil
-	}
-	return m.value
-}
-func (m *cacheMergeIter) Err() error   { return m.err }
-func (m *cacheMergeIter) Close() error { return m.store.Close() }

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"slices"
 	"strconv"
@@ -533,73 +532,5 @@ func mergeSegments(segs []KeyValueBytes, reverse bool, open func(KeyValueBytes) 
 	case 1:
 		return its[0], nil
 	}
-	return newMergeIter(its, reverse), nil
-}
-
-// mergeIter merges sorted iterators whose keys are disjoint.
-type mergeIter struct {
-	its     []Iterator[[]byte, []byte]
-	live    []bool
-	started bool
-	cur     int
-	reverse bool
-	err     error
-}
-
-func newMergeIter(its []Iterator[[]byte, []byte], reverse bool) *mergeIter {
-	return &mergeIter{its: its, live: make([]bool, len(its)), cur: -1, reverse: reverse}
-}
-
-func (m *mergeIter) Next() bool {
-	if m.err != nil {
-		return false
-	}
-	if !m.started {
-		m.started = true
-		for i, it := range m.its {
-			m.live[i] = it.Next()
-			if err := it.Err(); err != nil {
-				m.err = err
-				return false
-			}
-		}
-	} else if m.cur >= 0 {
-		m.live[m.cur] = m.its[m.cur].Next()
-		if err := m.its[m.cur].Err(); err != nil {
-			m.err = err
-			return false
-		}
-	}
-	m.cur = -1
-	for i, it := range m.its {
-		if m.live[i] && it.Key() == nil { // its store was closed under it
-			m.live[i] = false
-		}
-		if !m.live[i] {
-			continue
-		}
-		if m.cur < 0 {
-			m.cur = i
-			continue
-		}
-		c := bytes.Compare(it.Key(), m.its[m.cur].Key())
-		if (c < 0) != m.reverse && c != 0 {
-			m.cur = i
-		}
-	}
-	return m.cur >= 0
-}
-
-func (m *mergeIter) Key() []byte   { return m.its[m.cur].Key() }
-func (m *mergeIter) Value() []byte { return m.its[m.cur].Value() }
-func (m *mergeIter) Err() error    { return m.err }
-
-func (m *mergeIter) Close() error {
-	var first error
-	for _, it := range m.its {
-		if err := it.Close(); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return newMergeIter(its, reverse, nil), nil
 }

@@ -37,6 +37,7 @@ func Run(t *testing.T, b Backend) {
 			t.Run("Isolation", func(t *testing.T) { Isolation(t, b, cached) })
 			t.Run("Batches", func(t *testing.T) { Batches(t, b, cached) })
 			t.Run("Lifecycle", func(t *testing.T) { Lifecycle(t, b, cached) })
+			t.Run("IteratorEnds", func(t *testing.T) { IteratorEnds(t, b, cached) })
 		})
 	}
 	t.Run("Timestamped", func(t *testing.T) { Timestamped(t, b) })
