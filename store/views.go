@@ -67,8 +67,7 @@ func ReadOnlyWindow[K, V any](s WindowStore[K, V]) ReadOnlyWindowStore[K, V] {
 	if !ok {
 		return s
 	}
-	return &typedWindow[K, V]{inner: w.inner, seg: w.seg, ks: w.ks, vs: w.vs, kd: w.kd, vd: w.vd, size: w.size,
-		retention: w.retention, dups: w.dups, state: w.state, mu: &sync.Mutex{}}
+	return &typedWindow[K, V]{timedStore: w.readOnly(), size: w.size, dups: w.dups}
 }
 
 // ReadOnlySession returns a read-only view of s, safe from any goroutine.
@@ -77,8 +76,7 @@ func ReadOnlySession[K, V any](s SessionStore[K, V]) ReadOnlySessionStore[K, V] 
 	if !ok {
 		return s
 	}
-	return &typedSession[K, V]{inner: t.inner, seg: t.seg, ks: t.ks, vs: t.vs, kd: t.kd, vd: t.vd,
-		retention: t.retention, state: t.state, mu: &sync.Mutex{}}
+	return &typedSession[K, V]{timedStore: t.readOnly()}
 }
 
 // ErrReadOnly is returned by writes through a read-only store.

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -99,34 +97,24 @@ func (s WindowBytesSupplier) Validate() error {
 	if s.Retention < s.WindowSize {
 		errs = append(errs, fmt.Errorf("window store %q: retention %v is shorter than the window size %v", s.Name, s.Retention, s.WindowSize))
 	}
-	if s.SegmentInterval < 0 || (s.SegmentInterval > 0 && s.SegmentInterval < time.Millisecond) {
-		errs = append(errs, fmt.Errorf("window store %q: segment interval %v is under 1ms", s.Name, s.SegmentInterval))
-	}
-	if s.Segments == nil {
-		errs = append(errs, fmt.Errorf("window store %q: no segment supplier", s.Name))
-	}
+	errs = append(errs, segmentProblems("window", s.Name, s.SegmentInterval, s.Segments)...)
 	return errors.Join(errs...)
 }
 
 func (s WindowBytesSupplier) interval() int64 {
-	if s.SegmentInterval > 0 {
-		return s.SegmentInterval.Milliseconds()
-	}
-	return SegmentInterval(s.Retention.Milliseconds())
+	return segmentIntervalOf(s.SegmentInterval, s.Retention)
 }
 
 // WindowBuilder builds typed window stores.
 type WindowBuilder[K, V any] struct {
+	timedBuilder[K, V]
 	supplier WindowBytesSupplier
-	ks       record.Serde[K]
-	vs       record.Serde[V]
-	caching  bool
-	logging
 }
 
 // NewWindowBuilder returns a builder of window stores over supplier.
 func NewWindowBuilder[K, V any](supplier WindowBytesSupplier, keys record.Serde[K], values record.Serde[V]) *WindowBuilder[K, V] {
-	return &WindowBuilder[K, V]{supplier: supplier, ks: keys, vs: values}
+	return &WindowBuilder[K, V]{supplier: supplier, timedBuilder: timedBuilder[K, V]{kind: "window",
+		name: supplier.Name, retention: supplier.Retention, ks: keys, vs: values}}
 }
 
 // WithLoggingDisabled builds stores without a changelog topic.
@@ -135,51 +123,22 @@ func (b *WindowBuilder[K, V]) WithLoggingDisabled() *WindowBuilder[K, V] {
 	return b
 }
 
-// ChangelogConfig is compact,delete with the store's retention plus a day,
-// as Kafka Streams configures window and session changelogs.
-func (b *WindowBuilder[K, V]) ChangelogConfig() map[string]string {
-	return map[string]string{"cleanup.policy": "compact,delete",
-		"retention.ms": fmt.Sprint(b.supplier.Retention.Milliseconds() + changelogAdditionalRetention)}
-}
-
 // WithCaching puts a write-back cache in front of the store.
 func (b *WindowBuilder[K, V]) WithCaching() *WindowBuilder[K, V] {
 	b.caching = true
 	return b
 }
 
-// Name returns the store name.
-func (b *WindowBuilder[K, V]) Name() string { return b.supplier.Name }
-
-// Types returns K and V.
-func (b *WindowBuilder[K, V]) Types() (reflect.Type, reflect.Type) {
-	return reflect.TypeFor[K](), reflect.TypeFor[V]()
-}
-
 // Validate checks the supplier and serdes.
-func (b *WindowBuilder[K, V]) Validate() error {
-	err := b.supplier.Validate()
-	if b.ks == nil || b.vs == nil {
-		err = errors.Join(err, fmt.Errorf("window store %q: nil serde", b.supplier.Name))
-	}
-	return err
-}
+func (b *WindowBuilder[K, V]) Validate() error { return b.validate(b.supplier.Validate()) }
 
 // Build returns a fresh window store.
 func (b *WindowBuilder[K, V]) Build() (StateStore, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
-	seg := newSegmented(b.supplier.Name, b.supplier.Retention.Milliseconds(), b.supplier.interval(), windowStartOf, b.supplier.Segments)
-	seg.minKeyLen = keyTerminatorLen + windowSuffixLen
-	inner := b.wrap(seg)
-	if b.caching {
-		inner = newCachedKV(inner)
-	}
-	return &typedWindow[K, V]{inner: inner, seg: seg, ks: b.ks, vs: b.vs, kd: newDecoder[K](b.ks), vd: newDecoder[V](b.vs),
-		size: b.supplier.WindowSize.Milliseconds(), retention: b.supplier.Retention.Milliseconds(),
-		dups: b.supplier.RetainDuplicates, state: newWindowState(),
-		vbuf: make([]byte, 0, 128)}, nil // serializers get a non-nil dst: nil means null
+	return &typedWindow[K, V]{timedStore: b.build(b.supplier.interval(), b.supplier.Segments, windowStartOf, keyTerminatorLen+windowSuffixLen),
+		size: b.supplier.WindowSize.Milliseconds(), dups: b.supplier.RetainDuplicates}, nil
 }
 
 // noTime is the observed stream time before anything was written.
@@ -200,80 +159,12 @@ type windowState struct {
 
 // typedWindow is the typed façade of a window store.
 type typedWindow[K, V any] struct {
-	inner     KeyValueBytes
-	seg       *segmentedKV
-	ks        record.Serde[K]
-	vs        record.Serde[V]
-	kd        decoder[K]
-	vd        decoder[V]
-	size      int64
-	retention int64
-	dups      bool
-	state     *windowState
-	kbuf      []byte
-	kb2       []byte
-	cbuf      []byte
-	cbuf2     []byte
-	vbuf      []byte
-	mu        *sync.Mutex // set on read-only views
+	timedStore[K, V]
+	size int64
+	dups bool
 }
 
-func (w *typedWindow[K, V]) Name() string               { return w.inner.Name() }
-func (w *typedWindow[K, V]) Init(ctx InitContext) error { return w.inner.Init(ctx) }
-func (w *typedWindow[K, V]) Flush() error               { return w.inner.Flush() }
-func (w *typedWindow[K, V]) Close() error               { return w.inner.Close() }
-func (w *typedWindow[K, V]) Persistent() bool           { return w.inner.Persistent() }
-func (w *typedWindow[K, V]) RetentionPeriod() int64     { return w.retention }
-func (w *typedWindow[K, V]) WindowSize() int64          { return w.size }
-func (w *typedWindow[K, V]) ExpiredDrops() int64 {
-	return w.state.expired.Load() + w.seg.ExpiredDrops()
-}
-func (w *typedWindow[K, V]) Inner() KeyValueBytes { return w.inner }
-func (w *typedWindow[K, V]) Types() (reflect.Type, reflect.Type) {
-	return reflect.TypeFor[K](), reflect.TypeFor[V]()
-}
-
-func (w *typedWindow[K, V]) ObservedStreamTime() int64 {
-	return max(w.state.observed.Load(), w.seg.ObservedStreamTime())
-}
-
-// liveFrom is the oldest window start still visible.
-func (w *typedWindow[K, V]) liveFrom() int64 {
-	obs := w.ObservedStreamTime()
-	if obs <= noTime {
-		return math.MinInt64
-	}
-	return obs - w.retention + 1
-}
-
-func (w *typedWindow[K, V]) userKey(buf *[]byte, k K) ([]byte, error) {
-	if *buf == nil {
-		*buf = make([]byte, 0, 64)
-	}
-	b, err := w.ks.Serialize((*buf)[:0], k)
-	if err != nil {
-		return nil, fmt.Errorf("store %q: serialize key: %w", w.Name(), err)
-	}
-	if b == nil {
-		return nil, fmt.Errorf("store %q: %w", w.Name(), ErrNullKey)
-	}
-	*buf = b[:0]
-	return b, nil
-}
-
-// lock and unlock guard a read-only view's reads (no-ops otherwise);
-// plain methods, so a deferred unlock allocates nothing.
-func (w *typedWindow[K, V]) lock() {
-	if w.mu != nil {
-		w.mu.Lock()
-	}
-}
-
-func (w *typedWindow[K, V]) unlock() {
-	if w.mu != nil {
-		w.mu.Unlock()
-	}
-}
+func (w *typedWindow[K, V]) WindowSize() int64 { return w.size }
 
 func (w *typedWindow[K, V]) Put(key K, value V, windowStart int64) error {
 	kb, err := w.userKey(&w.kbuf, key)
