@@ -38,14 +38,7 @@ func Batches(t *testing.T, b Backend, cached bool) {
 	if cached {
 		bl.WithCaching()
 	}
-	st, err := bl.Build()
-	must(t, err)
-	must(t, st.Init(ctx))
-	t.Cleanup(func() { st.Close() })
-	s, ok := st.(store.KeyValueStore[string, string])
-	if !ok {
-		t.Fatalf("built %T", st)
-	}
+	s := openWith[store.KeyValueStore[string, string]](t, bl, ctx)
 	raw, ok := store.Inner(s)
 	if !ok {
 		t.Fatal("store.Inner: not a typed store")
@@ -113,19 +106,13 @@ func Batches(t *testing.T, b Backend, cached bool) {
 
 	// Window and session stores take byte batches too (restoration writes
 	// them); one with a nil key writes none of it.
-	wst, err := store.NewWindowBuilder(b.Window("batch-win", time.Minute, time.Second, false), record.String(), record.String()).Build()
-	must(t, err)
-	must(t, wst.Init(ctx))
-	t.Cleanup(func() { wst.Close() })
-	w, ok := wst.(store.WindowStore[string, string])
-	if !ok {
-		t.Fatalf("built %T", wst)
-	}
+	w := openWith[store.WindowStore[string, string]](t,
+		store.NewWindowBuilder(b.Window("batch-win", time.Minute, time.Second, false), record.String(), record.String()), ctx)
 	must(t, w.Put("k", "v", 1000))
 	must(t, w.Flush())
-	wraw, ok := wst.(interface{ Inner() store.KeyValueBytes })
+	wraw, ok := w.(interface{ Inner() store.KeyValueBytes })
 	if !ok {
-		t.Fatalf("%T has no byte store", wst)
+		t.Fatalf("%T has no byte store", w)
 	}
 	it, err := wraw.Inner().Range(nil, nil, false)
 	must(t, err)

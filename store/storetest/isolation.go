@@ -149,14 +149,7 @@ func isolationKeyValue(t *testing.T, b Backend, cached bool) {
 		scribble(e.Key, e.Value)
 	}
 	want["k5"], want["k6"] = "v5", "v6"
-	verify("after writes whose buffers were then overwritten")
-	readAndScribble()
-	verify("after overwriting what reads returned")
-
-	must(t, s.Flush())
-	verify("after flush")
-	readAndScribble()
-	verify("after flush and overwriting what reads returned")
+	scribblePhases(t, s, verify, readAndScribble)
 
 	// Delete's old value is the caller's, not the store's (nor what a
 	// cache keeps to tell listeners the old value).
@@ -241,36 +234,13 @@ func isolationWindow(t *testing.T, b Backend, cached bool) {
 			}
 			must(t, it.Close())
 		}
-		wide := []func() (store.Iterator[store.Windowed[[]byte], []byte], error){
-			s.All, s.BackwardAll,
+		scribbleWindowed(t, s.All, s.BackwardAll,
 			func() (store.Iterator[store.Windowed[[]byte], []byte], error) { return s.FetchAll(0, 5000) },
 			func() (store.Iterator[store.Windowed[[]byte], []byte], error) {
 				return s.FetchKeyRange([]byte("a"), []byte("b"), 0, 5000)
-			},
-		}
-		for _, open := range wide {
-			it, err := open()
-			must(t, err)
-			for it.Next() {
-				scribble(it.Key().Key, it.Value())
-			}
-			must(t, it.Close())
-		}
+			})
 	}
-	verify("after puts whose buffers were then overwritten")
-	readAndScribble()
-	verify("after overwriting what reads returned")
-	must(t, s.Flush())
-	verify("after flush")
-	readAndScribble()
-	verify("after flush and overwriting what reads returned")
-	if cached {
-		if got := strings.Join(h.got, " "); got != "a@1000:null->a1 a@2000:null->a2 b@1000:null->b1" {
-			t.Errorf("flush listener heard %s", got)
-		}
-		must(t, s.Flush())
-		verify("after a flush listener overwrote what it heard")
-	}
+	isolationPhases(t, s, verify, readAndScribble, &h, cached, "a@1000:null->a1 a@2000:null->a2 b@1000:null->b1")
 }
 
 func isolationSession(t *testing.T, b Backend, cached bool) {
@@ -313,7 +283,7 @@ func isolationSession(t *testing.T, b Backend, cached bool) {
 		v, _, err := s.FetchSession([]byte("a"), 0, 10)
 		must(t, err)
 		scribble(v)
-		its := []func() (store.Iterator[store.Windowed[[]byte], []byte], error){
+		scribbleWindowed(t,
 			func() (store.Iterator[store.Windowed[[]byte], []byte], error) { return s.Fetch([]byte("a")) },
 			func() (store.Iterator[store.Windowed[[]byte], []byte], error) { return s.BackwardFetch([]byte("a")) },
 			func() (store.Iterator[store.Windowed[[]byte], []byte], error) {
@@ -321,27 +291,51 @@ func isolationSession(t *testing.T, b Backend, cached bool) {
 			},
 			func() (store.Iterator[store.Windowed[[]byte], []byte], error) {
 				return s.FindSessionsKeyRange([]byte("a"), []byte("b"), 0, 100)
-			},
-		}
-		for _, open := range its {
-			it, err := open()
-			must(t, err)
-			for it.Next() {
-				scribble(it.Key().Key, it.Value())
-			}
-			must(t, it.Close())
-		}
+			})
 	}
-	verify("after puts whose buffers were then overwritten")
+	isolationPhases(t, s, verify, readAndScribble, &h, cached, "a@0/10:null->a1 a@20/30:null->a2 b@5/15:null->b1")
+}
+
+// windowedIter opens an iterator over windowed keys.
+type windowedIter = func() (store.Iterator[store.Windowed[[]byte], []byte], error)
+
+// scribbleWindowed writes into every key and value the iterators return.
+func scribbleWindowed(t *testing.T, its ...windowedIter) {
+	t.Helper()
+	for _, open := range its {
+		it, err := open()
+		must(t, err)
+		for it.Next() {
+			scribble(it.Key().Key, it.Value())
+		}
+		must(t, it.Close())
+	}
+}
+
+// scribblePhases verifies a store after its writes' buffers were
+// overwritten, writes into everything its reads return and verifies again,
+// then does both again after a flush.
+func scribblePhases(t *testing.T, s store.StateStore, verify func(string), readAndScribble func()) {
+	t.Helper()
+	verify("after writes whose buffers were then overwritten")
 	readAndScribble()
 	verify("after overwriting what reads returned")
 	must(t, s.Flush())
 	verify("after flush")
 	readAndScribble()
 	verify("after flush and overwriting what reads returned")
+}
+
+// isolationPhases runs scribblePhases on a window or session store, then
+// checks what its flush listener (if cached) heard.
+func isolationPhases(t *testing.T, s store.StateStore, verify func(string), readAndScribble func(), h *heard, cached bool, heardWant string) {
+	t.Helper()
+	scribblePhases(t, s, verify, readAndScribble)
 	if cached {
-		if got := strings.Join(h.got, " "); got != "a@0/10:null->a1 a@20/30:null->a2 b@5/15:null->b1" {
-			t.Errorf("flush listener heard %s", got)
+		if got := strings.Join(h.got, " "); got != heardWant {
+			t.Errorf("flush listener heard %s, want %s", got, heardWant)
 		}
+		must(t, s.Flush())
+		verify("after a flush listener overwrote what it heard")
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
@@ -75,29 +74,13 @@ func sessionOps(s store.SessionStore[string, string]) []op {
 // not, fails with ErrNotOpen before Init and with ErrClosed after Close,
 // never with a panic, and that Close is idempotent.
 func Lifecycle(t *testing.T, b Backend, cached bool) {
-	kvb := store.NewKeyValueBuilder(b.KeyValue("life-kv"), record.String(), record.String())
-	wb := store.NewWindowBuilder(b.Window("life-win", time.Minute, time.Second, false), record.String(), record.String())
-	sb := store.NewSessionBuilder(b.Session("life-ses", time.Minute), record.String(), record.String())
-	if cached {
-		kvb.WithCaching()
-		wb.WithCaching()
-		sb.WithCaching()
-	}
-	for _, bl := range []store.Builder{kvb, wb, sb} {
-		t.Run(bl.Name(), func(t *testing.T) {
-			st, err := bl.Build()
-			must(t, err)
-			var ops []op
-			switch s := st.(type) {
-			case store.KeyValueStore[string, string]:
-				ops = kvOps(s)
-			case store.WindowStore[string, string]:
-				ops = windowOps(s)
-			case store.SessionStore[string, string]:
-				ops = sessionOps(s)
-			default:
-				t.Fatalf("built %T", st)
-			}
+	k := buildKinds(t, b, "life", record.String(), cached, nil)
+	for _, c := range []struct {
+		st  store.StateStore
+		ops []op
+	}{{k.kv, kvOps(k.kv)}, {k.win, windowOps(k.win)}, {k.ses, sessionOps(k.ses)}} {
+		st, ops := c.st, c.ops
+		t.Run(st.Name(), func(t *testing.T) {
 			run := func(phase string, want error) {
 				t.Helper()
 				for _, o := range ops {

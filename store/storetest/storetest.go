@@ -50,13 +50,21 @@ func initCtx(t *testing.T, dir string) store.InitContext {
 		Logger: zap.NewNop(), Cache: store.NewCache(1 << 20)}
 }
 
+// open builds a store with sb, opens it in dir and closes it when the test
+// ends.
 func open[S store.StateStore](t *testing.T, sb store.Builder, dir string) S {
+	t.Helper()
+	return openWith[S](t, sb, initCtx(t, dir))
+}
+
+// openWith is open with a context of the caller's.
+func openWith[S store.StateStore](t *testing.T, sb store.Builder, ctx store.InitContext) S {
 	t.Helper()
 	st, err := sb.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Init(initCtx(t, dir)); err != nil {
+	if err := st.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
@@ -569,28 +577,8 @@ func Changelog(t *testing.T, b Backend) {
 			log := &recordingLog{}
 			ctx := initCtx(t, t.TempDir())
 			ctx.Changelog = log
-			kvb := store.NewKeyValueBuilder(b.KeyValue("kv-logged"), record.String(), record.Int64())
-			wb := store.NewWindowBuilder(b.Window("win-logged", time.Minute, time.Second, false), record.String(), record.Int64())
-			sb := store.NewSessionBuilder(b.Session("ses-logged", time.Minute), record.String(), record.Int64())
-			if cached {
-				kvb.WithCaching()
-				wb.WithCaching()
-				sb.WithCaching()
-			}
-			var stores []store.StateStore
-			for _, bl := range []store.Builder{kvb, wb, sb} {
-				st, err := bl.Build()
-				must(t, err)
-				must(t, st.Init(ctx))
-				t.Cleanup(func() { st.Close() })
-				stores = append(stores, st)
-			}
-			kv, ok1 := stores[0].(store.KeyValueStore[string, int64])
-			win, ok2 := stores[1].(store.WindowStore[string, int64])
-			ses, ok3 := stores[2].(store.SessionStore[string, int64])
-			if !ok1 || !ok2 || !ok3 {
-				t.Fatalf("built %T, %T, %T", stores[0], stores[1], stores[2])
-			}
+			k := buildKinds(t, b, "logged", record.Int64(), cached, &ctx)
+			kv, win, ses, stores := k.kv, k.win, k.ses, k.all()
 			for i := int64(1); i <= 2; i++ {
 				must(t, kv.Put("k", i))
 				must(t, win.Put("k", i, 1000))
@@ -645,36 +633,15 @@ func changelogTimestamps(t *testing.T, b Backend, cached bool) {
 	ctx := initCtx(t, t.TempDir())
 	ctx.Changelog = log
 	ctx.RecordTimestamp = func() int64 { return now }
-	kvb := store.NewKeyValueBuilder(b.KeyValue("kv-ts"), record.String(), record.Int64())
-	wb := store.NewWindowBuilder(b.Window("win-ts", time.Minute, time.Second, false), record.String(), record.Int64())
-	sb := store.NewSessionBuilder(b.Session("ses-ts", time.Minute), record.String(), record.Int64())
-	if cached {
-		kvb.WithCaching()
-		wb.WithCaching()
-		sb.WithCaching()
+	k := buildKinds(t, b, "ts", record.Int64(), cached, &ctx)
+	puts := map[string]func(k string, v int64) error{
+		k.kv.Name():  k.kv.Put,
+		k.win.Name(): func(key string, v int64) error { return k.win.Put(key, v, 1000) },
+		k.ses.Name(): func(key string, v int64) error {
+			return k.ses.Put(store.Windowed[string]{Key: key, Start: 5, End: 9}, v)
+		},
 	}
-	puts := map[string]func(k string, v int64) error{}
-	var stores []store.StateStore
-	for _, bl := range []store.Builder{kvb, wb, sb} {
-		st, err := bl.Build()
-		must(t, err)
-		must(t, st.Init(ctx))
-		t.Cleanup(func() { st.Close() })
-		stores = append(stores, st)
-		switch s := st.(type) {
-		case store.KeyValueStore[string, int64]:
-			puts[st.Name()] = s.Put
-		case store.WindowStore[string, int64]:
-			puts[st.Name()] = func(k string, v int64) error { return s.Put(k, v, 1000) }
-		case store.SessionStore[string, int64]:
-			puts[st.Name()] = func(k string, v int64) error {
-				return s.Put(store.Windowed[string]{Key: k, Start: 5, End: 9}, v)
-			}
-		default:
-			t.Fatalf("built %T", st)
-		}
-	}
-	for _, st := range stores {
+	for _, st := range k.all() {
 		log.entries, log.stamps = nil, nil
 		now = 10
 		must(t, puts[st.Name()]("k1", 1))
@@ -715,28 +682,8 @@ func changelogRefusals(t *testing.T, b Backend, cached bool) {
 	log := &refusingLog{}
 	ctx := initCtx(t, t.TempDir())
 	ctx.Changelog = log
-	kvb := store.NewKeyValueBuilder(b.KeyValue("kv-refused"), record.String(), record.String())
-	wb := store.NewWindowBuilder(b.Window("win-refused", time.Minute, time.Second, false), record.String(), record.String())
-	sb := store.NewSessionBuilder(b.Session("ses-refused", time.Minute), record.String(), record.String())
-	if cached {
-		kvb.WithCaching()
-		wb.WithCaching()
-		sb.WithCaching()
-	}
-	var stores []store.StateStore
-	for _, bl := range []store.Builder{kvb, wb, sb} {
-		st, err := bl.Build()
-		must(t, err)
-		must(t, st.Init(ctx))
-		t.Cleanup(func() { st.Close() })
-		stores = append(stores, st)
-	}
-	kv, ok1 := stores[0].(store.KeyValueStore[string, string])
-	win, ok2 := stores[1].(store.WindowStore[string, string])
-	ses, ok3 := stores[2].(store.SessionStore[string, string])
-	if !ok1 || !ok2 || !ok3 {
-		t.Fatalf("built %T, %T, %T", stores[0], stores[1], stores[2])
-	}
+	k := buildKinds(t, b, "refused", record.String(), cached, &ctx)
+	kv, win, ses, stores := k.kv, k.win, k.ses, k.all()
 	sess := store.Windowed[string]{Key: "k", Start: 5, End: 9}
 	must(t, kv.Put("k", "old"))
 	must(t, kv.Put("gone", "kept"))
@@ -801,4 +748,47 @@ func changelogRefusals(t *testing.T, b Backend, cached bool) {
 			t.Error("after the changelog came back, the flush logged nothing")
 		}
 	}
+}
+
+// threeKinds are a key-value, a window and a session store of string keys.
+type threeKinds[V any] struct {
+	kv  store.KeyValueStore[string, V]
+	win store.WindowStore[string, V]
+	ses store.SessionStore[string, V]
+}
+
+// all returns the three stores.
+func (k threeKinds[V]) all() []store.StateStore { return []store.StateStore{k.kv, k.win, k.ses} }
+
+// buildKinds builds one store of each kind with V values, named
+// kv-<suffix>, win-<suffix> and ses-<suffix> (window and session retention
+// one minute, windows of one second), cached if asked, and opens them with
+// ctx unless ctx is nil. They close when the test ends.
+func buildKinds[V any](t *testing.T, b Backend, suffix string, vs record.Serde[V], cached bool, ctx *store.InitContext) threeKinds[V] {
+	t.Helper()
+	kvb := store.NewKeyValueBuilder(b.KeyValue("kv-"+suffix), record.String(), vs)
+	wb := store.NewWindowBuilder(b.Window("win-"+suffix, time.Minute, time.Second, false), record.String(), vs)
+	sb := store.NewSessionBuilder(b.Session("ses-"+suffix, time.Minute), record.String(), vs)
+	if cached {
+		kvb.WithCaching()
+		wb.WithCaching()
+		sb.WithCaching()
+	}
+	var stores []store.StateStore
+	for _, bl := range []store.Builder{kvb, wb, sb} {
+		st, err := bl.Build()
+		must(t, err)
+		if ctx != nil {
+			must(t, st.Init(*ctx))
+		}
+		t.Cleanup(func() { st.Close() })
+		stores = append(stores, st)
+	}
+	kv, ok1 := stores[0].(store.KeyValueStore[string, V])
+	win, ok2 := stores[1].(store.WindowStore[string, V])
+	ses, ok3 := stores[2].(store.SessionStore[string, V])
+	if !ok1 || !ok2 || !ok3 {
+		t.Fatalf("built %T, %T, %T", stores[0], stores[1], stores[2])
+	}
+	return threeKinds[V]{kv: kv, win: win, ses: ses}
 }
