@@ -143,15 +143,7 @@ func (c *cachedKV) Init(ctx InitContext) error {
 // usable returns ErrClosed after Close and ErrNotOpen before Init (the
 // store under would refuse the writes only at the next flush); the caller
 // holds the lock.
-func (c *cachedKV) usable() error {
-	switch {
-	case c.closed.Load():
-		return fmt.Errorf("store %q: %w", c.Name(), ErrClosed)
-	case c.cache == nil:
-		return fmt.Errorf("store %q: %w", c.Name(), ErrNotOpen)
-	}
-	return nil
-}
+func (c *cachedKV) usable() error { return lifecycleErr(c.Name(), c.cache != nil, c.closed.Load()) }
 
 func (c *cachedKV) setFlushListener(l FlushListener, wantOld bool) {
 	c.mu.Lock()

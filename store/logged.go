@@ -71,11 +71,9 @@ func (l *loggedKV) Init(ctx InitContext) error {
 // check refuses a write before it is logged: a nil key, or a store that is
 // not open (the store under would refuse it after the log took it).
 func (l *loggedKV) check(key []byte) error {
-	switch l.state.Load() {
-	case stateNew:
-		return fmt.Errorf("store %q: %w", l.name, ErrNotOpen)
-	case stateClosed:
-		return fmt.Errorf("store %q: %w", l.name, ErrClosed)
+	state := l.state.Load()
+	if err := lifecycleErr(l.name, state == stateOpen, state == stateClosed); err != nil {
+		return err
 	}
 	if key == nil {
 		return fmt.Errorf("store %q: %w", l.name, ErrNullKey)

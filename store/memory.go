@@ -56,15 +56,7 @@ func (s *memKV) Init(InitContext) error {
 	return nil
 }
 
-func (s *memKV) check() error {
-	switch {
-	case s.closed:
-		return fmt.Errorf("store %q: %w", s.name, ErrClosed)
-	case !s.open:
-		return fmt.Errorf("store %q: %w", s.name, ErrNotOpen)
-	}
-	return nil
-}
+func (s *memKV) check() error { return lifecycleErr(s.name, s.open, s.closed) }
 
 func (s *memKV) checkKey(key []byte) error {
 	if err := s.check(); err != nil {

@@ -157,15 +157,7 @@ func (s *segmentedKV) checkKey(key []byte) error {
 	return nil
 }
 
-func (s *segmentedKV) check() error {
-	switch {
-	case s.closed:
-		return fmt.Errorf("store %q: %w", s.name, ErrClosed)
-	case !s.open:
-		return fmt.Errorf("store %q: %w", s.name, ErrNotOpen)
-	}
-	return nil
-}
+func (s *segmentedKV) check() error { return lifecycleErr(s.name, s.open, s.closed) }
 
 // Wiped reports whether any segment was wiped when it opened.
 func (s *segmentedKV) Wiped() bool {

@@ -28,6 +28,18 @@ var (
 	ErrChangelogWrite = errors.New("store: changelog write failed")
 )
 
+// lifecycleErr is the error of a call on a store that is not open: one
+// wrapping ErrClosed after Close, ErrNotOpen before Init; nil while open.
+func lifecycleErr(name string, open, closed bool) error {
+	switch {
+	case closed:
+		return fmt.Errorf("store %q: %w", name, ErrClosed)
+	case !open:
+		return fmt.Errorf("store %q: %w", name, ErrNotOpen)
+	}
+	return nil
+}
+
 // InitContext is what a store learns about its task when it opens.
 type InitContext struct {
 	// TaskID names the task that owns the store, for example "0_3".
