@@ -41,14 +41,14 @@ func getShared(s KeyValueBytes, key []byte) (v []byte, ok, shared bool, err erro
 // getDecoded reads key's value from s and decodes it with d, copying at
 // most once: shared bytes are copied only if d retains them, and what Get
 // returns is the caller's already. A decode error wraps the store's name.
-func getDecoded[T any](s KeyValueBytes, key []byte, d decoder[T]) (T, bool, error) {
+func getDecoded[T any](s KeyValueBytes, key []byte, d decoder[T], c *copies) (T, bool, error) {
 	var v T
 	b, ok, shared, err := getShared(s, key)
 	if err != nil || !ok {
 		return v, false, err
 	}
 	if shared {
-		v, err = d.decode(b)
+		v, err = d.decode(b, c)
 	} else {
 		v, err = d.decodeOwned(b)
 	}
@@ -81,13 +81,39 @@ func newDecoder[T any](d record.Deserializer[T]) decoder[T] {
 	return decoder[T]{d: d, retains: d == nil || record.Retains(d)}
 }
 
-// decode deserializes b, which the caller does not own.
-func (d decoder[T]) decode(b []byte) (T, error) {
+// decode deserializes b, which the caller does not own; a copy for a
+// retaining deserializer comes from c.
+func (d decoder[T]) decode(b []byte, c *copies) (T, error) {
 	if d.retains && b != nil {
-		b = bytes.Clone(b)
+		b = c.of(b)
 	}
 	return d.d.Deserialize(b)
 }
 
 // decodeOwned deserializes b, a fresh slice nobody else uses.
 func (d decoder[T]) decodeOwned(b []byte) (T, error) { return d.d.Deserialize(b) }
+
+// copyChunk is the size of the chunks copies carves small copies from.
+const copyChunk = 4 << 10
+
+// copies makes the copies a retaining deserializer gets. Small ones are
+// carved from a chunk shared with the copies before them, each capped at
+// its length (an append to one reallocates rather than write into the
+// next), so decoding many small values costs one allocation per 4 KiB
+// instead of one per value; a copy kept alive keeps its chunk alive. A
+// copies belongs to one owner (a façade, an iterator, a flush listener),
+// which uses it from one goroutine at a time: never copy one.
+type copies struct{ chunk []byte }
+
+// of returns a copy of b that nothing else uses.
+func (c *copies) of(b []byte) []byte {
+	if len(b) > copyChunk/8 {
+		return bytes.Clone(b)
+	}
+	if cap(c.chunk)-len(c.chunk) < len(b) || c.chunk == nil {
+		c.chunk = make([]byte, 0, copyChunk)
+	}
+	start := len(c.chunk)
+	c.chunk = append(c.chunk, b...)
+	return c.chunk[start:len(c.chunk):len(c.chunk)]
+}

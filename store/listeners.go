@@ -23,11 +23,11 @@ func listenable[T interface{ Inner() KeyValueBytes }](s StateStore) (T, *cachedK
 }
 
 // decodeOptional deserializes b, or returns nil for nil b.
-func decodeOptional[V any](vd decoder[V], b []byte) (*V, error) {
+func decodeOptional[V any](vd decoder[V], c *copies, b []byte) (*V, error) {
 	if b == nil {
 		return nil, nil
 	}
-	v, err := vd.decode(b)
+	v, err := vd.decode(b, c)
 	if err != nil {
 		return nil, err
 	}
@@ -40,16 +40,17 @@ func decodeOptional[V any](vd decoder[V], b []byte) (*V, error) {
 // are fresh copies that nothing else holds once the flush wrote them.
 func listen[KK, V any](c *cachedKV, name string, sendOld bool, values decoder[V],
 	key func([]byte) (KK, error), fn func(KK, *V, *V, int64) error) {
+	var cp copies // the listener's: flushes run on the store's goroutine
 	c.setFlushListener(func(f Flushed) error {
 		k, err := key(f.Key)
 		if err != nil {
 			return fmt.Errorf("store %q: flush listener: key: %w", name, err)
 		}
-		nv, err := decodeOptional(values, f.NewValue)
+		nv, err := decodeOptional(values, &cp, f.NewValue)
 		if err != nil {
 			return fmt.Errorf("store %q: flush listener: value: %w", name, err)
 		}
-		ov, err := decodeOptional(values, f.OldValue)
+		ov, err := decodeOptional(values, &cp, f.OldValue)
 		if err != nil {
 			return fmt.Errorf("store %q: flush listener: old value: %w", name, err)
 		}

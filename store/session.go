@@ -166,7 +166,7 @@ func (s *typedSession[K, V]) FetchSession(key K, start, end int64) (V, bool, err
 		return zero, false, err
 	}
 	s.cbuf = sessionKey(s.cbuf[:0], kb, start, end)
-	return getDecoded(s.inner, s.cbuf, s.vd)
+	return getDecoded(s.inner, s.cbuf, s.vd, &s.cp)
 }
 
 func (s *typedSession[K, V]) FindSessions(key K, earliestEnd, latestStart int64) (Iterator[Windowed[K], V], error) {
@@ -217,6 +217,7 @@ type sessionIter[K, V any] struct {
 	k                        Windowed[K]
 	v                        V
 	err                      error
+	cp                       copies
 }
 
 func (it *sessionIter[K, V]) Next() bool {
@@ -234,7 +235,7 @@ func (it *sessionIter[K, V]) Next() bool {
 			it.err = fmt.Errorf("store %q: deserialize key: %w", it.s.Name(), err)
 			return false
 		}
-		v, err := it.s.vd.decode(it.in.Value())
+		v, err := it.s.vd.decode(it.in.Value(), &it.cp)
 		if err != nil {
 			it.err = fmt.Errorf("store %q: deserialize value: %w", it.s.Name(), err)
 			return false

@@ -107,6 +107,7 @@ type timedStore[K, V any] struct {
 	cbuf      []byte
 	cbuf2     []byte
 	vbuf      []byte
+	cp        copies      // Fetch's copies for a retaining value deserializer
 	mu        *sync.Mutex // set on read-only views
 }
 

@@ -38,6 +38,7 @@ type typedKV[K, V any] struct {
 	vs    record.Serde[V]
 	kd    decoder[K]
 	vd    decoder[V]
+	cp    copies // Get's copies for a retaining value deserializer
 	kbuf  []byte
 	kbuf2 []byte
 	vbuf  []byte
@@ -99,8 +100,8 @@ func (s *typedKV[K, V]) value(v V) ([]byte, error) {
 	return b, nil
 }
 
-func (s *typedKV[K, V]) decode(b []byte) (V, error) {
-	v, err := s.vd.decode(b)
+func (s *typedKV[K, V]) decode(b []byte, c *copies) (V, error) {
+	v, err := s.vd.decode(b, c)
 	if err != nil {
 		return v, fmt.Errorf("store %q: deserialize value: %w", s.inner.Name(), err)
 	}
@@ -113,7 +114,7 @@ func (s *typedKV[K, V]) Get(key K) (V, bool, error) {
 	if err != nil {
 		return zero, false, err
 	}
-	return getDecoded(s.inner, kb, s.vd)
+	return getDecoded(s.inner, kb, s.vd, &s.cp)
 }
 
 func (s *typedKV[K, V]) Put(key K, value V) error {
@@ -261,18 +262,19 @@ type typedIter[K, V any] struct {
 	k   K
 	v   V
 	err error
+	cp  copies
 }
 
 func (it *typedIter[K, V]) Next() bool {
 	if it.err != nil || !it.in.Next() {
 		return false
 	}
-	k, err := it.s.kd.decode(it.in.Key())
+	k, err := it.s.kd.decode(it.in.Key(), &it.cp)
 	if err != nil {
 		it.err = fmt.Errorf("store %q: deserialize key: %w", it.s.inner.Name(), err)
 		return false
 	}
-	v, err := it.s.decode(it.in.Value())
+	v, err := it.s.decode(it.in.Value(), &it.cp)
 	if err != nil {
 		it.err = err
 		return false

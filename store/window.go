@@ -214,7 +214,7 @@ func (w *typedWindow[K, V]) Fetch(key K, windowStart int64) (V, bool, error) {
 		return zero, false, err
 	}
 	w.cbuf = windowKey(w.cbuf[:0], kb, windowStart, 0)
-	return getDecoded(w.inner, w.cbuf, w.vd)
+	return getDecoded(w.inner, w.cbuf, w.vd, &w.cp)
 }
 
 func (w *typedWindow[K, V]) FetchRange(key K, timeFrom, timeTo int64) (Iterator[int64, V], error) {
@@ -316,6 +316,7 @@ type windowIter[K, V any] struct {
 	k        Windowed[K]
 	v        V
 	err      error
+	cp       copies
 }
 
 func (it *windowIter[K, V]) Next() bool {
@@ -339,7 +340,7 @@ func (it *windowIter[K, V]) Next() bool {
 			it.err = fmt.Errorf("store %q: deserialize key: %w", it.w.Name(), err)
 			return false
 		}
-		v, err := it.w.vd.decode(it.in.Value())
+		v, err := it.w.vd.decode(it.in.Value(), &it.cp)
 		if err != nil {
 			it.err = fmt.Errorf("store %q: deserialize value: %w", it.w.Name(), err)
 			return false
@@ -367,6 +368,7 @@ type windowTimeIter[K, V any] struct {
 	t   int64
 	v   V
 	err error
+	cp  copies
 }
 
 func (it *windowTimeIter[K, V]) Next() bool {
@@ -377,7 +379,7 @@ func (it *windowTimeIter[K, V]) Next() bool {
 		it.err = fmt.Errorf("store %q: %w", it.w.Name(), errBadCompositeKey)
 		return false
 	}
-	v, err := it.w.vd.decode(it.in.Value())
+	v, err := it.w.vd.decode(it.in.Value(), &it.cp)
 	if err != nil {
 		it.err = fmt.Errorf("store %q: deserialize value: %w", it.w.Name(), err)
 		return false
