@@ -22,8 +22,10 @@ const cacheEntryOverhead = 112
 // Cache is the byte budget of the write-back caches of one application
 // instance, shared by all its tasks. Each cached store evicts its own least
 // recently used entries while the shared total is over budget (as Kafka
-// Streams evicts from the cache being written), so a store is only ever
-// flushed by the goroutine of the task that owns it. Counters are atomic.
+// Streams evicts from the cache being written), and only writes flush
+// (a read from another goroutine, an interactive query, evicts clean
+// entries only), so a store is only ever flushed by the goroutine of the
+// task that owns it. Counters are atomic.
 type Cache struct {
 	max       int64
 	used      atomic.Int64
@@ -241,36 +243,49 @@ func (c *cachedKV) getShared(key []byte) ([]byte, bool, bool, error) {
 		return nil, false, false, fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
 	}
 	c.mu.Lock()
-	v, ok, pending, err := c.get(key)
-	c.mu.Unlock()
-	if err == nil {
-		err = c.notify(pending)
-	}
+	defer c.mu.Unlock()
+	v, ok, err := c.get(key)
 	return v, ok, true, err
 }
 
 // get reads through the cache; a miss found in the store is cached clean.
-func (c *cachedKV) get(key []byte) ([]byte, bool, []Flushed, error) {
+// A read never flushes: interactive queries read from other goroutines,
+// and a flush runs the flush listener, which forwards records, so it must
+// run on the writing goroutine (Kafka Streams caches reads on the stream
+// thread only). Over budget, a read evicts clean entries, or does not
+// cache what it read.
+func (c *cachedKV) get(key []byte) ([]byte, bool, error) {
 	if err := c.usable(); err != nil {
-		return nil, false, nil, err
+		return nil, false, err
 	}
 	if e, ok := c.entries[view(key)]; ok {
 		c.cache.hits.Add(1)
 		c.touch(e)
-		return e.value, e.value != nil, nil, nil
+		return e.value, e.value != nil, nil
 	}
 	c.cache.misses.Add(1)
 	v, ok, _, err := getShared(c.inner, key)
 	if err != nil {
-		return nil, false, nil, err
+		return nil, false, err
 	}
 	if !ok {
 		c.lastMiss, c.lastMissValid = append(c.lastMiss[:0], key...), true
-		return nil, false, nil, nil
+		return nil, false, nil
 	}
-	c.insert(key, v)
-	pending, err := c.maybeEvict()
-	return v, true, pending, err
+	e := c.insert(key, v)
+	for c.cache.used.Load() > c.cache.max && c.tail != nil {
+		if c.tail.dirty {
+			c.remove(e) // only dirty entries to evict: keep the read uncached
+			break
+		}
+		evicted := c.tail
+		c.remove(evicted)
+		c.cache.evictions.Add(1)
+		if evicted == e {
+			break
+		}
+	}
+	return v, true, nil
 }
 
 func (c *cachedKV) Put(key, value []byte) error {
@@ -323,11 +338,10 @@ func (c *cachedKV) Delete(key []byte) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
 	}
 	c.mu.Lock()
-	old, ok, pending, err := c.get(key)
+	old, ok, err := c.get(key)
+	var pending []Flushed
 	if err == nil {
-		var more []Flushed
-		more, err = c.put(key, nil)
-		pending = append(pending, more...)
+		pending, err = c.put(key, nil)
 	}
 	c.mu.Unlock()
 	if err != nil {

@@ -477,6 +477,54 @@ func Cache(t *testing.T, b Backend) {
 			t.Errorf("evicted k1 reads %d %v from the store", v, ok)
 		}
 	})
+	t.Run("ReadsNeverFlushSoListenersRunOnlyOnTheWritingGoroutine", func(t *testing.T) {
+		// Interactive queries read from other goroutines: a read that
+		// misses may cache what it found, but must not evict dirty entries
+		// (a flush would run the listener, which forwards records, on the
+		// reader's goroutine), as Kafka Streams caches reads only on the
+		// stream thread.
+		var writes atomic.Int64
+		st, err := store.NewKeyValueBuilder(countingSupplier{b.KeyValue("r"), &writes}, record.String(), record.Int64()).
+			WithCaching().Build()
+		must(t, err)
+		ctx := initCtx(t, t.TempDir())
+		ctx.Cache = store.NewCache(250) // room for two entries
+		must(t, st.Init(ctx))
+		t.Cleanup(func() { st.Close() })
+		s, ok := st.(store.KeyValueStore[string, int64])
+		if !ok {
+			t.Fatalf("built %T", st)
+		}
+		var heard []string
+		must(t, store.SetFlushListener(s, false, func(k string, nv, _ *int64, _ int64) error {
+			heard = append(heard, fmt.Sprintf("%s=%d", k, *nv))
+			return nil
+		}))
+		target, ok := store.RestoreTarget(s)
+		if !ok {
+			t.Fatal("no restore target")
+		}
+		for _, k := range []string{"r1", "r2", "r3"} {
+			must(t, target.Put([]byte(k), []byte{0, 0, 0, 0, 0, 0, 0, 9}))
+		}
+		writes.Store(0)
+		must(t, s.Put("dirty", 1))
+		for _, k := range []string{"r1", "r2", "r3", "r1", "r2", "r3"} {
+			if v, ok, err := s.Get(k); err != nil || !ok || v != 9 {
+				t.Fatalf("Get(%s) = %d %v %v", k, v, ok, err)
+			}
+		}
+		if len(heard) != 0 || writes.Load() != 0 {
+			t.Errorf("reads flushed the cache: listener heard %v, %d writes reached the store", heard, writes.Load())
+		}
+		if used, max := ctx.Cache.UsedBytes(), ctx.Cache.MaxBytes(); used > max+200 {
+			t.Errorf("reads grew the cache to %d bytes over a budget of %d", used, max)
+		}
+		must(t, s.Flush())
+		if strings.Join(heard, " ") != "dirty=1" {
+			t.Errorf("flush: listener heard %v, want dirty=1", heard)
+		}
+	})
 	t.Run("FlushListenerGetsNewAndOldValuesInDirtyOrder", func(t *testing.T) {
 		ts := int64(0)
 		st, err := store.NewKeyValueBuilder(b.KeyValue("l"), record.String(), record.Int64()).WithCaching().Build()
