@@ -35,7 +35,10 @@
 //     changelog repairs the other way round; nothing would repair this
 //     one). A cache keeps refused entries dirty for the next flush.
 //   - A store instance belongs to one task and is used from that task's
-//     goroutine only, unless its documentation says otherwise.
+//     goroutine only, unless its documentation says otherwise. Reads
+//     through the read-only views may come from any goroutine; they never
+//     flush a cache (only writes and Flush do), so flush listeners run on
+//     the task's goroutine only.
 //   - A store shares no memory with its callers. Byte stores copy the keys
 //     and values they keep, so callers may reuse their buffers after a call
 //     returns, and copy what they return (Get, Delete's old value), so
