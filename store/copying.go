@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"unsafe"
 
 	"github.com/millrace/millrace/record"
 )
@@ -56,6 +57,34 @@ func getDecoded[T any](s KeyValueBytes, key []byte, d decoder[T], c *copies) (T,
 		return v, false, fmt.Errorf("store %q: deserialize value: %w", s.Name(), err)
 	}
 	return v, true, nil
+}
+
+// sharedIterator is implemented by this package's iterators that can show
+// their current entry as the store holds it, without a copy (see
+// sharedReader): for typed iterators, which decode it at once (from a copy
+// only if the deserializer retains), and for merging. The slices are valid
+// until Next and must not be written into.
+type sharedIterator interface {
+	sharedKey() []byte
+	sharedValue() []byte
+}
+
+// currentEntry is it's current entry, shared where it allows (see
+// sharedIterator), else its Key and Value.
+func currentEntry(it Iterator[[]byte, []byte]) (key, value []byte) {
+	if s, ok := it.(sharedIterator); ok {
+		return s.sharedKey(), s.sharedValue()
+	}
+	return it.Key(), it.Value()
+}
+
+// stringBytes views an unchanging string as bytes, for a shared read; an
+// empty string gives an empty, non-nil slice (a present empty key).
+func stringBytes(s string) []byte {
+	if len(s) == 0 {
+		return []byte{}
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // copyInto copies src into buf's storage and returns it: never nil, so an

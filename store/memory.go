@@ -254,13 +254,17 @@ func (s *memKV) Close() error {
 
 // memIter walks a snapshot of keys; values are read live, and keys deleted
 // since the snapshot are skipped (as Kafka Streams' in-memory store does).
-// Next copies the entry it reaches into the iterator's buffers: Key and
-// Value are valid until the next Next, and writing into them cannot reach
-// the store's keys (the map's and the B-tree's strings) or values.
+// Next keeps the entry it reaches as stored (its key string and value slice
+// never change, see sharedReader); Key and Value hand out copies in the
+// iterator's buffers, valid until the next Next, so writing into them
+// cannot reach the store's keys (the map's and the B-tree's strings) or
+// values. Typed iterators read the entry without the copy.
 type memIter struct {
 	s          *memKV
 	keys       []string
 	pos        int
+	ckey       string
+	cval       []byte
 	key, value []byte
 	cur        bool
 	closed     bool
@@ -279,8 +283,7 @@ func (it *memIter) Next() bool {
 	for it.pos+1 < len(it.keys) {
 		it.pos++
 		if e, ok := it.s.m[it.keys[it.pos]]; ok {
-			it.key, it.value = copyInto(it.key, e.key), copyInto(it.value, e.value)
-			it.cur = true
+			it.ckey, it.cval, it.cur = e.key, e.value, true
 			return true
 		}
 	}
@@ -291,6 +294,7 @@ func (it *memIter) Key() []byte {
 	if !it.cur {
 		return nil
 	}
+	it.key = copyInto(it.key, it.ckey)
 	return it.key
 }
 
@@ -298,7 +302,22 @@ func (it *memIter) Value() []byte {
 	if !it.cur {
 		return nil
 	}
+	it.value = copyInto(it.value, it.cval)
 	return it.value
+}
+
+func (it *memIter) sharedKey() []byte {
+	if !it.cur {
+		return nil
+	}
+	return stringBytes(it.ckey)
+}
+
+func (it *memIter) sharedValue() []byte {
+	if !it.cur {
+		return nil
+	}
+	return it.cval
 }
 
 func (it *memIter) Err() error { return nil }

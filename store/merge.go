@@ -15,6 +15,7 @@ import (
 // source's, valid until Next, as every source's are.
 type mergeIter struct {
 	its     []Iterator[[]byte, []byte]
+	shared  []sharedIterator // its[i] as a sharedIterator, or nil
 	live    []bool
 	started bool
 	cur     int // the winning source, -1 before the first entry and after the last
@@ -28,7 +29,20 @@ type mergeIter struct {
 type deleter interface{ deleted() bool }
 
 func newMergeIter(its []Iterator[[]byte, []byte], reverse bool, closed *atomic.Bool) *mergeIter {
-	return &mergeIter{its: its, live: make([]bool, len(its)), cur: -1, reverse: reverse, closed: closed}
+	m := &mergeIter{its: its, shared: make([]sharedIterator, len(its)), live: make([]bool, len(its)),
+		cur: -1, reverse: reverse, closed: closed}
+	for i, it := range its {
+		m.shared[i], _ = it.(sharedIterator)
+	}
+	return m
+}
+
+// key is source i's current key, without a copy where it allows.
+func (m *mergeIter) key(i int) []byte {
+	if s := m.shared[i]; s != nil {
+		return s.sharedKey()
+	}
+	return m.its[i].Key()
 }
 
 // advance moves source i; false on an error, which Next then returns.
@@ -59,30 +73,33 @@ func (m *mergeIter) Next() bool {
 	}
 	for {
 		win := -1
-		for i, it := range m.its {
-			if m.live[i] && it.Key() == nil { // its store was closed under it
-				m.live[i] = false
-			}
+		var winKey []byte
+		for i := range m.its {
 			if !m.live[i] {
 				continue
 			}
-			if win < 0 {
-				win = i
+			k := m.key(i)
+			if k == nil { // its store was closed under it
+				m.live[i] = false
 				continue
 			}
-			c := bytes.Compare(it.Key(), m.its[win].Key())
+			if win < 0 {
+				win, winKey = i, k
+				continue
+			}
+			c := bytes.Compare(k, winKey)
 			if m.reverse {
 				c = -c
 			}
 			if c < 0 {
-				win = i
+				win, winKey = i, k
 			}
 		}
 		if win < 0 {
 			return false
 		}
 		for j := win + 1; j < len(m.its); j++ { // sources after the winner skip its key
-			if m.live[j] && bytes.Equal(m.its[j].Key(), m.its[win].Key()) && !m.advance(j) {
+			if m.live[j] && bytes.Equal(m.key(j), winKey) && !m.advance(j) {
 				return false
 			}
 		}
@@ -111,6 +128,23 @@ func (m *mergeIter) Value() []byte {
 	return m.its[m.cur].Value()
 }
 
+func (m *mergeIter) sharedKey() []byte {
+	if m.cur < 0 {
+		return nil
+	}
+	return m.key(m.cur)
+}
+
+func (m *mergeIter) sharedValue() []byte {
+	if m.cur < 0 {
+		return nil
+	}
+	if s := m.shared[m.cur]; s != nil {
+		return s.sharedValue()
+	}
+	return m.its[m.cur].Value()
+}
+
 func (m *mergeIter) Err() error { return m.err }
 
 func (m *mergeIter) Close() error {
@@ -130,14 +164,15 @@ type snapshotEntry struct {
 	value []byte
 }
 
-// snapshotIter walks a cache snapshot, in the order it was taken, copying
-// each entry into its own buffers (the values are the cache's).
+// snapshotIter walks a cache snapshot, in the order it was taken. Its
+// entries are the cache's own (unchanging, see sharedReader): Key and Value
+// hand out copies in its buffers.
 type snapshotIter struct {
 	entries    []snapshotEntry
 	pos        int
+	e          snapshotEntry
 	key, value []byte
 	cur        bool
-	del        bool
 }
 
 func (s *snapshotIter) Next() bool {
@@ -145,12 +180,8 @@ func (s *snapshotIter) Next() bool {
 	if !s.cur {
 		return false
 	}
-	e := s.entries[s.pos]
+	s.e = s.entries[s.pos]
 	s.pos++
-	s.key, s.del = copyInto(s.key, e.key), e.value == nil
-	if !s.del {
-		s.value = copyInto(s.value, e.value)
-	}
 	return true
 }
 
@@ -158,16 +189,32 @@ func (s *snapshotIter) Key() []byte {
 	if !s.cur {
 		return nil
 	}
+	s.key = copyInto(s.key, s.e.key)
 	return s.key
 }
 
 func (s *snapshotIter) Value() []byte {
-	if !s.cur || s.del {
+	if !s.cur || s.e.value == nil {
 		return nil
 	}
+	s.value = copyInto(s.value, s.e.value)
 	return s.value
 }
 
-func (s *snapshotIter) deleted() bool { return s.cur && s.del }
+func (s *snapshotIter) sharedKey() []byte {
+	if !s.cur {
+		return nil
+	}
+	return stringBytes(s.e.key)
+}
+
+func (s *snapshotIter) sharedValue() []byte {
+	if !s.cur {
+		return nil
+	}
+	return s.e.value
+}
+
+func (s *snapshotIter) deleted() bool { return s.cur && s.e.value == nil }
 func (s *snapshotIter) Err() error    { return nil }
 func (s *snapshotIter) Close() error  { s.entries = nil; return nil }

@@ -222,7 +222,8 @@ type sessionIter[K, V any] struct {
 
 func (it *sessionIter[K, V]) Next() bool {
 	for it.err == nil && it.in.Next() {
-		kb, start, end, err := parseSessionKey(it.in.Key())
+		c, vb := currentEntry(it.in)
+		kb, start, end, err := parseSessionKey(c)
 		if err != nil {
 			it.err = fmt.Errorf("store %q: %w", it.s.Name(), err)
 			return false
@@ -235,7 +236,7 @@ func (it *sessionIter[K, V]) Next() bool {
 			it.err = fmt.Errorf("store %q: deserialize key: %w", it.s.Name(), err)
 			return false
 		}
-		v, err := it.s.vd.decode(it.in.Value(), &it.cp)
+		v, err := it.s.vd.decode(vb, &it.cp)
 		if err != nil {
 			it.err = fmt.Errorf("store %q: deserialize value: %w", it.s.Name(), err)
 			return false

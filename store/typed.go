@@ -269,12 +269,13 @@ func (it *typedIter[K, V]) Next() bool {
 	if it.err != nil || !it.in.Next() {
 		return false
 	}
-	k, err := it.s.kd.decode(it.in.Key(), &it.cp)
+	kb, vb := currentEntry(it.in)
+	k, err := it.s.kd.decode(kb, &it.cp)
 	if err != nil {
 		it.err = fmt.Errorf("store %q: deserialize key: %w", it.s.inner.Name(), err)
 		return false
 	}
-	v, err := it.s.decode(it.in.Value(), &it.cp)
+	v, err := it.s.decode(vb, &it.cp)
 	if err != nil {
 		it.err = err
 		return false

@@ -321,7 +321,7 @@ type windowIter[K, V any] struct {
 
 func (it *windowIter[K, V]) Next() bool {
 	for it.err == nil && it.in.Next() {
-		c := it.in.Key()
+		c, vb := currentEntry(it.in)
 		if len(c) < windowSuffixLen+keyTerminatorLen {
 			it.err = fmt.Errorf("store %q: %w", it.w.Name(), errBadCompositeKey)
 			return false
@@ -340,7 +340,7 @@ func (it *windowIter[K, V]) Next() bool {
 			it.err = fmt.Errorf("store %q: deserialize key: %w", it.w.Name(), err)
 			return false
 		}
-		v, err := it.w.vd.decode(it.in.Value(), &it.cp)
+		v, err := it.w.vd.decode(vb, &it.cp)
 		if err != nil {
 			it.err = fmt.Errorf("store %q: deserialize value: %w", it.w.Name(), err)
 			return false
@@ -375,16 +375,17 @@ func (it *windowTimeIter[K, V]) Next() bool {
 	if it.err != nil || !it.in.Next() {
 		return false
 	}
-	if len(it.in.Key()) < windowSuffixLen+keyTerminatorLen {
+	c, vb := currentEntry(it.in)
+	if len(c) < windowSuffixLen+keyTerminatorLen {
 		it.err = fmt.Errorf("store %q: %w", it.w.Name(), errBadCompositeKey)
 		return false
 	}
-	v, err := it.w.vd.decode(it.in.Value(), &it.cp)
+	v, err := it.w.vd.decode(vb, &it.cp)
 	if err != nil {
 		it.err = fmt.Errorf("store %q: deserialize value: %w", it.w.Name(), err)
 		return false
 	}
-	it.t, it.v = windowStartOf(it.in.Key()), v
+	it.t, it.v = windowStartOf(c), v
 	return true
 }
 
