@@ -91,8 +91,11 @@ func (s *segmentedKV) Persistent() bool {
 func (s *segmentedKV) Init(ctx InitContext) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.open || s.closed {
-		return fmt.Errorf("store %q: initialized twice or after close", s.name)
+	if s.closed {
+		return fmt.Errorf("store %q: Init after Close: %w", s.name, ErrClosed)
+	}
+	if s.open {
+		return fmt.Errorf("store %q: initialized twice", s.name)
 	}
 	sup, err := s.newSupplier(ctx, s.name)
 	if err != nil {

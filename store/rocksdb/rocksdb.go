@@ -163,8 +163,11 @@ func (s *kv) Persistent() bool { return true }
 func (s *kv) Init(ctx store.InitContext) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.db != nil || s.closed {
-		return fmt.Errorf("rocksdb: store %q initialized twice or after close", s.name)
+	if s.closed {
+		return fmt.Errorf("rocksdb: store %q: Init after Close: %w", s.name, store.ErrClosed)
+	}
+	if s.db != nil {
+		return fmt.Errorf("rocksdb: store %q initialized twice", s.name)
 	}
 	s.logger = ctx.Logger
 	if s.logger == nil {

@@ -102,8 +102,8 @@ func Lifecycle(t *testing.T, b Backend, cached bool) {
 			must(t, st.Close())
 			run("after Close", store.ErrClosed)
 			must(t, st.Close())
-			if err := st.Init(initCtx(t, t.TempDir())); err == nil {
-				t.Error("Init after Close succeeded")
+			if err := st.Init(initCtx(t, t.TempDir())); !errors.Is(err, store.ErrClosed) {
+				t.Errorf("Init after Close = %v, want ErrClosed", err)
 			}
 		})
 	}
