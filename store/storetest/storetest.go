@@ -422,6 +422,17 @@ func (c *countingKV) Write(batch []store.Entry) error {
 	return c.KeyValueBytes.Write(batch)
 }
 
+// tinyCached opens a cached key-value store whose cache has room for two
+// entries, over a store that counts the entries written to it in writes;
+// it returns the store and its cache.
+func tinyCached(t *testing.T, b Backend, name string, writes *atomic.Int64) (store.KeyValueStore[string, int64], *store.Cache) {
+	t.Helper()
+	ctx := initCtx(t, t.TempDir())
+	ctx.Cache = store.NewCache(250)
+	bl := store.NewKeyValueBuilder(countingSupplier{b.KeyValue(name), writes}, record.String(), record.Int64()).WithCaching()
+	return openWith[store.KeyValueStore[string, int64]](t, bl, ctx), ctx.Cache
+}
+
 // Cache checks the write-back cache over the backend.
 func Cache(t *testing.T, b Backend) {
 	t.Run("RepeatedPutsBetweenCommitsReachTheStoreOnce", func(t *testing.T) {
@@ -448,17 +459,7 @@ func Cache(t *testing.T, b Backend) {
 	})
 	t.Run("EvictionUnderTinyBudgetFlushesTheOldest", func(t *testing.T) {
 		var writes atomic.Int64
-		st, err := store.NewKeyValueBuilder(countingSupplier{b.KeyValue("e"), &writes}, record.String(), record.Int64()).
-			WithCaching().Build()
-		must(t, err)
-		ctx := initCtx(t, t.TempDir())
-		ctx.Cache = store.NewCache(250) // room for two entries
-		must(t, st.Init(ctx))
-		t.Cleanup(func() { st.Close() })
-		s, ok := st.(store.KeyValueStore[string, int64])
-		if !ok {
-			t.Fatalf("built %T", st)
-		}
+		s, _ := tinyCached(t, b, "e", &writes)
 		var flushed []string
 		must(t, store.SetFlushListener(s, true, func(k string, nv, ov *int64, ts int64) error {
 			flushed = append(flushed, fmt.Sprintf("%s=%d(old %v)", k, *nv, ov))
@@ -484,17 +485,7 @@ func Cache(t *testing.T, b Backend) {
 		// reader's goroutine), as Kafka Streams caches reads only on the
 		// stream thread.
 		var writes atomic.Int64
-		st, err := store.NewKeyValueBuilder(countingSupplier{b.KeyValue("r"), &writes}, record.String(), record.Int64()).
-			WithCaching().Build()
-		must(t, err)
-		ctx := initCtx(t, t.TempDir())
-		ctx.Cache = store.NewCache(250) // room for two entries
-		must(t, st.Init(ctx))
-		t.Cleanup(func() { st.Close() })
-		s, ok := st.(store.KeyValueStore[string, int64])
-		if !ok {
-			t.Fatalf("built %T", st)
-		}
+		s, ctx := tinyCached(t, b, "r", &writes)
 		var heard []string
 		must(t, store.SetFlushListener(s, false, func(k string, nv, _ *int64, _ int64) error {
 			heard = append(heard, fmt.Sprintf("%s=%d", k, *nv))
@@ -517,7 +508,7 @@ func Cache(t *testing.T, b Backend) {
 		if len(heard) != 0 || writes.Load() != 0 {
 			t.Errorf("reads flushed the cache: listener heard %v, %d writes reached the store", heard, writes.Load())
 		}
-		if used, max := ctx.Cache.UsedBytes(), ctx.Cache.MaxBytes(); used > max+200 {
+		if used, max := ctx.UsedBytes(), ctx.MaxBytes(); used > max+200 {
 			t.Errorf("reads grew the cache to %d bytes over a budget of %d", used, max)
 		}
 		must(t, s.Flush())
