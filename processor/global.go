@@ -58,10 +58,46 @@ func AddGlobalStore[K, V any](b *Builder, sb *store.KeyValueBuilder[K, V], topic
 			return true, kv.Put(k, v)
 		},
 		View: func(s store.StateStore) store.StateStore {
-			return store.GlobalView(s.(store.KeyValueStore[K, V]))
+			kv, ok := s.(store.KeyValueStore[K, V])
+			if !ok {
+				return unusableGlobal[K, V]{name: name, err: fmt.Errorf("%w: global store %q is %T, not a KeyValueStore[%s, %s]",
+					ErrStoreType, name, s, typeName[K](), typeName[V]())}
+			}
+			v, err := store.GlobalView(kv)
+			if err != nil {
+				return unusableGlobal[K, V]{name: name, err: err}
+			}
+			return v
 		},
 	})
 }
+
+// unusableGlobal stands in for a global store whose view View could not
+// make (View returns no error): every call fails with the reason, so the
+// processors that read the store see it instead of a panic.
+type unusableGlobal[K, V any] struct {
+	name string
+	err  error
+}
+
+func (u unusableGlobal[K, V]) Name() string                          { return u.name }
+func (u unusableGlobal[K, V]) Init(store.InitContext) error          { return u.err }
+func (u unusableGlobal[K, V]) Flush() error                          { return u.err }
+func (u unusableGlobal[K, V]) Close() error                          { return nil }
+func (u unusableGlobal[K, V]) Persistent() bool                      { return false }
+func (u unusableGlobal[K, V]) ApproximateNumEntries() (int64, error) { return 0, u.err }
+func (u unusableGlobal[K, V]) Put(K, V) error                        { return u.err }
+func (u unusableGlobal[K, V]) PutAll([]store.KeyValue[K, V]) error   { return u.err }
+
+func (u unusableGlobal[K, V]) Get(K) (v V, ok bool, err error)            { return v, false, u.err }
+func (u unusableGlobal[K, V]) PutIfAbsent(K, V) (v V, ok bool, err error) { return v, false, u.err }
+func (u unusableGlobal[K, V]) Delete(K) (v V, ok bool, err error)         { return v, false, u.err }
+
+func (u unusableGlobal[K, V]) Range(K, K) (store.Iterator[K, V], error)        { return nil, u.err }
+func (u unusableGlobal[K, V]) ReverseRange(K, K) (store.Iterator[K, V], error) { return nil, u.err }
+func (u unusableGlobal[K, V]) All() (store.Iterator[K, V], error)              { return nil, u.err }
+func (u unusableGlobal[K, V]) ReverseAll() (store.Iterator[K, V], error)       { return nil, u.err }
+func (u unusableGlobal[K, V]) PrefixScan([]byte) (store.Iterator[K, V], error) { return nil, u.err }
 
 // Reasons Update gives for skipping a global-topic record; runtimes count
 // them as dropped records under these names.

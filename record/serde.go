@@ -33,6 +33,25 @@ type Deserializer[T any] interface {
 	Deserialize(data []byte) (T, error)
 }
 
+// Retainer is implemented by deserializers that say whether what they
+// return may share memory with the data they decoded. Deserializer lets
+// Deserialize keep references into data, so a caller that passes memory it
+// will reuse, or that others may write (a store's buffers), copies it first
+// unless the deserializer implements Retainer and returns false. The
+// built-in serdes implement it: Bytes retains its data, the others copy.
+type Retainer interface {
+	// Retains reports whether Deserialize's results may refer to its data.
+	Retains() bool
+}
+
+// Retains reports whether results of d may keep references into the data
+// given to its Deserialize: true unless d implements Retainer and says
+// otherwise.
+func Retains[T any](d Deserializer[T]) bool {
+	r, ok := d.(Retainer)
+	return !ok || r.Retains()
+}
+
 // Serde is a Serializer and a Deserializer for one type.
 type Serde[T any] interface {
 	Serializer[T]
@@ -76,6 +95,9 @@ func (bytesSerde) Serialize(dst []byte, v []byte) ([]byte, error) {
 
 func (bytesSerde) Deserialize(data []byte) ([]byte, error) { return data, nil }
 
+// Retains is true: Deserialize returns data itself.
+func (bytesSerde) Retains() bool { return true }
+
 // String returns the UTF-8 serde for string, byte-compatible with Kafka's
 // StringSerde. A string is never null: Deserialize(nil) returns "" and ""
 // serializes to empty (non-null) bytes; use Record.KeyIsNull and ValueIsNull
@@ -92,6 +114,9 @@ func (stringSerde) Deserialize(data []byte) (string, error) {
 	}
 	return string(data), nil
 }
+
+// Retains is false: the result shares no memory with data.
+func (stringSerde) Retains() bool { return false }
 
 // Int64 returns the 8-byte big-endian serde for int64, byte-compatible with
 // Kafka's LongSerde. Deserialize of anything but 8 bytes (nil included) is an
@@ -111,6 +136,9 @@ func (int64Serde) Deserialize(data []byte) (int64, error) {
 	return int64(binary.BigEndian.Uint64(data)), nil
 }
 
+// Retains is false: the result shares no memory with data.
+func (int64Serde) Retains() bool { return false }
+
 // Int32 returns the 4-byte big-endian serde for int32, byte-compatible with
 // Kafka's IntegerSerde. Deserialize of anything but 4 bytes (nil included) is
 // an error wrapping ErrSerde.
@@ -128,6 +156,9 @@ func (int32Serde) Deserialize(data []byte) (int32, error) {
 	}
 	return int32(binary.BigEndian.Uint32(data)), nil
 }
+
+// Retains is false: the result shares no memory with data.
+func (int32Serde) Retains() bool { return false }
 
 // Float64 returns the 8-byte big-endian IEEE 754 serde for float64,
 // byte-compatible with Kafka's DoubleSerde. Deserialize of anything but 8
@@ -152,6 +183,9 @@ func (float64Serde) Deserialize(data []byte) (float64, error) {
 	}
 	return math.Float64frombits(binary.BigEndian.Uint64(data)), nil
 }
+
+// Retains is false: the result shares no memory with data.
+func (float64Serde) Retains() bool { return false }
 
 // JSON returns a serde that encodes T with encoding/json. A nil pointer, map,
 // slice or interface serializes to null bytes (not the text "null");
@@ -182,6 +216,10 @@ func (jsonSerde[T]) Deserialize(data []byte) (T, error) {
 	}
 	return v, nil
 }
+
+// Retains is false: encoding/json copies what it decodes (and a
+// json.Unmarshaler must copy what it keeps).
+func (jsonSerde[T]) Retains() bool { return false }
 
 // isNil reports whether v is a nil pointer, map, slice, interface, channel or
 // function. Only JSON uses it; it costs one interface conversion.

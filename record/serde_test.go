@@ -485,3 +485,35 @@ func TestSerdeFuncsPassesErrorsThrough(t *testing.T) {
 		t.Errorf("Deserialize error = %v, want boom", err)
 	}
 }
+
+func TestOnlyBytesAndUnknownDeserializersAreAssumedToRetainTheirData(t *testing.T) {
+	type point struct{ X int }
+	cases := []struct {
+		name    string
+		retains bool
+		got     bool
+	}{
+		{"Bytes", true, record.Retains[[]byte](record.Bytes())},
+		{"String", false, record.Retains[string](record.String())},
+		{"Int64", false, record.Retains[int64](record.Int64())},
+		{"Int32", false, record.Retains[int32](record.Int32())},
+		{"Float64", false, record.Retains[float64](record.Float64())},
+		{"JSON", false, record.Retains[point](record.JSON[point]())},
+		{"SerdeFuncs", true, record.Retains[string](record.SerdeFuncs(
+			func(s string) ([]byte, error) { return []byte(s), nil },
+			func(b []byte) (string, error) { return string(b), nil }))},
+	}
+	for _, c := range cases {
+		if c.got != c.retains {
+			t.Errorf("Retains(%s) = %v, want %v", c.name, c.got, c.retains)
+		}
+	}
+	// Bytes really does hand back its input; String really does not.
+	in := []byte("abc")
+	b, _ := record.Bytes().Deserialize(in)
+	s, _ := record.String().Deserialize(in)
+	in[0] = 'X'
+	if string(b) != "Xbc" || s != "abc" {
+		t.Errorf("after writing the input: Bytes gave %q (want Xbc, it retains), String %q (want abc)", b, s)
+	}
+}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -22,8 +22,10 @@ const cacheEntryOverhead = 112
 // Cache is the byte budget of the write-back caches of one application
 // instance, shared by all its tasks. Each cached store evicts its own least
 // recently used entries while the shared total is over budget (as Kafka
-// Streams evicts from the cache being written), so a store is only ever
-// flushed by the goroutine of the task that owns it. Counters are atomic.
+// Streams evicts from the cache being written), and only writes flush
+// (a read from another goroutine, an interactive query, evicts clean
+// entries only), so a store is only ever flushed by the goroutine of the
+// task that owns it. Counters are atomic.
 type Cache struct {
 	max       int64
 	used      atomic.Int64
@@ -127,13 +129,23 @@ func (c *cachedKV) Persistent() bool { return c.inner.Persistent() }
 func (c *cachedKV) Unwrap() KeyValueBytes { return c.inner }
 
 func (c *cachedKV) Init(ctx InitContext) error {
+	if err := c.inner.Init(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.cache = ctx.Cache
 	if c.cache == nil {
 		c.cache = NewCache(DefaultCacheBytes)
 	}
 	c.recTS = ctx.RecordTimestamp
-	return c.inner.Init(ctx)
+	return nil
 }
+
+// usable returns ErrClosed after Close and ErrNotOpen before Init (the
+// store under would refuse the writes only at the next flush); the caller
+// holds the lock.
+func (c *cachedKV) usable() error { return lifecycleErr(c.Name(), c.cache != nil, c.closed.Load()) }
 
 func (c *cachedKV) setFlushListener(l FlushListener, wantOld bool) {
 	c.mu.Lock()
@@ -214,41 +226,66 @@ func (c *cachedKV) remove(e *centry) {
 	c.resize(e, 0)
 }
 
+// Get returns a copy of the value: the caller may write into it.
 func (c *cachedKV) Get(key []byte) ([]byte, bool, error) {
-	if key == nil {
-		return nil, false, fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
-	}
-	c.mu.Lock()
-	v, ok, pending, err := c.get(key)
-	c.mu.Unlock()
-	if err == nil {
-		err = c.notify(pending)
+	v, ok, _, err := c.getShared(key)
+	if ok {
+		v = bytes.Clone(v)
 	}
 	return v, ok, err
 }
 
+// getShared returns the cached slice itself (see sharedReader): put keeps
+// a fresh copy, and what a miss caches is the store's own unchanging slice
+// or a copy nobody else holds.
+func (c *cachedKV) getShared(key []byte) ([]byte, bool, bool, error) {
+	if key == nil {
+		return nil, false, false, fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok, err := c.get(key)
+	return v, ok, true, err
+}
+
 // get reads through the cache; a miss found in the store is cached clean.
-func (c *cachedKV) get(key []byte) ([]byte, bool, []Flushed, error) {
-	if c.cache == nil {
-		return nil, false, nil, fmt.Errorf("store %q: %w", c.Name(), ErrNotOpen)
+// A read never flushes: interactive queries read from other goroutines,
+// and a flush runs the flush listener, which forwards records, so it must
+// run on the writing goroutine (Kafka Streams caches reads on the stream
+// thread only). Over budget, a read evicts clean entries, or does not
+// cache what it read.
+func (c *cachedKV) get(key []byte) ([]byte, bool, error) {
+	if err := c.usable(); err != nil {
+		return nil, false, err
 	}
 	if e, ok := c.entries[view(key)]; ok {
 		c.cache.hits.Add(1)
 		c.touch(e)
-		return e.value, e.value != nil, nil, nil
+		return e.value, e.value != nil, nil
 	}
 	c.cache.misses.Add(1)
-	v, ok, err := c.inner.Get(key)
+	v, ok, _, err := getShared(c.inner, key)
 	if err != nil {
-		return nil, false, nil, err
+		return nil, false, err
 	}
 	if !ok {
 		c.lastMiss, c.lastMissValid = append(c.lastMiss[:0], key...), true
-		return nil, false, nil, nil
+		return nil, false, nil
 	}
-	c.insert(key, v)
-	pending, err := c.maybeEvict()
-	return v, true, pending, err
+	e := c.insert(key, v)
+	for c.cache.used.Load() > c.cache.max && c.tail != nil {
+		if c.tail.dirty {
+			c.remove(e) // only dirty entries to evict: keep the read uncached
+			break
+		}
+		evicted := c.tail
+		c.remove(evicted)
+		c.cache.evictions.Add(1)
+		if evicted == e {
+			break
+		}
+	}
+	return v, true, nil
 }
 
 func (c *cachedKV) Put(key, value []byte) error {
@@ -265,9 +302,16 @@ func (c *cachedKV) Put(key, value []byte) error {
 }
 
 func (c *cachedKV) put(key, value []byte) ([]Flushed, error) {
-	if c.cache == nil {
-		return nil, fmt.Errorf("store %q: %w", c.Name(), ErrNotOpen)
+	if err := c.usable(); err != nil {
+		return nil, err
 	}
+	c.set(key, value)
+	return c.maybeEvict()
+}
+
+// set writes key's dirty entry; the caller holds the lock, has checked the
+// cache is open, and evicts afterwards.
+func (c *cachedKV) set(key, value []byte) {
 	var v []byte
 	if value != nil {
 		v = bytes.Clone(value)
@@ -287,7 +331,6 @@ func (c *cachedKV) put(key, value []byte) ([]Flushed, error) {
 	c.lastMissValid = false
 	e.ts = c.now()
 	c.markDirty(e)
-	return c.maybeEvict()
 }
 
 func (c *cachedKV) Delete(key []byte) ([]byte, bool, error) {
@@ -295,34 +338,38 @@ func (c *cachedKV) Delete(key []byte) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
 	}
 	c.mu.Lock()
-	old, ok, pending, err := c.get(key)
+	old, ok, err := c.get(key)
+	var pending []Flushed
 	if err == nil {
-		var more []Flushed
-		more, err = c.put(key, nil)
-		pending = append(pending, more...)
+		pending, err = c.put(key, nil)
 	}
 	c.mu.Unlock()
 	if err != nil {
 		return nil, false, err
 	}
-	return old, ok, c.notify(pending)
+	// old is the cache's (a dirty entry keeps it for flush listeners): the
+	// caller gets its own copy.
+	return bytes.Clone(old), ok, c.notify(pending)
 }
 
+// Write is all or nothing: it checks every key before it caches any entry,
+// and evicts only once the whole batch is in the cache, so an eviction
+// flush never writes part of it.
 func (c *cachedKV) Write(batch []Entry) error {
-	c.mu.Lock()
-	var pending []Flushed
-	var err error
 	for _, e := range batch {
 		if e.Key == nil {
-			err = fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
-			break
+			return fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
 		}
-		var more []Flushed
-		if more, err = c.put(e.Key, e.Value); err != nil {
-			break
-		}
-		pending = append(pending, more...)
 	}
+	c.mu.Lock()
+	if err := c.usable(); err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	for _, e := range batch {
+		c.set(e.Key, e.Value)
+	}
+	pending, err := c.maybeEvict()
 	c.mu.Unlock()
 	if err != nil {
 		return err
@@ -363,20 +410,21 @@ func (c *cachedKV) flushDirty() ([]Flushed, error) {
 	for e := c.dhead; e != nil; e = e.dnext {
 		n++
 	}
-	batch := make([]Entry, 0, n)
+	batch := stampedBatch{entries: make([]Entry, 0, n), ts: make([]int64, 0, n)}
 	var out []Flushed
 	if c.listener != nil {
 		out = make([]Flushed, 0, n)
 	}
 	for e := c.dhead; e != nil; e = e.dnext {
 		k := []byte(e.key)
-		batch = append(batch, Entry{Key: k, Value: e.value})
+		batch.entries = append(batch.entries, Entry{Key: k, Value: e.value})
+		batch.ts = append(batch.ts, e.ts)
 		if c.listener != nil {
 			f := Flushed{Key: k, NewValue: e.value, Timestamp: e.ts}
 			if c.wantOld && e.oldKnown {
 				f.OldValue = e.old
 			} else if c.wantOld {
-				old, ok, err := c.inner.Get(k)
+				old, ok, _, err := getShared(c.inner, k)
 				if err != nil {
 					return nil, err
 				}
@@ -389,8 +437,14 @@ func (c *cachedKV) flushDirty() ([]Flushed, error) {
 	}
 	// Keys in a batch are distinct; sorted, they insert into RocksDB's
 	// memtable about 40% faster. Listeners still hear dirty order.
-	slices.SortFunc(batch, func(a, b Entry) int { return bytes.Compare(a.Key, b.Key) })
-	if err := c.inner.Write(batch); err != nil {
+	sort.Sort(batch)
+	var err error
+	if sw, ok := c.inner.(stampedWriter); ok {
+		err = sw.writeStamped(batch.entries, batch.ts)
+	} else {
+		err = c.inner.Write(batch.entries)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("store %q: flush cache: %w", c.Name(), err)
 	}
 	c.cache.flushes.Add(1)
@@ -405,6 +459,22 @@ func (c *cachedKV) flushDirty() ([]Flushed, error) {
 	}
 	c.dhead, c.dtail = nil, nil
 	return out, nil
+}
+
+// stampedBatch is a flush: the entries and, alongside, the timestamp of the
+// write that last dirtied each, sorted together by key.
+type stampedBatch struct {
+	entries []Entry
+	ts      []int64
+}
+
+func (b stampedBatch) Len() int { return len(b.entries) }
+func (b stampedBatch) Less(i, j int) bool {
+	return bytes.Compare(b.entries[i].Key, b.entries[j].Key) < 0
+}
+func (b stampedBatch) Swap(i, j int) {
+	b.entries[i], b.entries[j] = b.entries[j], b.entries[i]
+	b.ts[i], b.ts[j] = b.ts[j], b.ts[i]
 }
 
 func (c *cachedKV) notify(pending []Flushed) error {
@@ -429,9 +499,9 @@ func (c *cachedKV) notify(pending []Flushed) error {
 // flushes the store.
 func (c *cachedKV) Flush() error {
 	c.mu.Lock()
-	if c.cache == nil {
+	if err := c.usable(); err != nil {
 		c.mu.Unlock()
-		return fmt.Errorf("store %q: %w", c.Name(), ErrNotOpen)
+		return err
 	}
 	pending, err := c.flushDirty()
 	c.mu.Unlock()
@@ -470,12 +540,12 @@ func (c *cachedKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte
 	if from != nil && to != nil && bytes.Compare(from, to) > 0 {
 		return emptyIter{}, nil
 	}
-	var snap []*centry
+	var snap []snapshotEntry
 	visit := func(e *centry) bool {
 		if !reverse && to != nil && e.key > view(to) || reverse && from != nil && e.key < view(from) {
 			return false
 		}
-		snap = append(snap, &centry{key: e.key, value: e.value, dirty: e.dirty})
+		snap = append(snap, snapshotEntry{key: e.key, value: e.value})
 		return true
 	}
 	switch {
@@ -492,103 +562,31 @@ func (c *cachedKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte
 	if err != nil {
 		return nil, err
 	}
-	return &cacheMergeIter{cached: snap, store: in, reverse: reverse, closed: &c.closed}, nil
+	return c.merge(snap, in, reverse), nil
 }
 
 func (c *cachedKV) PrefixScan(prefix []byte) (Iterator[[]byte, []byte], error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var snap []*centry
+	var snap []snapshotEntry
 	p := string(prefix)
 	c.sorted.AscendGreaterOrEqual(&centry{key: p}, func(e *centry) bool {
 		if len(e.key) < len(p) || e.key[:len(p)] != p {
 			return false
 		}
-		snap = append(snap, &centry{key: e.key, value: e.value, dirty: e.dirty})
+		snap = append(snap, snapshotEntry{key: e.key, value: e.value})
 		return true
 	})
 	in, err := c.inner.PrefixScan(prefix)
 	if err != nil {
 		return nil, err
 	}
-	return &cacheMergeIter{cached: snap, store: in, closed: &c.closed}, nil
+	return c.merge(snap, in, false), nil
 }
 
-// cacheMergeIter merges a snapshot of cached entries with a store iterator:
-// on equal keys the cache wins, and cached deletes hide the store's entry.
-type cacheMergeIter struct {
-	cached     []*centry
-	ci         int
-	store      Iterator[[]byte, []byte]
-	storeLive  bool
-	started    bool
-	reverse    bool
-	key, value []byte
-	err        error
-	closed     *atomic.Bool // the cache's: a closed store yields nothing more
+// merge iterates a snapshot of cached entries over the store's iterator:
+// the cache wins on equal keys, its deletes hide the store's entries, and
+// nothing more comes once the cache closes.
+func (c *cachedKV) merge(snap []snapshotEntry, in Iterator[[]byte, []byte], reverse bool) Iterator[[]byte, []byte] {
+	return newMergeIter([]Iterator[[]byte, []byte]{&snapshotIter{entries: snap}, in}, reverse, &c.closed)
 }
-
-func (m *cacheMergeIter) Next() bool {
-	if m.err != nil || m.closed.Load() {
-		m.key, m.value = nil, nil
-		return false
-	}
-	if !m.started {
-		m.started = true
-		m.advanceStore()
-	}
-	for {
-		if m.err != nil {
-			return false
-		}
-		haveCache := m.ci < len(m.cached)
-		if !haveCache && !m.storeLive {
-			return false
-		}
-		var useCache, skipStore bool
-		switch {
-		case !haveCache:
-		case !m.storeLive:
-			useCache = true
-		default:
-			c := bytes.Compare([]byte(m.cached[m.ci].key), m.store.Key())
-			if m.reverse {
-				c = -c
-			}
-			useCache = c <= 0
-			skipStore = c == 0
-		}
-		if useCache {
-			e := m.cached[m.ci]
-			m.ci++
-			if skipStore {
-				m.advanceStore()
-			}
-			if e.value == nil {
-				continue // cached delete
-			}
-			m.key, m.value = []byte(e.key), e.value
-			return true
-		}
-		m.key, m.value = m.store.Key(), m.store.Value()
-		m.advanceStore()
-		return true
-	}
-}
-
-// advanceStore moves the store iterator; Key/Value of the previous entry
-// were copied out before (m.key may alias the store's buffer, so copy).
-func (m *cacheMergeIter) advanceStore() {
-	if m.storeLive && m.key != nil {
-		m.key, m.value = bytes.Clone(m.key), bytes.Clone(m.value)
-	}
-	m.storeLive = m.store.Next()
-	if err := m.store.Err(); err != nil {
-		m.err = err
-	}
-}
-
-func (m *cacheMergeIter) Key() []byte   { return m.key }
-func (m *cacheMergeIter) Value() []byte { return m.value }
-func (m *cacheMergeIter) Err() error    { return m.err }
-func (m *cacheMergeIter) Close() error  { return m.store.Close() }

@@ -9,15 +9,47 @@
 //     iterates in the same order.
 //   - A null key (a key whose serializer returns nil) is rejected with an
 //     error wrapping ErrNullKey, never a panic.
+//   - No call panics: every call on a store before Init fails with
+//     ErrNotOpen, and after Close with ErrClosed (a cache refuses writes
+//     too, rather than keep them for a flush that cannot happen); a byte
+//     key too short for a window or session store's composite layout (say,
+//     garbage restored from a changelog) is an error; a store or builder
+//     made from nil or zero parts fails its calls; functions that need a
+//     store this package built (GlobalView, the flush listeners) say so in
+//     an error naming the store and its type.
 //   - Putting a null value (a value whose serializer returns nil) deletes the
 //     key, as in Kafka Streams.
+//   - Batches are all or nothing: PutAll serializes every entry, and every
+//     layer's Write checks every key, before anything is written, so a
+//     refused batch leaves the store, its cache and its changelog as they
+//     were.
 //   - Iterators see a snapshot of the keys in range when they are created,
 //     must be closed, and are used by one goroutine.
+//   - A changelog record carries the timestamp of the write it logs: the
+//     record time when the store was written, also when a cache flushes the
+//     entry later (each cache entry keeps the time of its last write).
+//   - A logged store writes its changelog before its local store, so a
+//     write the ChangelogWriter refuses fails with an error wrapping
+//     ErrChangelogWrite and leaves the local store as it was: the local
+//     store never holds a write its changelog lacks (restoring from the
+//     changelog repairs the other way round; nothing would repair this
+//     one). A cache keeps refused entries dirty for the next flush.
 //   - A store instance belongs to one task and is used from that task's
-//     goroutine only, unless its documentation says otherwise.
-//   - Byte stores copy keys and values they keep; callers may reuse their
-//     buffers after a call returns. Slices a byte store returns must not be
-//     modified.
+//     goroutine only, unless its documentation says otherwise. Reads
+//     through the read-only views may come from any goroutine; they never
+//     flush a cache (only writes and Flush do), so flush listeners run on
+//     the task's goroutine only.
+//   - A store shares no memory with its callers. Byte stores copy the keys
+//     and values they keep, so callers may reuse their buffers after a call
+//     returns, and copy what they return (Get, Delete's old value), so
+//     callers may write into it. Iterators copy each entry into buffers of
+//     their own as Next reaches it: byte-level Key and Value are valid until
+//     the next Next. Typed stores decode from a copy when the deserializer
+//     may keep references into its input (record.Retains: the Bytes serde),
+//     so their values and keys, flush listeners' included, are the
+//     caller's; with the other built-in serdes they decode the store's bytes
+//     in place, allocating nothing. Stores never write into a slice they
+//     keep: each write keeps a fresh copy.
 //
 // Time arithmetic in window and session stores is safe for every int64
 // time (window starts and session ends may be anything from math.MinInt64

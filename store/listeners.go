@@ -2,24 +2,32 @@ package store
 
 import "fmt"
 
-// cachedOf finds the cache at the top of a store's byte layers.
-func cachedOf(s StateStore) (*cachedKV, error) {
-	var inner KeyValueBytes
-	if w, ok := s.(interface{ Inner() KeyValueBytes }); ok {
-		inner = w.Inner()
+// listenable returns s as the façade T this package builds and the cache at
+// the top of its byte layers. Any other store (uncached, or not built by
+// this package, so without a cache a listener can be set on) is an error
+// wrapping ErrNotCached.
+func listenable[T interface{ Inner() KeyValueBytes }](s StateStore) (T, *cachedKV, error) {
+	var zero T
+	if s == nil {
+		return zero, nil, fmt.Errorf("store: flush listener on a nil store: %w", ErrNotCached)
 	}
-	if c, ok := inner.(*cachedKV); ok {
-		return c, nil
+	t, ok := s.(T)
+	if !ok {
+		return zero, nil, fmt.Errorf("store %q: %w: it is %T, not a store built by the store package", s.Name(), ErrNotCached, s)
 	}
-	return nil, fmt.Errorf("store %q: %w; build it WithCaching", s.Name(), ErrNotCached)
+	c, ok := t.Inner().(*cachedKV)
+	if !ok {
+		return zero, nil, fmt.Errorf("store %q: %w; build it WithCaching", s.Name(), ErrNotCached)
+	}
+	return t, c, nil
 }
 
 // decodeOptional deserializes b, or returns nil for nil b.
-func decodeOptional[V any](vs interface{ Deserialize([]byte) (V, error) }, b []byte) (*V, error) {
+func decodeOptional[V any](vd decoder[V], c *copies, b []byte) (*V, error) {
 	if b == nil {
 		return nil, nil
 	}
-	v, err := vs.Deserialize(b)
+	v, err := vd.decode(b, c)
 	if err != nil {
 		return nil, err
 	}
@@ -27,19 +35,22 @@ func decodeOptional[V any](vs interface{ Deserialize([]byte) (V, error) }, b []b
 }
 
 // listen registers on c a listener that decodes keys with key and values
-// with values before calling fn.
-func listen[KK, V any](c *cachedKV, name string, sendOld bool, values interface{ Deserialize([]byte) (V, error) },
+// with values before calling fn. Flushed values are the cache's own bytes,
+// so values copies them when its deserializer may keep them; Flushed keys
+// are fresh copies that nothing else holds once the flush wrote them.
+func listen[KK, V any](c *cachedKV, name string, sendOld bool, values decoder[V],
 	key func([]byte) (KK, error), fn func(KK, *V, *V, int64) error) {
+	var cp copies // the listener's: flushes run on the store's goroutine
 	c.setFlushListener(func(f Flushed) error {
 		k, err := key(f.Key)
 		if err != nil {
 			return fmt.Errorf("store %q: flush listener: key: %w", name, err)
 		}
-		nv, err := decodeOptional[V](values, f.NewValue)
+		nv, err := decodeOptional(values, &cp, f.NewValue)
 		if err != nil {
 			return fmt.Errorf("store %q: flush listener: value: %w", name, err)
 		}
-		ov, err := decodeOptional[V](values, f.OldValue)
+		ov, err := decodeOptional(values, &cp, f.OldValue)
 		if err != nil {
 			return fmt.Errorf("store %q: flush listener: old value: %w", name, err)
 		}
@@ -54,28 +65,26 @@ func listen[KK, V any](c *cachedKV, name string, sendOld bool, values interface{
 // that wrote it. Aggregation processors forward from here, so each key is
 // forwarded once per commit.
 func SetFlushListener[K, V any](s KeyValueStore[K, V], sendOldValues bool, fn func(key K, newValue, oldValue *V, timestamp int64) error) error {
-	c, err := cachedOf(s)
+	t, c, err := listenable[*typedKV[K, V]](s)
 	if err != nil {
 		return err
 	}
-	t := s.(*typedKV[K, V])
-	listen(c, s.Name(), sendOldValues, t.vs, t.ks.Deserialize, fn)
+	listen(c, s.Name(), sendOldValues, t.vd, t.kd.decodeOwned, fn)
 	return nil
 }
 
 // SetWindowFlushListener is SetFlushListener for cached window stores.
 func SetWindowFlushListener[K, V any](s WindowStore[K, V], sendOldValues bool, fn func(key Windowed[K], newValue, oldValue *V, timestamp int64) error) error {
-	c, err := cachedOf(s)
+	w, c, err := listenable[*typedWindow[K, V]](s)
 	if err != nil {
 		return err
 	}
-	w := s.(*typedWindow[K, V])
-	listen(c, s.Name(), sendOldValues, w.vs, func(b []byte) (Windowed[K], error) {
+	listen(c, s.Name(), sendOldValues, w.vd, func(b []byte) (Windowed[K], error) {
 		kb, start, _, err := parseWindowKey(b)
 		if err != nil {
 			return Windowed[K]{}, err
 		}
-		k, err := w.ks.Deserialize(kb)
+		k, err := w.kd.decodeOwned(kb)
 		return Windowed[K]{Key: k, Start: start, End: windowEnd(start, w.size)}, err
 	}, fn)
 	return nil
@@ -83,17 +92,16 @@ func SetWindowFlushListener[K, V any](s WindowStore[K, V], sendOldValues bool, f
 
 // SetSessionFlushListener is SetFlushListener for cached session stores.
 func SetSessionFlushListener[K, V any](s SessionStore[K, V], sendOldValues bool, fn func(session Windowed[K], newValue, oldValue *V, timestamp int64) error) error {
-	c, err := cachedOf(s)
+	t, c, err := listenable[*typedSession[K, V]](s)
 	if err != nil {
 		return err
 	}
-	t := s.(*typedSession[K, V])
-	listen(c, s.Name(), sendOldValues, t.vs, func(b []byte) (Windowed[K], error) {
+	listen(c, s.Name(), sendOldValues, t.vd, func(b []byte) (Windowed[K], error) {
 		kb, start, end, err := parseSessionKey(b)
 		if err != nil {
 			return Windowed[K]{}, err
 		}
-		k, err := t.ks.Deserialize(kb)
+		k, err := t.kd.decodeOwned(kb)
 		return Windowed[K]{Key: k, Start: start, End: end}, err
 	}, fn)
 	return nil

@@ -56,15 +56,7 @@ func (s *memKV) Init(InitContext) error {
 	return nil
 }
 
-func (s *memKV) check() error {
-	switch {
-	case s.closed:
-		return fmt.Errorf("store %q: %w", s.name, ErrClosed)
-	case !s.open:
-		return fmt.Errorf("store %q: %w", s.name, ErrNotOpen)
-	}
-	return nil
-}
+func (s *memKV) check() error { return lifecycleErr(s.name, s.open, s.closed) }
 
 func (s *memKV) checkKey(key []byte) error {
 	if err := s.check(); err != nil {
@@ -79,17 +71,28 @@ func (s *memKV) checkKey(key []byte) error {
 // view returns a string that aliases b for a lookup that does not keep it.
 func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
+// Get returns a copy of the value: the caller may write into it.
 func (s *memKV) Get(key []byte) ([]byte, bool, error) {
+	v, ok, _, err := s.getShared(key)
+	if ok {
+		v = bytes.Clone(v)
+	}
+	return v, ok, err
+}
+
+// getShared returns the stored slice itself (see sharedReader): put keeps
+// a fresh copy on every write and never writes into one it keeps.
+func (s *memKV) getShared(key []byte) ([]byte, bool, bool, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.checkKey(key); err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	e, ok := s.m[view(key)]
 	if !ok {
-		return nil, false, nil
+		return nil, false, false, nil
 	}
-	return e.value, true, nil
+	return e.value, true, true, nil
 }
 
 func (s *memKV) Put(key, value []byte) error {
@@ -152,7 +155,9 @@ func (s *memKV) Delete(key []byte) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	v, ok := s.del(key)
-	return v, ok, nil
+	// The removed slice may still be shared (with a cache above that read
+	// it, or a decoder): the caller gets its own copy.
+	return bytes.Clone(v), ok, nil
 }
 
 func (s *memKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], error) {
@@ -249,15 +254,24 @@ func (s *memKV) Close() error {
 
 // memIter walks a snapshot of keys; values are read live, and keys deleted
 // since the snapshot are skipped (as Kafka Streams' in-memory store does).
+// Next keeps the entry it reaches as stored (its key string and value slice
+// never change, see sharedReader); Key and Value hand out copies in the
+// iterator's buffers, valid until the next Next, so writing into them
+// cannot reach the store's keys (the map's and the B-tree's strings) or
+// values. Typed iterators read the entry without the copy.
 type memIter struct {
-	s      *memKV
-	keys   []string
-	pos    int
-	cur    *memEntry
-	closed bool
+	s          *memKV
+	keys       []string
+	pos        int
+	ckey       string
+	cval       []byte
+	key, value []byte
+	cur        bool
+	closed     bool
 }
 
 func (it *memIter) Next() bool {
+	it.cur = false
 	if it.closed {
 		return false
 	}
@@ -269,35 +283,47 @@ func (it *memIter) Next() bool {
 	for it.pos+1 < len(it.keys) {
 		it.pos++
 		if e, ok := it.s.m[it.keys[it.pos]]; ok {
-			it.cur = e
+			it.ckey, it.cval, it.cur = e.key, e.value, true
 			return true
 		}
 	}
-	it.cur = nil
 	return false
 }
 
 func (it *memIter) Key() []byte {
-	if it.cur == nil {
+	if !it.cur {
 		return nil
 	}
-	if len(it.cur.key) == 0 {
-		return []byte{}
-	}
-	return unsafe.Slice(unsafe.StringData(it.cur.key), len(it.cur.key))
+	it.key = copyInto(it.key, it.ckey)
+	return it.key
 }
 
 func (it *memIter) Value() []byte {
-	if it.cur == nil {
+	if !it.cur {
 		return nil
 	}
-	return it.cur.value
+	it.value = copyInto(it.value, it.cval)
+	return it.value
+}
+
+func (it *memIter) sharedKey() []byte {
+	if !it.cur {
+		return nil
+	}
+	return stringBytes(it.ckey)
+}
+
+func (it *memIter) sharedValue() []byte {
+	if !it.cur {
+		return nil
+	}
+	return it.cval
 }
 
 func (it *memIter) Err() error { return nil }
 
 func (it *memIter) Close() error {
-	it.closed, it.keys, it.cur = true, nil, nil
+	it.closed, it.keys, it.cur = true, nil, false
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"slices"
@@ -68,6 +67,11 @@ type segmentedKV struct {
 	expired     atomic.Int64
 	open        bool
 	closed      bool
+
+	// minKeyLen is the length of the shortest composite key: timeOf reads
+	// the time at the end of a key, so shorter keys (garbage from a
+	// changelog, or a caller of the byte store) are refused first.
+	minKeyLen int
 }
 
 // SegmentInterval returns Kafka Streams' default segment interval for a
@@ -90,8 +94,11 @@ func (s *segmentedKV) Persistent() bool {
 func (s *segmentedKV) Init(ctx InitContext) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.open || s.closed {
-		return fmt.Errorf("store %q: initialized twice or after close", s.name)
+	if s.closed {
+		return fmt.Errorf("store %q: Init after Close: %w", s.name, ErrClosed)
+	}
+	if s.open {
+		return fmt.Errorf("store %q: initialized twice", s.name)
 	}
 	sup, err := s.newSupplier(ctx, s.name)
 	if err != nil {
@@ -162,15 +169,18 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-func (s *segmentedKV) check() error {
+// checkKey refuses a nil key, or one too short to be a composite key.
+func (s *segmentedKV) checkKey(key []byte) error {
 	switch {
-	case s.closed:
-		return fmt.Errorf("store %q: %w", s.name, ErrClosed)
-	case !s.open:
-		return fmt.Errorf("store %q: %w", s.name, ErrNotOpen)
+	case key == nil:
+		return fmt.Errorf("store %q: %w", s.name, ErrNullKey)
+	case len(key) < s.minKeyLen:
+		return fmt.Errorf("store %q: %w: %d bytes, the shortest is %d", s.name, errBadCompositeKey, len(key), s.minKeyLen)
 	}
 	return nil
 }
+
+func (s *segmentedKV) check() error { return lifecycleErr(s.name, s.open, s.closed) }
 
 // Wiped reports whether any segment was wiped when it opened.
 func (s *segmentedKV) Wiped() bool {
@@ -246,19 +256,32 @@ func (s *segmentedKV) segmentByID(id int64, create bool) (KeyValueBytes, error) 
 }
 
 func (s *segmentedKV) Get(key []byte) ([]byte, bool, error) {
-	if key == nil {
-		return nil, false, fmt.Errorf("store %q: %w", s.name, ErrNullKey)
+	v, ok, _, err := s.get(key, false)
+	return v, ok, err
+}
+
+func (s *segmentedKV) getShared(key []byte) ([]byte, bool, bool, error) { return s.get(key, true) }
+
+// get reads key from its segment, with a shared read if shared (see
+// sharedReader), else with the segment's Get.
+func (s *segmentedKV) get(key []byte, shared bool) ([]byte, bool, bool, error) {
+	if err := s.checkKey(key); err != nil {
+		return nil, false, false, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.check(); err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	seg, err := s.segmentFor(s.timeOf(key), false)
 	if seg == nil || err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
-	return seg.Get(key)
+	if shared {
+		return getShared(seg, key)
+	}
+	v, ok, err := seg.Get(key)
+	return v, ok, false, err
 }
 
 func (s *segmentedKV) Put(key, value []byte) error {
@@ -266,8 +289,8 @@ func (s *segmentedKV) Put(key, value []byte) error {
 }
 
 func (s *segmentedKV) Delete(key []byte) ([]byte, bool, error) {
-	if key == nil {
-		return nil, false, fmt.Errorf("store %q: %w", s.name, ErrNullKey)
+	if err := s.checkKey(key); err != nil {
+		return nil, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -288,8 +311,8 @@ func (s *segmentedKV) Write(batch []Entry) error {
 		return err
 	}
 	for _, e := range batch {
-		if e.Key == nil {
-			return fmt.Errorf("store %q: %w", s.name, ErrNullKey)
+		if err := s.checkKey(e.Key); err != nil {
+			return err
 		}
 	}
 	if len(batch) == 1 {
@@ -380,6 +403,11 @@ func (s *segmentedKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []b
 	defer s.mu.RUnlock()
 	if err := s.check(); err != nil {
 		return nil, err
+	}
+	for _, bound := range [2][]byte{from, to} {
+		if err := s.checkKey(bound); bound != nil && err != nil {
+			return nil, err
+		}
 	}
 	var segs []KeyValueBytes
 	if from != nil && to != nil {
@@ -528,73 +556,5 @@ func mergeSegments(segs []KeyValueBytes, reverse bool, open func(KeyValueBytes) 
 	case 1:
 		return its[0], nil
 	}
-	return newMergeIter(its, reverse), nil
-}
-
-// mergeIter merges sorted iterators whose keys are disjoint.
-type mergeIter struct {
-	its     []Iterator[[]byte, []byte]
-	live    []bool
-	started bool
-	cur     int
-	reverse bool
-	err     error
-}
-
-func newMergeIter(its []Iterator[[]byte, []byte], reverse bool) *mergeIter {
-	return &mergeIter{its: its, live: make([]bool, len(its)), cur: -1, reverse: reverse}
-}
-
-func (m *mergeIter) Next() bool {
-	if m.err != nil {
-		return false
-	}
-	if !m.started {
-		m.started = true
-		for i, it := range m.its {
-			m.live[i] = it.Next()
-			if err := it.Err(); err != nil {
-				m.err = err
-				return false
-			}
-		}
-	} else if m.cur >= 0 {
-		m.live[m.cur] = m.its[m.cur].Next()
-		if err := m.its[m.cur].Err(); err != nil {
-			m.err = err
-			return false
-		}
-	}
-	m.cur = -1
-	for i, it := range m.its {
-		if m.live[i] && it.Key() == nil { // its store was closed under it
-			m.live[i] = false
-		}
-		if !m.live[i] {
-			continue
-		}
-		if m.cur < 0 {
-			m.cur = i
-			continue
-		}
-		c := bytes.Compare(it.Key(), m.its[m.cur].Key())
-		if (c < 0) != m.reverse && c != 0 {
-			m.cur = i
-		}
-	}
-	return m.cur >= 0
-}
-
-func (m *mergeIter) Key() []byte   { return m.its[m.cur].Key() }
-func (m *mergeIter) Value() []byte { return m.its[m.cur].Value() }
-func (m *mergeIter) Err() error    { return m.err }
-
-func (m *mergeIter) Close() error {
-	var first error
-	for _, it := range m.its {
-		if err := it.Close(); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return newMergeIter(its, reverse, nil), nil
 }

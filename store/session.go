@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
-	"sync"
 	"time"
 
 	"github.com/millrace/millrace/record"
@@ -68,34 +66,24 @@ func (s SessionBytesSupplier) Validate() error {
 	if s.Retention < time.Millisecond {
 		errs = append(errs, fmt.Errorf("session store %q: retention %v is under 1ms", s.Name, s.Retention))
 	}
-	if s.SegmentInterval < 0 || (s.SegmentInterval > 0 && s.SegmentInterval < time.Millisecond) {
-		errs = append(errs, fmt.Errorf("session store %q: segment interval %v is under 1ms", s.Name, s.SegmentInterval))
-	}
-	if s.Segments == nil {
-		errs = append(errs, fmt.Errorf("session store %q: no segment supplier", s.Name))
-	}
+	errs = append(errs, segmentProblems("session", s.Name, s.SegmentInterval, s.Segments)...)
 	return errors.Join(errs...)
 }
 
 func (s SessionBytesSupplier) interval() int64 {
-	if s.SegmentInterval > 0 {
-		return s.SegmentInterval.Milliseconds()
-	}
-	return SegmentInterval(s.Retention.Milliseconds())
+	return segmentIntervalOf(s.SegmentInterval, s.Retention)
 }
 
 // SessionBuilder builds typed session stores.
 type SessionBuilder[K, V any] struct {
+	timedBuilder[K, V]
 	supplier SessionBytesSupplier
-	ks       record.Serde[K]
-	vs       record.Serde[V]
-	caching  bool
-	logging
 }
 
 // NewSessionBuilder returns a builder of session stores over supplier.
 func NewSessionBuilder[K, V any](supplier SessionBytesSupplier, keys record.Serde[K], values record.Serde[V]) *SessionBuilder[K, V] {
-	return &SessionBuilder[K, V]{supplier: supplier, ks: keys, vs: values}
+	return &SessionBuilder[K, V]{supplier: supplier, timedBuilder: timedBuilder[K, V]{kind: "session",
+		name: supplier.Name, retention: supplier.Retention, ks: keys, vs: values}}
 }
 
 // WithLoggingDisabled builds stores without a changelog topic.
@@ -104,120 +92,26 @@ func (b *SessionBuilder[K, V]) WithLoggingDisabled() *SessionBuilder[K, V] {
 	return b
 }
 
-// ChangelogConfig is compact,delete with the store's retention plus a day,
-// as Kafka Streams configures window and session changelogs.
-func (b *SessionBuilder[K, V]) ChangelogConfig() map[string]string {
-	return map[string]string{"cleanup.policy": "compact,delete",
-		"retention.ms": fmt.Sprint(b.supplier.Retention.Milliseconds() + changelogAdditionalRetention)}
-}
-
 // WithCaching puts a write-back cache in front of the store.
 func (b *SessionBuilder[K, V]) WithCaching() *SessionBuilder[K, V] {
 	b.caching = true
 	return b
 }
 
-// Name returns the store name.
-func (b *SessionBuilder[K, V]) Name() string { return b.supplier.Name }
-
-// Types returns K and V.
-func (b *SessionBuilder[K, V]) Types() (reflect.Type, reflect.Type) {
-	return reflect.TypeFor[K](), reflect.TypeFor[V]()
-}
-
 // Validate checks the supplier and serdes.
-func (b *SessionBuilder[K, V]) Validate() error {
-	err := b.supplier.Validate()
-	if b.ks == nil || b.vs == nil {
-		err = errors.Join(err, fmt.Errorf("session store %q: nil serde", b.supplier.Name))
-	}
-	return err
-}
+func (b *SessionBuilder[K, V]) Validate() error { return b.validate(b.supplier.Validate()) }
 
 // Build returns a fresh session store.
 func (b *SessionBuilder[K, V]) Build() (StateStore, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
-	seg := newSegmented(b.supplier.Name, b.supplier.Retention.Milliseconds(), b.supplier.interval(), sessionEndOf, b.supplier.Segments)
-	inner := b.wrap(seg)
-	if b.caching {
-		inner = newCachedKV(inner)
-	}
-	return &typedSession[K, V]{inner: inner, seg: seg, ks: b.ks, vs: b.vs,
-		retention: b.supplier.Retention.Milliseconds(), state: newWindowState()}, nil
+	return &typedSession[K, V]{timedStore: b.build(b.supplier.interval(), b.supplier.Segments, sessionEndOf, keyTerminatorLen+sessionSuffixLen)}, nil
 }
 
+// typedSession is the typed façade of a session store.
 type typedSession[K, V any] struct {
-	inner     KeyValueBytes
-	seg       *segmentedKV
-	ks        record.Serde[K]
-	vs        record.Serde[V]
-	retention int64
-	state     *windowState
-	kbuf      []byte
-	kb2       []byte
-	cbuf      []byte
-	cbuf2     []byte
-	vbuf      []byte
-	mu        *sync.Mutex // set on read-only views
-}
-
-func (s *typedSession[K, V]) Name() string               { return s.inner.Name() }
-func (s *typedSession[K, V]) Init(ctx InitContext) error { return s.inner.Init(ctx) }
-func (s *typedSession[K, V]) Flush() error               { return s.inner.Flush() }
-func (s *typedSession[K, V]) Close() error               { return s.inner.Close() }
-func (s *typedSession[K, V]) Persistent() bool           { return s.inner.Persistent() }
-func (s *typedSession[K, V]) RetentionPeriod() int64     { return s.retention }
-func (s *typedSession[K, V]) ExpiredDrops() int64 {
-	return s.state.expired.Load() + s.seg.ExpiredDrops()
-}
-func (s *typedSession[K, V]) Inner() KeyValueBytes { return s.inner }
-func (s *typedSession[K, V]) Types() (reflect.Type, reflect.Type) {
-	return reflect.TypeFor[K](), reflect.TypeFor[V]()
-}
-
-func (s *typedSession[K, V]) ObservedStreamTime() int64 {
-	return max(s.state.observed.Load(), s.seg.ObservedStreamTime())
-}
-
-// liveFrom is the earliest session end still visible, clamped as the window
-// store's is.
-func (s *typedSession[K, V]) liveFrom() int64 {
-	obs := s.ObservedStreamTime()
-	if obs <= noTime {
-		return math.MinInt64
-	}
-	return record.SaturatingAdd(record.SaturatingSub(obs, s.retention), 1)
-}
-
-// lock and unlock guard a read-only view's reads (no-ops otherwise);
-// plain methods, so a deferred unlock allocates nothing.
-func (s *typedSession[K, V]) lock() {
-	if s.mu != nil {
-		s.mu.Lock()
-	}
-}
-
-func (s *typedSession[K, V]) unlock() {
-	if s.mu != nil {
-		s.mu.Unlock()
-	}
-}
-
-func (s *typedSession[K, V]) userKey(buf *[]byte, k K) ([]byte, error) {
-	if *buf == nil {
-		*buf = make([]byte, 0, 64)
-	}
-	b, err := s.ks.Serialize((*buf)[:0], k)
-	if err != nil {
-		return nil, fmt.Errorf("store %q: serialize key: %w", s.Name(), err)
-	}
-	if b == nil {
-		return nil, fmt.Errorf("store %q: %w", s.Name(), ErrNullKey)
-	}
-	*buf = b[:0]
-	return b, nil
+	timedStore[K, V]
 }
 
 func (s *typedSession[K, V]) Put(session Windowed[K], value V) error {
@@ -272,15 +166,7 @@ func (s *typedSession[K, V]) FetchSession(key K, start, end int64) (V, bool, err
 		return zero, false, err
 	}
 	s.cbuf = sessionKey(s.cbuf[:0], kb, start, end)
-	vb, ok, err := s.inner.Get(s.cbuf)
-	if err != nil || !ok {
-		return zero, false, err
-	}
-	v, err := s.vs.Deserialize(vb)
-	if err != nil {
-		return zero, false, fmt.Errorf("store %q: deserialize value: %w", s.Name(), err)
-	}
-	return v, true, nil
+	return getDecoded(s.inner, s.cbuf, s.vd, &s.cp)
 }
 
 func (s *typedSession[K, V]) FindSessions(key K, earliestEnd, latestStart int64) (Iterator[Windowed[K], V], error) {
@@ -331,11 +217,13 @@ type sessionIter[K, V any] struct {
 	k                        Windowed[K]
 	v                        V
 	err                      error
+	cp                       copies
 }
 
 func (it *sessionIter[K, V]) Next() bool {
 	for it.err == nil && it.in.Next() {
-		kb, start, end, err := parseSessionKey(it.in.Key())
+		c, vb := currentEntry(it.in)
+		kb, start, end, err := parseSessionKey(c)
 		if err != nil {
 			it.err = fmt.Errorf("store %q: %w", it.s.Name(), err)
 			return false
@@ -343,12 +231,12 @@ func (it *sessionIter[K, V]) Next() bool {
 		if end < it.earliestEnd || start > it.latestStart {
 			continue
 		}
-		k, err := it.s.ks.Deserialize(kb)
+		k, err := it.s.kd.decodeOwned(kb) // parseSessionKey made kb
 		if err != nil {
 			it.err = fmt.Errorf("store %q: deserialize key: %w", it.s.Name(), err)
 			return false
 		}
-		v, err := it.s.vs.Deserialize(it.in.Value())
+		v, err := it.s.vd.decode(vb, &it.cp)
 		if err != nil {
 			it.err = fmt.Errorf("store %q: deserialize value: %w", it.s.Name(), err)
 			return false

@@ -19,7 +19,26 @@ var (
 	// ErrCorrupt is wrapped by the error of a persistent store whose files
 	// cannot be opened (corrupt, unreadable, or not a store).
 	ErrCorrupt = errors.New("store: corrupt or unreadable")
+	// ErrChangelogWrite is wrapped, with the store's name and the
+	// ChangelogWriter's error, by the error of a write (or a cache flush)
+	// whose changelog record the writer refused. The write was not applied
+	// to the local store (see the package doc), but the task must stop: a
+	// runtime treats the error as fatal, never as a processing error that
+	// a handler may skip.
+	ErrChangelogWrite = errors.New("store: changelog write failed")
 )
+
+// lifecycleErr is the error of a call on a store that is not open: one
+// wrapping ErrClosed after Close, ErrNotOpen before Init; nil while open.
+func lifecycleErr(name string, open, closed bool) error {
+	switch {
+	case closed:
+		return fmt.Errorf("store %q: %w", name, ErrClosed)
+	case !open:
+		return fmt.Errorf("store %q: %w", name, ErrNotOpen)
+	}
+	return nil
+}
 
 // InitContext is what a store learns about its task when it opens.
 type InitContext struct {
@@ -48,7 +67,10 @@ type InitContext struct {
 // partition = the task's partition.
 type ChangelogWriter interface {
 	// Log records that key was set to value (nil: deleted) in store at
-	// timestamp. Key and value are only valid during the call.
+	// timestamp: the time of the record that made the write (for a cached
+	// store, of the last write to the entry before the flush that logs
+	// it, whenever that flush runs). Key and value are only valid during
+	// the call.
 	Log(store string, key, value []byte, timestamp int64) error
 }
 
@@ -130,8 +152,11 @@ type KeyValue[K, V any] struct {
 //	return it.Err()
 //
 // Key and Value are valid after Next returns true, until the next call to
-// Next. Next returns false at the end or on an error, which Err then
-// returns.
+// Next: byte-level iterators reuse their buffers, so keep a copy of what
+// must outlive it (a typed iterator's keys and values are decoded, and
+// copies where the serde would share memory, so they stay valid). Writing
+// into what they return never changes the store. Next returns false at
+// the end or on an error, which Err then returns.
 type Iterator[K, V any] interface {
 	Next() bool
 	Key() K
@@ -171,7 +196,10 @@ type KeyValueStore[K, V any] interface {
 	// PutIfAbsent stores value only if key is absent. It returns the value
 	// already present and true, or the zero V and false after storing.
 	PutIfAbsent(key K, value V) (V, bool, error)
-	// PutAll puts every entry, in order.
+	// PutAll puts every entry, in order (a later entry for a key wins),
+	// or none: a key that is null or does not serialize, or a value that
+	// does not serialize, anywhere in entries, fails the call before
+	// anything is written (to the store, its cache or its changelog).
 	PutAll(entries []KeyValue[K, V]) error
 	// Delete removes key and returns the old value and whether it existed.
 	Delete(key K) (V, bool, error)
@@ -188,13 +216,21 @@ type Entry struct {
 // unsigned lexicographic byte order. A nil key is an error wrapping
 // ErrNullKey; Put with a nil value deletes. Implementations are safe for
 // concurrent use (interactive queries read from other goroutines).
+//
+// Implementations share no memory with callers: they copy the keys and
+// values they keep (the caller may reuse its slices once a call returns),
+// the slices Get and Delete return are the caller's to keep and write
+// into, and iterators' Key and Value are buffers of the iterator's own,
+// valid until its next Next, whose writing never changes the store.
 type KeyValueBytes interface {
 	StateStore
 	Get(key []byte) ([]byte, bool, error)
 	Put(key, value []byte) error
 	Delete(key []byte) ([]byte, bool, error)
-	// Write applies a batch in order, atomically where the backend can (one
-	// RocksDB write batch).
+	// Write applies a batch in order. It checks the whole batch (a nil
+	// key is an error wrapping ErrNullKey) before it applies any of it,
+	// and applies it atomically where the backend can (one RocksDB write
+	// batch).
 	Write(batch []Entry) error
 	// Range iterates from..to inclusive; a nil bound is open.
 	Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte], error)
@@ -212,7 +248,10 @@ type KeyValueBytesSupplier interface {
 // ApproximateEntries returns ApproximateNumEntries of the byte store under
 // a typed store (window and session stores count their composite entries).
 func ApproximateEntries(s StateStore) (int64, error) {
-	if w, ok := s.(interface{ Inner() KeyValueBytes }); ok {
+	if s == nil {
+		return 0, errors.New("store: cannot count the entries of a nil store")
+	}
+	if w, ok := s.(interface{ Inner() KeyValueBytes }); ok && w.Inner() != nil {
 		return w.Inner().ApproximateNumEntries()
 	}
 	if kv, ok := s.(interface{ ApproximateNumEntries() (int64, error) }); ok {

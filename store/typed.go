@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -11,17 +12,37 @@ import (
 // and values with ks and vs. The façade reuses one key and one value buffer,
 // so it allocates nothing of its own per call; like the byte store under it,
 // it belongs to one goroutine.
+//
+// Reads never hand out the store's memory: a value (or key) is decoded
+// straight from the store's bytes with the built-in copying serdes, and
+// from a copy when the deserializer may keep references into its input
+// (record.Retains: the Bytes serde, or any deserializer that does not say).
 func NewKeyValueStore[K, V any](inner KeyValueBytes, ks record.Serde[K], vs record.Serde[V]) KeyValueStore[K, V] {
-	return &typedKV[K, V]{inner: inner, ks: ks, vs: vs, kbuf: make([]byte, 0, 64), vbuf: make([]byte, 0, 128)}
+	return newTypedKV(inner, ks, vs)
+}
+
+func newTypedKV[K, V any](inner KeyValueBytes, ks record.Serde[K], vs record.Serde[V]) *typedKV[K, V] {
+	if inner == nil || ks == nil || vs == nil {
+		// Every call fails rather than panics (there is no error to return
+		// here): the store says which part is missing.
+		err := fmt.Errorf("store: NewKeyValueStore(inner %T, keys %T, values %T): %w", inner, ks, vs, errMissingPart)
+		inner, ks, vs = missingKV{err}, missingSerde[K]{err}, missingSerde[V]{err}
+	}
+	return &typedKV[K, V]{inner: inner, ks: ks, vs: vs, kd: newDecoder[K](ks), vd: newDecoder[V](vs),
+		kbuf: make([]byte, 0, 64), vbuf: make([]byte, 0, 128)}
 }
 
 type typedKV[K, V any] struct {
 	inner KeyValueBytes
 	ks    record.Serde[K]
 	vs    record.Serde[V]
+	kd    decoder[K]
+	vd    decoder[V]
+	cp    copies // Get's copies for a retaining value deserializer
 	kbuf  []byte
 	kbuf2 []byte
 	vbuf  []byte
+	pbuf  []byte // PutAll's serialized batch
 }
 
 // Inner returns the byte store under a typed store made by
@@ -79,8 +100,8 @@ func (s *typedKV[K, V]) value(v V) ([]byte, error) {
 	return b, nil
 }
 
-func (s *typedKV[K, V]) decode(b []byte) (V, error) {
-	v, err := s.vs.Deserialize(b)
+func (s *typedKV[K, V]) decode(b []byte, c *copies) (V, error) {
+	v, err := s.vd.decode(b, c)
 	if err != nil {
 		return v, fmt.Errorf("store %q: deserialize value: %w", s.inner.Name(), err)
 	}
@@ -93,12 +114,7 @@ func (s *typedKV[K, V]) Get(key K) (V, bool, error) {
 	if err != nil {
 		return zero, false, err
 	}
-	vb, ok, err := s.inner.Get(kb)
-	if err != nil || !ok {
-		return zero, false, err
-	}
-	v, err := s.decode(vb)
-	return v, err == nil, err
+	return getDecoded(s.inner, kb, s.vd, &s.cp)
 }
 
 func (s *typedKV[K, V]) Put(key K, value V) error {
@@ -121,14 +137,58 @@ func (s *typedKV[K, V]) PutIfAbsent(key K, value V) (V, bool, error) {
 	return old, false, s.Put(key, value)
 }
 
+// PutAll is all or nothing, as Kafka Streams' write batch is: every key and
+// value is serialized (and a null key refused) before anything is written,
+// and the batch goes down the layers as one Write, which each layer checks
+// whole before it applies any of it.
 func (s *typedKV[K, V]) PutAll(entries []KeyValue[K, V]) error {
-	for _, e := range entries {
-		if err := s.Put(e.Key, e.Value); err != nil {
-			return err
+	type span struct {
+		k0, k1, v1 int
+		null       bool
+	}
+	spans := make([]span, len(entries))
+	buf := s.pbuf
+	if buf == nil {
+		buf = make([]byte, 0, 256) // serializers get a non-nil dst
+	}
+	buf = buf[:0]
+	for i, e := range entries {
+		k0 := len(buf)
+		b, err := s.ks.Serialize(buf, e.Key)
+		if err != nil {
+			return fmt.Errorf("store %q: PutAll entry %d: serialize key: %w", s.inner.Name(), i, err)
+		}
+		if b == nil {
+			return fmt.Errorf("store %q: PutAll entry %d: %w", s.inner.Name(), i, ErrNullKey)
+		}
+		buf = b
+		k1 := len(buf)
+		b, err = s.vs.Serialize(buf, e.Value)
+		if err != nil {
+			return fmt.Errorf("store %q: PutAll entry %d: serialize value: %w", s.inner.Name(), i, err)
+		}
+		if b == nil {
+			spans[i] = span{k0: k0, k1: k1, null: true}
+			continue
+		}
+		buf = b
+		spans[i] = span{k0: k0, k1: k1, v1: len(buf)}
+	}
+	batch := make([]Entry, len(entries))
+	for i, sp := range spans {
+		batch[i].Key = buf[sp.k0:sp.k1:sp.k1]
+		if !sp.null {
+			batch[i].Value = buf[sp.k1:sp.v1:sp.v1]
 		}
 	}
-	return nil
+	if cap(buf) <= maxKeptBatchBuffer {
+		s.pbuf = buf[:0]
+	}
+	return s.inner.Write(batch)
 }
+
+// maxKeptBatchBuffer bounds the PutAll buffer a façade keeps for reuse.
+const maxKeptBatchBuffer = 64 << 10
 
 func (s *typedKV[K, V]) Delete(key K) (V, bool, error) {
 	var zero V
@@ -140,8 +200,11 @@ func (s *typedKV[K, V]) Delete(key K) (V, bool, error) {
 	if err != nil || !ok {
 		return zero, false, err
 	}
-	v, err := s.decode(vb)
-	return v, err == nil, err
+	v, err := s.vd.decodeOwned(vb) // Delete's old value is a copy
+	if err != nil {
+		return zero, false, fmt.Errorf("store %q: deserialize value: %w", s.inner.Name(), err)
+	}
+	return v, true, nil
 }
 
 func (s *typedKV[K, V]) rangeOf(from, to K, reverse bool) (Iterator[K, V], error) {
@@ -199,18 +262,20 @@ type typedIter[K, V any] struct {
 	k   K
 	v   V
 	err error
+	cp  copies
 }
 
 func (it *typedIter[K, V]) Next() bool {
 	if it.err != nil || !it.in.Next() {
 		return false
 	}
-	k, err := it.s.ks.Deserialize(it.in.Key())
+	kb, vb := currentEntry(it.in)
+	k, err := it.s.kd.decode(kb, &it.cp)
 	if err != nil {
 		it.err = fmt.Errorf("store %q: deserialize key: %w", it.s.inner.Name(), err)
 		return false
 	}
-	v, err := it.s.decode(it.in.Value())
+	v, err := it.s.decode(vb, &it.cp)
 	if err != nil {
 		it.err = err
 		return false
@@ -276,7 +341,12 @@ func NewKeyValueBuilder[K, V any](supplier KeyValueBytesSupplier, ks record.Serd
 }
 
 // Name returns the store name.
-func (b *KeyValueBuilder[K, V]) Name() string { return b.supplier.Name() }
+func (b *KeyValueBuilder[K, V]) Name() string {
+	if b.supplier == nil {
+		return ""
+	}
+	return b.supplier.Name()
+}
 
 // Build returns a fresh typed store.
 func (b *KeyValueBuilder[K, V]) Build() (StateStore, error) {
@@ -299,3 +369,33 @@ func (b *KeyValueBuilder[K, V]) Types() (reflect.Type, reflect.Type) {
 func (s *typedKV[K, V]) Types() (reflect.Type, reflect.Type) {
 	return reflect.TypeFor[K](), reflect.TypeFor[V]()
 }
+
+// errMissingPart is wrapped by every error of a store made from nil parts.
+var errMissingPart = errors.New("a byte store or serde is nil")
+
+// missingSerde stands in for a nil serde.
+type missingSerde[T any] struct{ err error }
+
+func (m missingSerde[T]) Serialize([]byte, T) ([]byte, error) { return nil, m.err }
+func (m missingSerde[T]) Deserialize([]byte) (T, error) {
+	var zero T
+	return zero, m.err
+}
+
+// missingKV stands in for a nil byte store.
+type missingKV struct{ err error }
+
+func (m missingKV) Name() string                          { return "" }
+func (m missingKV) Init(InitContext) error                { return m.err }
+func (m missingKV) Flush() error                          { return m.err }
+func (m missingKV) Close() error                          { return nil }
+func (m missingKV) Persistent() bool                      { return false }
+func (m missingKV) Get([]byte) ([]byte, bool, error)      { return nil, false, m.err }
+func (m missingKV) Put([]byte, []byte) error              { return m.err }
+func (m missingKV) Delete([]byte) ([]byte, bool, error)   { return nil, false, m.err }
+func (m missingKV) Write([]Entry) error                   { return m.err }
+func (m missingKV) ApproximateNumEntries() (int64, error) { return 0, m.err }
+func (m missingKV) Range([]byte, []byte, bool) (Iterator[[]byte, []byte], error) {
+	return nil, m.err
+}
+func (m missingKV) PrefixScan([]byte) (Iterator[[]byte, []byte], error) { return nil, m.err }

@@ -13,8 +13,7 @@ func ReadOnlyKeyValue[K, V any](s KeyValueStore[K, V]) ReadOnlyKeyValueStore[K, 
 	if !ok {
 		return s
 	}
-	return &kvView[K, V]{t: &typedKV[K, V]{inner: t.inner, ks: t.ks, vs: t.vs,
-		kbuf: make([]byte, 0, 64), vbuf: make([]byte, 0, 128)}}
+	return &kvView[K, V]{t: newTypedKV(t.inner, t.ks, t.vs)}
 }
 
 // kvView serializes calls through a private façade so its buffers are not
@@ -68,8 +67,7 @@ func ReadOnlyWindow[K, V any](s WindowStore[K, V]) ReadOnlyWindowStore[K, V] {
 	if !ok {
 		return s
 	}
-	return &typedWindow[K, V]{inner: w.inner, seg: w.seg, ks: w.ks, vs: w.vs, size: w.size,
-		retention: w.retention, dups: w.dups, state: w.state, mu: &sync.Mutex{}}
+	return &typedWindow[K, V]{timedStore: w.readOnly(), size: w.size, dups: w.dups}
 }
 
 // ReadOnlySession returns a read-only view of s, safe from any goroutine.
@@ -78,8 +76,7 @@ func ReadOnlySession[K, V any](s SessionStore[K, V]) ReadOnlySessionStore[K, V] 
 	if !ok {
 		return s
 	}
-	return &typedSession[K, V]{inner: t.inner, seg: t.seg, ks: t.ks, vs: t.vs,
-		retention: t.retention, state: t.state, mu: &sync.Mutex{}}
+	return &typedSession[K, V]{timedStore: t.readOnly()}
 }
 
 // ErrReadOnly is returned by writes through a read-only store.
@@ -87,9 +84,20 @@ var ErrReadOnly = errors.New("store: read-only")
 
 // GlobalView returns s as a KeyValueStore that processors of any task may
 // read concurrently (through a private façade) and whose writes fail with
-// ErrReadOnly: global stores are written only from their topic.
-func GlobalView[K, V any](s KeyValueStore[K, V]) KeyValueStore[K, V] {
-	return &globalView[K, V]{kvView: ReadOnlyKeyValue(s).(*kvView[K, V]), s: s}
+// ErrReadOnly: global stores are written only from their topic. s must be
+// a store this package built (NewKeyValueStore, or a KeyValueBuilder's
+// Build), whose byte layers are safe for concurrent reads; any other store
+// is an error naming the store and its type.
+func GlobalView[K, V any](s KeyValueStore[K, V]) (KeyValueStore[K, V], error) {
+	if s == nil {
+		return nil, errors.New("store: global view of a nil store")
+	}
+	v, ok := ReadOnlyKeyValue(s).(*kvView[K, V])
+	if !ok {
+		return nil, fmt.Errorf("global store %q: cannot make a concurrent read-only view of %T: "+
+			"it is not a key-value store built by the store package", s.Name(), s)
+	}
+	return &globalView[K, V]{kvView: v, s: s}, nil
 }
 
 type globalView[K, V any] struct {

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,34 +98,24 @@ func (s WindowBytesSupplier) Validate() error {
 	if s.Retention < s.WindowSize {
 		errs = append(errs, fmt.Errorf("window store %q: retention %v is shorter than the window size %v", s.Name, s.Retention, s.WindowSize))
 	}
-	if s.SegmentInterval < 0 || (s.SegmentInterval > 0 && s.SegmentInterval < time.Millisecond) {
-		errs = append(errs, fmt.Errorf("window store %q: segment interval %v is under 1ms", s.Name, s.SegmentInterval))
-	}
-	if s.Segments == nil {
-		errs = append(errs, fmt.Errorf("window store %q: no segment supplier", s.Name))
-	}
+	errs = append(errs, segmentProblems("window", s.Name, s.SegmentInterval, s.Segments)...)
 	return errors.Join(errs...)
 }
 
 func (s WindowBytesSupplier) interval() int64 {
-	if s.SegmentInterval > 0 {
-		return s.SegmentInterval.Milliseconds()
-	}
-	return SegmentInterval(s.Retention.Milliseconds())
+	return segmentIntervalOf(s.SegmentInterval, s.Retention)
 }
 
 // WindowBuilder builds typed window stores.
 type WindowBuilder[K, V any] struct {
+	timedBuilder[K, V]
 	supplier WindowBytesSupplier
-	ks       record.Serde[K]
-	vs       record.Serde[V]
-	caching  bool
-	logging
 }
 
 // NewWindowBuilder returns a builder of window stores over supplier.
 func NewWindowBuilder[K, V any](supplier WindowBytesSupplier, keys record.Serde[K], values record.Serde[V]) *WindowBuilder[K, V] {
-	return &WindowBuilder[K, V]{supplier: supplier, ks: keys, vs: values}
+	return &WindowBuilder[K, V]{supplier: supplier, timedBuilder: timedBuilder[K, V]{kind: "window",
+		name: supplier.Name, retention: supplier.Retention, ks: keys, vs: values}}
 }
 
 // WithLoggingDisabled builds stores without a changelog topic.
@@ -136,49 +124,22 @@ func (b *WindowBuilder[K, V]) WithLoggingDisabled() *WindowBuilder[K, V] {
 	return b
 }
 
-// ChangelogConfig is compact,delete with the store's retention plus a day,
-// as Kafka Streams configures window and session changelogs.
-func (b *WindowBuilder[K, V]) ChangelogConfig() map[string]string {
-	return map[string]string{"cleanup.policy": "compact,delete",
-		"retention.ms": fmt.Sprint(b.supplier.Retention.Milliseconds() + changelogAdditionalRetention)}
-}
-
 // WithCaching puts a write-back cache in front of the store.
 func (b *WindowBuilder[K, V]) WithCaching() *WindowBuilder[K, V] {
 	b.caching = true
 	return b
 }
 
-// Name returns the store name.
-func (b *WindowBuilder[K, V]) Name() string { return b.supplier.Name }
-
-// Types returns K and V.
-func (b *WindowBuilder[K, V]) Types() (reflect.Type, reflect.Type) {
-	return reflect.TypeFor[K](), reflect.TypeFor[V]()
-}
-
 // Validate checks the supplier and serdes.
-func (b *WindowBuilder[K, V]) Validate() error {
-	err := b.supplier.Validate()
-	if b.ks == nil || b.vs == nil {
-		err = errors.Join(err, fmt.Errorf("window store %q: nil serde", b.supplier.Name))
-	}
-	return err
-}
+func (b *WindowBuilder[K, V]) Validate() error { return b.validate(b.supplier.Validate()) }
 
 // Build returns a fresh window store.
 func (b *WindowBuilder[K, V]) Build() (StateStore, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
-	seg := newSegmented(b.supplier.Name, b.supplier.Retention.Milliseconds(), b.supplier.interval(), windowStartOf, b.supplier.Segments)
-	inner := b.wrap(seg)
-	if b.caching {
-		inner = newCachedKV(inner)
-	}
-	return &typedWindow[K, V]{inner: inner, seg: seg, ks: b.ks, vs: b.vs,
-		size: b.supplier.WindowSize.Milliseconds(), retention: b.supplier.Retention.Milliseconds(),
-		dups: b.supplier.RetainDuplicates, state: newWindowState()}, nil
+	return &typedWindow[K, V]{timedStore: b.build(b.supplier.interval(), b.supplier.Segments, windowStartOf, keyTerminatorLen+windowSuffixLen),
+		size: b.supplier.WindowSize.Milliseconds(), dups: b.supplier.RetainDuplicates}, nil
 }
 
 // noTime is the observed stream time before anything was written.
@@ -199,84 +160,16 @@ type windowState struct {
 
 // typedWindow is the typed façade of a window store.
 type typedWindow[K, V any] struct {
-	inner     KeyValueBytes
-	seg       *segmentedKV
-	ks        record.Serde[K]
-	vs        record.Serde[V]
-	size      int64
-	retention int64
-	dups      bool
-	state     *windowState
-	kbuf      []byte
-	kb2       []byte
-	cbuf      []byte
-	cbuf2     []byte
-	vbuf      []byte
-	mu        *sync.Mutex // set on read-only views
+	timedStore[K, V]
+	size int64
+	dups bool
 }
 
-func (w *typedWindow[K, V]) Name() string               { return w.inner.Name() }
-func (w *typedWindow[K, V]) Init(ctx InitContext) error { return w.inner.Init(ctx) }
-func (w *typedWindow[K, V]) Flush() error               { return w.inner.Flush() }
-func (w *typedWindow[K, V]) Close() error               { return w.inner.Close() }
-func (w *typedWindow[K, V]) Persistent() bool           { return w.inner.Persistent() }
-func (w *typedWindow[K, V]) RetentionPeriod() int64     { return w.retention }
-func (w *typedWindow[K, V]) WindowSize() int64          { return w.size }
-func (w *typedWindow[K, V]) ExpiredDrops() int64 {
-	return w.state.expired.Load() + w.seg.ExpiredDrops()
-}
-func (w *typedWindow[K, V]) Inner() KeyValueBytes { return w.inner }
-func (w *typedWindow[K, V]) Types() (reflect.Type, reflect.Type) {
-	return reflect.TypeFor[K](), reflect.TypeFor[V]()
-}
-
-func (w *typedWindow[K, V]) ObservedStreamTime() int64 {
-	return max(w.state.observed.Load(), w.seg.ObservedStreamTime())
-}
-
-// liveFrom is the oldest window start still visible: observed - retention
-// + 1, clamped, so a retention longer than the observed time keeps
-// everything instead of wrapping.
-func (w *typedWindow[K, V]) liveFrom() int64 {
-	obs := w.ObservedStreamTime()
-	if obs <= noTime {
-		return math.MinInt64
-	}
-	return record.SaturatingAdd(record.SaturatingSub(obs, w.retention), 1)
-}
+func (w *typedWindow[K, V]) WindowSize() int64 { return w.size }
 
 // windowEnd is the end of the window starting at start, clamped at
 // math.MaxInt64 (a window starting in the last size ms of time ends there).
 func windowEnd(start, size int64) int64 { return record.SaturatingAdd(start, size) }
-
-func (w *typedWindow[K, V]) userKey(buf *[]byte, k K) ([]byte, error) {
-	if *buf == nil {
-		*buf = make([]byte, 0, 64)
-	}
-	b, err := w.ks.Serialize((*buf)[:0], k)
-	if err != nil {
-		return nil, fmt.Errorf("store %q: serialize key: %w", w.Name(), err)
-	}
-	if b == nil {
-		return nil, fmt.Errorf("store %q: %w", w.Name(), ErrNullKey)
-	}
-	*buf = b[:0]
-	return b, nil
-}
-
-// lock and unlock guard a read-only view's reads (no-ops otherwise);
-// plain methods, so a deferred unlock allocates nothing.
-func (w *typedWindow[K, V]) lock() {
-	if w.mu != nil {
-		w.mu.Lock()
-	}
-}
-
-func (w *typedWindow[K, V]) unlock() {
-	if w.mu != nil {
-		w.mu.Unlock()
-	}
-}
 
 func (w *typedWindow[K, V]) Put(key K, value V, windowStart int64) error {
 	kb, err := w.userKey(&w.kbuf, key)
@@ -326,15 +219,7 @@ func (w *typedWindow[K, V]) Fetch(key K, windowStart int64) (V, bool, error) {
 		return zero, false, err
 	}
 	w.cbuf = windowKey(w.cbuf[:0], kb, windowStart, 0)
-	vb, ok, err := w.inner.Get(w.cbuf)
-	if err != nil || !ok {
-		return zero, false, err
-	}
-	v, err := w.vs.Deserialize(vb)
-	if err != nil {
-		return zero, false, fmt.Errorf("store %q: deserialize value: %w", w.Name(), err)
-	}
-	return v, true, nil
+	return getDecoded(w.inner, w.cbuf, w.vd, &w.cp)
 }
 
 func (w *typedWindow[K, V]) FetchRange(key K, timeFrom, timeTo int64) (Iterator[int64, V], error) {
@@ -436,11 +321,12 @@ type windowIter[K, V any] struct {
 	k        Windowed[K]
 	v        V
 	err      error
+	cp       copies
 }
 
 func (it *windowIter[K, V]) Next() bool {
 	for it.err == nil && it.in.Next() {
-		c := it.in.Key()
+		c, vb := currentEntry(it.in)
 		if len(c) < windowSuffixLen+keyTerminatorLen {
 			it.err = fmt.Errorf("store %q: %w", it.w.Name(), errBadCompositeKey)
 			return false
@@ -454,12 +340,12 @@ func (it *windowIter[K, V]) Next() bool {
 			it.err = fmt.Errorf("store %q: %w", it.w.Name(), err)
 			return false
 		}
-		k, err := it.w.ks.Deserialize(kb)
+		k, err := it.w.kd.decodeOwned(kb) // parseWindowKey made kb
 		if err != nil {
 			it.err = fmt.Errorf("store %q: deserialize key: %w", it.w.Name(), err)
 			return false
 		}
-		v, err := it.w.vs.Deserialize(it.in.Value())
+		v, err := it.w.vd.decode(vb, &it.cp)
 		if err != nil {
 			it.err = fmt.Errorf("store %q: deserialize value: %w", it.w.Name(), err)
 			return false
@@ -487,22 +373,24 @@ type windowTimeIter[K, V any] struct {
 	t   int64
 	v   V
 	err error
+	cp  copies
 }
 
 func (it *windowTimeIter[K, V]) Next() bool {
 	if it.err != nil || !it.in.Next() {
 		return false
 	}
-	if len(it.in.Key()) < windowSuffixLen+keyTerminatorLen {
+	c, vb := currentEntry(it.in)
+	if len(c) < windowSuffixLen+keyTerminatorLen {
 		it.err = fmt.Errorf("store %q: %w", it.w.Name(), errBadCompositeKey)
 		return false
 	}
-	v, err := it.w.vs.Deserialize(it.in.Value())
+	v, err := it.w.vd.decode(vb, &it.cp)
 	if err != nil {
 		it.err = fmt.Errorf("store %q: deserialize value: %w", it.w.Name(), err)
 		return false
 	}
-	it.t, it.v = windowStartOf(it.in.Key()), v
+	it.t, it.v = windowStartOf(c), v
 	return true
 }
 

@@ -23,8 +23,12 @@
 //     iterators still open on it.
 //   - Stores are safe for concurrent use; Close waits for operations in
 //     flight.
-//   - Values returned by Get are Go copies; iterator keys and values are
-//     valid until the iterator moves.
+//   - Values returned by Get and Delete are Go copies. Iterators copy each
+//     entry out of RocksDB as Next reaches it, under the lock Close takes:
+//     Key and Value are Go memory, valid until the next Next (also when the
+//     store closes meanwhile, from another goroutine; that Next returns
+//     false), they never read a freed C iterator, and writing into them
+//     cannot change what RocksDB holds.
 //   - A store that cannot be opened (corrupt or unreadable files) fails
 //     Init with an error naming the store and its directory and wrapping
 //     store.ErrCorrupt; with Config.WipeCorrupt the files are deleted and

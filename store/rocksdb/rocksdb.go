@@ -2,7 +2,6 @@ package rocksdb
 
 import (
 	"bytes"
-
 	"fmt"
 	"os"
 	"path/filepath"
@@ -164,8 +163,11 @@ func (s *kv) Persistent() bool { return true }
 func (s *kv) Init(ctx store.InitContext) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.db != nil || s.closed {
-		return fmt.Errorf("rocksdb: store %q initialized twice or after close", s.name)
+	if s.closed {
+		return fmt.Errorf("rocksdb: store %q: Init after Close: %w", s.name, store.ErrClosed)
+	}
+	if s.db != nil {
+		return fmt.Errorf("rocksdb: store %q initialized twice", s.name)
 	}
 	s.logger = ctx.Logger
 	if s.logger == nil {
@@ -455,8 +457,18 @@ func (s *kv) Close() error {
 }
 
 // iter walks a RocksDB iterator within inclusive bounds.
+//
+// Next copies the entry it reaches into the iterator's own buffers, under
+// mu, which Close (from any goroutine: an interactive query's iterator
+// outlives a store that closes when its task moves away) also takes before
+// it frees the C iterator. Key and Value read only those Go copies, so they
+// never touch freed C memory, and a caller that writes into what they
+// return cannot reach RocksDB's memtable or block cache. The copies are
+// valid until the next call to Next; the buffers are reused, so iterating
+// allocates nothing of its own once they have grown.
 type iter struct {
 	s       *kv
+	mu      sync.Mutex // guards it, started, done and err against Close
 	it      *grocksdb.Iterator
 	from    []byte
 	to      []byte
@@ -465,12 +477,18 @@ type iter struct {
 	started bool
 	done    bool
 	err     error
-	mu      sync.Mutex
+	// key and value are the current entry and cur says there is one; only
+	// Next writes them (from the iterating goroutine) and Close never
+	// does, so the entry Next reached stays readable, whole, until the next
+	// Next even if the store closes meanwhile; that Next returns false.
+	key, value []byte
+	cur        bool
 }
 
 func (i *iter) Next() bool {
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	i.cur = false
 	if i.done || i.it == nil {
 		return false
 	}
@@ -504,21 +522,33 @@ func (i *iter) Next() bool {
 		i.done = true
 		return false
 	}
+	i.key = copyInto(i.key, k)
+	i.value = copyInto(i.value, i.it.Value().Data())
+	i.cur = true
 	return true
 }
 
+// copyInto copies src into buf's storage and returns it: never nil, so an
+// empty key or value stays present (non-nil).
+func copyInto(buf, src []byte) []byte {
+	if buf == nil {
+		buf = make([]byte, 0, max(len(src), 32))
+	}
+	return append(buf[:0], src...)
+}
+
 func (i *iter) Key() []byte {
-	if i.it == nil || i.done {
+	if !i.cur {
 		return nil
 	}
-	return i.it.Key().Data()
+	return i.key
 }
 
 func (i *iter) Value() []byte {
-	if i.it == nil || i.done {
+	if !i.cur {
 		return nil
 	}
-	return i.it.Value().Data()
+	return i.value
 }
 
 func (i *iter) Err() error { return i.err }

@@ -20,6 +20,8 @@
 // partition), so its content is deterministic and readable by hand.
 //
 // Invariants:
+//   - A Dir comes from Open; a zero or nil Dir refuses every call with an
+//     error (it never works relative to the working directory).
 //   - Application and task ids are single path elements; task ids are
 //     "<subtopology>_<partition>" in canonical decimal form, so each task
 //     has exactly one directory.

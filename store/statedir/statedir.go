@@ -96,7 +96,33 @@ func Open(stateDir, applicationID string, logger *zap.Logger) (*Dir, error) {
 
 // Path returns the application's state directory,
 // <state-dir>/<application-id>.
-func (d *Dir) Path() string { return d.path }
+func (d *Dir) Path() string {
+	if d == nil {
+		return ""
+	}
+	return d.path
+}
+
+// errNoDir is the error of a Dir that Open did not return (a zero or nil
+// Dir), which names no directory: its methods refuse rather than work
+// relative to the process's working directory.
+var errNoDir = errors.New("statedir: Dir not opened (use statedir.Open)")
+
+// check refuses a Dir that Open did not make.
+func (d *Dir) check() error {
+	if d == nil || d.path == "" {
+		return errNoDir
+	}
+	return nil
+}
+
+// log returns the Dir's logger; never nil.
+func (d *Dir) log() *zap.Logger {
+	if d.logger == nil {
+		return zap.NewNop()
+	}
+	return d.logger
+}
 
 // LockTask creates the task's directory <app dir>/<taskID> if missing and
 // takes an exclusive, non-blocking flock on its .lock file. taskID must be
@@ -106,6 +132,9 @@ func (d *Dir) Path() string { return d.path }
 // later, as Kafka Streams does when a task's previous owner has not let go
 // yet.
 func (d *Dir) LockTask(taskID string) (*TaskDir, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
 	if _, _, ok := parseTaskID(taskID); !ok {
 		return nil, fmt.Errorf("statedir: invalid task id %q: want <subtopology>_<partition>, e.g. 0_3", taskID)
 	}
@@ -118,8 +147,8 @@ func (d *Dir) LockTask(taskID string) (*TaskDir, error) {
 		f, _, err := tryLock(lockPath)
 		switch {
 		case err == nil:
-			d.logger.Debug("locked task state directory", zap.String("task_id", taskID), zap.String("path", dir))
-			return &TaskDir{taskID: taskID, path: dir, logger: d.logger, lock: f}, nil
+			d.log().Debug("locked task state directory", zap.String("task_id", taskID), zap.String("path", dir))
+			return &TaskDir{taskID: taskID, path: dir, logger: d.log(), lock: f}, nil
 		case errors.Is(err, errHeld):
 			return nil, fmt.Errorf("statedir: cannot lock task directory %s: another Millrace instance is using it: %w", dir, ErrLocked)
 		case (errors.Is(err, errStale) || errors.Is(err, fs.ErrNotExist)) && attempt < maxLockAttempts:
@@ -135,6 +164,9 @@ func (d *Dir) LockTask(taskID string) (*TaskDir, error) {
 // directory, ordered by subtopology then partition. Entries whose name is
 // not a task id, and entries that are not directories, are left out.
 func (d *Dir) TaskIDs() ([]string, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
 	entries, err := os.ReadDir(d.path)
 	if err != nil {
 		return nil, fmt.Errorf("statedir: list %s: %w", d.path, err)
@@ -161,6 +193,9 @@ func (d *Dir) TaskIDs() ([]string, error) {
 // and every error met on the way (a failure on one directory does not stop
 // the others).
 func (d *Dir) CleanRemovedTasks(assigned map[string]bool, delay time.Duration, now time.Time) ([]string, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
 	if delay < 0 {
 		return nil, fmt.Errorf("statedir: negative cleanup delay %v", delay)
 	}
@@ -211,7 +246,7 @@ func (d *Dir) cleanTask(taskID string, cutoff, now time.Time) (bool, error) {
 	f, existed, err := tryLock(filepath.Join(dir, lockFileName))
 	switch {
 	case errors.Is(err, errHeld):
-		d.logger.Debug("not cleaning locked task state directory", zap.String("task_id", taskID), zap.String("path", dir))
+		d.log().Debug("not cleaning locked task state directory", zap.String("task_id", taskID), zap.String("path", dir))
 		return false, nil
 	case errors.Is(err, errStale), errors.Is(err, fs.ErrNotExist):
 		// Someone else removed or recreated it meanwhile.
@@ -249,7 +284,7 @@ func (d *Dir) cleanTask(taskID string, cutoff, now time.Time) (bool, error) {
 	if err := os.RemoveAll(tomb); err != nil {
 		return true, fmt.Errorf("statedir: remove task directory %s (renamed to %s): %w", dir, tomb, err)
 	}
-	d.logger.Info("removed state directory of unassigned task",
+	d.log().Info("removed state directory of unassigned task",
 		zap.String("task_id", taskID), zap.String("path", dir), zap.Duration("age", now.Sub(mtime)))
 	return true, nil
 }
@@ -258,10 +293,10 @@ func (d *Dir) cleanTask(taskID string, cutoff, now time.Time) (bool, error) {
 // effort: another cleaner may be deleting the same tree.
 func (d *Dir) removeTombstone(path string) {
 	if err := os.RemoveAll(path); err != nil {
-		d.logger.Warn("cannot remove leftover of a task state directory cleanup", zap.String("path", path), zap.Error(err))
+		d.log().Warn("cannot remove leftover of a task state directory cleanup", zap.String("path", path), zap.Error(err))
 		return
 	}
-	d.logger.Info("removed leftover of a task state directory cleanup", zap.String("path", path))
+	d.log().Info("removed leftover of a task state directory cleanup", zap.String("path", path))
 }
 
 // TopicPartition names a partition of a topic, a checkpoint's key.
@@ -671,6 +706,9 @@ type AppLock struct {
 // directory. A held lock is an error wrapping ErrLocked that names the
 // directory.
 func (d *Dir) LockApp() (*AppLock, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(d.path, ".lock")
 	f, _, err := tryLock(path)
 	if err != nil {

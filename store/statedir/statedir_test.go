@@ -936,3 +936,44 @@ func TestSecondAppLockOnSameStateDirFailsNamingTheDirectory(t *testing.T) {
 	}
 	l2.Unlock()
 }
+
+func TestZeroDirRefusesEveryCallInsteadOfPanickingOrUsingTheWorkingDirectory(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for name, d := range map[string]*Dir{"zero": {}, "nil": nil} {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s Dir panicked: %v", name, p)
+				}
+			}()
+			if _, err := d.LockTask("0_1"); err == nil {
+				t.Errorf("%s Dir: LockTask succeeded", name)
+			}
+			if _, err := d.TaskIDs(); err == nil {
+				t.Errorf("%s Dir: TaskIDs succeeded", name)
+			}
+			if _, err := d.CleanRemovedTasks(nil, 0, time.Now()); err == nil {
+				t.Errorf("%s Dir: CleanRemovedTasks succeeded", name)
+			}
+			if _, err := d.LockApp(); err == nil {
+				t.Errorf("%s Dir: LockApp succeeded", name)
+			}
+			if d.Path() != "" {
+				t.Errorf("%s Dir: Path = %q", name, d.Path())
+			}
+		}()
+	}
+	if ents, _ := os.ReadDir("."); len(ents) != 0 {
+		t.Errorf("a zero Dir wrote into the working directory: %v", ents)
+	}
+	var td TaskDir
+	if err := td.WriteCheckpoint(map[TopicPartition]int64{{Topic: "t"}: 1}); !errors.Is(err, ErrNotLocked) {
+		t.Errorf("zero TaskDir: WriteCheckpoint = %v, want ErrNotLocked", err)
+	}
+	if _, err := td.ReadCheckpoint(); !errors.Is(err, ErrNotLocked) {
+		t.Errorf("zero TaskDir: ReadCheckpoint = %v, want ErrNotLocked", err)
+	}
+	if err := td.Unlock(); err != nil {
+		t.Errorf("zero TaskDir: Unlock = %v", err)
+	}
+}

@@ -34,6 +34,10 @@ func Run(t *testing.T, b Backend) {
 			t.Run("KeyValue", func(t *testing.T) { KeyValue(t, b, cached) })
 			t.Run("Window", func(t *testing.T) { Window(t, b, cached) })
 			t.Run("Session", func(t *testing.T) { Session(t, b, cached) })
+			t.Run("Isolation", func(t *testing.T) { Isolation(t, b, cached) })
+			t.Run("Batches", func(t *testing.T) { Batches(t, b, cached) })
+			t.Run("Lifecycle", func(t *testing.T) { Lifecycle(t, b, cached) })
+			t.Run("IteratorEnds", func(t *testing.T) { IteratorEnds(t, b, cached) })
 		})
 	}
 	t.Run("Timestamped", func(t *testing.T) { Timestamped(t, b) })
@@ -46,13 +50,21 @@ func initCtx(t *testing.T, dir string) store.InitContext {
 		Logger: zap.NewNop(), Cache: store.NewCache(1 << 20)}
 }
 
+// open builds a store with sb, opens it in dir and closes it when the test
+// ends.
 func open[S store.StateStore](t *testing.T, sb store.Builder, dir string) S {
+	t.Helper()
+	return openWith[S](t, sb, initCtx(t, dir))
+}
+
+// openWith is open with a context of the caller's.
+func openWith[S store.StateStore](t *testing.T, sb store.Builder, ctx store.InitContext) S {
 	t.Helper()
 	st, err := sb.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Init(initCtx(t, dir)); err != nil {
+	if err := st.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
@@ -291,6 +303,14 @@ func Window(t *testing.T, b Backend, cached bool) {
 	it, err = d.FetchRange("k", 0, 20)
 	check("duplicates", drain(t, it, err, at), "5=3 10=1 10=2")
 
+	// An empty value is a value, not null, even as a store's first put.
+	ev := open[store.WindowStore[string, string]](t, store.NewWindowBuilder(b.Window("empty", time.Minute, time.Second, false),
+		record.String(), record.String()), t.TempDir())
+	must(t, ev.Put("k", "", 1000))
+	if v, ok, err := ev.Fetch("k", 1000); err != nil || !ok || v != "" {
+		t.Errorf("Fetch after putting an empty value first = %q %v %v, want a present empty value", v, ok, err)
+	}
+
 	// Null keys are errors.
 	nb := open[store.WindowStore[[]byte, int64]](t, store.NewWindowBuilder(b.Window("nk", time.Second, time.Second, false), record.Bytes(), record.Int64()), t.TempDir())
 	if err := nb.Put(nil, 1, 0); !errors.Is(err, store.ErrNullKey) {
@@ -345,6 +365,13 @@ func Session(t *testing.T, b Backend, cached bool) {
 	must(t, s.Remove(sess("a", 20, 30)))
 	it, err = s.Fetch("a")
 	check("Fetch after Remove", drain(t, it, err, win), "[a@0/10]=1 [a@60/60]=3")
+	// An empty value is a value, not null, even as a store's first put.
+	ev := open[store.SessionStore[string, string]](t, store.NewSessionBuilder(b.Session("empty", time.Minute),
+		record.String(), record.String()), t.TempDir())
+	must(t, ev.Put(sess("k", 1, 2), ""))
+	if v, ok, err := ev.FetchSession("k", 1, 2); err != nil || !ok || v != "" {
+		t.Errorf("FetchSession after putting an empty value first = %q %v %v, want a present empty value", v, ok, err)
+	}
 	// Retention counts from the session end.
 	must(t, s.Put(sess("c", 150, 200), 5))
 	must(t, s.Flush())
@@ -395,6 +422,17 @@ func (c *countingKV) Write(batch []store.Entry) error {
 	return c.KeyValueBytes.Write(batch)
 }
 
+// tinyCached opens a cached key-value store whose cache has room for two
+// entries, over a store that counts the entries written to it in writes;
+// it returns the store and its cache.
+func tinyCached(t *testing.T, b Backend, name string, writes *atomic.Int64) (store.KeyValueStore[string, int64], *store.Cache) {
+	t.Helper()
+	ctx := initCtx(t, t.TempDir())
+	ctx.Cache = store.NewCache(250)
+	bl := store.NewKeyValueBuilder(countingSupplier{b.KeyValue(name), writes}, record.String(), record.Int64()).WithCaching()
+	return openWith[store.KeyValueStore[string, int64]](t, bl, ctx), ctx.Cache
+}
+
 // Cache checks the write-back cache over the backend.
 func Cache(t *testing.T, b Backend) {
 	t.Run("RepeatedPutsBetweenCommitsReachTheStoreOnce", func(t *testing.T) {
@@ -421,14 +459,7 @@ func Cache(t *testing.T, b Backend) {
 	})
 	t.Run("EvictionUnderTinyBudgetFlushesTheOldest", func(t *testing.T) {
 		var writes atomic.Int64
-		st, err := store.NewKeyValueBuilder(countingSupplier{b.KeyValue("e"), &writes}, record.String(), record.Int64()).
-			WithCaching().Build()
-		must(t, err)
-		ctx := initCtx(t, t.TempDir())
-		ctx.Cache = store.NewCache(250) // room for two entries
-		must(t, st.Init(ctx))
-		t.Cleanup(func() { st.Close() })
-		s := st.(store.KeyValueStore[string, int64])
+		s, _ := tinyCached(t, b, "e", &writes)
 		var flushed []string
 		must(t, store.SetFlushListener(s, true, func(k string, nv, ov *int64, ts int64) error {
 			flushed = append(flushed, fmt.Sprintf("%s=%d(old %v)", k, *nv, ov))
@@ -447,6 +478,44 @@ func Cache(t *testing.T, b Backend) {
 			t.Errorf("evicted k1 reads %d %v from the store", v, ok)
 		}
 	})
+	t.Run("ReadsNeverFlushSoListenersRunOnlyOnTheWritingGoroutine", func(t *testing.T) {
+		// Interactive queries read from other goroutines: a read that
+		// misses may cache what it found, but must not evict dirty entries
+		// (a flush would run the listener, which forwards records, on the
+		// reader's goroutine), as Kafka Streams caches reads only on the
+		// stream thread.
+		var writes atomic.Int64
+		s, ctx := tinyCached(t, b, "r", &writes)
+		var heard []string
+		must(t, store.SetFlushListener(s, false, func(k string, nv, _ *int64, _ int64) error {
+			heard = append(heard, fmt.Sprintf("%s=%d", k, *nv))
+			return nil
+		}))
+		target, ok := store.RestoreTarget(s)
+		if !ok {
+			t.Fatal("no restore target")
+		}
+		for _, k := range []string{"r1", "r2", "r3"} {
+			must(t, target.Put([]byte(k), []byte{0, 0, 0, 0, 0, 0, 0, 9}))
+		}
+		writes.Store(0)
+		must(t, s.Put("dirty", 1))
+		for _, k := range []string{"r1", "r2", "r3", "r1", "r2", "r3"} {
+			if v, ok, err := s.Get(k); err != nil || !ok || v != 9 {
+				t.Fatalf("Get(%s) = %d %v %v", k, v, ok, err)
+			}
+		}
+		if len(heard) != 0 || writes.Load() != 0 {
+			t.Errorf("reads flushed the cache: listener heard %v, %d writes reached the store", heard, writes.Load())
+		}
+		if used, max := ctx.UsedBytes(), ctx.MaxBytes(); used > max+200 {
+			t.Errorf("reads grew the cache to %d bytes over a budget of %d", used, max)
+		}
+		must(t, s.Flush())
+		if strings.Join(heard, " ") != "dirty=1" {
+			t.Errorf("flush: listener heard %v, want dirty=1", heard)
+		}
+	})
 	t.Run("FlushListenerGetsNewAndOldValuesInDirtyOrder", func(t *testing.T) {
 		ts := int64(0)
 		st, err := store.NewKeyValueBuilder(b.KeyValue("l"), record.String(), record.Int64()).WithCaching().Build()
@@ -455,7 +524,10 @@ func Cache(t *testing.T, b Backend) {
 		ctx.RecordTimestamp = func() int64 { return ts }
 		must(t, st.Init(ctx))
 		t.Cleanup(func() { st.Close() })
-		s := st.(store.KeyValueStore[string, int64])
+		s, ok := st.(store.KeyValueStore[string, int64])
+		if !ok {
+			t.Fatalf("built %T", st)
+		}
 		var got []string
 		must(t, store.SetFlushListener(s, true, func(k string, nv, ov *int64, at int64) error {
 			f := func(p *int64) string {
@@ -510,45 +582,42 @@ func Cache(t *testing.T, b Backend) {
 	})
 }
 
-// recordingLog is a ChangelogWriter that remembers what was logged.
-type recordingLog struct{ entries []string }
+// recordingLog is a ChangelogWriter that remembers what was logged, and
+// when.
+type recordingLog struct {
+	entries []string
+	stamps  []int64
+}
 
-func (r *recordingLog) Log(storeName string, key, value []byte, _ int64) error {
+func (r *recordingLog) Log(storeName string, key, value []byte, ts int64) error {
 	v := "null"
 	if value != nil {
 		v = fmt.Sprintf("%dB", len(value))
 	}
 	r.entries = append(r.entries, fmt.Sprintf("%s:%x=%s", storeName, key, v))
+	r.stamps = append(r.stamps, ts)
 	return nil
 }
 
 // Changelog checks that every store kind logs its writes, once per key per
-// flush when cached, and that restoring through RestoreTarget logs nothing.
+// flush when cached, each with the timestamp of its write, and that
+// restoring through RestoreTarget logs nothing.
 func Changelog(t *testing.T, b Backend) {
+	for _, cached := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cache=%v/EachRecordCarriesTheTimestampOfItsWrite", cached), func(t *testing.T) {
+			changelogTimestamps(t, b, cached)
+		})
+		t.Run(fmt.Sprintf("cache=%v/RefusedLogWriteIsErrChangelogWriteAndLeavesTheStoreAsItWas", cached), func(t *testing.T) {
+			changelogRefusals(t, b, cached)
+		})
+	}
 	for _, cached := range []bool{false, true} {
 		t.Run(fmt.Sprintf("cache=%v", cached), func(t *testing.T) {
 			log := &recordingLog{}
 			ctx := initCtx(t, t.TempDir())
 			ctx.Changelog = log
-			kvb := store.NewKeyValueBuilder(b.KeyValue("kv-logged"), record.String(), record.Int64())
-			wb := store.NewWindowBuilder(b.Window("win-logged", time.Minute, time.Second, false), record.String(), record.Int64())
-			sb := store.NewSessionBuilder(b.Session("ses-logged", time.Minute), record.String(), record.Int64())
-			if cached {
-				kvb.WithCaching()
-				wb.WithCaching()
-				sb.WithCaching()
-			}
-			var stores []store.StateStore
-			for _, bl := range []store.Builder{kvb, wb, sb} {
-				st, err := bl.Build()
-				must(t, err)
-				must(t, st.Init(ctx))
-				t.Cleanup(func() { st.Close() })
-				stores = append(stores, st)
-			}
-			kv := stores[0].(store.KeyValueStore[string, int64])
-			win := stores[1].(store.WindowStore[string, int64])
-			ses := stores[2].(store.SessionStore[string, int64])
+			k := buildKinds(t, b, "logged", record.Int64(), cached, &ctx)
+			kv, win, ses, stores := k.kv, k.win, k.ses, k.all()
 			for i := int64(1); i <= 2; i++ {
 				must(t, kv.Put("k", i))
 				must(t, win.Put("k", i, 1000))
@@ -591,4 +660,174 @@ func Changelog(t *testing.T, b Backend) {
 			}
 		})
 	}
+}
+
+// changelogTimestamps puts k1 at record time 10 and k2 at 20 into each store
+// kind, then flushes while the record time is 99: the changelog must see 10
+// and 20, the times of the writes (Kafka Streams logs a cached entry with
+// the context of the write that dirtied it), not the time of the flush.
+func changelogTimestamps(t *testing.T, b Backend, cached bool) {
+	log := &recordingLog{}
+	now := int64(0)
+	ctx := initCtx(t, t.TempDir())
+	ctx.Changelog = log
+	ctx.RecordTimestamp = func() int64 { return now }
+	k := buildKinds(t, b, "ts", record.Int64(), cached, &ctx)
+	puts := map[string]func(k string, v int64) error{
+		k.kv.Name():  k.kv.Put,
+		k.win.Name(): func(key string, v int64) error { return k.win.Put(key, v, 1000) },
+		k.ses.Name(): func(key string, v int64) error {
+			return k.ses.Put(store.Windowed[string]{Key: key, Start: 5, End: 9}, v)
+		},
+	}
+	for _, st := range k.all() {
+		log.entries, log.stamps = nil, nil
+		now = 10
+		must(t, puts[st.Name()]("k1", 1))
+		now = 20
+		must(t, puts[st.Name()]("k2", 2))
+		now = 99
+		must(t, st.Flush())
+		if fmt.Sprint(log.stamps) != "[10 20]" {
+			t.Errorf("%s: changelog timestamps %v, want [10 20] (the writes' times, not the flush's): %v",
+				st.Name(), log.stamps, log.entries)
+		}
+	}
+}
+
+// errLogDown is what refusingLog refuses with.
+var errLogDown = errors.New("storetest: changelog unavailable")
+
+// refusingLog is a recordingLog that refuses every write while down.
+type refusingLog struct {
+	recordingLog
+	down bool
+}
+
+func (r *refusingLog) Log(storeName string, key, value []byte, ts int64) error {
+	if r.down {
+		return errLogDown
+	}
+	return r.recordingLog.Log(storeName, key, value, ts)
+}
+
+// changelogRefusals checks that a write the ChangelogWriter refuses fails
+// with an error wrapping store.ErrChangelogWrite (and the writer's error)
+// from every write path, and leaves the local store as it was: the
+// changelog is written first, so the store never holds what its changelog
+// lacks. A cached store keeps the refused entries dirty, so the next flush
+// logs and writes them.
+func changelogRefusals(t *testing.T, b Backend, cached bool) {
+	log := &refusingLog{}
+	ctx := initCtx(t, t.TempDir())
+	ctx.Changelog = log
+	k := buildKinds(t, b, "refused", record.String(), cached, &ctx)
+	kv, win, ses, stores := k.kv, k.win, k.ses, k.all()
+	sess := store.Windowed[string]{Key: "k", Start: 5, End: 9}
+	must(t, kv.Put("k", "old"))
+	must(t, kv.Put("gone", "kept"))
+	must(t, win.Put("k", "old", 1000))
+	must(t, ses.Put(sess, "old"))
+	for _, st := range stores {
+		must(t, st.Flush())
+	}
+	refused := func(what string, err error) {
+		t.Helper()
+		if cached {
+			// The cache takes the write; the flush is what the log refuses.
+			must(t, err)
+			return
+		}
+		if !errors.Is(err, store.ErrChangelogWrite) || !errors.Is(err, errLogDown) {
+			t.Errorf("%s with the changelog down: %v, want ErrChangelogWrite wrapping the writer's error", what, err)
+		}
+	}
+	log.down = true
+	logged := len(log.entries)
+	refused("Put", kv.Put("k", "new"))
+	_, _, err := kv.Delete("gone")
+	refused("Delete", err)
+	refused("PutAll", kv.PutAll([]store.KeyValue[string, string]{{Key: "a", Value: "1"}, {Key: "k", Value: "new"}}))
+	refused("window Put", win.Put("k", "new", 1000))
+	refused("session Put", ses.Put(sess, "new"))
+	if cached {
+		for _, st := range stores {
+			if err := st.Flush(); !errors.Is(err, store.ErrChangelogWrite) || !errors.Is(err, errLogDown) {
+				t.Errorf("%s: Flush with the changelog down: %v, want ErrChangelogWrite wrapping the writer's error", st.Name(), err)
+			} else if !strings.Contains(err.Error(), st.Name()) {
+				t.Errorf("%s: the error does not name the store: %v", st.Name(), err)
+			}
+		}
+	}
+	if len(log.entries) != logged {
+		t.Errorf("refused writes were logged: %v", log.entries[logged:])
+	}
+	// The store under the cache and the changelog holds what it held.
+	target, ok := store.RestoreTarget(kv)
+	if !ok {
+		t.Fatal("no restore target")
+	}
+	for k, want := range map[string]string{"k": "old", "gone": "kept", "a": ""} {
+		v, ok, err := target.Get([]byte(k))
+		must(t, err)
+		if string(v) != want || ok != (want != "") {
+			t.Errorf("after refused writes the store holds %s=%q (present %v), want %q", k, v, ok, want)
+		}
+	}
+	log.down = false
+	for _, st := range stores {
+		must(t, st.Flush())
+	}
+	if cached {
+		// What the cache kept dirty reaches the store and the log now.
+		if v, _, _ := kv.Get("k"); v != "new" {
+			t.Errorf("after the changelog came back, k = %q, want new", v)
+		}
+		if len(log.entries) == logged {
+			t.Error("after the changelog came back, the flush logged nothing")
+		}
+	}
+}
+
+// threeKinds are a key-value, a window and a session store of string keys.
+type threeKinds[V any] struct {
+	kv  store.KeyValueStore[string, V]
+	win store.WindowStore[string, V]
+	ses store.SessionStore[string, V]
+}
+
+// all returns the three stores.
+func (k threeKinds[V]) all() []store.StateStore { return []store.StateStore{k.kv, k.win, k.ses} }
+
+// buildKinds builds one store of each kind with V values, named
+// kv-<suffix>, win-<suffix> and ses-<suffix> (window and session retention
+// one minute, windows of one second), cached if asked, and opens them with
+// ctx unless ctx is nil. They close when the test ends.
+func buildKinds[V any](t *testing.T, b Backend, suffix string, vs record.Serde[V], cached bool, ctx *store.InitContext) threeKinds[V] {
+	t.Helper()
+	kvb := store.NewKeyValueBuilder(b.KeyValue("kv-"+suffix), record.String(), vs)
+	wb := store.NewWindowBuilder(b.Window("win-"+suffix, time.Minute, time.Second, false), record.String(), vs)
+	sb := store.NewSessionBuilder(b.Session("ses-"+suffix, time.Minute), record.String(), vs)
+	if cached {
+		kvb.WithCaching()
+		wb.WithCaching()
+		sb.WithCaching()
+	}
+	var stores []store.StateStore
+	for _, bl := range []store.Builder{kvb, wb, sb} {
+		st, err := bl.Build()
+		must(t, err)
+		if ctx != nil {
+			must(t, st.Init(*ctx))
+		}
+		t.Cleanup(func() { st.Close() })
+		stores = append(stores, st)
+	}
+	kv, ok1 := stores[0].(store.KeyValueStore[string, V])
+	win, ok2 := stores[1].(store.WindowStore[string, V])
+	ses, ok3 := stores[2].(store.SessionStore[string, V])
+	if !ok1 || !ok2 || !ok3 {
+		t.Fatalf("built %T, %T, %T", stores[0], stores[1], stores[2])
+	}
+	return threeKinds[V]{kv: kv, win: win, ses: ses}
 }
