@@ -366,13 +366,31 @@ func (s *kv) Range(from, to []byte, reverse bool) (store.Iterator[[]byte, []byte
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	it := &iter{s: s, it: s.db.NewIterator(s.ro), reverse: reverse}
+	it := &iter{s: s, reverse: reverse}
 	if from != nil {
 		it.from = bytes.Clone(from)
 	}
 	if to != nil {
 		it.to = bytes.Clone(to)
 	}
+	ro := s.ro
+	// The far bound goes to RocksDB too: then it stops there instead of
+	// skipping, past the end of the range, every deleted key up to the next
+	// live one (a join deleting matched records leaves long runs of them).
+	switch {
+	case !reverse && to != nil:
+		it.ro = grocksdb.NewDefaultReadOptions()
+		it.bound = append(bytes.Clone(to), 0) // exclusive: the first key after to
+		it.ro.SetIterateUpperBound(it.bound)
+	case reverse && from != nil:
+		it.ro = grocksdb.NewDefaultReadOptions()
+		it.bound = bytes.Clone(from) // inclusive
+		it.ro.SetIterateLowerBound(it.bound)
+	}
+	if it.ro != nil {
+		ro = it.ro
+	}
+	it.it = s.db.NewIterator(ro)
 	s.iters[it] = struct{}{}
 	return it, nil
 }
@@ -470,6 +488,11 @@ type iter struct {
 	s       *kv
 	mu      sync.Mutex // guards it, started, done and err against Close
 	it      *grocksdb.Iterator
+	// ro and bound are the iterator's own read options and the bound they
+	// point at (RocksDB keeps a pointer to it), set for ranges with a far
+	// bound; freed after the iterator.
+	ro    *grocksdb.ReadOptions
+	bound []byte
 	from    []byte
 	to      []byte
 	prefix  []byte
@@ -570,6 +593,10 @@ func (i *iter) closeLocked() {
 	if i.it != nil {
 		i.it.Close()
 		i.it = nil
+	}
+	if i.ro != nil {
+		i.ro.Destroy()
+		i.ro = nil
 	}
 	i.done = true
 }
