@@ -485,14 +485,14 @@ func (s *kv) Close() error {
 // valid until the next call to Next; the buffers are reused, so iterating
 // allocates nothing of its own once they have grown.
 type iter struct {
-	s       *kv
-	mu      sync.Mutex // guards it, started, done and err against Close
-	it      *grocksdb.Iterator
+	s  *kv
+	mu sync.Mutex // guards it, started, done and err against Close
+	it *grocksdb.Iterator
 	// ro and bound are the iterator's own read options and the bound they
 	// point at (RocksDB keeps a pointer to it), set for ranges with a far
 	// bound; freed after the iterator.
-	ro    *grocksdb.ReadOptions
-	bound []byte
+	ro      *grocksdb.ReadOptions
+	bound   []byte
 	from    []byte
 	to      []byte
 	prefix  []byte
