@@ -39,7 +39,10 @@ func AddGlobalStore[K, V any](b *Builder, sb *store.KeyValueBuilder[K, V], topic
 	b.globals = append(b.globals, GlobalStore{
 		Name: name, Topic: topic, Builder: sb,
 		Apply: func(s store.StateStore, raw *record.ConsumerRecord) (bool, error) {
-			kv := s.(store.KeyValueStore[K, V])
+			kv, ok := s.(store.KeyValueStore[K, V])
+			if !ok {
+				return false, fmt.Errorf("%w: global store %q is %T, not a key-value store of its builder's types", ErrStoreType, name, s)
+			}
 			if raw.Key == nil {
 				return false, nil
 			}

@@ -401,7 +401,9 @@ func (t *Task) handle(pe *handler.ProcessingError, punctuation bool) error {
 		// the record counts as unprocessed.
 		return fmt.Errorf("%w: %w", ErrCancelled, pe)
 	}
-	if errors.Is(pe.Err, handler.ErrFatal) {
+	if errors.Is(pe.Err, handler.ErrFatal) || errors.Is(pe.Err, store.ErrChangelogWrite) {
+		// A changelog write that failed cannot be skipped: the store and
+		// its changelog would differ from then on.
 		return pe
 	}
 	resp, herr := handler.Processing(t.cfg.ProcessingHandler, pe)
