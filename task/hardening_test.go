@@ -9,6 +9,7 @@ import (
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/punctuate"
 	"github.com/millrace/millrace/record"
+	"github.com/millrace/millrace/store"
 )
 
 // ticker schedules a stream-time punctuator that forwards the time it fired
@@ -150,3 +151,32 @@ func TestRecordFailingAfterCancelSkipsTheHandlerAndIsNotCommitted(t *testing.T) 
 type handlerFunc func(*handler.ProcessingError) handler.Response
 
 func (f handlerFunc) OnProcessingError(pe *handler.ProcessingError) handler.Response { return f(pe) }
+
+type refusingChangelog struct{}
+
+func (refusingChangelog) Log(string, []byte, []byte, int64) error { return errors.New("broker said no") }
+
+func TestRefusedChangelogWriteFailsTheTaskUnderLogAndContinue(t *testing.T) {
+	b := processor.NewBuilder()
+	processor.AddSource(b, "in", record.String(), record.String(), "in")
+	processor.AddProcessor(b, "put", processor.Func(func(ctx processor.Context[string, string], r record.Record[string, string]) error {
+		s, err := processor.KeyValueStore[string, string](ctx, "s")
+		if err != nil {
+			return err
+		}
+		return s.Put(r.Key(), r.Value())
+	}), "in").WithStores("s")
+	b.AddStore(store.NewKeyValueBuilder(store.InMemoryKeyValue("s"), record.String(), record.String()))
+	topo, err := b.Build()
+	must(t, err)
+	tk := runningTask(t, Config{ID: processor.TaskID{Partition: 2}, Topology: topo, ProcessingHandler: handler.LogAndContinue{},
+		Changelog: refusingChangelog{}})
+	must(t, tk.AddRecords("in", 2, []record.ConsumerRecord{raw("in", 0, 1, "a")}))
+	_, err = tk.Process()
+	if !errors.Is(err, store.ErrChangelogWrite) {
+		t.Fatalf("Process = %v, want the changelog failure (no handler may skip it)", err)
+	}
+	if n := tk.Stats().DroppedProcessingError.Load(); n != 0 {
+		t.Errorf("%d records dropped as processing errors", n)
+	}
+}
