@@ -12,10 +12,13 @@ import (
 // the process does not crash.
 var ErrHandlerPanic = fmt.Errorf("%w: handler panicked", ErrPanic)
 
-// Deserialization asks h about a record that did not deserialize. A panic
-// in h is recovered and answered Fail, with an error wrapping
-// ErrHandlerPanic that names the handler, the record and the panic.
+// Deserialization asks h about a record that did not deserialize. A nil h
+// is LogAndFail. A panic in h is recovered and answered Fail, with an error
+// wrapping ErrHandlerPanic that names the handler, the record and the panic.
 func Deserialization(h DeserializationHandler, taskID string, raw *record.ConsumerRecord, cause error) (resp Response, err error) {
+	if h == nil {
+		return Fail, nil
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			resp = Fail
@@ -26,10 +29,14 @@ func Deserialization(h DeserializationHandler, taskID string, raw *record.Consum
 	return h.OnDeserializationError(taskID, raw, cause), nil
 }
 
-// Processing asks h about a failed record or punctuation. A panic in h is
-// recovered and answered Fail, with an error wrapping ErrHandlerPanic that
-// names the handler and the failure it was asked about.
+// Processing asks h about a failed record or punctuation. A nil h is
+// LogAndFail. A panic in h is recovered and answered Fail, with an error
+// wrapping ErrHandlerPanic that names the handler and the failure it was
+// asked about.
 func Processing(h ProcessingHandler, pe *ProcessingError) (resp Response, err error) {
+	if h == nil {
+		return Fail, nil
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			resp = Fail

@@ -35,7 +35,9 @@ type Config struct {
 	MinSessionTimeout time.Duration
 }
 
-// Cluster is a running embedded cluster.
+// Cluster is a running embedded cluster, made by Start. The zero Cluster
+// (and a nil *Cluster) runs nothing: Bootstrap returns "" and Close does
+// nothing.
 type Cluster struct {
 	c    *kfake.Cluster
 	once sync.Once
@@ -66,7 +68,17 @@ func Start(cfg Config) (*Cluster, error) {
 }
 
 // Bootstrap returns the bootstrap.servers string of the cluster.
-func (c *Cluster) Bootstrap() string { return strings.Join(c.c.ListenAddrs(), ",") }
+func (c *Cluster) Bootstrap() string {
+	if c == nil || c.c == nil {
+		return ""
+	}
+	return strings.Join(c.c.ListenAddrs(), ",")
+}
 
 // Close stops the brokers. It is idempotent.
-func (c *Cluster) Close() { c.once.Do(c.c.Close) }
+func (c *Cluster) Close() {
+	if c == nil || c.c == nil {
+		return
+	}
+	c.once.Do(c.c.Close)
+}

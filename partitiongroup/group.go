@@ -3,6 +3,7 @@ package partitiongroup
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -109,8 +110,11 @@ type queue struct {
 	heapIndex     int
 }
 
-// PartitionGroup orders the heads of a task's input partitions.
+// PartitionGroup orders the heads of a task's input partitions. The zero
+// PartitionGroup is an empty group with the zero Config, as New(Config{})
+// returns.
 type PartitionGroup struct {
+	once       sync.Once // setup, for the zero value
 	cfg        Config
 	stats      *Stats
 	logger     *zap.Logger
@@ -126,24 +130,40 @@ type PartitionGroup struct {
 
 // New returns an empty group.
 func New(cfg Config) *PartitionGroup {
-	g := &PartitionGroup{cfg: cfg, byTP: map[Partition]*queue{}, topicOrder: map[string]int{}, streamTime: record.UnknownTime}
-	g.stats = cfg.Stats
-	if g.stats == nil {
-		g.stats = &Stats{}
-	}
-	g.logger = cfg.Logger
-	if g.logger == nil {
-		g.logger = zap.NewNop()
-	}
-	if g.cfg.DeserializationHandler == nil {
-		g.cfg.DeserializationHandler = handler.LogAndFail{}
-	}
+	g := &PartitionGroup{cfg: cfg}
+	g.setup()
 	return g
 }
 
+// setup applies the Config's defaults, once: New calls it, and so do
+// AddPartition (the only way to give a group work) and Stats (which other
+// goroutines may call) for a zero PartitionGroup. Nothing on the per-record
+// path needs it: every record arrives through a partition.
+func (g *PartitionGroup) setup() {
+	g.once.Do(func() {
+		g.byTP, g.topicOrder, g.streamTime = map[Partition]*queue{}, map[string]int{}, record.UnknownTime
+		g.stats = g.cfg.Stats
+		if g.stats == nil {
+			g.stats = &Stats{}
+		}
+		g.logger = g.cfg.Logger
+		if g.logger == nil {
+			g.logger = zap.NewNop()
+		}
+		if g.cfg.DeserializationHandler == nil {
+			g.cfg.DeserializationHandler = handler.LogAndFail{}
+		}
+	})
+}
+
 // AddPartition registers an input partition and the Head that decodes its
-// records. Topics rank for ties in the order they were first registered.
+// records. Topics rank for ties in the order they were first registered. A
+// nil head is an error.
 func (g *PartitionGroup) AddPartition(topic string, partition int32, head Head) error {
+	g.setup()
+	if head == nil {
+		return fmt.Errorf("partitiongroup: partition %s-%d has a nil Head", topic, partition)
+	}
 	tp := Partition{topic, partition}
 	if _, dup := g.byTP[tp]; dup {
 		return fmt.Errorf("partitiongroup: partition %s-%d added twice", topic, partition)
@@ -161,7 +181,10 @@ func (g *PartitionGroup) AddPartition(topic string, partition int32, head Head) 
 }
 
 // Stats returns the group's counters.
-func (g *PartitionGroup) Stats() *Stats { return g.stats }
+func (g *PartitionGroup) Stats() *Stats {
+	g.setup()
+	return g.stats
+}
 
 // Partitions returns the registered partitions in registration order.
 func (g *PartitionGroup) Partitions() []Partition {
@@ -258,7 +281,12 @@ func (g *PartitionGroup) PartitionTime(topic string, partition int32) (int64, er
 
 // StreamTime returns the largest timestamp handed out (or seeded), or
 // record.UnknownTime.
-func (g *PartitionGroup) StreamTime() int64 { return g.streamTime }
+func (g *PartitionGroup) StreamTime() int64 {
+	if g.byTP == nil { // a zero group that has seen nothing
+		return record.UnknownTime
+	}
+	return g.streamTime
+}
 
 // Buffered returns the records and bytes buffered for a partition, not
 // counting records already taken. Runtimes pause a partition over its bound
@@ -282,7 +310,7 @@ func (g *PartitionGroup) NumBuffered() int { return g.buffered }
 func (g *PartitionGroup) BufferedBytes() int64 { return g.bytes }
 
 // Ready reports whether the task should process now; nowMs is called only
-// when an idle deadline must be consulted.
+// when an idle deadline must be consulted, and a nil nowMs is an error then.
 func (g *PartitionGroup) Ready(nowMs func() int64) (bool, error) {
 	if err := g.settle(); err != nil {
 		return false, err
@@ -304,6 +332,9 @@ func (g *PartitionGroup) Ready(nowMs func() int64) (bool, error) {
 			continue
 		}
 		if !haveNow {
+			if nowMs == nil {
+				return false, errors.New("partitiongroup: Ready needs a clock (nowMs) to check idle deadlines")
+			}
 			now, haveNow = nowMs(), true
 		}
 		if !q.hasDeadline {

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/millrace/millrace/handler"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
 )
@@ -38,6 +39,9 @@ type BuildError struct {
 
 // Error lists the problems, one per line.
 func (e *BuildError) Error() string {
+	if e == nil {
+		return "processor: invalid topology"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "processor: invalid topology (%d problem", len(e.Problems))
 	if len(e.Problems) != 1 {
@@ -46,6 +50,10 @@ func (e *BuildError) Error() string {
 	b.WriteString("):")
 	for _, p := range e.Problems {
 		b.WriteString("\n  - ")
+		if p == nil {
+			b.WriteString("<nil>")
+			continue
+		}
 		b.WriteString(p.Error())
 	}
 	return b.String()
@@ -98,6 +106,10 @@ type nodeSpec struct {
 // Builder declares a topology. Its methods and the Add functions never fail;
 // Build checks everything and reports every problem at once. A Builder is
 // not safe for concurrent use.
+//
+// The zero Builder is an empty builder, as NewBuilder returns. A nil
+// *Builder declares nothing: the Add functions and methods given one return
+// nodes that belong to no topology, and its Build reports ErrEmptyTopology.
 type Builder struct {
 	nodes    []*nodeSpec
 	byName   map[string]*nodeSpec
@@ -118,7 +130,21 @@ func NewBuilder() *Builder {
 	return &Builder{byName: map[string]*nodeSpec{}, storeSet: map[string]int{}}
 }
 
+// init makes the zero Builder usable.
+func (b *Builder) init() {
+	if b.byName == nil {
+		b.byName = map[string]*nodeSpec{}
+	}
+	if b.storeSet == nil {
+		b.storeSet = map[string]int{}
+	}
+}
+
 func (b *Builder) add(n *nodeSpec) {
+	if b == nil {
+		return
+	}
+	b.init()
 	n.order = len(b.nodes)
 	if n.name == "" {
 		b.problems = append(b.problems, fmt.Errorf("%w: %s #%d has an empty name", ErrInvalidNode, n.kind, n.order))
@@ -174,16 +200,22 @@ func AddSource[K, V any](b *Builder, name string, keys record.Deserializer[K], v
 }
 
 // WithTimestampExtractor sets the source's extractor, overriding the
-// application default.
+// application default; nil keeps the default.
 func (s *SourceNode[K, V]) WithTimestampExtractor(e record.TimestampExtractor) *SourceNode[K, V] {
+	if s == nil || s.spec == nil { // the zero SourceNode declares nothing
+		return s
+	}
 	s.spec.extractor = e
 	return s
 }
 
 // WithValueTimestamp sets an extractor that reads the deserialized key and
 // value, for event times carried in the payload. It overrides any other
-// extractor.
+// extractor; nil removes it.
 func (s *SourceNode[K, V]) WithValueTimestamp(fn record.ValueTimestampExtractor[K, V]) *SourceNode[K, V] {
+	if s == nil || s.spec == nil {
+		return s
+	}
 	s.spec.valueTS = fn
 	return s
 }
@@ -213,6 +245,9 @@ func AddProcessor[KIn, VIn, KOut, VOut any](b *Builder, name string, supplier Su
 
 // WithStores connects the processor to stores registered with AddStore.
 func (p *ProcessorNode) WithStores(stores ...string) *ProcessorNode {
+	if p == nil || p.spec == nil { // the zero ProcessorNode declares nothing
+		return p
+	}
 	p.spec.stores = appendUnique(p.spec.stores, stores...)
 	return p
 }
@@ -274,8 +309,12 @@ func newSinkSpec[K, V any](name string, keys record.Serializer[K], values record
 	return s
 }
 
-// WithPartitioner sets the sink's partitioner.
+// WithPartitioner sets the sink's partitioner; nil leaves the choice to the
+// producer.
 func (s *SinkNode[K, V]) WithPartitioner(p Partitioner[K, V]) *SinkNode[K, V] {
+	if s == nil || s.spec == nil { // the zero SinkNode declares nothing
+		return s
+	}
 	s.spec.partitioner = p
 	return s
 }
@@ -283,11 +322,21 @@ func (s *SinkNode[K, V]) WithPartitioner(p Partitioner[K, V]) *SinkNode[K, V] {
 // AddStore registers a store and connects it to the named processors.
 // Every registered store must end up connected to at least one processor.
 func (b *Builder) AddStore(sb store.Builder, processors ...string) *Builder {
+	if b == nil {
+		return b
+	}
+	b.init()
 	if sb == nil {
 		b.problems = append(b.problems, fmt.Errorf("%w: nil store builder", ErrInvalidNode))
 		return b
 	}
-	name := sb.Name()
+	// A builder is user code, and one made over a nil supplier may panic
+	// naming itself: that is a build problem, not a crash.
+	var name string
+	if err := recoverBuild(func() error { name = sb.Name(); return nil }); err != nil {
+		b.problems = append(b.problems, fmt.Errorf("%w: store builder %T: Name: %w", ErrInvalidStore, sb, err))
+		return b
+	}
 	if _, dup := b.storeSet[name]; dup {
 		b.problems = append(b.problems, fmt.Errorf("%w: %q", ErrDuplicateStore, name))
 		return b
@@ -302,6 +351,9 @@ func (b *Builder) AddStore(sb store.Builder, processors ...string) *Builder {
 
 // ConnectStores connects a processor to stores, like WithStores.
 func (b *Builder) ConnectStores(processor string, stores ...string) *Builder {
+	if b == nil {
+		return b
+	}
 	b.connects = append(b.connects, connect{processor: processor, stores: append([]string(nil), stores...)})
 	return b
 }
@@ -325,6 +377,10 @@ func appendUnique(dst []string, add ...string) []string {
 // Build validates the declaration and returns the topology, or a
 // *BuildError with every problem found.
 func (b *Builder) Build() (*Topology, error) {
+	if b == nil {
+		return nil, &BuildError{Problems: []error{fmt.Errorf("%w: nil *Builder", ErrEmptyTopology)}}
+	}
+	b.init()
 	problems := append([]error(nil), b.problems...)
 	for _, n := range b.nodes {
 		problems = append(problems, n.problems...)
@@ -377,7 +433,7 @@ func (b *Builder) Build() (*Topology, error) {
 			problems = append(problems, fmt.Errorf("%w: %w: %q (source %q, global store %q)", ErrDuplicateTopic, errGlobalTopic, g.Topic, owner, g.Name))
 		}
 		if v, ok := g.Builder.(interface{ Validate() error }); ok {
-			if err := v.Validate(); err != nil {
+			if err := recoverBuild(v.Validate); err != nil {
 				problems = append(problems, fmt.Errorf("%w: %w", ErrInvalidStore, err))
 			}
 		}
@@ -443,7 +499,7 @@ func (b *Builder) Build() (*Topology, error) {
 	}
 	for _, sb := range b.stores {
 		if v, ok := sb.(interface{ Validate() error }); ok {
-			if err := v.Validate(); err != nil {
+			if err := recoverBuild(v.Validate); err != nil {
 				problems = append(problems, fmt.Errorf("%w: %w", ErrInvalidStore, err))
 			}
 		}
@@ -494,6 +550,19 @@ func findCycles(nodes []*nodeSpec, children map[string][]*nodeSpec) []error {
 		}
 	}
 	return problems
+}
+
+// recoverBuild calls user code the builder runs (a store builder's Name or
+// Validate) and returns a panic there as an error wrapping handler.ErrPanic:
+// Build reports it with the other problems. No stack: a build error is read
+// by people, one problem a line.
+func recoverBuild(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", handler.ErrPanic, p)
+		}
+	}()
+	return fn()
 }
 
 func quoteAll(ss []string) []string {

@@ -147,6 +147,9 @@ type receiver[K, V any] interface {
 
 // NewGraph instantiates sub-topology id for one task.
 func (t *Topology) NewGraph(id int, cfg GraphConfig) (*Graph, error) {
+	if t == nil {
+		return nil, errors.New("processor: nil topology")
+	}
 	if id < 0 || id >= len(t.subtopologies) {
 		return nil, fmt.Errorf("processor: no sub-topology %d (topology has %d)", id, len(t.subtopologies))
 	}
@@ -174,19 +177,36 @@ func (t *Topology) NewGraph(id int, cfg GraphConfig) (*Graph, error) {
 		storeNames = appendUnique(storeNames, n.stores...)
 	}
 	for _, name := range storeNames {
-		s, err := t.stores[t.storeIndex[name]].Build()
+		// Store builders and suppliers are user code: a panic in them is
+		// an error of this task, not a crash of the App.
+		var s store.StateStore
+		err := callSafely(func() (err error) {
+			s, err = t.stores[t.storeIndex[name]].Build()
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("processor: task %s: build store %q: %w", cfg.TaskID, name, err)
 		}
-		if s.Name() != name {
-			return nil, fmt.Errorf("processor: task %s: builder for store %q built a store named %q", cfg.TaskID, name, s.Name())
+		if s == nil {
+			return nil, fmt.Errorf("processor: task %s: builder for store %q built a nil store", cfg.TaskID, name)
+		}
+		var built string
+		if err := callSafely(func() error { built = s.Name(); return nil }); err != nil {
+			return nil, fmt.Errorf("processor: task %s: store %q: Name: %w", cfg.TaskID, name, err)
+		}
+		if built != name {
+			return nil, fmt.Errorf("processor: task %s: builder for store %q built a store named %q", cfg.TaskID, name, built)
 		}
 		g.stores = append(g.stores, s)
 		g.byStore[name] = s
 	}
 	byName := map[string]runtimeNode{}
 	for _, spec := range order {
-		n, err := spec.newNode(g)
+		var n runtimeNode
+		err := callSafely(func() (err error) { // calls the user's Supplier
+			n, err = spec.newNode(g)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("processor: task %s: node %q: %w", cfg.TaskID, spec.name, err)
 		}
@@ -307,8 +327,12 @@ func (g *Graph) Cancel() {
 func (g *Graph) Cancelled() bool { return g.env.closed.Load() }
 
 // Punctuate runs a punctuation callback registered by owner at time ts, with
-// no record metadata. A returned error is attributed to the owner node.
+// no record metadata. A returned error is attributed to the owner node; a
+// nil fn is an error. Panics are the caller's to recover (tasks do).
 func (g *Graph) Punctuate(owner any, fn punctuate.Func, ts int64) error {
+	if fn == nil {
+		return errors.New("processor: nil punctuation callback")
+	}
 	nb, _ := owner.(*nodeBase)
 	g.env.hasMeta = false
 	g.env.current, g.env.ts = nb, ts
@@ -503,6 +527,9 @@ type sourceHead[K, V any] struct {
 func (h *sourceHead[K, V]) Node() string { return h.n.name }
 
 func (h *sourceHead[K, V]) Decode(raw *record.ConsumerRecord, partitionTime int64) (ts int64, err error) {
+	if raw == nil {
+		return 0, fmt.Errorf("source %q: nil record", h.n.name)
+	}
 	part := "key"
 	defer func() {
 		if p := recover(); p != nil {

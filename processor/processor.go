@@ -34,8 +34,12 @@ type Processor[KIn, VIn, KOut, VOut any] interface {
 type Supplier[KIn, VIn, KOut, VOut any] func() Processor[KIn, VIn, KOut, VOut]
 
 // Func returns a supplier of stateless processors that call fn for each
-// record; Init keeps the context, Close does nothing.
+// record; Init keeps the context, Close does nothing. A nil fn gives a nil
+// supplier, which AddProcessor reports as a build error.
 func Func[KIn, VIn, KOut, VOut any](fn func(ctx Context[KOut, VOut], r record.Record[KIn, VIn]) error) Supplier[KIn, VIn, KOut, VOut] {
+	if fn == nil {
+		return nil
+	}
 	return func() Processor[KIn, VIn, KOut, VOut] { return &funcProcessor[KIn, VIn, KOut, VOut]{fn: fn} }
 }
 
@@ -163,7 +167,8 @@ var (
 
 // KeyValueStore returns the named key-value store with key type K and value
 // type V from a processor's context. It fails if the store is not connected
-// to the processor or holds other types.
+// to the processor or holds other types; a nil ctx is
+// ErrStoreNotConnected.
 func KeyValueStore[K, V any](ctx StoreProvider, name string) (store.KeyValueStore[K, V], error) {
 	return typedStore[store.KeyValueStore[K, V], K, V](ctx, name, "a key-value store")
 }
@@ -183,6 +188,9 @@ func SessionStore[K, V any](ctx StoreProvider, name string) (store.SessionStore[
 // typedStore looks name up and asserts it is S, a kind store of (K, V).
 func typedStore[S, K, V any](ctx StoreProvider, name, kind string) (S, error) {
 	var zero S
+	if ctx == nil {
+		return zero, fmt.Errorf("%w: no context to look store %q up in", ErrStoreNotConnected, name)
+	}
 	s, err := ctx.Store(name)
 	if err != nil {
 		return zero, err

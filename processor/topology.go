@@ -10,7 +10,9 @@ import (
 )
 
 // Topology is a validated, immutable topology. It is safe for concurrent use;
-// each task instantiates its own Graph from it.
+// each task instantiates its own Graph from it. Only Build makes a useful
+// one; the zero Topology and a nil *Topology have no sub-topologies, and
+// NewGraph fails on them.
 type Topology struct {
 	nodes         []*nodeSpec
 	byName        map[string]*nodeSpec
@@ -130,6 +132,9 @@ func newTopology(b *Builder, builderChildren map[string][]*nodeSpec) *Topology {
 
 // Subtopologies returns a description of each sub-topology, by id.
 func (t *Topology) Subtopologies() []Subtopology {
+	if t == nil {
+		return nil
+	}
 	out := make([]Subtopology, len(t.subtopologies))
 	for i, st := range t.subtopologies {
 		out[i] = Subtopology{
@@ -144,6 +149,9 @@ func (t *Topology) Subtopologies() []Subtopology {
 
 // SourceTopics returns every topic read by the topology.
 func (t *Topology) SourceTopics() []string {
+	if t == nil {
+		return nil
+	}
 	var out []string
 	for _, st := range t.subtopologies {
 		out = append(out, st.sourceTopics...)
@@ -153,12 +161,18 @@ func (t *Topology) SourceTopics() []string {
 
 // SubtopologyOf returns the id of the sub-topology that reads topic.
 func (t *Topology) SubtopologyOf(topic string) (int, bool) {
+	if t == nil {
+		return 0, false
+	}
 	id, ok := t.topicSub[topic]
 	return id, ok
 }
 
 // StoreBuilder returns the builder registered under name.
 func (t *Topology) StoreBuilder(name string) (store.Builder, bool) {
+	if t == nil {
+		return nil, false
+	}
 	i, ok := t.storeIndex[name]
 	if !ok {
 		return nil, false
@@ -170,6 +184,9 @@ func (t *Topology) StoreBuilder(name string) (store.Builder, bool) {
 // layout of Kafka Streams' TopologyDescription.
 func (t *Topology) Describe() *Description {
 	d := &Description{}
+	if t == nil {
+		return d
+	}
 	for _, st := range t.subtopologies {
 		in := map[string]bool{}
 		for _, n := range st.nodes {
@@ -270,6 +287,9 @@ type NodeDescription struct {
 // String prints the description in the layout of Kafka Streams'
 // TopologyDescription.toString.
 func (d *Description) String() string {
+	if d == nil {
+		d = &Description{}
+	}
 	var b strings.Builder
 	b.WriteString("Topologies:\n ")
 	for _, st := range d.Subtopologies {

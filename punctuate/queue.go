@@ -63,14 +63,17 @@ type Schedule struct {
 	exhausted bool
 }
 
-// Cancel stops the schedule; it will not fire again.
+// Cancel stops the schedule; it will not fire again. Cancel of a nil or
+// zero Schedule (one no Queue made) does nothing but mark it canceled.
 func (s *Schedule) Cancel() {
-	if s.canceled {
+	if s == nil || s.canceled {
 		return
 	}
 	s.canceled = true
-	if s.index >= 0 {
-		heap.Remove(&s.q.h, s.index)
+	// Only a schedule its queue holds at index leaves the heap: a zero
+	// Schedule (index 0, no queue) or a copy must not remove another one.
+	if q := s.q; q != nil && s.index >= 0 && s.index < len(q.h) && q.h[s.index] == s {
+		heap.Remove(&q.h, s.index)
 	}
 }
 
@@ -140,10 +143,14 @@ func (q *Queue) NextTime() (int64, bool) {
 }
 
 // MayPunctuate fires every schedule due at now through run, which calls the
-// schedule's Fn (the runtime wraps it to set context and recover panics). It
-// reports whether anything fired. If run returns an error MayPunctuate stops
-// and returns it; the failed schedule stays registered on its grid.
+// schedule's Fn (the runtime wraps it to set context and recover panics); a
+// nil run calls Fn itself, and a nil Fn is an error. It reports whether
+// anything fired. If run returns an error MayPunctuate stops and returns it;
+// the failed schedule stays registered on its grid.
 func (q *Queue) MayPunctuate(now int64, run func(s *Schedule, now int64) error) (bool, error) {
+	if run == nil {
+		run = callFn
+	}
 	fired := false
 	for len(q.h) > 0 && q.h[0].next <= now {
 		s := heap.Pop(&q.h).(*Schedule)
@@ -164,6 +171,14 @@ func (q *Queue) MayPunctuate(now int64, run func(s *Schedule, now int64) error) 
 		}
 	}
 	return fired, nil
+}
+
+// callFn is MayPunctuate's run when the caller gives none.
+func callFn(s *Schedule, now int64) error {
+	if s.Fn == nil {
+		return errors.New("punctuate: nil callback")
+	}
+	return s.Fn(now)
 }
 
 // nextPoint returns the first grid point last + k·interval (k >= 1) after

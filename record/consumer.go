@@ -35,8 +35,12 @@ type ConsumerRecord struct {
 const consumerRecordOverhead = 64
 
 // SizeInBytes estimates the memory the record holds while buffered: key,
-// value, topic name, headers and a fixed overhead. Buffer bounds use it.
+// value, topic name, headers and a fixed overhead. Buffer bounds use it. A
+// nil record holds nothing: 0.
 func (r *ConsumerRecord) SizeInBytes() int64 {
+	if r == nil {
+		return 0
+	}
 	n := int64(len(r.Key) + len(r.Value) + len(r.Topic) + consumerRecordOverhead)
 	for _, h := range r.Headers {
 		n += int64(len(h.Key) + len(h.Value))
@@ -44,8 +48,13 @@ func (r *ConsumerRecord) SizeInBytes() int64 {
 	return n
 }
 
-// Metadata returns the record's topic, partition and offset.
+// Metadata returns the record's topic, partition and offset; the zero
+// Metadata for a nil record (error paths call it on whatever they were
+// given).
 func (r *ConsumerRecord) Metadata() Metadata {
+	if r == nil {
+		return Metadata{}
+	}
 	return Metadata{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}
 }
 

@@ -59,8 +59,20 @@ type Serde[T any] interface {
 }
 
 // SerdeFuncs builds a Serde from two functions; ser's result is appended to
-// dst. Use it for one-off formats.
+// dst. Use it for one-off formats. A nil function makes its method return
+// an error wrapping ErrSerde (a deserialize-only serde, for example),
+// rather than panic.
 func SerdeFuncs[T any](ser func(v T) ([]byte, error), de func(data []byte) (T, error)) Serde[T] {
+	// Replaced here, once, so Serialize and Deserialize need no nil check.
+	if ser == nil {
+		ser = func(T) ([]byte, error) { return nil, fmt.Errorf("%w: SerdeFuncs was given no serializer", ErrSerde) }
+	}
+	if de == nil {
+		de = func([]byte) (T, error) {
+			var zero T
+			return zero, fmt.Errorf("%w: SerdeFuncs was given no deserializer", ErrSerde)
+		}
+	}
 	return funcSerde[T]{ser: ser, de: de}
 }
 

@@ -29,10 +29,20 @@ type TimestampExtractor interface {
 // TimestampExtractorFunc adapts a function to TimestampExtractor.
 type TimestampExtractorFunc func(r *ConsumerRecord, partitionTime int64) (int64, error)
 
-// Extract calls f.
+// Extract calls f. A nil f returns an error (which stops the task) instead
+// of panicking.
 func (f TimestampExtractorFunc) Extract(r *ConsumerRecord, partitionTime int64) (int64, error) {
+	if f == nil {
+		return 0, errNilExtractorFunc
+	}
 	return f(r, partitionTime)
 }
+
+var errNilExtractorFunc = errors.New("record: nil TimestampExtractorFunc")
+
+// errNilRecord is what the built-in extractors return for a nil record: the
+// runtime never passes one, so it is a caller's bug, reported, not a panic.
+var errNilRecord = fmt.Errorf("%w: nil *ConsumerRecord", ErrInvalidTimestamp)
 
 // ValueTimestampExtractor gives a record its timestamp from its deserialized
 // key and value, for event times carried in the payload. raw is the record as
@@ -42,12 +52,16 @@ type ValueTimestampExtractor[K, V any] func(key K, value V, raw *ConsumerRecord,
 
 // FailOnInvalidTimestamp returns the default extractor: the record's own
 // timestamp, and an error wrapping ErrInvalidTimestamp (which stops the task)
-// when it is negative.
+// when it is negative. The built-in extractors that read the record answer
+// a nil record with an error wrapping ErrInvalidTimestamp.
 func FailOnInvalidTimestamp() TimestampExtractor { return failOnInvalid{} }
 
 type failOnInvalid struct{}
 
 func (failOnInvalid) Extract(r *ConsumerRecord, _ int64) (int64, error) {
+	if r == nil {
+		return 0, errNilRecord
+	}
 	if r.Timestamp < 0 {
 		return 0, fmt.Errorf("%w: %s has timestamp %d; producers must set valid timestamps, "+
 			"or use LogAndSkipOnInvalidTimestamp or UsePartitionTimeOnInvalidTimestamp",
@@ -63,7 +77,12 @@ func LogAndSkipOnInvalidTimestamp() TimestampExtractor { return logAndSkip{} }
 
 type logAndSkip struct{}
 
-func (logAndSkip) Extract(r *ConsumerRecord, _ int64) (int64, error) { return r.Timestamp, nil }
+func (logAndSkip) Extract(r *ConsumerRecord, _ int64) (int64, error) {
+	if r == nil {
+		return 0, errNilRecord
+	}
+	return r.Timestamp, nil
+}
 
 // UsePartitionTimeOnInvalidTimestamp returns an extractor that uses the
 // record's own timestamp and, when it is negative, the partition time; if the
@@ -74,6 +93,9 @@ func UsePartitionTimeOnInvalidTimestamp() TimestampExtractor { return usePartiti
 type usePartitionTime struct{}
 
 func (usePartitionTime) Extract(r *ConsumerRecord, partitionTime int64) (int64, error) {
+	if r == nil {
+		return 0, errNilRecord
+	}
 	if r.Timestamp >= 0 {
 		return r.Timestamp, nil
 	}

@@ -170,7 +170,11 @@ func (s *Stats) addDropped(reason string, n int64) {
 	v.(*atomic.Int64).Add(n)
 }
 
-// Task runs one sub-topology for one partition number.
+// Task runs one sub-topology for one partition number. Only New makes a
+// working Task. The zero Task runs nothing and never panics: its lifecycle
+// and input methods return an error wrapping ErrIllegalTransition, Close
+// returns nil, its accessors return empty values and its clock is the
+// system clock.
 type Task struct {
 	cfg     Config
 	id      string
@@ -237,6 +241,12 @@ func New(cfg Config) (*Task, error) {
 	return t, nil
 }
 
+// errNotMade is what the zero Task answers lifecycle and input calls with.
+var errNotMade = fmt.Errorf("%w: the task was not made by task.New", ErrIllegalTransition)
+
+// made reports whether New made t (the zero Task has no graph).
+func (t *Task) made() bool { return t.graph != nil }
+
 // ID returns the task id.
 func (t *Task) ID() processor.TaskID { return t.cfg.ID }
 
@@ -244,16 +254,36 @@ func (t *Task) ID() processor.TaskID { return t.cfg.ID }
 func (t *Task) State() State { return t.state }
 
 // Stats returns the task's counters.
-func (t *Task) Stats() *Stats { return t.stats }
+func (t *Task) Stats() *Stats {
+	if t.stats == nil { // the zero Task has counted nothing
+		return &Stats{}
+	}
+	return t.stats
+}
 
 // Partitions returns the task's input partitions.
-func (t *Task) Partitions() []partitiongroup.Partition { return t.group.Partitions() }
+func (t *Task) Partitions() []partitiongroup.Partition {
+	if t.group == nil {
+		return nil
+	}
+	return t.group.Partitions()
+}
 
 // Stores returns the task's stores.
-func (t *Task) Stores() []store.StateStore { return t.graph.Stores() }
+func (t *Task) Stores() []store.StateStore {
+	if !t.made() {
+		return nil
+	}
+	return t.graph.Stores()
+}
 
 // Store returns one of the task's stores by name.
-func (t *Task) Store(name string) (store.StateStore, bool) { return t.graph.Store(name) }
+func (t *Task) Store(name string) (store.StateStore, bool) {
+	if !t.made() {
+		return nil, false
+	}
+	return t.graph.Store(name)
+}
 
 // PartitionGroup exposes the task's group for runtimes (buffer sizes, lags).
 func (t *Task) PartitionGroup() *partitiongroup.PartitionGroup { return t.group }
@@ -272,6 +302,9 @@ func (t *Task) transition(to State) error {
 // InitializeStores opens the task's stores and moves to Restoring. The
 // runtime restores them (from changelogs) before CompleteRestoration.
 func (t *Task) InitializeStores() error {
+	if !t.made() {
+		return errNotMade
+	}
 	if err := t.transition(Restoring); err != nil {
 		return err
 	}
@@ -279,7 +312,8 @@ func (t *Task) InitializeStores() error {
 		Logger: t.logger, Cache: t.cfg.Cache, RecordTimestamp: t.graph.RecordTimestamp,
 		Changelog: t.cfg.Changelog}
 	for _, s := range t.graph.Stores() {
-		if err := s.Init(ctx); err != nil {
+		// Stores may be user code: a panic opening one fails the task.
+		if err := callSafely(func() error { return s.Init(ctx) }); err != nil {
 			return fmt.Errorf("task %s: open store %q: %w", t.id, s.Name(), err)
 		}
 		t.storesOpen = append(t.storesOpen, s)
@@ -289,6 +323,9 @@ func (t *Task) InitializeStores() error {
 
 // CompleteRestoration initializes the processors and moves to Running.
 func (t *Task) CompleteRestoration() error {
+	if !t.made() {
+		return errNotMade
+	}
 	if t.state != Restoring {
 		return fmt.Errorf("%w: task %s from %s to %s", ErrIllegalTransition, t.id, t.state, Running)
 	}
@@ -316,10 +353,17 @@ func (t *Task) CompleteRestoration() error {
 // whose processor is stuck inside a call, so that whatever the call does
 // when it returns reaches no output. The task must then be closed by its own
 // goroutine.
-func (t *Task) Cancel() { t.graph.Cancel() }
+func (t *Task) Cancel() {
+	if t.made() {
+		t.graph.Cancel()
+	}
+}
 
 // AddRecords buffers a batch of raw records for one input partition.
 func (t *Task) AddRecords(topic string, partition int32, recs []record.ConsumerRecord) error {
+	if !t.made() {
+		return errNotMade
+	}
 	if t.state == Closed {
 		return fmt.Errorf("task %s: add records: closed", t.id)
 	}
@@ -329,19 +373,35 @@ func (t *Task) AddRecords(topic string, partition int32, recs []record.ConsumerR
 // SetLag tells the task how far a partition is behind its end offset
 // (0 = caught up, negative = unknown); see partitiongroup.
 func (t *Task) SetLag(topic string, partition int32, lag int64) error {
+	if !t.made() {
+		return errNotMade
+	}
 	return t.group.SetLag(topic, partition, lag)
 }
 
 // SetPartitionTime seeds a partition's time from committed metadata.
 func (t *Task) SetPartitionTime(topic string, partition int32, ts int64) error {
+	if !t.made() {
+		return errNotMade
+	}
 	return t.group.SetPartitionTime(topic, partition, ts)
 }
 
 // StreamTime returns the task's stream time or record.UnknownTime.
-func (t *Task) StreamTime() int64 { return t.group.StreamTime() }
+func (t *Task) StreamTime() int64 {
+	if t.group == nil {
+		return record.UnknownTime
+	}
+	return t.group.StreamTime()
+}
 
 // WallClockTime returns the clock's time in milliseconds.
-func (t *Task) WallClockTime() int64 { return t.clock.Now().UnixMilli() }
+func (t *Task) WallClockTime() int64 {
+	if t.clock == nil { // the zero Task
+		return time.Now().UnixMilli()
+	}
+	return t.clock.Now().UnixMilli()
+}
 
 // Process processes at most one record: if the partition group is ready it
 // takes the next record, runs it through the graph, and fires due
@@ -512,6 +572,9 @@ func (t *Task) flushStore(s store.StateStore) (err error) {
 // drops buffered records and moves to Suspended. Stores stay open; commit
 // before suspending.
 func (t *Task) Suspend() error {
+	if !t.made() {
+		return errNotMade
+	}
 	wasRunning := t.state == Running
 	if err := t.transition(Suspended); err != nil {
 		return err
@@ -536,6 +599,9 @@ func (t *Task) cancelPunctuators() {
 // Resume moves a suspended task back to Restoring; CompleteRestoration then
 // initializes the processors again.
 func (t *Task) Resume() error {
+	if !t.made() {
+		return errNotMade
+	}
 	if t.state != Suspended {
 		return fmt.Errorf("%w: task %s: resume from %s", ErrIllegalTransition, t.id, t.state)
 	}
@@ -548,6 +614,10 @@ func (t *Task) Close() error {
 	if t.state == Closed {
 		return nil
 	}
+	if !t.made() { // the zero Task holds nothing to close
+		t.state = Closed
+		return nil
+	}
 	var errs []error
 	if t.state == Running || t.state == Restoring {
 		if err := t.Suspend(); err != nil {
@@ -555,7 +625,7 @@ func (t *Task) Close() error {
 		}
 	}
 	for _, s := range t.storesOpen {
-		if err := s.Close(); err != nil {
+		if err := callSafely(s.Close); err != nil {
 			errs = append(errs, fmt.Errorf("task %s: close store %q: %w", t.id, s.Name(), err))
 		}
 	}
@@ -575,16 +645,35 @@ func (h *host) RequestCommit()        { h.commitRequest = true }
 func (h *host) Dropped(reason string) { h.stats.addDropped(reason, 1) }
 
 func (h *host) Schedule(owner any, interval time.Duration, typ punctuate.Type, fn punctuate.Func) (punctuate.Cancellable, error) {
+	var s *punctuate.Schedule
+	var err error
 	switch typ {
 	case punctuate.StreamTime:
 		// Aligned to 0: fires at the first record, then on the grid.
-		return h.streamQ.Add(0, interval, owner, fn)
+		s, err = h.streamQ.Add(0, interval, owner, fn)
 	case punctuate.WallClock:
-		ms, err := punctuate.ValidateInterval(interval)
-		if err != nil {
-			return nil, err
+		var ms int64
+		if ms, err = punctuate.ValidateInterval(interval); err == nil {
+			s, err = h.wallQ.Add(record.SaturatingAdd((*Task)(h).WallClockTime(), ms), interval, owner, fn)
 		}
-		return h.wallQ.Add(record.SaturatingAdd((*Task)(h).WallClockTime(), ms), interval, owner, fn)
+	default:
+		err = fmt.Errorf("task: unknown punctuation type %v", typ)
 	}
-	return nil, fmt.Errorf("task: unknown punctuation type %v", typ)
+	if err != nil {
+		// A nil interface, not a nil *Schedule in one: callers compare
+		// the Cancellable with nil.
+		return nil, err
+	}
+	return s, nil
+}
+
+// callSafely calls store code (Init, Close), returning a panic as an error
+// wrapping handler.ErrPanic.
+func callSafely(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v\n%s", handler.ErrPanic, p, debug.Stack())
+		}
+	}()
+	return fn()
 }

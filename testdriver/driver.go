@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"go.uber.org/zap"
@@ -47,7 +48,12 @@ type Config struct {
 // ErrNoRecord is returned when reading from an empty output topic.
 var ErrNoRecord = errors.New("testdriver: no record in output topic")
 
-// Driver runs a topology in memory.
+// ErrClosed is returned by a closed Driver, and by the zero Driver (one New
+// did not make), which behaves as a closed one.
+var ErrClosed = errors.New("testdriver: closed")
+
+// Driver runs a topology in memory. Make one with New; the zero Driver is
+// closed (see ErrClosed) and holds nothing.
 type Driver struct {
 	cfg      Config
 	clock    *VirtualClock
@@ -221,15 +227,29 @@ func (d *Driver) Close() error {
 	return errors.Join(errs...)
 }
 
-// WallClockTime returns the virtual wall-clock time.
-func (d *Driver) WallClockTime() time.Time { return d.clock.now }
+// usable returns ErrClosed for a closed or zero Driver.
+func (d *Driver) usable() error {
+	if d.closed || d.clock == nil {
+		return ErrClosed
+	}
+	return nil
+}
+
+// WallClockTime returns the virtual wall-clock time (the Unix epoch for the
+// zero Driver, the default start).
+func (d *Driver) WallClockTime() time.Time {
+	if d.clock == nil {
+		return time.UnixMilli(0)
+	}
+	return d.clock.now
+}
 
 // AdvanceWallClock moves the virtual clock forward, fires due wall-clock
 // punctuators, processes what they fed back, and commits. The clock stops at
 // math.MaxInt64 Unix milliseconds, the last wall-clock time a task can read.
 func (d *Driver) AdvanceWallClock(by time.Duration) error {
-	if d.closed {
-		return errors.New("testdriver: closed")
+	if err := d.usable(); err != nil {
+		return err
 	}
 	if by < 0 {
 		return fmt.Errorf("testdriver: cannot move the wall clock back by %v", by)
@@ -244,18 +264,32 @@ func (d *Driver) AdvanceWallClock(by time.Duration) error {
 }
 
 // Batch calls fn and processes the records it pipes only when it returns, so
-// the PartitionGroup orders them by timestamp across topics.
+// the PartitionGroup orders them by timestamp across topics. A nil fn is an
+// error; a panic in fn is returned as an error wrapping handler.ErrPanic,
+// and what fn piped before it is processed.
 func (d *Driver) Batch(fn func() error) error {
+	if fn == nil {
+		return errors.New("testdriver: Batch of a nil function")
+	}
 	if d.batching {
 		return errors.New("testdriver: nested Batch")
 	}
 	d.batching = true
-	err := fn()
+	err := d.callBatch(fn)
 	d.batching = false
 	if err != nil {
 		return err
 	}
 	return d.run()
+}
+
+func (d *Driver) callBatch(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("testdriver: Batch: %w: %v\n%s", handler.ErrPanic, p, debug.Stack())
+		}
+	}()
+	return fn()
 }
 
 // openGlobals builds the topology's global stores; records piped to their
@@ -281,8 +315,8 @@ func (d *Driver) openGlobals(t *processor.Topology, dir string, cache *store.Cac
 // pipe appends one raw record to its topic's task and, unless batching,
 // processes.
 func (d *Driver) pipe(topic string, key, value []byte, ts int64, headers record.Headers) error {
-	if d.closed {
-		return errors.New("testdriver: closed")
+	if err := d.usable(); err != nil {
+		return err
 	}
 	rec := record.ConsumerRecord{Topic: topic, Partition: 0, Timestamp: ts,
 		TimestampType: record.TimestampCreateTime, Key: key, Value: value, Headers: headers}
@@ -316,7 +350,7 @@ func (d *Driver) nextOffset(topic string) int64 {
 func (d *Driver) applyGlobal(raw record.ConsumerRecord) error {
 	raw.Offset = d.nextOffset(raw.Topic)
 	for _, g := range d.globals[raw.Topic] {
-		skip, err := g.spec.Update(g.s, &raw)
+		skip, err := updateGlobal(g, &raw)
 		if skip != "" {
 			d.cfg.Logger.Warn("global store: skipping record", zap.String("store", g.spec.Name), zap.String("reason", skip),
 				zap.Stringer("record", raw.Metadata()), zap.Error(err))
@@ -331,6 +365,17 @@ func (d *Driver) applyGlobal(raw record.ConsumerRecord) error {
 		}
 	}
 	return nil
+}
+
+// updateGlobal applies raw to one global store; the store's deserializers
+// are user code, so a panic in them is an error, as in a task.
+func updateGlobal(g globalStore, raw *record.ConsumerRecord) (skip string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			skip, err = "", fmt.Errorf("%s: %w: %v\n%s", raw.Metadata(), handler.ErrPanic, p, debug.Stack())
+		}
+	}()
+	return g.spec.Update(g.s, raw)
 }
 
 // SkippedGlobalRecords returns how many global-topic records were skipped,
@@ -401,8 +446,11 @@ func (d *Driver) ProducedTopics() []string {
 }
 
 // Store returns the named store from whichever task holds it, or the
-// read-only view of the named global store.
+// read-only view of the named global store. A nil Driver has no stores.
 func (d *Driver) Store(name string) (store.StateStore, error) {
+	if d == nil {
+		return nil, fmt.Errorf("testdriver: no store %q: nil driver", name)
+	}
 	for _, t := range d.tasks {
 		if s, ok := t.Store(name); ok {
 			return s, nil

@@ -1,13 +1,17 @@
 package testdriver
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
+	"github.com/millrace/millrace/handler"
 	"github.com/millrace/millrace/record"
 )
 
-// InputTopic pipes typed records into a topic.
+// InputTopic pipes typed records into a topic. One made with a nil Driver
+// or nil serializers (or the zero InputTopic) returns an error from every
+// Pipe; a panic in a serializer is an error wrapping handler.ErrPanic.
 type InputTopic[K, V any] struct {
 	d    *Driver
 	name string
@@ -25,29 +29,69 @@ func CreateInputTopic[K, V any](d *Driver, topic string, keys record.Serializer[
 // Pipe pipes one record with timestamp ts (milliseconds; a negative ts is
 // passed on as the broker would, for the extractor to judge).
 func (in *InputTopic[K, V]) Pipe(key K, value V, ts int64, headers ...record.Header) error {
-	kb, err := in.ks.Serialize(make([]byte, 0, 16), key)
-	if err != nil {
-		return fmt.Errorf("testdriver: serialize key: %w", err)
+	if err := in.usable(); err != nil {
+		return err
 	}
-	vb, err := in.vs.Serialize(make([]byte, 0, 16), value)
+	kb, err := serialize(in.ks, key, "key")
 	if err != nil {
-		return fmt.Errorf("testdriver: serialize value: %w", err)
+		return err
+	}
+	vb, err := serialize(in.vs, value, "value")
+	if err != nil {
+		return err
 	}
 	return in.d.pipe(in.name, kb, vb, ts, record.Headers(headers))
 }
 
+func (in *InputTopic[K, V]) usable() error {
+	switch {
+	case in.d == nil:
+		return fmt.Errorf("testdriver: input topic %q has no driver", in.name)
+	case in.ks == nil || in.vs == nil:
+		return fmt.Errorf("testdriver: input topic %q: %w: nil serializer", in.name, record.ErrSerde)
+	}
+	return nil
+}
+
+// serialize runs user serializer code, returning a panic as an error.
+func serialize[T any](s record.Serializer[T], v T, part string) (b []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			b, err = nil, fmt.Errorf("testdriver: serialize %s: %w: %v", part, handler.ErrPanic, p)
+		}
+	}()
+	if b, err = s.Serialize(make([]byte, 0, 16), v); err != nil {
+		return nil, fmt.Errorf("testdriver: serialize %s: %w", part, err)
+	}
+	return b, nil
+}
+
+// deserialize runs user deserializer code, returning a panic as an error.
+func deserialize[T any](d record.Deserializer[T], data []byte) (v T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			var zero T
+			v, err = zero, fmt.Errorf("%w: %v", handler.ErrPanic, p)
+		}
+	}()
+	return d.Deserialize(data)
+}
+
 // PipeRecord pipes r, keeping a null key or value null.
 func (in *InputTopic[K, V]) PipeRecord(r record.Record[K, V]) error {
+	if err := in.usable(); err != nil {
+		return err
+	}
 	var kb, vb []byte
 	var err error
 	if !r.KeyIsNull() {
-		if kb, err = in.ks.Serialize(make([]byte, 0, 16), r.Key()); err != nil {
-			return fmt.Errorf("testdriver: serialize key: %w", err)
+		if kb, err = serialize(in.ks, r.Key(), "key"); err != nil {
+			return err
 		}
 	}
 	if !r.ValueIsNull() {
-		if vb, err = in.vs.Serialize(make([]byte, 0, 16), r.Value()); err != nil {
-			return fmt.Errorf("testdriver: serialize value: %w", err)
+		if vb, err = serialize(in.vs, r.Value(), "value"); err != nil {
+			return err
 		}
 	}
 	return in.d.pipe(in.name, kb, vb, r.Timestamp(), r.Headers().Clone())
@@ -91,6 +135,9 @@ func (in *InputTopic[K, V]) PipeKeyValues(start, step int64, kvs ...KV[K, V]) er
 }
 
 // OutputTopic reads, in order, the typed records sinks wrote to a topic.
+// One made with a nil Driver (or the zero OutputTopic) is empty; reading a
+// record with a nil deserializer is an error wrapping record.ErrSerde, and
+// a panic in a deserializer is an error wrapping handler.ErrPanic.
 type OutputTopic[K, V any] struct {
 	d    *Driver
 	name string
@@ -105,7 +152,12 @@ func CreateOutputTopic[K, V any](d *Driver, topic string, keys record.Deserializ
 }
 
 // Len returns the number of unread records.
-func (o *OutputTopic[K, V]) Len() int { return len(o.d.outputs[o.name]) - o.pos }
+func (o *OutputTopic[K, V]) Len() int {
+	if o.d == nil {
+		return 0
+	}
+	return len(o.d.outputs[o.name]) - o.pos
+}
 
 // IsEmpty reports whether every record has been read.
 func (o *OutputTopic[K, V]) IsEmpty() bool { return o.Len() == 0 }
@@ -120,13 +172,16 @@ func (o *OutputTopic[K, V]) ReadRecord() (record.Record[K, V], error) {
 	var k K
 	var v V
 	var err error
+	if (p.key != nil && o.kd == nil) || (p.value != nil && o.vd == nil) {
+		return zero, fmt.Errorf("testdriver: topic %q record %d: %w: nil deserializer", o.name, o.pos, record.ErrSerde)
+	}
 	if p.key != nil {
-		if k, err = o.kd.Deserialize(p.key); err != nil {
+		if k, err = deserialize(o.kd, p.key); err != nil {
 			return zero, fmt.Errorf("testdriver: topic %q record %d: key: %w", o.name, o.pos, err)
 		}
 	}
 	if p.value != nil {
-		if v, err = o.vd.Deserialize(p.value); err != nil {
+		if v, err = deserialize(o.vd, p.value); err != nil {
 			return zero, fmt.Errorf("testdriver: topic %q record %d: value: %w", o.name, o.pos, err)
 		}
 	}
@@ -184,6 +239,9 @@ func (o *OutputTopic[K, V]) ReadValues() ([]V, error) {
 // value per key; a tombstone removes its key. A null key is an error.
 func ReadKeyValuesToMap[K comparable, V any](o *OutputTopic[K, V]) (map[K]V, error) {
 	out := map[K]V{}
+	if o == nil {
+		return out, errors.New("testdriver: ReadKeyValuesToMap of a nil OutputTopic")
+	}
 	for !o.IsEmpty() {
 		r, err := o.ReadRecord()
 		if err != nil {

@@ -27,7 +27,8 @@ const (
 )
 
 // Aggregator folds records into an aggregate: Init makes the empty
-// aggregate, Add adds one record's value.
+// aggregate, Add adds one record's value. A nil Init makes the zero VA; a
+// nil Add makes the processor's Init fail with ErrNilFunction.
 type Aggregator[K, V, VA any] struct {
 	Init func() VA
 	Add  func(key K, value V, agg VA) VA
@@ -74,15 +75,28 @@ func dropLate[KO, VO any](ctx processor.Context[KO, VO], ts, windowEnd, closeTim
 // storeName (see TimeWindowStore), and forward every update as a Change
 // keyed by the windowed key, timestamped with the window's latest record.
 func Aggregate[K, V, VA any](w TimeWindows, storeName string, agg Aggregator[K, V, VA]) processor.Supplier[K, V, Windowed[K], Change[VA]] {
-	fold := func(k K, v V, old VA, found bool) VA {
+	fold, missing := aggregatorFold(agg, "Aggregate")
+	return func() processor.Processor[K, V, Windowed[K], Change[VA]] {
+		return &timeAggregate[K, V, VA]{w: w, storeName: storeName, fold: fold, missing: missing, observed: math.MinInt64}
+	}
+}
+
+// aggregatorFold makes the fold of agg, and the error its processors' Init
+// returns when agg cannot fold (nil Add); checked once, not per record.
+func aggregatorFold[K, V, VA any](agg Aggregator[K, V, VA], op string) (func(K, V, VA, bool) VA, error) {
+	if agg.Add == nil {
+		return nil, nilFunc(op + ": Aggregator.Add")
+	}
+	initial := agg.Init
+	if initial == nil {
+		initial = zeroInit[VA]
+	}
+	return func(k K, v V, old VA, found bool) VA {
 		if !found {
-			old = agg.Init()
+			old = initial()
 		}
 		return agg.Add(k, v, old)
-	}
-	return func() processor.Processor[K, V, Windowed[K], Change[VA]] {
-		return &timeAggregate[K, V, VA]{w: w, storeName: storeName, fold: fold, observed: math.MinInt64}
-	}
+	}, nil
 }
 
 // Count returns a supplier of processors counting records per key and
@@ -93,11 +107,20 @@ func Count[K, V any](w TimeWindows, storeName string) processor.Supplier[K, V, W
 }
 
 // Reduce returns a supplier of processors combining the values of each key
-// and window with reduce; a window's first value is its own aggregate.
+// and window with reduce; a window's first value is its own aggregate. A
+// nil reduce makes the processor's Init fail with ErrNilFunction.
 func Reduce[K, V any](w TimeWindows, storeName string, reduce func(agg, value V) V) processor.Supplier[K, V, Windowed[K], Change[V]] {
+	missing := missingReducer(reduce, "Reduce")
 	return func() processor.Processor[K, V, Windowed[K], Change[V]] {
-		return &timeAggregate[K, V, V]{w: w, storeName: storeName, fold: reducer[K](reduce), observed: math.MinInt64}
+		return &timeAggregate[K, V, V]{w: w, storeName: storeName, fold: reducer[K](reduce), missing: missing, observed: math.MinInt64}
 	}
+}
+
+func missingReducer[V any](reduce func(agg, value V) V, op string) error {
+	if reduce == nil {
+		return nilFunc(op + ": reduce")
+	}
+	return nil
 }
 
 // reducer folds with reduce, a key's first value being its own aggregate.
@@ -114,6 +137,7 @@ type timeAggregate[K, V, VA any] struct {
 	w         TimeWindows
 	storeName string
 	fold      func(key K, value V, old VA, found bool) VA
+	missing   error // a nil function given: Init fails with it
 	ctx       processor.Context[Windowed[K], Change[VA]]
 	store     store.WindowStore[K, store.ValueAndTimestamp[VA]]
 	cached    bool
@@ -123,6 +147,9 @@ type timeAggregate[K, V, VA any] struct {
 
 func (p *timeAggregate[K, V, VA]) Init(ctx processor.Context[Windowed[K], Change[VA]]) error {
 	p.ctx = ctx
+	if p.missing != nil {
+		return p.missing
+	}
 	if p.w.size < 1 || p.w.advance < 1 || p.w.advance > p.w.size {
 		return fmt.Errorf("%w: time windows of size %d ms and advance %d ms; make them with Tumbling or Hopping",
 			ErrInvalidWindow, p.w.size, p.w.advance)

@@ -2,6 +2,7 @@ package window
 
 import (
 	"encoding/binary"
+	"fmt"
 
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
@@ -37,9 +38,11 @@ type JoinStoreNames struct {
 // JoinStores returns the store builders a join needs: both sides' buffers
 // (window stores keeping duplicates, retained for the join window plus
 // grace) and the unmatched buffer (a changelogged key-value store). Register
-// each and connect them to both join processors.
+// each and connect them to both join processors. Nil backends are the
+// in-memory ones.
 func JoinStores[K, V1, V2 any](windows WindowBackend, kv KeyValueBackend, names JoinStoreNames, w JoinWindows, keys record.Serde[K], lefts record.Serde[V1], rights record.Serde[V2]) []store.Builder {
 	size := w.size()
+	windows, kv = windows.orInMemory(), kv.orInMemory()
 	out := []store.Builder{
 		store.NewWindowBuilder(windows(names.Left, w.Retention(), size, true), keys, lefts),
 		store.NewWindowBuilder(windows(names.Right, w.Retention(), size, true), keys, rights),
@@ -57,7 +60,9 @@ func JoinStores[K, V1, V2 any](windows WindowBackend, kv KeyValueBackend, names 
 // each pair is joined with joiner and timestamped with the later of the
 // two. Records with a null key or value are dropped and counted. For left
 // and outer joins, a record that found no pair is emitted once its window
-// has closed (t + lookahead + grace < stream time), never earlier.
+// has closed (t + lookahead + grace < stream time), never earlier. A nil
+// joiner makes the processors' Init fail with ErrNilFunction; left and
+// outer joins with an unmatched buffer also need all three serdes.
 func Join[K, V1, V2, VR any](kind JoinKind, w JoinWindows, names JoinStoreNames, joiner Joiner[K, V1, V2, VR],
 	keys record.Serde[K], lefts record.Serde[V1], rights record.Serde[V2]) (processor.Supplier[K, V1, K, VR], processor.Supplier[K, V2, K, VR]) {
 	shared := joinShared[K, V1, V2, VR]{kind: kind, w: w, names: names, joiner: joiner, keys: keys, lefts: lefts, rights: rights}
@@ -117,10 +122,19 @@ type joinSide[K, V1, V2, VT, VO, VR any] struct {
 const (
 	sideLeft  = 0
 	sideRight = 1
+	// unmatchedKeyMin is the shortest unmatched-buffer key: timestamp,
+	// side and offset around an empty key.
+	unmatchedKeyMin = 8 + 1 + 8
 )
 
 func (j *joinSide[K, V1, V2, VT, VO, VR]) Init(ctx processor.Context[K, VR]) (err error) {
 	j.ctx = ctx
+	if j.joiner == nil {
+		return nilFunc("Join: joiner")
+	}
+	if j.kind != InnerJoin && j.names.Unmatched != "" && (j.keys == nil || j.lefts == nil || j.rights == nil) {
+		return fmt.Errorf("%w: Join: the unmatched buffer %q needs key, left and right serdes", record.ErrSerde, j.names.Unmatched)
+	}
 	if j.this, err = processor.WindowStore[K, VT](ctx, j.thisName); err != nil {
 		return err
 	}
@@ -323,6 +337,13 @@ func (j *joinSide[K, V1, V2, VT, VO, VR]) emitExpired(streamTime int64) error {
 	open := [2]bool{}
 	for it.Next() {
 		k := it.Key()
+		// The buffer is a store anyone can write, and a changelog anyone
+		// can produce to: check the layout before indexing into it.
+		if len(k) < unmatchedKeyMin || k[8] > sideRight {
+			it.Close()
+			return fmt.Errorf("%w: join buffer %q holds entry %x, not [timestamp 8][side 1][key][offset 8]",
+				record.ErrSerde, j.names.Unmatched, k)
+		}
 		ts, side := int64(binary.BigEndian.Uint64(k)), k[8]
 		lookahead := j.w.after
 		if side == sideRight {

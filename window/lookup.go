@@ -46,14 +46,16 @@ func (u *tableUpdater[K, V]) Close() error { return nil }
 // table kept by TableUpdater, or a global store). With inner set, records
 // whose key has no value are dropped (counted as "no-match"); otherwise the
 // joiner gets a nil table value (a left join). The output keeps the
-// record's key and timestamp.
+// record's key and timestamp. A nil joiner makes the processor's Init fail
+// with ErrNilFunction.
 func Lookup[K, V, VT, VR any](storeName string, inner bool, joiner func(key K, value V, table *VT) VR) processor.Supplier[K, V, K, VR] {
 	return LookupBy(storeName, inner, func(key K, _ V) (K, bool) { return key, true }, joiner)
 }
 
 // LookupBy is Lookup with the table key derived from the record (for global
 // stores, which hold every key: enrich by any field of the value). keyOf
-// returning false means there is nothing to look up (treated as no match).
+// returning false means there is nothing to look up (treated as no match);
+// a nil keyOf or joiner makes the processor's Init fail with ErrNilFunction.
 func LookupBy[K, V, KT, VT, VR any](storeName string, inner bool, keyOf func(key K, value V) (KT, bool), joiner func(key K, value V, table *VT) VR) processor.Supplier[K, V, K, VR] {
 	return func() processor.Processor[K, V, K, VR] {
 		return &lookup[K, V, KT, VT, VR]{storeName: storeName, inner: inner, keyOf: keyOf, joiner: joiner}
@@ -74,6 +76,12 @@ type lookup[K, V, KT, VT, VR any] struct {
 
 func (l *lookup[K, V, KT, VT, VR]) Init(ctx processor.Context[K, VR]) error {
 	l.ctx = ctx
+	switch {
+	case l.keyOf == nil:
+		return nilFunc("LookupBy: keyOf")
+	case l.joiner == nil:
+		return nilFunc("Lookup: joiner")
+	}
 	s, err := processor.KeyValueStore[KT, VT](ctx, l.storeName)
 	if err != nil {
 		return err

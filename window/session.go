@@ -9,7 +9,10 @@ import (
 )
 
 // SessionAggregator folds records into session aggregates; Merge combines
-// the aggregates of two sessions a record bridges.
+// the aggregates of two sessions a record bridges. Init may be nil: a new
+// session then starts from the zero VA, and a bridged one from the first
+// session's aggregate. A nil Add or Merge makes the processor's Init fail
+// with ErrNilFunction.
 type SessionAggregator[K, V, VA any] struct {
 	Init  func() VA
 	Add   func(key K, value V, agg VA) VA
@@ -24,9 +27,16 @@ type SessionAggregator[K, V, VA any] struct {
 // timestamped with the session end.
 func AggregateSessions[K, V, VA any](w SessionWindows, storeName string, agg SessionAggregator[K, V, VA]) processor.Supplier[K, V, Windowed[K], Change[VA]] {
 	add := func(k K, v V, a VA, _ bool) VA { return agg.Add(k, v, a) }
+	var missing error
+	switch {
+	case agg.Add == nil:
+		missing = nilFunc("AggregateSessions: SessionAggregator.Add")
+	case agg.Merge == nil:
+		missing = nilFunc("AggregateSessions: SessionAggregator.Merge")
+	}
 	return func() processor.Processor[K, V, Windowed[K], Change[VA]] {
 		return &sessionAggregate[K, V, VA]{w: w, storeName: storeName, init: agg.Init, add: add, merge: agg.Merge,
-			observed: math.MinInt64}
+			missing: missing, observed: math.MinInt64}
 	}
 }
 
@@ -40,10 +50,12 @@ func CountSessions[K, V any](w SessionWindows, storeName string) processor.Suppl
 }
 
 // ReduceSessions combines the values of each key and session with reduce
-// (which also merges sessions).
+// (which also merges sessions). A nil reduce makes the processor's Init
+// fail with ErrNilFunction.
 func ReduceSessions[K, V any](w SessionWindows, storeName string, reduce func(agg, value V) V) processor.Supplier[K, V, Windowed[K], Change[V]] {
+	missing := missingReducer(reduce, "ReduceSessions")
 	return func() processor.Processor[K, V, Windowed[K], Change[V]] {
-		return &sessionAggregate[K, V, V]{w: w, storeName: storeName, observed: math.MinInt64,
+		return &sessionAggregate[K, V, V]{w: w, storeName: storeName, observed: math.MinInt64, missing: missing,
 			add: reducer[K](reduce), merge: func(_ K, a, b V) V { return reduce(a, b) }}
 	}
 }
@@ -58,6 +70,7 @@ type sessionAggregate[K, V, VA any] struct {
 	init     func() VA
 	add      func(k K, v V, agg VA, empty bool) VA
 	merge    func(k K, a, b VA) VA
+	missing  error // a nil function given: Init fails with it
 	ctx      processor.Context[Windowed[K], Change[VA]]
 	store    store.SessionStore[K, VA]
 	cached   bool
@@ -67,6 +80,9 @@ type sessionAggregate[K, V, VA any] struct {
 
 func (p *sessionAggregate[K, V, VA]) Init(ctx processor.Context[Windowed[K], Change[VA]]) error {
 	p.ctx = ctx
+	if p.missing != nil {
+		return p.missing
+	}
 	s, err := processor.SessionStore[K, VA](ctx, p.storeName)
 	if err != nil {
 		return err

@@ -19,22 +19,19 @@ import (
 // ends; an update is forwarded as a Change timestamped with the window's
 // latest record.
 func AggregateSliding[K, V, VA any](w SlidingWindows, storeName string, agg Aggregator[K, V, VA]) processor.Supplier[K, V, Windowed[K], Change[VA]] {
-	fold := func(k K, v V, old VA, found bool) VA {
-		if !found {
-			old = agg.Init()
-		}
-		return agg.Add(k, v, old)
-	}
+	fold, missing := aggregatorFold(agg, "AggregateSliding")
 	return func() processor.Processor[K, V, Windowed[K], Change[VA]] {
-		return &slidingAggregate[K, V, VA]{w: w, storeName: storeName, fold: fold, observed: math.MinInt64}
+		return &slidingAggregate[K, V, VA]{w: w, storeName: storeName, fold: fold, missing: missing, observed: math.MinInt64}
 	}
 }
 
 // ReduceSliding combines the values of each key and sliding window with
-// reduce; a window's first value is its own aggregate.
+// reduce; a window's first value is its own aggregate. A nil reduce makes
+// the processor's Init fail with ErrNilFunction.
 func ReduceSliding[K, V any](w SlidingWindows, storeName string, reduce func(agg, value V) V) processor.Supplier[K, V, Windowed[K], Change[V]] {
+	missing := missingReducer(reduce, "ReduceSliding")
 	return func() processor.Processor[K, V, Windowed[K], Change[V]] {
-		return &slidingAggregate[K, V, V]{w: w, storeName: storeName, fold: reducer[K](reduce), observed: math.MinInt64}
+		return &slidingAggregate[K, V, V]{w: w, storeName: storeName, fold: reducer[K](reduce), missing: missing, observed: math.MinInt64}
 	}
 }
 
@@ -50,6 +47,7 @@ type slidingAggregate[K, V, VA any] struct {
 	w         SlidingWindows
 	storeName string
 	fold      func(key K, value V, old VA, found bool) VA
+	missing   error // a nil function given: Init fails with it
 	ctx       processor.Context[Windowed[K], Change[VA]]
 	store     store.WindowStore[K, vat[VA]]
 	cached    bool
@@ -59,6 +57,9 @@ type slidingAggregate[K, V, VA any] struct {
 
 func (p *slidingAggregate[K, V, VA]) Init(ctx processor.Context[Windowed[K], Change[VA]]) error {
 	p.ctx = ctx
+	if p.missing != nil {
+		return p.missing
+	}
 	s, err := processor.WindowStore[K, vat[VA]](ctx, p.storeName)
 	if err != nil {
 		return err

@@ -89,14 +89,31 @@ func (s bufferedSerde[V]) Deserialize(d []byte) (Buffered[V], error) {
 // SuppressionStore returns the builder of a suppression buffer store: a
 // changelogged key-value store (in memory by default in Kafka Streams; any
 // backend here), uncached so every buffer change reaches the changelog.
+//
+// A nil backend is the in-memory one; nil serdes are reported by the
+// builder's validation, at Build.
 func SuppressionStore[KS, V any](backend KeyValueBackend, name string, keys record.Serde[KS], values record.Serde[V]) *store.KeyValueBuilder[KS, Buffered[V]] {
-	return store.NewKeyValueBuilder(backend(name), keys, record.Serde[Buffered[V]](bufferedSerde[V]{values: values}))
+	var buffered record.Serde[Buffered[V]]
+	if values != nil {
+		buffered = bufferedSerde[V]{values: values}
+	}
+	return store.NewKeyValueBuilder(backend.orInMemory()(name), keys, buffered)
+}
+
+// windowedKeys is SessionWindowedSerde(keys), nil for nil keys so that a
+// missing serde is caught when the topology is built or the processor
+// initialized, not on the first record.
+func windowedKeys[K any](keys record.Serde[K]) record.Serde[Windowed[K]] {
+	if keys == nil {
+		return nil
+	}
+	return SessionWindowedSerde(keys)
 }
 
 // WindowedSuppressionStore is SuppressionStore for windowed keys (window
 // start and end are kept with the key).
 func WindowedSuppressionStore[K, V any](backend KeyValueBackend, name string, keys record.Serde[K], values record.Serde[V]) *store.KeyValueBuilder[Windowed[K], Buffered[V]] {
-	return SuppressionStore(backend, name, SessionWindowedSerde(keys), values)
+	return SuppressionStore(backend, name, windowedKeys(keys), values)
 }
 
 // UntilWindowCloses returns a supplier of processors that hold each time
@@ -107,7 +124,7 @@ func WindowedSuppressionStore[K, V any](backend KeyValueBackend, name string, ke
 // the store named storeName (see WindowedSuppressionStore).
 func UntilWindowCloses[K, V any](grace time.Duration, storeName string, keys record.Serde[K], values record.Serde[V], buf BufferConfig) processor.Supplier[Windowed[K], Change[V], Windowed[K], V] {
 	g := grace.Milliseconds()
-	return suppressor[Windowed[K], V](storeName, SessionWindowedSerde(keys), values, buf,
+	return suppressor[Windowed[K], V](storeName, windowedKeys(keys), values, buf,
 		func(k Windowed[K], _ int64) (int64, bool) { return dueAt(k.End, g) })
 }
 
@@ -115,7 +132,7 @@ func UntilWindowCloses[K, V any](grace time.Duration, storeName string, keys rec
 // inclusive: a session closes once stream time passes end + grace.
 func UntilSessionCloses[K, V any](grace time.Duration, storeName string, keys record.Serde[K], values record.Serde[V], buf BufferConfig) processor.Supplier[Windowed[K], Change[V], Windowed[K], V] {
 	g := grace.Milliseconds()
-	return suppressor[Windowed[K], V](storeName, SessionWindowedSerde(keys), values, buf,
+	return suppressor[Windowed[K], V](storeName, windowedKeys(keys), values, buf,
 		func(k Windowed[K], _ int64) (int64, bool) { return dueAt(k.End, g+1) })
 }
 
@@ -184,6 +201,9 @@ type suppress[KS, V any] struct {
 
 func (p *suppress[KS, V]) Init(ctx processor.Context[KS, V]) error {
 	p.ctx = ctx
+	if p.keys == nil || p.values == nil {
+		return fmt.Errorf("%w: suppression of store %q needs key and value serdes", record.ErrSerde, p.storeName)
+	}
 	s, err := processor.KeyValueStore[KS, Buffered[V]](ctx, p.storeName)
 	if err != nil {
 		return err

@@ -35,8 +35,12 @@ func (c Change[V]) String() string {
 // TimeWindowedSerde encodes a time-windowed key as the key's bytes followed
 // by the 8-byte big-endian window start, as Kafka Streams'
 // TimeWindowedSerializer does; the end is start + windowSize (ms), clamped at
-// math.MaxInt64 as the windows' ends are.
+// math.MaxInt64 as the windows' ends are. Input shorter than 8 bytes is an
+// error wrapping record.ErrSerde; with a nil keys serde every call is.
 func TimeWindowedSerde[K any](keys record.Serde[K], windowSize int64) record.Serde[Windowed[K]] {
+	if keys == nil {
+		return noKeySerde[K]{}
+	}
 	return timeWindowedSerde[K]{keys: keys, size: windowSize}
 }
 
@@ -70,8 +74,12 @@ func (s timeWindowedSerde[K]) Deserialize(b []byte) (Windowed[K], error) {
 
 // SessionWindowedSerde encodes a session key as the key's bytes, then the
 // end and the start (8 bytes big-endian each), as Kafka Streams'
-// SessionWindowedSerializer does.
+// SessionWindowedSerializer does. Input shorter than 16 bytes is an error
+// wrapping record.ErrSerde; with a nil keys serde every call is.
 func SessionWindowedSerde[K any](keys record.Serde[K]) record.Serde[Windowed[K]] {
+	if keys == nil {
+		return noKeySerde[K]{}
+	}
 	return sessionWindowedSerde[K]{keys: keys}
 }
 
@@ -100,6 +108,15 @@ func (s sessionWindowedSerde[K]) Deserialize(b []byte) (Windowed[K], error) {
 	return Windowed[K]{Key: k, End: int64(binary.BigEndian.Uint64(b[len(b)-16:])),
 		Start: int64(binary.BigEndian.Uint64(b[len(b)-8:]))}, nil
 }
+
+// noKeySerde is a windowed serde made without a key serde: a type of its
+// own, so the real ones need no per-record nil check.
+type noKeySerde[K any] struct{}
+
+var errNoKeySerde = fmt.Errorf("%w: windowed serde made with a nil key serde", record.ErrSerde)
+
+func (noKeySerde[K]) Serialize([]byte, Windowed[K]) ([]byte, error) { return nil, errNoKeySerde }
+func (noKeySerde[K]) Deserialize([]byte) (Windowed[K], error)       { return Windowed[K]{}, errNoKeySerde }
 
 // Unwindow returns a record keyed by the plain key of a windowed result,
 // for rekeying windowed results (the window is dropped; keep it in the value

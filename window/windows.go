@@ -12,6 +12,20 @@ import (
 // ErrInvalidWindow is wrapped by every window definition error.
 var ErrInvalidWindow = errors.New("window: invalid definition")
 
+// ErrNilFunction is wrapped by the Init error of a processor made with a
+// nil function it needs (an aggregator's Add, a reducer, a joiner, ...), so
+// the task fails at start instead of on each record.
+var ErrNilFunction = errors.New("window: nil function")
+
+// nilFunc returns an error wrapping ErrNilFunction naming what is missing.
+func nilFunc(what string) error { return fmt.Errorf("%w: %s", ErrNilFunction, what) }
+
+// zeroInit is an aggregator's Init when none is given: the zero aggregate.
+func zeroInit[VA any]() VA {
+	var zero VA
+	return zero
+}
+
 // TimeWindows are fixed-size windows aligned to the epoch: tumbling when the
 // advance equals the size, hopping when it is smaller. Durations are
 // milliseconds internally.
