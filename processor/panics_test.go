@@ -103,18 +103,16 @@ func TestFuncWithANilFunctionIsABuildError(t *testing.T) {
 	wantProblem(t, buildErr(t, b), processor.ErrInvalidNode, `"p"`, "nil supplier")
 }
 
-func TestAddStoreWithABuilderWhoseNamePanicsIsABuildError(t *testing.T) {
+func TestAddStoreWithABuilderOverANilSupplierIsABuildError(t *testing.T) {
 	b := processor.NewBuilder()
 	processor.AddSource(b, "in", record.String(), record.String(), "in")
 	processor.AddProcessor(b, "p", passSupplier[string, string](), "in")
-	// A key-value builder over a nil supplier panics in Name.
 	noPanic(t, "AddStore", func() {
 		b.AddStore(store.NewKeyValueBuilder[string, string](nil, record.String(), record.String()), "p")
 	})
 	var be *processor.BuildError
 	noPanic(t, "Build", func() { be = buildErr(t, b) })
-	wantProblem(t, be, processor.ErrInvalidStore, "Name")
-	wantProblem(t, be, handler.ErrPanic)
+	wantProblem(t, be, processor.ErrInvalidStore, "supplier")
 }
 
 // panicky is a store builder whose methods panic where asked.
