@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/millrace/millrace/handler"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
 )
@@ -30,7 +31,10 @@ type GlobalStore struct {
 // given deserializers. Processors read it by name without connecting it;
 // writing to it from a processor is an error.
 func AddGlobalStore[K, V any](b *Builder, sb *store.KeyValueBuilder[K, V], topic string, keys record.Deserializer[K], values record.Deserializer[V]) {
-	if sb == nil || topic == "" || keys == nil || values == nil {
+	if b == nil {
+		return // a nil Builder declares nothing; its Build reports ErrEmptyTopology
+	}
+	if sb == nil || topic == "" || keys == nil || values == nil || sb.Validate() != nil {
 		b.problems = append(b.problems, fmt.Errorf("%w: global store needs a builder, a topic and deserializers", ErrInvalidNode))
 		return
 	}
@@ -38,14 +42,30 @@ func AddGlobalStore[K, V any](b *Builder, sb *store.KeyValueBuilder[K, V], topic
 	sb.WithLoggingDisabled()
 	b.globals = append(b.globals, GlobalStore{
 		Name: name, Topic: topic, Builder: sb,
-		Apply: func(s store.StateStore, raw *record.ConsumerRecord) (bool, error) {
+		Apply: func(s store.StateStore, raw *record.ConsumerRecord) (applied bool, err error) {
 			kv, ok := s.(store.KeyValueStore[K, V])
 			if !ok {
 				return false, fmt.Errorf("%w: global store %q is %T, not a key-value store of its builder's types", ErrStoreType, name, s)
 			}
+			if raw == nil {
+				return false, fmt.Errorf("%w: global store %q: nil record", ErrInvalidNode, name)
+			}
 			if raw.Key == nil {
 				return false, nil
 			}
+			part := "key"
+			defer func() {
+				// A deserializer that panics is a record that does not
+				// deserialize, as on a task's source.
+				if p := recover(); p != nil {
+					if part == "store" {
+						applied, err = false, fmt.Errorf("global store %q: %w: %v", name, handler.ErrPanic, p)
+						return
+					}
+					applied, err = false, &record.DeserializationError{Metadata: raw.Metadata(), Part: part,
+						Err: fmt.Errorf("%w: %v", handler.ErrPanic, p)}
+				}
+			}()
 			k, err := keys.Deserialize(raw.Key)
 			if err != nil {
 				return false, &record.DeserializationError{Metadata: raw.Metadata(), Part: "key", Err: err}
@@ -54,10 +74,12 @@ func AddGlobalStore[K, V any](b *Builder, sb *store.KeyValueBuilder[K, V], topic
 				_, _, err := kv.Delete(k)
 				return true, err
 			}
+			part = "value"
 			v, err := values.Deserialize(raw.Value)
 			if err != nil {
 				return false, &record.DeserializationError{Metadata: raw.Metadata(), Part: "value", Err: err}
 			}
+			part = "store"
 			return true, kv.Put(k, v)
 		},
 		View: func(s store.StateStore) store.StateStore {
@@ -115,6 +137,9 @@ const (
 // guessed at: skip names why (err then carries the cause, if any) for the
 // caller to log and count. With skip empty, err is a store failure.
 func (g GlobalStore) Update(s store.StateStore, raw *record.ConsumerRecord) (skip string, err error) {
+	if g.Apply == nil {
+		return "", fmt.Errorf("%w: global store %q has no Apply function", ErrInvalidNode, g.Name)
+	}
 	applied, err := g.Apply(s, raw)
 	var de *record.DeserializationError
 	switch {
@@ -129,6 +154,11 @@ func (g GlobalStore) Update(s store.StateStore, raw *record.ConsumerRecord) (ski
 }
 
 // GlobalStores returns the topology's global stores.
-func (t *Topology) GlobalStores() []GlobalStore { return append([]GlobalStore(nil), t.globals...) }
+func (t *Topology) GlobalStores() []GlobalStore {
+	if t == nil {
+		return nil
+	}
+	return append([]GlobalStore(nil), t.globals...)
+}
 
 var errGlobalTopic = errors.New("topic is both a source and a global store's topic")

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/millrace/millrace/handler"
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/punctuate"
@@ -286,4 +288,40 @@ func TestBuildErrorWithANilProblemStillFormats(t *testing.T) {
 		var nilBE *processor.BuildError
 		_ = nilBE.Error()
 	})
+}
+
+func TestGlobalStoreRecordWhoseDeserializerPanicsIsSkippedAsUndeserializable(t *testing.T) {
+	b := processor.NewBuilder()
+	panicky := record.SerdeFuncs(func(string) ([]byte, error) { return nil, nil }, func([]byte) (string, error) { panic("bad bytes") })
+	processor.AddGlobalStore(b, store.NewKeyValueBuilder(store.InMemoryKeyValue("g"), record.String(), record.String()), "g-topic", record.String(), panicky)
+	processor.AddSource(b, "in", record.String(), record.String(), "in")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := topo.GlobalStores()[0]
+	st, err := g.Builder.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Init(store.InitContext{TaskID: "global", Logger: zap.NewNop()}); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var skip string
+	noPanic(t, "Update", func() {
+		skip, err = g.Update(st, &record.ConsumerRecord{Topic: "g-topic", Key: []byte("k"), Value: []byte("v")})
+	})
+	if skip != processor.GlobalSkipDeserialization || !errors.Is(err, handler.ErrPanic) {
+		t.Fatalf("Update = %q, %v; want a skip as undeserializable, wrapping ErrPanic", skip, err)
+	}
+	var nilTopo *processor.Topology
+	noPanic(t, "GlobalStores on a nil topology", func() { _ = nilTopo.GlobalStores() })
+	noPanic(t, "AddGlobalStore on a nil builder", func() {
+		processor.AddGlobalStore(nil, store.NewKeyValueBuilder(store.InMemoryKeyValue("g"), record.String(), record.String()), "t", record.String(), record.String())
+	})
+	noPanic(t, "Update of a zero GlobalStore", func() { _, err = processor.GlobalStore{}.Update(st, nil) })
+	if err == nil {
+		t.Error("Update of a zero GlobalStore succeeded")
+	}
 }

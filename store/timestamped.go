@@ -21,11 +21,22 @@ type TimestampedKeyValueStore[K, V any] = KeyValueStore[K, ValueAndTimestamp[V]]
 // TimestampedSerde encodes a ValueAndTimestamp as 8 bytes of big-endian
 // timestamp followed by the value's encoding (Kafka Streams' layout). A value
 // that serializes to null makes the whole entry null (a delete).
+// A nil values serde gives a serde whose every call fails with an error
+// wrapping record.ErrSerde.
 func TimestampedSerde[V any](values record.Serde[V]) record.Serde[ValueAndTimestamp[V]] {
+	if values == nil {
+		err := fmt.Errorf("%w: TimestampedSerde needs a values serde, got nil", record.ErrSerde)
+		return record.SerdeFuncs(
+			func(ValueAndTimestamp[V]) ([]byte, error) { return nil, err },
+			func([]byte) (ValueAndTimestamp[V], error) { return ValueAndTimestamp[V]{}, err })
+	}
 	return tsSerde[V]{vs: values}
 }
 
 type tsSerde[V any] struct{ vs record.Serde[V] }
+
+// Retains reports whether the value deserializer retains its input.
+func (s tsSerde[V]) Retains() bool { return record.Retains[V](s.vs) }
 
 func (s tsSerde[V]) Serialize(dst []byte, v ValueAndTimestamp[V]) ([]byte, error) {
 	dst = binary.BigEndian.AppendUint64(dst, uint64(v.Timestamp))

@@ -43,3 +43,13 @@ func TestGlobalViewOfAStoreItDidNotBuildIsAnErrorNamingTheStoreAndItsType(t *tes
 		t.Errorf("view Put = %v, want ErrReadOnly", err)
 	}
 }
+
+func TestTimestampedSerdeWithoutAValueSerdeFailsInsteadOfPanicking(t *testing.T) {
+	s := store.TimestampedSerde[int64](nil)
+	if _, err := s.Serialize(nil, store.ValueAndTimestamp[int64]{Value: 1, Timestamp: 2}); !errors.Is(err, record.ErrSerde) {
+		t.Errorf("Serialize: %v, want ErrSerde", err)
+	}
+	if _, err := s.Deserialize(make([]byte, 16)); !errors.Is(err, record.ErrSerde) {
+		t.Errorf("Deserialize: %v, want ErrSerde", err)
+	}
+}

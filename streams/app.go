@@ -74,7 +74,12 @@ func New(topo *processor.Topology, cfg Config) (*App, error) {
 func (a *App) Config() Config { return a.cfg }
 
 // State returns the current state.
-func (a *App) State() State { return State(a.state.Load()) }
+func (a *App) State() State {
+	if a == nil {
+		return NotRunning
+	}
+	return State(a.state.Load())
+}
 
 func (a *App) setState(to State) bool {
 	a.stateMu.Lock()
@@ -92,17 +97,36 @@ func (a *App) setState(to State) bool {
 	a.stateMu.Unlock()
 	if from != to {
 		a.logger.Info("state", zap.Stringer("from", from), zap.Stringer("to", to))
-		if a.cfg.StateListener != nil {
-			a.cfg.StateListener(from, to)
-		}
+		a.notifyState(from, to)
 	}
 	return true
 }
+
+// notifyState calls the StateListener; a panicking listener is logged, and
+// crashes nothing.
+func (a *App) notifyState(from, to State) {
+	if a.cfg.StateListener == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			a.logger.Error("state listener panicked", zap.Stringer("from", from), zap.Stringer("to", to),
+				zap.Any("panic", p), zap.Stack("stack"))
+		}
+	}()
+	a.cfg.StateListener(from, to)
+}
+
+// errNotNew is returned by an App that New did not make.
+var errNotNew = errors.New("streams: App not made by New")
 
 // Run starts the App and blocks until ctx is cancelled, Close is called, or
 // a fatal error stops it; it returns nil after a clean shutdown and the
 // error otherwise. Run may be called once.
 func (a *App) Run(ctx context.Context) error {
+	if a == nil || a.done == nil {
+		return errNotNew
+	}
 	a.mu.Lock()
 	if a.started {
 		a.mu.Unlock()
@@ -143,6 +167,9 @@ var ErrCloseTimeout = errors.New("streams: close timed out")
 // CloseTimeout; see Config.CloseTimeout). It is idempotent and returns
 // Run's error, if any.
 func (a *App) Close() error {
+	if a == nil || a.done == nil {
+		return errNotNew
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.CloseTimeout+closeSlack)
 	defer cancel()
 	return a.Shutdown(ctx)
@@ -157,6 +184,9 @@ const closeSlack = 5 * time.Second
 // Shutdown returns an error wrapping ErrCloseTimeout and the App goes on
 // shutting down in the background; a later Close waits for it again.
 func (a *App) Shutdown(ctx context.Context) error {
+	if a == nil || a.done == nil {
+		return errNotNew
+	}
 	a.mu.Lock()
 	started, cancel := a.started, a.cancel
 	if !started {

@@ -1,6 +1,7 @@
 package streams_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -129,5 +130,31 @@ func TestZeroCommitIntervalMeansTheDefaultNotAsOftenAsPossible(t *testing.T) {
 			t.Errorf("%s: CommitInterval 0 became %v, want %v", c.g, got, c.want)
 		}
 		must(t, app.Close())
+	}
+}
+
+func TestAppNotMadeByNewFailsInsteadOfPanicking(t *testing.T) {
+	var zero streams.App
+	if err := zero.Run(context.Background()); err == nil {
+		t.Error("Run on a zero App succeeded")
+	}
+	if err := zero.Close(); err == nil {
+		t.Error("Close on a zero App succeeded")
+	}
+	if err := zero.Shutdown(context.Background()); err == nil {
+		t.Error("Shutdown on a zero App succeeded")
+	}
+	if _, err := streams.KeyValueStore[string, string](nil, "s"); !errors.Is(err, streams.ErrStoreNotAvailable) {
+		t.Errorf("KeyValueStore on a nil App: %v", err)
+	}
+}
+
+func TestPanickingStateListenerCrashesNothing(t *testing.T) {
+	app, err := streams.New(int64Source(t), streams.Config{ApplicationID: "listener", BootstrapServers: "127.0.0.1:9092",
+		StateListener: func(from, to streams.State) { panic("listener bug") }})
+	must(t, err)
+	must(t, app.Close()) // Created -> PendingShutdown -> NotRunning, both notified
+	if app.State() != streams.NotRunning {
+		t.Errorf("state %s after Close", app.State())
 	}
 }

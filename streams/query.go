@@ -34,6 +34,9 @@ func (a *App) unregister(id processor.TaskID) {
 
 // LocalTasks returns the ids of the tasks this instance runs now, sorted.
 func (a *App) LocalTasks() []processor.TaskID {
+	if a == nil {
+		return nil
+	}
 	a.iqMu.Lock()
 	defer a.iqMu.Unlock()
 	return sortedIDs(a.iq)
@@ -45,6 +48,9 @@ func (a *App) LocalTasks() []processor.TaskID {
 // another, each in key order. It is safe to use from any goroutine; a task
 // that moves away during a query yields an error wrapping store.ErrClosed.
 func KeyValueStore[K, V any](a *App, name string) (store.ReadOnlyKeyValueStore[K, V], error) {
+	if a == nil {
+		return nil, fmt.Errorf("%w: %q: nil App", ErrStoreNotAvailable, name)
+	}
 	a.iqMu.Lock()
 	defer a.iqMu.Unlock()
 	var views []store.ReadOnlyKeyValueStore[K, V]
