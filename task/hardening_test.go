@@ -154,7 +154,9 @@ func (f handlerFunc) OnProcessingError(pe *handler.ProcessingError) handler.Resp
 
 type refusingChangelog struct{}
 
-func (refusingChangelog) Log(string, []byte, []byte, int64) error { return errors.New("broker said no") }
+func (refusingChangelog) Log(string, []byte, []byte, int64) error {
+	return errors.New("broker said no")
+}
 
 func TestRefusedChangelogWriteFailsTheTaskUnderLogAndContinue(t *testing.T) {
 	b := processor.NewBuilder()
