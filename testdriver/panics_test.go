@@ -188,14 +188,19 @@ func TestAPanicInsideBatchIsAnErrorAndTheDriverStaysUsable(t *testing.T) {
 	}
 }
 
-func TestAGlobalStoreDeserializerThatPanicsIsAnErrorFromPipe(t *testing.T) {
+// A global-topic record whose deserializer panics is a record that does not
+// deserialize: skipped and counted, as global stores skip those.
+func TestAGlobalStoreDeserializerThatPanicsSkipsAndCountsTheRecord(t *testing.T) {
 	b := inToOut()
 	processor.AddGlobalStore[string, string](b, store.NewKeyValueBuilder[string, string](store.InMemoryKeyValue("g"), record.String(), record.String()),
 		"g-topic", record.String(), boom{})
 	d := newDriver(t, b, testdriver.Config{})
 	noPanic(t, "PipeRaw", func() {
-		if err := d.PipeRaw("g-topic", []byte("k"), []byte("v"), 1); !errors.Is(err, handler.ErrPanic) {
-			t.Errorf("PipeRaw to the global topic = %v, want an error wrapping ErrPanic", err)
+		if err := d.PipeRaw("g-topic", []byte("k"), []byte("v"), 1); err != nil {
+			t.Errorf("PipeRaw to the global topic = %v, want the record skipped", err)
 		}
 	})
+	if n := d.SkippedGlobalRecords()[processor.GlobalSkipDeserialization]; n != 1 {
+		t.Errorf("skipped %v, want one %s", d.SkippedGlobalRecords(), processor.GlobalSkipDeserialization)
+	}
 }
