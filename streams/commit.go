@@ -230,6 +230,7 @@ func (th *thread) awaitRound(closing bool, deadline time.Time) ([]answer, error)
 			continue
 		}
 		waitMore := false
+		var held []*runner
 		for _, r := range pending {
 			hard := r.pendingSince.Add(th.cfg.TaskTimeout)
 			if closing {
@@ -245,10 +246,20 @@ func (th *thread) awaitRound(closing bool, deadline time.Time) ([]answer, error)
 				if !r.col.hold(now.Add(barrierWait)) || r.col.dirty.Load() {
 					r.col.open()
 					waitMore = true
+				} else {
+					held = append(held, r)
 				}
 			}
 		}
 		if waitMore {
+			// Tasks checked clean may answer while the others are waited
+			// for, and their commit's store flush writes changelogs: a gate
+			// held meanwhile would block that flush (and the commit waiting
+			// for it) until TaskTimeout. They are held and checked again at
+			// the next pass.
+			for _, r := range held {
+				r.col.open()
+			}
 			time.Sleep(2 * time.Millisecond)
 			continue
 		}
