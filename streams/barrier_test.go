@@ -1,9 +1,18 @@
 package streams_test
 
 import (
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
@@ -105,5 +114,123 @@ func TestLateCleanTaskThatAnswersWhileTheCommitWaitsForADirtyOneIsNotHeldAtItsGa
 	}
 	if st := app.app.State(); st != streams.Running {
 		t.Fatalf("state %s, want RUNNING", st)
+	}
+}
+
+// abortTopology forwards every record to "out", except: the first "poison"
+// goes to "fail-out", whose produce requests the broker refuses, so the
+// open transaction must abort; the first "zombie" call waits until release
+// is closed, then forwards its record (and returns the forward's error).
+func abortTopology(t *testing.T, zombieIn *atomic.Bool, release chan struct{}) *processor.Topology {
+	var poisoned atomic.Bool
+	bld := processor.NewBuilder()
+	processor.AddSource(bld, "in", record.String(), record.String(), "in")
+	processor.AddProcessor(bld, "p", processor.Func(func(ctx processor.Context[string, string], r record.Record[string, string]) error {
+		switch {
+		case r.Key() == "poison" && poisoned.CompareAndSwap(false, true):
+			return ctx.Forward(r.WithKey("poison-to-fail-out"))
+		case r.Key() == "zombie" && zombieIn.CompareAndSwap(false, true):
+			<-release
+			return ctx.Forward(r)
+		}
+		return ctx.Forward(r)
+	}), "in")
+	processor.AddSinkFunc(bld, "out", func(r record.Record[string, string]) string {
+		if r.Key() == "poison-to-fail-out" {
+			return "fail-out"
+		}
+		return "out"
+	}, record.String(), record.String(), "p")
+	topo, err := bld.Build()
+	must(t, err)
+	return topo
+}
+
+// failingCluster is an embedded cluster whose broker answers every produce
+// request for failTopic with a retriable error, so records for it time out
+// in flight and a transaction holding one must abort.
+func failingCluster(t *testing.T, topics map[string]int32, failTopic string) string {
+	t.Helper()
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(100 * time.Millisecond)}
+	for topic, n := range topics {
+		opts = append(opts, kfake.SeedTopics(n, topic))
+	}
+	c, err := kfake.NewCluster(opts...)
+	must(t, err)
+	t.Cleanup(c.Close)
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		preq := req.(*kmsg.ProduceRequest)
+		hit := false
+		for _, tp := range preq.Topics {
+			hit = hit || tp.Topic == failTopic
+		}
+		if !hit {
+			return nil, nil, false
+		}
+		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
+		for _, tp := range preq.Topics {
+			rt := kmsg.NewProduceResponseTopic()
+			rt.Topic = tp.Topic
+			for _, p := range tp.Partitions {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = kerr.NotEnoughReplicas.Code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	return strings.Join(c.ListenAddrs(), ",")
+}
+
+// A transaction that fails outside a commit (a record times out in flight,
+// so the next produce call of a task is refused and the task fails with a
+// transaction failure) is aborted and every task restarts from the
+// committed offsets. The bug: recoverFromAbort aborts the transaction and
+// begins the next one before it closes the tasks, so a task still inside a
+// processor call (here 0_1, on "zombie") writes into the new transaction
+// before it takes its close. That write belongs to a task incarnation that
+// is thrown away: its input offset is never committed, the new 0_1
+// processes "zombie" again, and the next commit commits both outputs.
+func TestTransactionAbortedOutsideACommitLetsNoClosingTaskWriteIntoTheNextTransaction(t *testing.T) {
+	bootstrap := failingCluster(t, map[string]int32{"in": 2, "out": 2, "fail-out": 1}, "fail-out")
+	var zombieIn atomic.Bool
+	release := make(chan struct{})
+	var once sync.Once
+	releaseSoon := func() { once.Do(func() { time.AfterFunc(time.Second, func() { close(release) }) }) }
+	t.Cleanup(releaseSoon)
+	logger := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel), zaptest.WrapOptions(zap.Hooks(func(e zapcore.Entry) error {
+		if strings.HasPrefix(e.Message, "transaction failed; aborting") {
+			releaseSoon() // by then the abort is done and the next transaction open
+		}
+		return nil
+	})))
+	app := start(t, abortTopology(t, &zombieIn, release), streams.Config{ApplicationID: "abort-zombie", BootstrapServers: bootstrap,
+		ProcessingGuarantee: streams.ExactlyOnceV2, CommitInterval: time.Hour, CloseTimeout: 10 * time.Second, Logger: logger,
+		ProducerConfig: map[string]any{"message.timeout.ms": 1000}})
+	waitState(t, app.app, streams.Running, 30*time.Second)
+	produceTo(t, bootstrap, "in", 1, "zombie")
+	waitFor(t, 10*time.Second, "task 0_1 is inside its call", zombieIn.Load)
+	produceTo(t, bootstrap, "in", 0, "poison")
+	time.Sleep(2500 * time.Millisecond) // the poison timed out: the transaction must abort
+	produceTo(t, bootstrap, "in", 0, "next") // its produce call is refused: 0_0 fails, the App recovers
+	waitFor(t, 20*time.Second, "the App recovers from the failed transaction", func() bool {
+		select {
+		case <-release:
+			return true
+		default:
+			return false
+		}
+	})
+	time.Sleep(2 * time.Second) // the tasks restart and process everything again
+	must(t, closeWithin(t, app, 30*time.Second)) // the final commit
+	seen := map[string]int{}
+	for _, r := range consumeUntil(t, bootstrap, "out", true, 5*time.Second, func([]consumed) bool { return false }) {
+		seen[string(r.key)]++
+	}
+	if seen["zombie"] != 1 || seen["poison"] != 1 || seen["next"] != 1 {
+		t.Fatalf("committed outputs %v, want zombie=1 poison=1 next=1", seen)
 	}
 }
