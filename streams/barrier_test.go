@@ -120,9 +120,10 @@ func TestLateCleanTaskThatAnswersWhileTheCommitWaitsForADirtyOneIsNotHeldAtItsGa
 // abortTopology forwards every record to "out", except: the first "poison"
 // goes to "fail-out", whose produce requests the broker refuses, so the
 // open transaction must abort; the first "zombie" call waits until release
-// is closed, then forwards its record (and returns the forward's error).
-func abortTopology(t *testing.T, zombieIn *atomic.Bool, release chan struct{}) *processor.Topology {
-	var poisoned atomic.Bool
+// is closed, then forwards its record (and returns the forward's error); the
+// first "slow" call sleeps slowPause, then forwards.
+func abortTopology(t *testing.T, zombieIn *atomic.Bool, release chan struct{}, slowPause time.Duration) *processor.Topology {
+	var poisoned, slowIn atomic.Bool
 	bld := processor.NewBuilder()
 	processor.AddSource(bld, "in", record.String(), record.String(), "in")
 	processor.AddProcessor(bld, "p", processor.Func(func(ctx processor.Context[string, string], r record.Record[string, string]) error {
@@ -131,6 +132,9 @@ func abortTopology(t *testing.T, zombieIn *atomic.Bool, release chan struct{}) *
 			return ctx.Forward(r.WithKey("poison-to-fail-out"))
 		case r.Key() == "zombie" && zombieIn.CompareAndSwap(false, true):
 			<-release
+			return ctx.Forward(r)
+		case r.Key() == "slow" && slowIn.CompareAndSwap(false, true):
+			time.Sleep(slowPause)
 			return ctx.Forward(r)
 		}
 		return ctx.Forward(r)
@@ -207,7 +211,7 @@ func TestTransactionAbortedOutsideACommitLetsNoClosingTaskWriteIntoTheNextTransa
 		}
 		return nil
 	})))
-	app := start(t, abortTopology(t, &zombieIn, release), streams.Config{ApplicationID: "abort-zombie", BootstrapServers: bootstrap,
+	app := start(t, abortTopology(t, &zombieIn, release, 0), streams.Config{ApplicationID: "abort-zombie", BootstrapServers: bootstrap,
 		ProcessingGuarantee: streams.ExactlyOnceV2, CommitInterval: time.Hour, CloseTimeout: 10 * time.Second, Logger: logger,
 		ProducerConfig: map[string]any{"message.timeout.ms": 1000}})
 	waitState(t, app.app, streams.Running, 30*time.Second)
@@ -232,5 +236,49 @@ func TestTransactionAbortedOutsideACommitLetsNoClosingTaskWriteIntoTheNextTransa
 	}
 	if seen["zombie"] != 1 || seen["poison"] != 1 || seen["next"] != 1 {
 		t.Fatalf("committed outputs %v, want zombie=1 poison=1 next=1", seen)
+	}
+}
+
+// An exactly-once commit goes on without a late task checked clean (here
+// 0_0, inside a slow call), holding the task's sends at its gate; when the
+// transaction then fails (0_1's "poison" times out), the App aborts and
+// restarts the tasks. The bug: commitAll recovers while it still holds the
+// late task's gate (it opens it in a deferred call, after the recovery), so
+// the late task, whose call ends with a forward, waits at the gate and can
+// neither answer its commit request nor take its close: the recovery waits
+// CloseTimeout for it, gives up on it, and may then fail to reopen it
+// while its goroutine still holds its state directory.
+func TestTransactionFailingWhileATaskIsLateRecoversWithoutWaitingForTheCloseTimeout(t *testing.T) {
+	bootstrap := failingCluster(t, map[string]int32{"in": 2, "out": 2, "fail-out": 1}, "fail-out")
+	var zombieIn atomic.Bool
+	gaveUp := make(chan string, 8)
+	logger := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel), zaptest.WrapOptions(zap.Hooks(func(e zapcore.Entry) error {
+		if strings.HasPrefix(e.Message, "giving up on a task") {
+			select {
+			case gaveUp <- e.Message:
+			default:
+			}
+		}
+		return nil
+	})))
+	app := start(t, abortTopology(t, &zombieIn, nil, 4*time.Second), streams.Config{ApplicationID: "abort-late", BootstrapServers: bootstrap,
+		ProcessingGuarantee: streams.ExactlyOnceV2, CommitInterval: 100 * time.Millisecond, CloseTimeout: 20 * time.Second, Logger: logger,
+		ProducerConfig: map[string]any{"message.timeout.ms": 1000}})
+	waitState(t, app.app, streams.Running, 30*time.Second)
+	produceTo(t, bootstrap, "in", 0, "slow")
+	time.Sleep(200 * time.Millisecond) // 0_0 is inside its call
+	produceTo(t, bootstrap, "in", 1, "poison")
+	out := consumeUntil(t, bootstrap, "out", true, 12*time.Second, func(o []consumed) bool { return len(o) >= 2 }, app)
+	select {
+	case msg := <-gaveUp:
+		t.Fatalf("the recovery gave up on a task: %s", msg)
+	default:
+	}
+	seen := map[string]int{}
+	for _, r := range out {
+		seen[string(r.key)]++
+	}
+	if seen["slow"] != 1 || seen["poison"] != 1 {
+		t.Fatalf("committed outputs %v 12s after the failed transaction, want slow=1 poison=1", seen)
 	}
 }
