@@ -124,11 +124,12 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 	for _, r := range late {
 		r.col.hold(gateDeadline)
 	}
-	defer func() {
+	openLate := func() {
 		for _, r := range late {
 			r.col.open()
 		}
-	}()
+	}
+	defer openLate()
 	if th.eos {
 		for _, r := range late {
 			if r.col.dirty.Load() { // only when closing: awaitRound waits for it otherwise
@@ -145,6 +146,9 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 		if err != nil {
 			release(hold)
 			if isTxnFailure(err) && !closing {
+				// The recovery closes every task: a late one must reach its
+				// commit request and its close, not wait at its gate.
+				openLate()
 				return th.recoverTxn(err)
 			}
 			return err
