@@ -1,6 +1,7 @@
 package streams_test
 
 import (
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -280,5 +281,58 @@ func TestTransactionFailingWhileATaskIsLateRecoversWithoutWaitingForTheCloseTime
 	}
 	if seen["slow"] != 1 || seen["poison"] != 1 {
 		t.Fatalf("committed outputs %v 12s after the failed transaction, want slow=1 poison=1", seen)
+	}
+}
+
+// Close (or the end of Run's context) moves the App to PENDING_SHUTDOWN at
+// once, for the whole shutdown, as the State docs say ("Close was called or
+// Run's context ended; committing and closing") and as Kafka Streams does.
+// The bug: the state stayed RUNNING until every task and client was closed
+// and only then passed through PENDING_SHUTDOWN, so for up to CloseTimeout
+// (here: a task stuck in a call) a closing App looked healthy. An error
+// found while shutting down still ends in ERROR, as Run returns it.
+func TestCloseMovesTheAppToPendingShutdownWhileItShutsDown(t *testing.T) {
+	c := cluster(t, map[string]int32{"in": 1, "out": 1})
+	b := &blocker{release: make(chan struct{}), ignoreCtx: true}
+	var mu sync.Mutex
+	var states []string
+	app := start(t, b.topology(t), streams.Config{ApplicationID: "pending-shutdown", BootstrapServers: c.Bootstrap(),
+		CommitInterval: 100 * time.Millisecond, CloseTimeout: 3 * time.Second,
+		StateListener: func(from, to streams.State) {
+			mu.Lock()
+			states = append(states, to.String())
+			mu.Unlock()
+		}})
+	t.Cleanup(func() {
+		close(b.release)
+		waitFor(t, 5*time.Second, "the processor returns", b.returned.Load)
+		time.Sleep(200 * time.Millisecond) // the task given up on closes
+	})
+	waitState(t, app.app, streams.Running, 30*time.Second)
+	produceTo(t, c.Bootstrap(), "in", 0, "block")
+	waitFor(t, 10*time.Second, "the blocking record is reached", b.entered.Load)
+	closed := make(chan error, 1)
+	go func() { closed <- app.app.Close() }()
+	time.Sleep(time.Second) // the shutdown waits for the stuck task
+	during := app.app.State()
+	var err error
+	select {
+	case err = <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	if during != streams.PendingShutdown {
+		t.Errorf("state %s while Close waits for the tasks, want PENDING_SHUTDOWN", during)
+	}
+	if !errors.Is(err, streams.ErrTaskStuck) {
+		t.Fatalf("Close: %v, want ErrTaskStuck", err)
+	}
+	if st := app.app.State(); st != streams.Error {
+		t.Errorf("state %s after Close returned %v, want ERROR", st, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(states, " "); !strings.HasSuffix(got, "PENDING_SHUTDOWN PENDING_ERROR ERROR") {
+		t.Errorf("state changes: %s, want them to end PENDING_SHUTDOWN PENDING_ERROR ERROR", got)
 	}
 }
