@@ -219,7 +219,7 @@ func TestTransactionAbortedOutsideACommitLetsNoClosingTaskWriteIntoTheNextTransa
 	produceTo(t, bootstrap, "in", 1, "zombie")
 	waitFor(t, 10*time.Second, "task 0_1 is inside its call", zombieIn.Load)
 	produceTo(t, bootstrap, "in", 0, "poison")
-	time.Sleep(2500 * time.Millisecond) // the poison timed out: the transaction must abort
+	time.Sleep(2500 * time.Millisecond)      // the poison timed out: the transaction must abort
 	produceTo(t, bootstrap, "in", 0, "next") // its produce call is refused: 0_0 fails, the App recovers
 	waitFor(t, 20*time.Second, "the App recovers from the failed transaction", func() bool {
 		select {
@@ -229,7 +229,7 @@ func TestTransactionAbortedOutsideACommitLetsNoClosingTaskWriteIntoTheNextTransa
 			return false
 		}
 	})
-	time.Sleep(2 * time.Second) // the tasks restart and process everything again
+	time.Sleep(2 * time.Second)                  // the tasks restart and process everything again
 	must(t, closeWithin(t, app, 30*time.Second)) // the final commit
 	seen := map[string]int{}
 	for _, r := range consumeUntil(t, bootstrap, "out", true, 5*time.Second, func([]consumed) bool { return false }) {
