@@ -67,8 +67,20 @@ func staleCheckpoint(t *testing.T, checkpoint int64, unreadable bool) {
 	produce(t, c.Bootstrap(), "in", rounds(5, 4)) // changelog offsets 51..70: past the stale checkpoint
 	second := start(t, wipingCount(t), cfg)
 	consumeUntil(t, c.Bootstrap(), "out", false, 30*time.Second, func(o []consumed) bool { return len(o) >= 71 }, second)
-	must(t, streams.Crash(second.app)) // no new checkpoint
-	must(t, os.RemoveAll(filepath.Join(taskDir, "rocksdb", "counts")))
+	must(t, streams.Crash(second.app))
+	td, err = d.LockTask("0_0")
+	must(t, err)
+	cp, err := td.ReadCheckpoint()
+	must(t, err)
+	must(t, td.Unlock())
+	if o, ok := cp[changelog]; ok && o == checkpoint {
+		t.Errorf("after the wipe the checkpoint still claims offset %d of the wiped store", o)
+	}
+	// Unless the task checkpointed since the wipe (a rebalance), a kill
+	// leaves none of the store's writes since the wipe on disk.
+	if _, ok := cp[changelog]; !ok || cp[changelog] == checkpoint {
+		must(t, os.RemoveAll(filepath.Join(taskDir, "rocksdb", "counts")))
+	}
 
 	produce(t, c.Bootstrap(), "in", []kv{{"z", "x", 3000}})
 	third := start(t, wipingCount(t), cfg)
