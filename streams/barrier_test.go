@@ -336,3 +336,57 @@ func TestCloseMovesTheAppToPendingShutdownWhileItShutsDown(t *testing.T) {
 		t.Errorf("state changes: %s, want them to end PENDING_SHUTDOWN PENDING_ERROR ERROR", got)
 	}
 }
+
+// Under exactly-once a task stuck past TaskTimeout fails the App; another
+// task, late for the same commit but only slow (checked clean, so its gate
+// was held), must still close at once at the shutdown. The bug: when
+// awaitRound's last pass held the slow task's gate and then found the
+// stuck one (checkStuck), commitAll returned before it deferred opening
+// the late tasks' gates, so the gate stayed held for good: the slow task's
+// call ends with a forward that waits there, it can answer neither its
+// commit request nor its close, and the shutdown waits CloseTimeout for it
+// and gives up on it.
+func TestTaskStuckPastTaskTimeoutDoesNotLeaveASlowTaskHeldAtItsGate(t *testing.T) {
+	cl := cluster(t, map[string]int32{"in": 2, "out": 2})
+	var slowIn, slowDone atomic.Bool
+	bld := processor.NewBuilder()
+	processor.AddSource(bld, "in", record.String(), record.String(), "in")
+	processor.AddProcessor(bld, "p", processor.Func(func(ctx processor.Context[string, string], r record.Record[string, string]) error {
+		switch r.Key() {
+		case "block":
+			<-ctx.Done()
+			return ctx.Err()
+		case "slow":
+			if slowIn.CompareAndSwap(false, true) {
+				defer slowDone.Store(true)
+				time.Sleep(5 * time.Second)
+			}
+		}
+		return ctx.Forward(r)
+	}), "in")
+	processor.AddSink(bld, "out", "out", record.String(), record.String(), "p")
+	topo, err := bld.Build()
+	must(t, err)
+	const taskTimeout, closeTimeout = 4 * time.Second, 15 * time.Second
+	app := start(t, topo, streams.Config{ApplicationID: "stuck-and-slow", BootstrapServers: cl.Bootstrap(),
+		ProcessingGuarantee: streams.ExactlyOnceV2, CommitInterval: 100 * time.Millisecond,
+		TaskTimeout: taskTimeout, CloseTimeout: closeTimeout})
+	t.Cleanup(func() { waitFor(t, 10*time.Second, "the slow call returns", slowDone.Load) })
+	waitState(t, app.app, streams.Running, 30*time.Second)
+	produceTo(t, cl.Bootstrap(), "in", 0, "block")
+	began := time.Now()
+	time.Sleep(2 * time.Second)
+	produceTo(t, cl.Bootstrap(), "in", 1, "slow") // inside its call (clean) when 0_0 passes TaskTimeout
+	var runErr error
+	select {
+	case runErr = <-app.done:
+	case <-time.After(taskTimeout + closeTimeout + 10*time.Second):
+		t.Fatal("Run did not return")
+	}
+	if !errors.Is(runErr, streams.ErrTaskStuck) || !strings.Contains(runErr.Error(), "task 0_0") {
+		t.Fatalf("Run: %v, want ErrTaskStuck naming task 0_0", runErr)
+	}
+	if el := time.Since(began); el > taskTimeout+closeTimeout/2 {
+		t.Errorf("Run returned %v after the task got stuck (TaskTimeout %v): the shutdown waited for the slow task", el, taskTimeout)
+	}
+}
