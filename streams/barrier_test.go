@@ -359,7 +359,7 @@ func TestTaskStuckPastTaskTimeoutDoesNotLeaveASlowTaskHeldAtItsGate(t *testing.T
 		case "slow":
 			if slowIn.CompareAndSwap(false, true) {
 				defer slowDone.Store(true)
-				time.Sleep(5 * time.Second)
+				time.Sleep(8 * time.Second)
 			}
 		}
 		return ctx.Forward(r)
@@ -367,16 +367,17 @@ func TestTaskStuckPastTaskTimeoutDoesNotLeaveASlowTaskHeldAtItsGate(t *testing.T
 	processor.AddSink(bld, "out", "out", record.String(), record.String(), "p")
 	topo, err := bld.Build()
 	must(t, err)
-	const taskTimeout, closeTimeout = 4 * time.Second, 15 * time.Second
+	const taskTimeout, closeTimeout = 6 * time.Second, 15 * time.Second
 	app := start(t, topo, streams.Config{ApplicationID: "stuck-and-slow", BootstrapServers: cl.Bootstrap(),
 		ProcessingGuarantee: streams.ExactlyOnceV2, CommitInterval: 100 * time.Millisecond,
 		TaskTimeout: taskTimeout, CloseTimeout: closeTimeout})
-	t.Cleanup(func() { waitFor(t, 10*time.Second, "the slow call returns", slowDone.Load) })
+	t.Cleanup(func() { waitFor(t, 15*time.Second, "the slow call returns", slowDone.Load) })
 	waitState(t, app.app, streams.Running, 30*time.Second)
 	produceTo(t, cl.Bootstrap(), "in", 0, "block")
 	began := time.Now()
 	time.Sleep(2 * time.Second)
 	produceTo(t, cl.Bootstrap(), "in", 1, "slow") // inside its call (clean) when 0_0 passes TaskTimeout
+	waitFor(t, 3*time.Second, "task 0_1 is inside its slow call", slowIn.Load)
 	var runErr error
 	select {
 	case runErr = <-app.done:
