@@ -89,6 +89,15 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 	}
 	answers, err := th.awaitRound(closing, deadline)
 	late := th.lateRunners()
+	// Under exactly-once awaitRound may have held late tasks' gates (and
+	// this commit holds them all below): whatever the outcome, they open
+	// when it ends, and before a recovery closes the tasks.
+	openLate := func() {
+		for _, r := range late {
+			r.col.open()
+		}
+	}
+	defer openLate()
 	release := func(info func(*runner) resumeInfo) {
 		for _, a := range answers {
 			a.resume <- info(a.r)
@@ -112,6 +121,7 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 	if firstErr != nil {
 		release(hold)
 		if th.eos && isTxnFailure(firstErr) && !closing {
+			openLate()
 			return th.recoverTxn(firstErr)
 		}
 		return firstErr
@@ -124,12 +134,6 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 	for _, r := range late {
 		r.col.hold(gateDeadline)
 	}
-	openLate := func() {
-		for _, r := range late {
-			r.col.open()
-		}
-	}
-	defer openLate()
 	if th.eos {
 		for _, r := range late {
 			if r.col.dirty.Load() { // only when closing: awaitRound waits for it otherwise
