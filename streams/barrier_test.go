@@ -391,3 +391,70 @@ func TestTaskStuckPastTaskTimeoutDoesNotLeaveASlowTaskHeldAtItsGate(t *testing.T
 		t.Errorf("Run returned %v after the task got stuck (TaskTimeout %v): the shutdown waited for the slow task", el, taskTimeout)
 	}
 }
+
+// Under exactly-once a commit waits for a late task that wrote into the
+// transaction (here 0_1, inside a long call after a forward). If another
+// task's commit fails meanwhile (here 0_0's: its cache flush writes a
+// changelog record the producer refuses), the commit cannot succeed and the
+// App must stop with the failure at once. The bug: awaitRound keeps
+// waiting for the dirty task although an answer already carries an error,
+// so the App stays RUNNING, every task held, with a known fatal error until
+// the long call returns (or TaskTimeout passes).
+func TestTaskCommitFailingWhileACommitWaitsForADirtyTaskStopsTheAppAtOnce(t *testing.T) {
+	cl := cluster(t, map[string]int32{"in": 3, "out": 3})
+	var hugeIn, dirtyIn, dirtyDone atomic.Bool
+	bld := processor.NewBuilder()
+	processor.AddSource(bld, "in", record.String(), record.String(), "in")
+	processor.AddProcessor(bld, "p", processor.Func(func(ctx processor.Context[string, string], r record.Record[string, string]) error {
+		switch r.Key() {
+		case "huge": // cached: the changelog write happens at the next commit
+			s, err := processor.KeyValueStore[string, string](ctx, "big")
+			if err != nil {
+				return err
+			}
+			defer hugeIn.Store(true)
+			return s.Put(r.Key(), strings.Repeat("x", 2<<20))
+		case "slow-dirty":
+			if err := ctx.Forward(r); err != nil {
+				return err
+			}
+			if dirtyIn.CompareAndSwap(false, true) {
+				defer dirtyDone.Store(true)
+				select {
+				case <-ctx.Done():
+				case <-time.After(20 * time.Second):
+				}
+			}
+			return nil
+		case "commit":
+			ctx.Commit()
+		}
+		return ctx.Forward(r)
+	}), "in").WithStores("big")
+	processor.AddSink(bld, "out", "out", record.String(), record.String(), "p")
+	bld.AddStore(store.NewKeyValueBuilder(store.InMemoryKeyValue("big"), record.String(), record.String()).WithCaching())
+	topo, err := bld.Build()
+	must(t, err)
+	app := start(t, topo, streams.Config{ApplicationID: "fail-while-waiting", BootstrapServers: cl.Bootstrap(),
+		ProcessingGuarantee: streams.ExactlyOnceV2, CommitInterval: time.Hour,
+		TaskTimeout: time.Minute, CloseTimeout: 3 * time.Second})
+	t.Cleanup(func() { waitFor(t, 25*time.Second, "the long call returns", dirtyDone.Load) })
+	waitState(t, app.app, streams.Running, 30*time.Second)
+	produceTo(t, cl.Bootstrap(), "in", 0, "huge")
+	waitFor(t, 10*time.Second, "task 0_0 cached the huge value", hugeIn.Load)
+	produceTo(t, cl.Bootstrap(), "in", 1, "slow-dirty")
+	waitFor(t, 10*time.Second, "task 0_1 is inside its call", dirtyIn.Load)
+	produceTo(t, cl.Bootstrap(), "in", 2, "commit") // task 0_2 asks for a commit
+	began := time.Now()
+	select {
+	case err := <-app.done:
+		if err == nil || !strings.Contains(err.Error(), "fail-while-waiting-big-changelog") {
+			t.Fatalf("Run: %v, want task 0_0's refused changelog write", err)
+		}
+		if el := time.Since(began); el > 10*time.Second {
+			t.Errorf("Run returned %v after the commit was asked for: the failed commit waited for the dirty task's call", el)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatalf("Run did not return (state %s)", app.app.State())
+	}
+}
