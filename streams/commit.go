@@ -214,7 +214,8 @@ func (th *thread) checkpointDue(r *runner) resumeInfo {
 // waited for; under exactly-once, so is a task that wrote into the open
 // transaction (the others are held at their gate from here on, checked
 // clean). Nothing is waited for past TaskTimeout (the task is stuck: an
-// error) or, when closing, past deadline.
+// error) or, when closing, past deadline, nor once an answer carries an
+// error (the commit fails whatever the others answer).
 func (th *thread) awaitRound(closing bool, deadline time.Time) ([]answer, error) {
 	var answers []answer
 	soft := time.Now().Add(barrierWait)
@@ -224,7 +225,9 @@ func (th *thread) awaitRound(closing bool, deadline time.Time) ([]answer, error)
 	for {
 		answers = append(answers, th.drain()...)
 		pending := th.lateRunners()
-		if len(pending) == 0 {
+		if len(pending) == 0 || slices.ContainsFunc(answers, func(a answer) bool { return a.err != nil }) {
+			// Done, or the commit fails whatever the others answer: the
+			// failure is not held up by a late task.
 			return answers, nil
 		}
 		if !closing && th.ctx.Err() != nil {
