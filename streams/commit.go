@@ -89,6 +89,15 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 	}
 	answers, err := th.awaitRound(closing, deadline)
 	late := th.lateRunners()
+	// Under exactly-once awaitRound may have held late tasks' gates (and
+	// this commit holds them all below): whatever the outcome, they open
+	// when it ends, and before a recovery closes the tasks.
+	openLate := func() {
+		for _, r := range late {
+			r.col.open()
+		}
+	}
+	defer openLate()
 	release := func(info func(*runner) resumeInfo) {
 		for _, a := range answers {
 			a.resume <- info(a.r)
@@ -112,6 +121,7 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 	if firstErr != nil {
 		release(hold)
 		if th.eos && isTxnFailure(firstErr) && !closing {
+			openLate()
 			return th.recoverTxn(firstErr)
 		}
 		return firstErr
@@ -124,11 +134,6 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 	for _, r := range late {
 		r.col.hold(gateDeadline)
 	}
-	defer func() {
-		for _, r := range late {
-			r.col.open()
-		}
-	}()
 	if th.eos {
 		for _, r := range late {
 			if r.col.dirty.Load() { // only when closing: awaitRound waits for it otherwise
@@ -145,6 +150,9 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 		if err != nil {
 			release(hold)
 			if isTxnFailure(err) && !closing {
+				// The recovery closes every task: a late one must reach its
+				// commit request and its close, not wait at its gate.
+				openLate()
 				return th.recoverTxn(err)
 			}
 			return err
@@ -206,7 +214,8 @@ func (th *thread) checkpointDue(r *runner) resumeInfo {
 // waited for; under exactly-once, so is a task that wrote into the open
 // transaction (the others are held at their gate from here on, checked
 // clean). Nothing is waited for past TaskTimeout (the task is stuck: an
-// error) or, when closing, past deadline.
+// error) or, when closing, past deadline, nor once an answer carries an
+// error (the commit fails whatever the others answer).
 func (th *thread) awaitRound(closing bool, deadline time.Time) ([]answer, error) {
 	var answers []answer
 	soft := time.Now().Add(barrierWait)
@@ -216,7 +225,9 @@ func (th *thread) awaitRound(closing bool, deadline time.Time) ([]answer, error)
 	for {
 		answers = append(answers, th.drain()...)
 		pending := th.lateRunners()
-		if len(pending) == 0 {
+		if len(pending) == 0 || slices.ContainsFunc(answers, func(a answer) bool { return a.err != nil }) {
+			// Done, or the commit fails whatever the others answer: the
+			// failure is not held up by a late task.
 			return answers, nil
 		}
 		if !closing && th.ctx.Err() != nil {
@@ -230,6 +241,7 @@ func (th *thread) awaitRound(closing bool, deadline time.Time) ([]answer, error)
 			continue
 		}
 		waitMore := false
+		var held []*runner
 		for _, r := range pending {
 			hard := r.pendingSince.Add(th.cfg.TaskTimeout)
 			if closing {
@@ -245,10 +257,20 @@ func (th *thread) awaitRound(closing bool, deadline time.Time) ([]answer, error)
 				if !r.col.hold(now.Add(barrierWait)) || r.col.dirty.Load() {
 					r.col.open()
 					waitMore = true
+				} else {
+					held = append(held, r)
 				}
 			}
 		}
 		if waitMore {
+			// Tasks checked clean may answer while the others are waited
+			// for, and their commit's store flush writes changelogs: a gate
+			// held meanwhile would block that flush (and the commit waiting
+			// for it) until TaskTimeout. They are held and checked again at
+			// the next pass.
+			for _, r := range held {
+				r.col.open()
+			}
 			time.Sleep(2 * time.Millisecond)
 			continue
 		}

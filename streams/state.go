@@ -17,7 +17,7 @@ const (
 	// Running: every assigned task is processing.
 	Running
 	// PendingShutdown: Close was called or Run's context ended; committing
-	// and closing.
+	// and closing. A failure while shutting down moves on to PendingError.
 	PendingShutdown
 	// NotRunning: stopped cleanly.
 	NotRunning
@@ -52,7 +52,7 @@ var appTransitions = map[State][]State{
 	Created:         {Rebalancing, PendingShutdown, PendingError},
 	Rebalancing:     {Running, Rebalancing, PendingShutdown, PendingError},
 	Running:         {Rebalancing, PendingShutdown, PendingError},
-	PendingShutdown: {NotRunning},
+	PendingShutdown: {NotRunning, PendingError},
 	PendingError:    {Error},
 }
 

@@ -3,6 +3,7 @@ package streams
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -100,9 +101,11 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 			}
 		}
 	}
-	if tm.eos {
-		// From now until a clean close, a crash must make the next start
-		// wipe again.
+	if tm.eos || ignoreCheckpoint {
+		// Under exactly-once, from now until a clean close, a crash must
+		// make the next start wipe again. An ignored checkpoint no longer
+		// describes the stores (wiped, restoring from the start): a crash
+		// must not make the next start trust it.
 		if err := td.DeleteCheckpoint(); err != nil {
 			return fail(err)
 		}
@@ -153,6 +156,7 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 	}
 	tm.a.m.addTask(id, tk.Stats())
 	x := &restoration{id: id}
+	var stale []statedir.TopicPartition // checkpointed stores found wiped
 	for _, spec := range logged {
 		st, _ := tk.Store(spec.store)
 		target, ok := store.RestoreTarget(st)
@@ -172,6 +176,7 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 					// data that is gone.
 					tm.logger.Warn("store was wiped as unreadable; restoring it from its changelog's start",
 						zap.Stringer("task", id), zap.String("store", spec.store), zap.Int64("checkpoint", o))
+					stale = append(stale, statedir.TopicPartition{Topic: spec.topic, Partition: id.Partition})
 				} else {
 					start, fromCheckpoint = o, true
 					r.lastCheckpoint[tp] = o
@@ -179,6 +184,18 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 			}
 		}
 		x.parts = append(x.parts, &restorePart{tp: tp, store: spec.store, target: target, start: start, fromCheckpoint: fromCheckpoint})
+	}
+	if len(stale) > 0 && !tm.eos && !ignoreCheckpoint { // otherwise deleted already
+		// The file must stop claiming the wiped stores' offsets, or a
+		// crash before the next checkpoint makes the next start trust them.
+		keep := maps.Clone(cp)
+		for _, tp := range stale {
+			delete(keep, tp)
+		}
+		if err := td.WriteCheckpoint(keep); err != nil {
+			tm.a.m.removeTask(id)
+			return closeFail(err)
+		}
 	}
 	r.committed = committed
 	if len(x.parts) == 0 {

@@ -404,6 +404,12 @@ func (th *thread) shutdown(errp *error) {
 		th.a.failing(*errp)
 	}
 	clean := *errp == nil && !crashed
+	if *errp == nil {
+		// Stopping (Close, or Run's context ended): committing and closing
+		// from here on. An error found while doing so moves on to
+		// PendingError.
+		th.a.setState(PendingShutdown)
+	}
 	deadline := time.Now().Add(th.cfg.CloseTimeout)
 	var errs []error
 	if th.cons != nil {

@@ -45,10 +45,15 @@ func (th *thread) recoverTxn(cause error) error {
 	}
 }
 
-// recoverFromAbort aborts the failed transaction, closes the tasks dirty
-// and starts over from the committed offsets.
+// recoverFromAbort closes the tasks dirty, aborts the failed transaction
+// and starts over from the committed offsets. The tasks close first: the
+// abort begins the next transaction, and a task still running would write
+// into it what its successor writes again.
 func (th *thread) recoverFromAbort(cause error) error {
 	th.logger.Warn("transaction failed; aborting and resuming from the last commit", zap.Error(cause))
+	assigned := slices.Clone(th.assignment)
+	th.closeTasks(false, time.Now().Add(th.cfg.CloseTimeout))
+	th.assignment = assigned
 	ctx, cancel := context.WithTimeout(context.Background(), th.prod.ackTimeout())
 	defer cancel()
 	if err := th.prod.abortTransaction(ctx); err != nil {
