@@ -179,7 +179,10 @@ func configMap(cfg *Config, kind clientKind, logs chan kafka.LogEvent) kafka.Con
 		cm["isolation.level"] = isolation
 		// The poller waits on a commit barrier at most TaskTimeout (a
 		// stuck task then fails the App), so it polls at least that often.
-		cm["max.poll.interval.ms"] = int(max(5*time.Minute, cfg.TaskTimeout+time.Minute).Milliseconds())
+		// A commit may hold the poll loop for TaskTimeout (a task late for
+		// it that wrote into the transaction) plus the wait for
+		// acknowledgements.
+		cm["max.poll.interval.ms"] = int(max(5*time.Minute, cfg.TaskTimeout+deliveryTimeout(cfg)+deliveryMargin+time.Minute).Milliseconds())
 		// librdkafka drops what it fetched for a paused partition and
 		// refetches on resume; short fetch waits keep that refetch quick.
 		cm["fetch.wait.max.ms"] = 50

@@ -132,17 +132,16 @@ func (c *collector) open() {
 }
 
 // close fails every send from now on and waits, at most until deadline,
-// for the sends under way to end; it reports whether they did. Then the
-// producer stops counting this collector.
+// for the sends under way to end; it reports whether they did. The producer
+// keeps counting the collector's sends until its task's goroutine has
+// ended and the caller retires it: a send still under way counts.
 func (c *collector) close(deadline time.Time) bool {
 	c.gateMu.Lock()
 	if c.gate.Swap(gateClosed) == gateHeld {
 		close(c.opened)
 	}
 	c.gateMu.Unlock()
-	ok := c.quiesce(deadline)
-	c.pr.retire(c)
-	return ok
+	return c.quiesce(deadline)
 }
 
 func (c *collector) quiesce(deadline time.Time) bool {

@@ -132,7 +132,20 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 	// awaitRound holds them already, having checked they are clean).
 	gateDeadline := time.Now().Add(barrierWait)
 	for _, r := range late {
-		r.col.hold(gateDeadline)
+		if !r.col.hold(gateDeadline) {
+			// One of its sends is still under way (librdkafka's queue is
+			// full): the count a flush waits for is not fixed yet, and
+			// under exactly-once the task may be writing into the
+			// transaction. No commit now; the tasks go on and the next
+			// commit tries again.
+			th.logger.Warn("commit put off: a task late for it is still inside a send", zap.Stringer("task", r.id))
+			if closing {
+				release(hold)
+				return fmt.Errorf("streams: final commit: task %s is still inside a send", r.id)
+			}
+			release(func(*runner) resumeInfo { return resumeInfo{} })
+			return nil
+		}
 	}
 	if th.eos {
 		for _, r := range late {

@@ -54,7 +54,9 @@ func (f *fetcher) add(r *runner) []kafka.TopicPartition {
 func (f *fetcher) rebind(r *runner) {
 	for i, in := range r.inputs {
 		if x := f.inputs[topicPartition{in.Topic, in.Partition}]; x != nil {
-			x.r, x.idx = r, i
+			// The lag updates went to the old task: send the next one
+			// again.
+			x.r, x.idx, x.lag = r, i, lagUnset
 		}
 	}
 }

@@ -341,12 +341,12 @@ func (pr *producer) commitTransaction(ctx context.Context, offsets []kafka.Topic
 		return txnAbortable{txnErr}
 	}
 	if len(offsets) > 0 {
-		if err := pr.p.SendOffsetsToTransaction(ctx, offsets, meta); err != nil {
+		if err := retryTxn(ctx, func() error { return pr.p.SendOffsetsToTransaction(ctx, offsets, meta) }); err != nil {
 			return pr.classifyTxn(fmt.Errorf("streams: send offsets to transaction: %w", err), err)
 		}
 	}
 	offsetsSent()
-	if err := pr.p.CommitTransaction(ctx); err != nil {
+	if err := retryTxn(ctx, func() error { return pr.p.CommitTransaction(ctx) }); err != nil {
 		return pr.classifyTxn(fmt.Errorf("streams: commit transaction: %w", err), err)
 	}
 	// The commit flushed every record; their delivery reports (changelog
@@ -357,9 +357,27 @@ func (pr *producer) commitTransaction(ctx context.Context, offsets []kafka.Topic
 	return pr.begin()
 }
 
+// retryTxn calls a transactional call again, while ctx allows, as long as
+// it fails with an error librdkafka marks retriable (a timeout, a
+// coordinator moving): the call may then be repeated as it is.
+func retryTxn(ctx context.Context, call func() error) error {
+	for {
+		err := call()
+		var ke kafka.Error
+		if err == nil || !errors.As(err, &ke) || !ke.IsRetriable() || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // abortTransaction aborts the open transaction and begins a new one.
 func (pr *producer) abortTransaction(ctx context.Context) error {
-	if err := pr.p.AbortTransaction(ctx); err != nil {
+	if err := retryTxn(ctx, func() error { return pr.p.AbortTransaction(ctx) }); err != nil {
 		return pr.classifyTxn(fmt.Errorf("streams: abort transaction: %w", err), err)
 	}
 	// Aborted records are purged; their delivery reports say so.

@@ -201,6 +201,7 @@ func (r *runner) isAbandoned() bool {
 // changelog next time, and its directory lock is released.
 func (r *runner) closeAbandoned() {
 	err := r.closeTask(&closeRequest{})
+	r.col.pr.retire(r.col) // no send of this task can happen any more
 	r.logger.Warn("task given up on has returned and is closed", zap.Stringer("task", r.id), zap.Error(err))
 }
 

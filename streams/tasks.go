@@ -264,20 +264,26 @@ func (tm *taskManager) started() []*runner {
 	return out
 }
 
-// closeAll closes every task, writing checkpoints when clean. A running
-// task gets until deadline to answer (a commit request still outstanding,
-// then the close); one that does not is given up on. It returns the tasks
-// given up on.
-func (tm *taskManager) closeAll(clean bool, deadline time.Time, awaitLate func(*runner, time.Time) bool) []*runner {
-	var abandoned []*runner
+// closeAll closes every task, writing checkpoints when clean. Tasks close
+// at once, not one after another: every running task is sent its close
+// first. A task with an unanswered commit request (inside a processor call)
+// gets until lateDeadline to answer, then its close, dirty (it was not in the
+// last commit, so under exactly-once its writes since are in a transaction
+// nobody commits); one that does not answer is given up on. Every other
+// task gets until deadline to close. It returns the tasks given up on.
+func (tm *taskManager) closeAll(clean bool, lateDeadline, deadline time.Time, awaitLate func(*runner, time.Time) bool) []*runner {
 	ids := make([]processor.TaskID, 0, len(tm.runners))
 	for id := range tm.runners {
 		ids = append(ids, id)
 	}
 	slices.SortFunc(ids, processor.TaskID.Compare)
-	for _, id := range ids {
-		r := tm.runners[id]
-		tm.a.unregister(id)
+	type closing struct {
+		r     *runner
+		reply chan error
+	}
+	var sent []closing
+	var abandoned []*runner
+	closeOne := func(r *runner, clean bool) {
 		var cp map[topicPartition]int64
 		// Only a running task's stores reflect its changelogs up to the
 		// producer's offsets; a task still restoring holds less (and the
@@ -287,34 +293,55 @@ func (tm *taskManager) closeAll(clean bool, deadline time.Time, awaitLate func(*
 			cp = r.changelogPositions(tm.prod)
 		}
 		req := &closeRequest{clean: clean, checkpoint: cp}
-		var err error
-		switch {
-		case !r.started:
-			tm.rest.remove(id)
-			err = r.closeTask(req)
+		if !r.started {
+			tm.rest.remove(r.id)
+			if err := r.closeTask(req); err != nil {
+				tm.logger.Warn("closing task", zap.Stringer("task", r.id), zap.Error(err))
+			}
 			tm.prod.retire(r.col)
-		case r.pending != nil && !awaitLate(r, deadline):
+			return
+		}
+		reply := make(chan error, 1)
+		req.reply = reply
+		r.send(control{close: req})
+		sent = append(sent, closing{r, reply})
+	}
+	var late []*runner
+	for _, id := range ids {
+		r := tm.runners[id]
+		tm.a.unregister(id)
+		if r.started && r.pending != nil {
+			late = append(late, r)
+			continue
+		}
+		closeOne(r, clean)
+	}
+	for _, r := range late {
+		if !awaitLate(r, lateDeadline) {
 			tm.abandon(r, "did not answer a commit request before the close deadline")
 			abandoned = append(abandoned, r)
-		default:
-			reply := make(chan error, 1)
-			req.reply = reply
-			r.send(control{close: req})
-			select {
-			case err = <-reply:
-				<-r.done
-				tm.prod.retire(r.col)
-			case <-time.After(time.Until(deadline)):
-				tm.abandon(r, "did not close before the close deadline")
-				abandoned = append(abandoned, r)
+			continue
+		}
+		closeOne(r, false)
+	}
+	for _, c := range sent {
+		select {
+		case err := <-c.reply:
+			<-c.r.done
+			tm.prod.retire(c.r.col)
+			if err != nil {
+				tm.logger.Warn("closing task", zap.Stringer("task", c.r.id), zap.Error(err))
 			}
+		case <-time.After(time.Until(deadline)):
+			tm.abandon(c.r, "did not close before the close deadline")
+			abandoned = append(abandoned, c.r)
 		}
-		if err != nil {
-			tm.logger.Warn("closing task", zap.Stringer("task", id), zap.Error(err))
-		}
+	}
+	for _, id := range ids {
 		tm.a.m.removeTask(id)
 		delete(tm.runners, id)
 	}
+	slices.SortFunc(abandoned, func(a, b *runner) int { return a.id.Compare(b.id) })
 	return abandoned
 }
 

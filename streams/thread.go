@@ -270,6 +270,17 @@ func (th *thread) updateState() {
 	th.a.setState(Running)
 }
 
+// closeReserve is the part of a close budget kept for closing the tasks
+// that are not stuck: a final commit, and the wait for tasks late for it,
+// end that much before the deadline (a quarter of the budget, at most 5 s).
+func closeReserve(budget time.Duration) time.Duration { return min(budget/4, 5*time.Second) }
+
+// lateDeadline is when waiting for tasks late for a commit ends, for a
+// close that must be done by deadline: closeReserve before it.
+func lateDeadline(deadline time.Time) time.Time {
+	return deadline.Add(-closeReserve(time.Until(deadline)))
+}
+
 // rebalance is the consumer's rebalance callback (eager, range assignor).
 func (th *thread) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 	if th.closing.Load() {
@@ -308,7 +319,7 @@ func (th *thread) revoked() {
 	clean := th.fatal == nil && !th.a.crash.Load()
 	deadline := time.Now().Add(th.cfg.CloseTimeout)
 	if clean && len(th.tasks.runners) > 0 {
-		if err := th.commitAll(true, deadline); err != nil {
+		if err := th.commitAll(true, lateDeadline(deadline)); err != nil {
 			clean = false
 			if !th.eos || !isTxnFailure(err) {
 				th.fatal = err
@@ -332,9 +343,10 @@ func (th *thread) revoked() {
 }
 
 // closeTasks closes every task and forgets their inputs; it returns the
-// ids of the tasks it gave up on.
+// ids of the tasks it gave up on. Tasks late for a commit get until
+// lateDeadline(deadline), the others until deadline.
 func (th *thread) closeTasks(clean bool, deadline time.Time) []processor.TaskID {
-	abandoned := th.tasks.closeAll(clean, deadline, th.awaitLate)
+	abandoned := th.tasks.closeAll(clean, lateDeadline(deadline), deadline, th.awaitLate)
 	th.late = nil
 	th.fetch.clear()
 	ids := make([]processor.TaskID, len(abandoned))
@@ -414,7 +426,7 @@ func (th *thread) shutdown(errp *error) {
 	var errs []error
 	if th.cons != nil {
 		if clean && len(th.tasks.runners) > 0 {
-			if err := th.commitAll(true, deadline); err != nil {
+			if err := th.commitAll(true, lateDeadline(deadline)); err != nil {
 				*errp = err
 				th.a.failing(err)
 				clean = false

@@ -12,8 +12,6 @@ import (
 	"github.com/millrace/millrace/streams"
 )
 
-// Tests in this file fail on the current code; their fixes are not
-// obvious enough to be made by the review (see the review report).
 
 // slowCloser blocks on "block" (ignoring its context) until release is
 // closed, forwards everything else, and takes closeTime to close.
@@ -41,7 +39,7 @@ func (p *slowCloser) Close() error { time.Sleep(p.closeTime); return nil }
 // CloseTimeout; the others are healthy and must close normally (clean,
 // with their checkpoints), and Run must name only the stuck task.
 //
-// The bug: the shutdown's final commit waits for the stuck task until the
+// The bug this proves fixed: the shutdown's final commit waited for the stuck task until the
 // close deadline (awaitRound with closing set uses the deadline as its soft
 // limit), and closeAll then closes the tasks one after the other against
 // that same, already passed, deadline: every task after the stuck one gets
