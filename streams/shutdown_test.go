@@ -12,7 +12,6 @@ import (
 	"github.com/millrace/millrace/streams"
 )
 
-
 // slowCloser blocks on "block" (ignoring its context) until release is
 // closed, forwards everything else, and takes closeTime to close.
 type slowCloser struct {
