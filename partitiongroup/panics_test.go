@@ -5,20 +5,13 @@ import (
 	"testing"
 
 	"github.com/millrace/millrace/handler"
+	"github.com/millrace/millrace/internal/testutil"
 	"github.com/millrace/millrace/partitiongroup"
 	"github.com/millrace/millrace/record"
 )
 
 // noPanic runs fn and fails the test if it panics.
-func noPanic(t *testing.T, what string, fn func()) {
-	t.Helper()
-	defer func() {
-		if p := recover(); p != nil {
-			t.Fatalf("%s panicked: %v", what, p)
-		}
-	}()
-	fn()
-}
+var noPanic = testutil.NoPanic
 
 // timestampHead decodes a record to its own timestamp, failing on value "bad".
 type timestampHead struct{}

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/millrace/millrace/handler"
+	"github.com/millrace/millrace/internal/testutil"
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/punctuate"
 	"github.com/millrace/millrace/record"
@@ -17,15 +18,7 @@ import (
 )
 
 // noPanic runs fn and fails the test if it panics.
-func noPanic(t *testing.T, what string, fn func()) {
-	t.Helper()
-	defer func() {
-		if p := recover(); p != nil {
-			t.Fatalf("%s panicked: %v", what, p)
-		}
-	}()
-	fn()
-}
+var noPanic = testutil.NoPanic
 
 // host and collector are the least a Graph needs.
 type host struct{}

@@ -4,19 +4,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/millrace/millrace/internal/testutil"
 	"github.com/millrace/millrace/punctuate"
 )
 
 // noPanic runs fn and fails the test if it panics.
-func noPanic(t *testing.T, what string, fn func()) {
-	t.Helper()
-	defer func() {
-		if p := recover(); p != nil {
-			t.Fatalf("%s panicked: %v", what, p)
-		}
-	}()
-	fn()
-}
+var noPanic = testutil.NoPanic
 
 func TestCancelOfAZeroOrNilScheduleDoesNothing(t *testing.T) {
 	noPanic(t, "Cancel", func() {

@@ -5,19 +5,12 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/millrace/millrace/internal/testutil"
 	"github.com/millrace/millrace/record"
 )
 
 // noPanic runs fn and fails the test if it panics.
-func noPanic(t *testing.T, what string, fn func()) {
-	t.Helper()
-	defer func() {
-		if p := recover(); p != nil {
-			t.Fatalf("%s panicked: %v", what, p)
-		}
-	}()
-	fn()
-}
+var noPanic = testutil.NoPanic
 
 func TestSerdeFuncsWithNilFunctionsReturnsErrSerdeInsteadOfPanicking(t *testing.T) {
 	s := record.SerdeFuncs[string](nil, nil)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/millrace/millrace/internal/testutil"
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
@@ -15,15 +16,7 @@ import (
 )
 
 // noPanic runs fn and fails the test if it panics.
-func noPanic(t *testing.T, what string, fn func()) {
-	t.Helper()
-	defer func() {
-		if p := recover(); p != nil {
-			t.Fatalf("%s panicked: %v", what, p)
-		}
-	}()
-	fn()
-}
+var noPanic = testutil.NoPanic
 
 func TestWindowedSerdesWithANilKeySerdeReturnErrSerde(t *testing.T) {
 	for name, s := range map[string]record.Serde[window.Windowed[string]]{
