@@ -156,6 +156,13 @@ func abortTopology(t *testing.T, zombieIn *atomic.Bool, release chan struct{}, s
 // in flight and a transaction holding one must abort.
 func failingCluster(t *testing.T, topics map[string]int32, failTopic string) string {
 	t.Helper()
+	return refusingCluster(t, topics, failTopic, kerr.NotEnoughReplicas.Code)
+}
+
+// refusingCluster is an embedded cluster whose broker answers every produce
+// request for failTopic with the error code.
+func refusingCluster(t *testing.T, topics map[string]int32, failTopic string, code int16) string {
+	t.Helper()
 	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(100 * time.Millisecond)}
 	for topic, n := range topics {
 		opts = append(opts, kfake.SeedTopics(n, topic))
@@ -180,7 +187,7 @@ func failingCluster(t *testing.T, topics map[string]int32, failTopic string) str
 			for _, p := range tp.Partitions {
 				rp := kmsg.NewProduceResponseTopicPartition()
 				rp.Partition = p.Partition
-				rp.ErrorCode = kerr.NotEnoughReplicas.Code
+				rp.ErrorCode = code
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Topics = append(resp.Topics, rt)

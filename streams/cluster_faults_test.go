@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -264,4 +265,22 @@ type panicDeser struct{}
 
 func (panicDeser) OnDeserializationError(string, *record.ConsumerRecord, error) handler.Response {
 	panic("handler bug")
+}
+
+// A record the broker refuses for good (too large for it) cannot be
+// delivered by retrying: under exactly-once the App stops with the error
+// instead of aborting and retrying the same transaction forever.
+func TestRecordTheBrokerRefusesForGoodStopsAnExactlyOnceApp(t *testing.T) {
+	bootstrap := refusingCluster(t, map[string]int32{"in": 1, "out": 1}, "out", kerr.MessageTooLarge.Code)
+	produce(t, bootstrap, "in", []kv{{"a", "1", 1}})
+	app := start(t, mergeTopology(t, "in"), streams.Config{ApplicationID: "too-large", BootstrapServers: bootstrap,
+		ProcessingGuarantee: streams.ExactlyOnceV2})
+	select {
+	case err := <-app.done:
+		if err == nil || !strings.Contains(err.Error(), "failed permanently") || !strings.Contains(err.Error(), "out-0") {
+			t.Fatalf("Run: %v, want a permanent delivery failure naming out-0", err)
+		}
+	case <-time.After(45 * time.Second):
+		t.Fatalf("the App is still %s: it keeps aborting and retrying", app.app.State())
+	}
 }
