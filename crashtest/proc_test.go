@@ -152,15 +152,6 @@ func (c *child) waitExit(timeout time.Duration) error {
 	}
 }
 
-// reap kills the child if it is still running and waits for it.
-func (c *child) reap() {
-	c.stop()
-	if c.alive() {
-		c.kill()
-	}
-	<-c.exited
-}
-
 // logTail returns the last n lines of a log file.
 func logTail(path string, n int) string {
 	b, err := os.ReadFile(path)

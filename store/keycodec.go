@@ -51,20 +51,6 @@ func splitEscaped(c []byte) (key, rest []byte, err error) {
 	return nil, nil, errBadCompositeKey
 }
 
-// escapedLen returns the length of the escaped key (terminator included) at
-// the start of c, or -1.
-func escapedLen(c []byte) int {
-	for i := 0; i+1 < len(c); i++ {
-		if c[i] == 0 {
-			if c[i+1] == 0 {
-				return i + 2
-			}
-			i++
-		}
-	}
-	return -1
-}
-
 func appendTime(dst []byte, t int64) []byte {
 	return binary.BigEndian.AppendUint64(dst, uint64(t)^(1<<63))
 }

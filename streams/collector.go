@@ -155,12 +155,9 @@ func (c *collector) quiesce(deadline time.Time) bool {
 }
 
 // Send implements processor.RecordCollector: one record of a sink. A
-// record the producer refuses at once goes to the production handler.
+// record the producer refuses at once goes to the production handler, which
+// runs outside the gate, so a slow handler holds up no commit.
 func (c *collector) Send(topic string, partition int32, key, value []byte, headers record.Headers, ts int64) error {
-	if err := c.enter(); err != nil {
-		return err
-	}
-	defer c.inSend.Add(-1)
 	var err error
 	if ts < minWritableTimestamp || ts > maxWritableTimestamp {
 		err = fmt.Errorf("%w: record for topic %q has timestamp %d; the client writes %d..%d (0 would become the current time, later ones would wrap)",
@@ -186,8 +183,12 @@ func (c *collector) Send(topic string, partition int32, key, value []byte, heade
 	return handler.Fatal(err)
 }
 
-// send hands one record to the producer; the caller entered the gate.
+// send hands one record to the producer through the gate (see enter).
 func (c *collector) send(topic string, partition int32, key, value []byte, headers record.Headers, ts int64) error {
+	if err := c.enter(); err != nil {
+		return err
+	}
+	defer c.inSend.Add(-1)
 	c.msg.TopicPartition = kafka.TopicPartition{Topic: c.topic(topic), Partition: partition}
 	if partition < 0 {
 		c.msg.TopicPartition.Partition = kafka.PartitionAny
@@ -222,10 +223,6 @@ func (c *collector) PartitionCount(topic string) (int32, error) { return c.pr.pa
 // topic's time-based retention, never restored state, so one the client
 // cannot write is clamped to the nearest it can.
 func (c *collector) Log(storeName string, key, value []byte, ts int64) error {
-	if err := c.enter(); err != nil {
-		return handler.Fatal(err)
-	}
-	defer c.inSend.Add(-1)
 	t, ok := c.changelog[storeName]
 	if !ok {
 		t = store.ChangelogTopic(c.appID, storeName)

@@ -38,7 +38,6 @@ type commitRound struct {
 	replies chan commitReply
 	resumes map[*runner]chan resumeInfo
 	waiting map[*runner]bool
-	started time.Time
 }
 
 // answer is a reply taken from a round, with the channel that releases
@@ -76,7 +75,7 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 	}
 	start := time.Now()
 	round := &commitRound{replies: make(chan commitReply, len(runners)), resumes: make(map[*runner]chan resumeInfo, len(runners)),
-		waiting: make(map[*runner]bool, len(runners)), started: start}
+		waiting: make(map[*runner]bool, len(runners))}
 	for _, r := range runners {
 		ch := make(chan resumeInfo, 1)
 		round.resumes[r] = ch

@@ -2,7 +2,6 @@ package streams_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -184,5 +183,3 @@ func waitState(t testing.TB, app *streams.App, want streams.State, timeout time.
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
-var errTimeout = errors.New("timeout")

@@ -160,18 +160,6 @@ func (m *metrics) removeTask(id processor.TaskID) {
 	}
 }
 
-// totals returns processed and dropped records over all tasks ever run.
-func (m *metrics) totals() (processed, dropped int64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	processed, dropped = m.retired.Processed.Load(), m.retired.Dropped()
-	for _, s := range m.tasks {
-		processed += s.Processed.Load()
-		dropped += s.Dropped()
-	}
-	return processed, dropped
-}
-
 func (m *metrics) setLag(tp topicPartition, lag int64) {
 	m.mu.Lock()
 	if lag < 0 {

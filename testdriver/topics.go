@@ -17,8 +17,6 @@ type InputTopic[K, V any] struct {
 	name string
 	ks   record.Serializer[K]
 	vs   record.Serializer[V]
-	kbuf []byte
-	vbuf []byte
 }
 
 // CreateInputTopic returns a typed input for topic.
