@@ -39,6 +39,8 @@ type Deserializer[T any] interface {
 // will reuse, or that others may write (a store's buffers), copies it first
 // unless the deserializer implements Retainer and returns false. The
 // built-in serdes implement it: Bytes retains its data, the others copy.
+// Saying false is worth it: a store then decodes its own bytes in place
+// instead of copying every value it reads first.
 type Retainer interface {
 	// Retains reports whether Deserialize's results may refer to its data.
 	Retains() bool

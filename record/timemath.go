@@ -21,7 +21,7 @@ import "math"
 // "start + size <= t"), which does not overflow for valid times.
 
 // SaturatingAdd returns a + b, clamped to [math.MinInt64, math.MaxInt64]
-// instead of wrapping around.
+// instead of wrapping around. It inlines to an add and two compares.
 func SaturatingAdd(a, b int64) int64 {
 	s := a + b
 	// The sum overflowed iff it moved against the sign of b.
@@ -35,7 +35,7 @@ func SaturatingAdd(a, b int64) int64 {
 }
 
 // SaturatingSub returns a - b, clamped to [math.MinInt64, math.MaxInt64]
-// instead of wrapping around.
+// instead of wrapping around. It inlines to a subtract and two compares.
 func SaturatingSub(a, b int64) int64 {
 	d := a - b
 	// The difference overflowed iff it moved with the sign of b.
