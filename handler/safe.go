@@ -15,6 +15,7 @@ var ErrHandlerPanic = fmt.Errorf("%w: handler panicked", ErrPanic)
 // Deserialization asks h about a record that did not deserialize. A nil h
 // is LogAndFail. A panic in h is recovered and answered Fail, with an error
 // wrapping ErrHandlerPanic that names the handler, the record and the panic.
+// It runs only for failed records; its cost is one deferred recover.
 func Deserialization(h DeserializationHandler, taskID string, raw *record.ConsumerRecord, cause error) (resp Response, err error) {
 	if h == nil {
 		return Fail, nil
@@ -32,7 +33,7 @@ func Deserialization(h DeserializationHandler, taskID string, raw *record.Consum
 // Processing asks h about a failed record or punctuation. A nil h is
 // LogAndFail. A panic in h is recovered and answered Fail, with an error
 // wrapping ErrHandlerPanic that names the handler and the failure it was
-// asked about.
+// asked about. It runs only for failures; its cost is one deferred recover.
 func Processing(h ProcessingHandler, pe *ProcessingError) (resp Response, err error) {
 	if h == nil {
 		return Fail, nil

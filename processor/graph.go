@@ -314,7 +314,8 @@ func (g *Graph) CloseProcessors() error {
 // Cancel cancels the processors' context and makes Forward, ForwardTo and
 // Schedule fail with ErrTaskClosed, without running any processor code. It
 // is safe from any goroutine: a runtime calls it for a task it gives up on
-// while a processor is still inside a call.
+// while a processor is still inside a call. It costs an atomic store and a
+// context cancel.
 func (g *Graph) Cancel() {
 	g.env.closed.Store(true)
 	if r := g.env.run.Load(); r != nil {

@@ -70,7 +70,8 @@ func New(topo *processor.Topology, cfg Config) (*App, error) {
 	return a, nil
 }
 
-// Config returns the App's configuration with every default applied.
+// Config returns a copy of the App's configuration with every default
+// applied (the maps are shared).
 func (a *App) Config() Config { return a.cfg }
 
 // State returns the current state.

@@ -89,7 +89,8 @@ type Config struct {
 	// tasks keep processing and committing meanwhile, under ExactlyOnceV2
 	// they wait for it (their commit is one transaction with its writes).
 	// Past TaskTimeout the App fails with ErrTaskStuck. A processor sees
-	// the end of its task through its Context (a context.Context).
+	// the end of its task through its Context (a context.Context). It costs
+	// nothing per record: a task's lateness is measured at commits.
 	TaskTimeout time.Duration
 	// CloseTimeout bounds the shutdown in Close, Run's return after its
 	// context ends, and the commit and close of tasks on a rebalance;

@@ -352,7 +352,7 @@ func (t *Task) CompleteRestoration() error {
 // is the only method safe from any goroutine: a runtime calls it for a task
 // whose processor is stuck inside a call, so that whatever the call does
 // when it returns reaches no output. The task must then be closed by its own
-// goroutine.
+// goroutine. It costs an atomic store and a context cancel.
 func (t *Task) Cancel() {
 	if t.made() {
 		t.graph.Cancel()
