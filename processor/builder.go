@@ -98,7 +98,7 @@ type nodeSpec struct {
 	// accepts reports whether a node can forward to proto (nil for sinks).
 	accepts func(proto any) bool
 	// newNode makes the runtime node for one task.
-	newNode func(g *Graph) (runtimeNode, error)
+	newNode func(g *Graph, n *nodeSpec) (runtimeNode, error)
 	// problems found while declaring the node.
 	problems []error
 }
@@ -117,6 +117,7 @@ type Builder struct {
 	storeSet map[string]int
 	connects []connect
 	globals  []GlobalStore
+	internal []InternalTopic
 	problems []error
 }
 
@@ -183,7 +184,7 @@ func AddSource[K, V any](b *Builder, name string, keys record.Deserializer[K], v
 		outK: reflect.TypeFor[K](), outV: reflect.TypeFor[V](),
 	}, ks: keys, vs: values}
 	s.accepts = func(proto any) bool { _, ok := proto.(receiver[K, V]); return ok }
-	s.newNode = func(g *Graph) (runtimeNode, error) { return newSourceNode(g, s) }
+	s.newNode = func(g *Graph, _ *nodeSpec) (runtimeNode, error) { return newSourceNode(g, s) }
 	if len(topics) == 0 {
 		s.problems = append(s.problems, fmt.Errorf("%w: source %q has no topics", ErrInvalidNode, name))
 	}
@@ -235,7 +236,7 @@ func AddProcessor[KIn, VIn, KOut, VOut any](b *Builder, name string, supplier Su
 		proto: (*procNode[KIn, VIn, KOut, VOut])(nil),
 	}
 	n.accepts = func(proto any) bool { _, ok := proto.(receiver[KOut, VOut]); return ok }
-	n.newNode = func(g *Graph) (runtimeNode, error) { return newProcNode(g, n, supplier) }
+	n.newNode = func(g *Graph, _ *nodeSpec) (runtimeNode, error) { return newProcNode(g, n, supplier) }
 	if supplier == nil {
 		n.problems = append(n.problems, fmt.Errorf("%w: processor %q has a nil supplier", ErrInvalidNode, name))
 	}
@@ -302,7 +303,7 @@ func newSinkSpec[K, V any](name string, keys record.Serializer[K], values record
 		inK: reflect.TypeFor[K](), inV: reflect.TypeFor[V](),
 		proto: (*sinkNode[K, V])(nil),
 	}, ks: keys, vs: values}
-	s.newNode = func(g *Graph) (runtimeNode, error) { return newSinkNode(g, s), nil }
+	s.newNode = func(g *Graph, n *nodeSpec) (runtimeNode, error) { return newSinkNode(g, s, n.sink), nil }
 	if keys == nil || values == nil {
 		s.problems = append(s.problems, fmt.Errorf("%w: sink %q has a nil serializer", ErrInvalidNode, name))
 	}
@@ -385,6 +386,7 @@ func (b *Builder) Build() (*Topology, error) {
 	for _, n := range b.nodes {
 		problems = append(problems, n.problems...)
 	}
+	problems = append(problems, b.checkInternal()...)
 
 	// Store connections declared through the builder.
 	for _, c := range b.connects {

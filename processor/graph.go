@@ -204,7 +204,7 @@ func (t *Topology) NewGraph(id int, cfg GraphConfig) (*Graph, error) {
 	for _, spec := range order {
 		var n runtimeNode
 		err := callSafely(func() (err error) { // calls the user's Supplier
-			n, err = spec.newNode(g)
+			n, err = spec.newNode(g, spec)
 			return err
 		})
 		if err != nil {
@@ -592,13 +592,14 @@ func (h *sourceHead[K, V]) Forward() error {
 type sinkNode[K, V any] struct {
 	nodeBase
 	spec      *sinkSpec[K, V]
+	topic     string // fixed topic, as named in the running topology
 	collector RecordCollector
 	kbuf      []byte
 	vbuf      []byte
 }
 
-func newSinkNode[K, V any](g *Graph, spec *sinkSpec[K, V]) runtimeNode {
-	return &sinkNode[K, V]{nodeBase: nodeBase{name: spec.name, env: &g.env}, spec: spec,
+func newSinkNode[K, V any](g *Graph, spec *sinkSpec[K, V], topic string) runtimeNode {
+	return &sinkNode[K, V]{nodeBase: nodeBase{name: spec.name, env: &g.env}, spec: spec, topic: topic,
 		collector: g.cfg.Collector, kbuf: make([]byte, 0, 64), vbuf: make([]byte, 0, 256)}
 }
 
@@ -622,7 +623,7 @@ func (n *sinkNode[K, V]) receive(r record.Record[K, V]) error {
 
 func (n *sinkNode[K, V]) send(r record.Record[K, V]) error {
 	spec := n.spec
-	topic := spec.sink
+	topic := n.topic
 	if spec.topicFn != nil {
 		if topic = spec.topicFn(r); topic == "" {
 			return errors.New("topic function returned an empty topic")

@@ -22,6 +22,11 @@ type Topology struct {
 	subtopologies []*subtopology
 	topicSub      map[string]int
 	globals       []GlobalStore
+	internal      []InternalTopic
+	// appID is the application ForApplication named the internal topics
+	// for ("" as declared); declared is the topology before that.
+	appID    string
+	declared *Topology
 }
 
 type subtopology struct {
@@ -64,7 +69,7 @@ func newTopology(b *Builder, builderChildren map[string][]*nodeSpec) *Topology {
 	t := &Topology{
 		nodes: nodes, byName: byName, children: children,
 		stores: slices.Clone(b.stores), storeIndex: maps.Clone(b.storeSet), topicSub: map[string]int{},
-		globals: slices.Clone(b.globals),
+		globals: slices.Clone(b.globals), internal: slices.Clone(b.internal),
 	}
 	// Union-find over parent edges and shared stores.
 	parent := map[string]string{}

@@ -57,6 +57,8 @@ func New(topo *processor.Topology, cfg Config) (*App, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	// Internal topics (repartition topics) take the application id.
+	topo = topo.ForApplication(cfg.ApplicationID)
 	if err := cfg.checkTopology(topo); err != nil {
 		return nil, err
 	}

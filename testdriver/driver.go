@@ -123,6 +123,9 @@ func New(t *processor.Topology, cfg Config) (*Driver, error) {
 		cfg.StartTime = time.UnixMilli(0)
 	}
 	cfg.StartTime = clampClock(cfg.StartTime)
+	// Internal topics (repartition topics) take the application id; what
+	// a sink writes to one is fed back to the source that reads it.
+	t = t.ForApplication(cfg.ApplicationID)
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
