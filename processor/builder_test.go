@@ -250,6 +250,8 @@ func TestDescribePrintsKafkaStreamsLayout(t *testing.T) {
     Source: other (topics: [x, y])
       --> none
 
+  Stores:
+    counts (key-value, sub-topology 0, changelog <application-id>-counts-changelog)
 `
 	if got := topo.Describe().String(); got != want {
 		t.Errorf("Describe() =\n%s\nwant\n%s", got, want)

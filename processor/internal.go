@@ -160,13 +160,3 @@ func (t *Topology) ForApplication(applicationID string) *Topology {
 	out.appID, out.declared = applicationID, t
 	return out
 }
-
-// isInternal reports whether topic is one of t's internal topics (as run).
-func (t *Topology) isInternal(topic string) bool {
-	for _, it := range t.internal {
-		if it.Name == topic {
-			return true
-		}
-	}
-	return false
-}

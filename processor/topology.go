@@ -237,11 +237,14 @@ func (t *Topology) Describe() *Description {
 			nd.Predecessors = order(n.parents)
 			switch n.kind {
 			case kindSource:
-				nd.Topics = slices.Clone(n.topics)
+				nd.Topics = make([]string, len(n.topics))
+				for i, topic := range n.topics {
+					nd.Topics[i] = t.describedTopic(topic)
+				}
 			case kindProcessor:
 				nd.Stores = slices.Clone(n.stores)
 			case kindSink:
-				nd.Topic = n.sink
+				nd.Topic = t.describedTopic(n.sink)
 			}
 			sd.Nodes = append(sd.Nodes, nd)
 		}
@@ -250,13 +253,75 @@ func (t *Topology) Describe() *Description {
 	for i, g := range t.globals {
 		d.GlobalStores = append(d.GlobalStores, GlobalStoreDescription{ID: len(t.subtopologies) + i, Store: g.Name, Topic: g.Topic})
 	}
+	prefix := t.appID
+	if prefix == "" {
+		prefix = "<application-id>"
+	}
+	for _, st := range t.subtopologies {
+		for _, name := range st.stores {
+			sb := t.stores[t.storeIndex[name]]
+			sd := StoreDescription{Name: name, Subtopology: st.id, Kind: "state"}
+			if k, ok := sb.(interface{ Kind() string }); ok {
+				sd.Kind = k.Kind()
+			}
+			if lg, ok := sb.(store.Logged); ok && lg.LoggingEnabled() {
+				sd.Changelog = store.ChangelogTopic(prefix, name)
+			}
+			d.Stores = append(d.Stores, sd)
+		}
+	}
+	for _, it := range t.internal {
+		name := it.Name
+		if t.appID == "" {
+			name = prefix + "-" + it.Declared
+		}
+		d.InternalTopics = append(d.InternalTopics, InternalTopicDescription{Name: name, Partitions: it.Partitions})
+	}
 	return d
+}
+
+// StoreDescription is one store of a sub-topology.
+type StoreDescription struct {
+	Name        string
+	Subtopology int
+	// Kind is "key-value", "window" or "session" ("state" for builders
+	// of other kinds).
+	Kind string
+	// Changelog is the store's changelog topic; empty without one. Before
+	// ForApplication it starts with <application-id>.
+	Changelog string
+}
+
+// InternalTopicDescription is one internal (repartition) topic.
+type InternalTopicDescription struct {
+	// Name as run; before ForApplication it starts with <application-id>.
+	Name string
+	// Partitions is the declared count; 0 means the runtime derives it.
+	Partitions int32
+}
+
+// describedTopic names an internal topic of a topology not yet named for
+// an application <application-id>-<name>, as it will run.
+func (t *Topology) describedTopic(topic string) string {
+	if t.appID != "" {
+		return topic
+	}
+	for _, it := range t.internal {
+		if it.Declared == topic {
+			return "<application-id>-" + topic
+		}
+	}
+	return topic
 }
 
 // Description is a topology's structure.
 type Description struct {
 	Subtopologies []SubtopologyDescription
 	GlobalStores  []GlobalStoreDescription
+	// Stores of the sub-topologies, by sub-topology then registration.
+	Stores []StoreDescription
+	// InternalTopics are the repartition topics, in declaration order.
+	InternalTopics []InternalTopicDescription
 }
 
 // GlobalStoreDescription is a global store: Kafka Streams describes it as a
@@ -319,6 +384,26 @@ func (d *Description) String() string {
 		fmt.Fprintf(&b, "  Sub-topology: %d for global store (will not generate tasks)\n", g.ID)
 		fmt.Fprintf(&b, "    Source: %s-global-source (topics: [%s])\n      --> %s-global-updater\n", g.Store, g.Topic, g.Store)
 		fmt.Fprintf(&b, "    Processor: %s-global-updater (stores: [%s])\n      --> none\n      <-- %s-global-source\n\n", g.Store, g.Store, g.Store)
+	}
+	if len(d.Stores) > 0 {
+		b.WriteString("  Stores:\n")
+		for _, s := range d.Stores {
+			changelog := "no changelog"
+			if s.Changelog != "" {
+				changelog = "changelog " + s.Changelog
+			}
+			fmt.Fprintf(&b, "    %s (%s, sub-topology %d, %s)\n", s.Name, s.Kind, s.Subtopology, changelog)
+		}
+	}
+	if len(d.InternalTopics) > 0 {
+		b.WriteString("  Repartition topics:\n")
+		for _, it := range d.InternalTopics {
+			parts := "partitions derived at start"
+			if it.Partitions > 0 {
+				parts = fmt.Sprintf("%d partitions", it.Partitions)
+			}
+			fmt.Fprintf(&b, "    %s (%s)\n", it.Name, parts)
+		}
 	}
 	return b.String()
 }

@@ -1,0 +1,91 @@
+// Package dsl is Millrace's Streams DSL: Kafka Streams' KStream, KTable and
+// GlobalKTable as typed Go values, compiled to the Processor API.
+//
+//	b := dsl.NewBuilder()
+//	lines := dsl.FromTopics(b, []string{"lines"}, record.String(), record.String())
+//	words := dsl.FlatMapValues(lines, strings.Fields)
+//	counts := dsl.Count(dsl.GroupBy(words, func(_, w string) string { return w }), dsl.As("counts"))
+//	dsl.To(dsl.ToStream(counts), "word-counts")
+//	topo, err := b.Build() // a *processor.Topology: run it with streams.New or testdriver.New
+//
+// Go has no type parameters on methods, so operators are package functions
+// over handles (Stream, Table, GlobalTable, GroupedStream, GroupedTable).
+// A handle carries its builder, the node that forwards its records, its
+// serdes and whether its key may have changed, so the types flow from
+// operator to operator: a mismatch is a compile error, and Go infers every
+// type argument from the functions passed in.
+//
+// Every operator adds ordinary processors, stores, sources and sinks to a
+// processor.Builder (reachable with Builder.Processor): the test driver and
+// the App run a DSL topology as any other, and Process / ProcessValues embed
+// a custom processor (with its stores and punctuators) anywhere in a chain.
+// Declaring never fails; Build reports every problem at once, each wrapping
+// a sentinel (ErrMissingSerde, ErrNilFunction, processor.ErrDuplicateName,
+// ...) and naming the operator.
+//
+// # Serdes
+//
+// An operator that writes bytes (a sink, a repartition topic, a store)
+// takes its serdes from, in order: its KeySerde / ValueSerde options, the
+// handle (a source's serdes travel while the type does not change), and the
+// builder's serde for the type (RegisterSerde; string, []byte, int64, int32
+// and float64 are registered by NewBuilder, in the formats of Kafka's Java
+// serdes). None of them is a Build error naming the operator and the type.
+// Operators that write nothing never need one.
+//
+// # Repartitioning
+//
+// Map, SelectKey, FlatMap, GroupBy and Process may change the key; the next
+// key-dependent stateful operator (an aggregation, a join with a table)
+// first writes the stream to an internal topic
+// <application-id>-<name>-repartition and reads it back, so each key's
+// records reach the one task that holds its state. The topic's name is the
+// grouping's Named name, else the store's As name, else generated
+// (Builder.Unnamed lists generated names). The App creates it at start,
+// with the partition count of the upstream sub-topology's sources (or that
+// of the topics it is joined with, or Partitions), and deletes records from
+// it once they are committed. MapValues, FlatMapValues, Filter, Peek and
+// ProcessValues keep the key and never repartition. Records with a null key
+// are dropped before a repartition and counted under
+// DropNullKeyBeforeRepartition: no task could own them.
+//
+// # Null keys and null values
+//
+// Records keep Kafka's null keys and null values (tombstones) as the
+// Processor API does. User functions receive keys and values as Go values,
+// so a null one arrives as the zero value; operators keep the null flag of
+// every part they do not replace:
+//
+//   - Filter, FilterNot, Peek, Foreach, Split, Merge, To: the function sees
+//     zero values; the record passes unchanged, nulls included.
+//   - MapValues, MapValuesWithKey, FlatMapValues: a tombstone is not passed
+//     to the function; it is forwarded as a tombstone of the new value type.
+//     The key, null or not, stays.
+//   - Map, FlatMap: the function sees zero values and what it returns is
+//     the record (never null). SelectKey replaces the key (never null) and
+//     keeps the value, null or not.
+//   - Aggregations drop (and count) records with a null key or a null
+//     value, as Kafka Streams does. Tables: a tombstone deletes the key.
+//   - Joins follow Kafka Streams (KIP-962): see each join's doc.
+//
+// To tell a null from an empty value in your own logic, use Process or
+// ProcessValues: a processor receives the full record.Record.
+//
+// # Names
+//
+// Every operator takes Named; unnamed ones get Kafka Streams' generated
+// names (KSTREAM-FILTER-0000000003: a prefix and the builder's counter).
+// Stores take As; unnamed stores and repartition topics are listed by
+// Builder.Unnamed and by Builder.Describe, because their names, and so the
+// state and changelogs behind them, depend on the operators declared
+// before them.
+//
+// # Tables and caching
+//
+// A Table's node forwards Change values (new and old value of a key). An
+// aggregation or a table from a topic is materialized into a timestamped
+// key-value store (RocksDB, cached and changelogged by default; InMemory,
+// WithoutCaching, WithoutLogging change that): with the cache on, it
+// forwards one compacted update per key when the cache flushes (on commit
+// or eviction), as Kafka Streams' DSL does; with it off, every update.
+package dsl
