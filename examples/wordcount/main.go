@@ -1,4 +1,4 @@
-// Command wordcount counts words with Millrace: lines are split into words,
+// Command wordcount counts words with Millrace's DSL: lines are split into words,
 // repartitioned by word, and counted in a RocksDB store with a changelog.
 //
 // By default it starts an embedded Kafka broker, writes a few lines of text
@@ -43,7 +43,7 @@ func main() {
 }
 
 func run(brokers, stateDir string, verbose bool) error {
-	bootstrap, stop, err := demo.Cluster(brokers, map[string]int32{LinesTopic: 3, WordsTopic: 3, CountTopic: 3})
+	bootstrap, stop, err := demo.Cluster(brokers, map[string]int32{LinesTopic: 3, CountTopic: 3})
 	if err != nil {
 		return err
 	}
