@@ -1,0 +1,173 @@
+package dsl_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/millrace/millrace/dsl"
+	"github.com/millrace/millrace/kafkatest"
+	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/record"
+	"github.com/millrace/millrace/streams"
+)
+
+// brokerApps runs n instances of topo in one group against the embedded
+// cluster until the test ends; it waits until every instance runs tasks.
+func brokerApps(t *testing.T, cl *kafkatest.Cluster, appID string, topo *processor.Topology, n int) []*streams.App {
+	t.Helper()
+	var apps []*streams.App
+	for i := 0; i < n; i++ {
+		app, err := streams.New(topo, streams.Config{ApplicationID: appID, BootstrapServers: cl.Bootstrap(),
+			StateDir: t.TempDir(), CommitInterval: 100 * time.Millisecond, InstanceID: fmt.Sprintf("%s-%d", appID, i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- app.Run(context.Background()) }()
+		t.Cleanup(func() {
+			if err := app.Close(); err != nil {
+				t.Errorf("close instance %d: %v", i, err)
+			}
+			if err := <-done; err != nil {
+				t.Errorf("instance %d: %v", i, err)
+			}
+		})
+		apps = append(apps, app)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		busy := 0
+		for _, a := range apps {
+			if a.State() == streams.Running && len(a.LocalTasks()) > 0 {
+				busy++
+			}
+		}
+		if busy == n {
+			return apps
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d instances run tasks after 60 s", busy, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type kv struct {
+	key, value []byte
+	ts         time.Time
+}
+
+func produce(t *testing.T, cl *kafkatest.Cluster, topic string, recs []kv) {
+	t.Helper()
+	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": cl.Bootstrap(), "partitioner": "murmur2_random",
+		"go.logs.channel.enable": false, "log_level": 3, "linger.ms": 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, r := range recs {
+		m := &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+			Key: r.key, Value: r.value, Timestamp: r.ts}
+		if err := p.Produce(m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left := p.Flush(30_000); left > 0 {
+		t.Fatalf("%d records to %s not delivered", left, topic)
+	}
+}
+
+// readUntil reads topic from the start, calling fn per record until it
+// returns true; it fails the test after timeout.
+func readUntil(t *testing.T, cl *kafkatest.Cluster, topic string, timeout time.Duration, fn func(key, value []byte) bool) {
+	t.Helper()
+	c, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": cl.Bootstrap(), "group.id": fmt.Sprintf("reader-%d", time.Now().UnixNano()),
+		"auto.offset.reset": "earliest", "enable.auto.commit": false, "go.logs.channel.enable": false, "log_level": 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SubscribeTopics([]string{topic}, nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if m, ok := c.Poll(100).(*kafka.Message); ok && fn(m.Key, m.Value) {
+			return
+		}
+	}
+	t.Fatalf("expected output on %s did not arrive within %v", topic, timeout)
+}
+
+func partitionsOf(t *testing.T, cl *kafkatest.Cluster, topic string) int {
+	t.Helper()
+	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": cl.Bootstrap(), "go.logs.channel.enable": false, "log_level": 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	md, err := a.GetMetadata(&topic, false, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm, ok := md.Topics[topic]
+	if !ok || tm.Error.Code() != kafka.ErrNoError {
+		return 0
+	}
+	return len(tm.Partitions)
+}
+
+func TestTwoInstancesCountEachKeyOnceAcrossTheRepartitionTopic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a broker")
+	}
+	cl, err := kafkatest.Start(kafkatest.Config{Topics: map[string]int32{"clicks": 4, "page-counts": 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	// clicks are keyed by user; counting by page needs the page as key.
+	b := dsl.NewBuilder()
+	clicks := dsl.FromTopics(b, []string{"clicks"}, record.String(), record.String())
+	counts := dsl.Count(dsl.GroupBy(clicks, func(_, page string) string { return page }, dsl.Named("by-page")), dsl.As("page-counts"))
+	dsl.To(dsl.ToStream(counts), "page-counts")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokerApps(t, cl, "dsl-pages", topo, 2)
+	if got := partitionsOf(t, cl, "dsl-pages-by-page-repartition"); got != 4 {
+		t.Fatalf("repartition topic has %d partitions, want 4 (those of clicks)", got)
+	}
+	want := map[string]int64{}
+	var recs []kv
+	base := time.Now()
+	for i := 0; i < 2000; i++ {
+		page := fmt.Sprintf("page-%d", (i*7)%13)
+		want[page]++
+		recs = append(recs, kv{key: []byte(fmt.Sprintf("user-%d", i%97)), value: []byte(page), ts: base.Add(time.Duration(i) * time.Millisecond)})
+	}
+	produce(t, cl, "clicks", recs)
+	got := map[string]int64{}
+	readUntil(t, cl, "page-counts", 90*time.Second, func(k, v []byte) bool {
+		if len(v) == 8 {
+			got[string(k)] = int64(binary.BigEndian.Uint64(v))
+		}
+		for p, n := range want {
+			if got[p] != n {
+				return false
+			}
+		}
+		return true
+	})
+	for p, n := range got {
+		if n != want[p] {
+			t.Errorf("page %s counted %d times, want %d", p, n, want[p])
+		}
+	}
+}
