@@ -3,6 +3,7 @@ package dsl_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/millrace/millrace/dsl"
@@ -126,3 +127,5 @@ func tblBuildErr(t *testing.T, b *dsl.Builder, want error) error {
 	}
 	return err
 }
+
+func containsStr(s, sub string) bool { return strings.Contains(s, sub) }
