@@ -194,8 +194,9 @@ func (b *Builder) checkCoPartitioned(op string, as, bs []string) {
 // tableJoinSide joins one side's changes with the other side's current
 // value (Kafka Streams' KTableKTableJoin / LeftJoin / RightJoin /
 // OuterJoin processors, old values always sent): the new result from the
-// side's new value, the old result from its old value, either absent when
-// the join has none; nothing is forwarded when both are absent.
+// side's new value, the old result from its old value (an absent value
+// joins as nil), either absent when the join has none; nothing is
+// forwarded when both are absent.
 type tableJoinSide[K, VA, VB, VO any] struct {
 	other getterSupplier[K, VB]
 	join  func(a *VA, b *VB) (VO, bool)
@@ -218,23 +219,28 @@ func (p *tableJoinSide[K, VA, VB, VO]) Process(r record.Record[K, Change[VA]]) e
 		dropNulls(p.ctx, r)
 		return nil
 	}
-	ov, ots, found, err := p.get(r.Key())
+	otherValue, ots, found, err := p.get(r.Key())
 	if err != nil {
 		return err
 	}
 	var other *VB
 	ts := r.Timestamp()
 	if found {
-		other, ts = &ov, max(ts, ots)
+		other, ts = &otherValue, max(ts, ots)
 	}
+	// The side's absent value joins too: for the right side of a left join
+	// (or either side of an outer join), "no value" still has a result.
 	c := r.Value()
-	var out Change[VO]
+	var nv, ov *VA
 	if c.HasNew {
-		out.New, out.HasNew = p.join(&c.New, other)
+		nv = &c.New
 	}
 	if c.HasOld {
-		out.Old, out.HasOld = p.join(&c.Old, other)
+		ov = &c.Old
 	}
+	var out Change[VO]
+	out.New, out.HasNew = p.join(nv, other)
+	out.Old, out.HasOld = p.join(ov, other)
 	if !out.HasNew && !out.HasOld {
 		return nil
 	}
