@@ -171,3 +171,63 @@ func TestTwoInstancesCountEachKeyOnceAcrossTheRepartitionTopic(t *testing.T) {
 		}
 	}
 }
+
+func TestTwoInstancesJoinTablesWithUpdatesAndRetractions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a broker")
+	}
+	cl, err := kafkatest.Start(kafkatest.Config{Topics: map[string]int32{"left": 4, "right": 4, "joined": 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	b := dsl.NewBuilder()
+	left := dsl.TableFrom(b, "left", record.String(), record.String(), dsl.As("left"))
+	right := dsl.TableFrom(b, "right", record.String(), record.String(), dsl.As("right"))
+	joined := dsl.JoinTables(left, right, func(l, r string) string { return l + "+" + r })
+	dsl.To(dsl.ToStream(joined), "joined")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokerApps(t, cl, "dsl-tables", topo, 2)
+
+	base := time.Now().Add(-time.Hour)
+	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Second) }
+	var l, r []kv
+	want := map[string]string{} // key -> last result; "" = retracted
+	for i := 0; i < 20; i++ {
+		k := fmt.Sprintf("k%02d", i)
+		l = append(l, kv{key: []byte(k), value: []byte("L" + k), ts: at(1)})
+		if i%2 == 0 {
+			r = append(r, kv{key: []byte(k), value: []byte("R" + k), ts: at(2)})
+			want[k] = "L" + k + "+R" + k
+		}
+	}
+	produce(t, cl, "left", l)
+	produce(t, cl, "right", r)
+	// Updates after the first results: a right-side change, a left-side
+	// delete and a right-side delete, each retracting or replacing a
+	// result; and a right value for a key whose left side is gone.
+	produce(t, cl, "right", []kv{{key: []byte("k00"), value: []byte("new"), ts: at(3)}, {key: []byte("k04"), ts: at(3)}})
+	produce(t, cl, "left", []kv{{key: []byte("k02"), ts: at(3)}})
+	produce(t, cl, "right", []kv{{key: []byte("k02"), value: []byte("late"), ts: at(4)}})
+	want["k00"], want["k02"], want["k04"] = "Lk00+new", "", ""
+
+	got := map[string]string{}
+	seen := map[string]bool{}
+	readUntil(t, cl, "joined", 90*time.Second, func(k, v []byte) bool {
+		got[string(k)], seen[string(k)] = string(v), true
+		for key, w := range want {
+			if !seen[key] || got[key] != w {
+				return false
+			}
+		}
+		return true
+	})
+	for key := range seen {
+		if _, ok := want[key]; !ok {
+			t.Errorf("key %s has a result, but its right side never had a value", key)
+		}
+	}
+}
