@@ -22,7 +22,7 @@ func GroupByKey[K, V any](s Stream[K, V], opts ...Option) GroupedStream[K, V] {
 func GroupBy[K, V, KR any](s Stream[K, V], fn func(key K, value V) KR, opts ...Option) GroupedStream[KR, V] {
 	o := collect(opts)
 	var sel Stream[KR, V]
-	if s.b != nil {
+	if s.b != nil && !isNil(s.b, "GroupBy", fn) {
 		sel = SelectKey(s, fn)
 		if k, ok := o.keySerde.(record.Serde[KR]); ok {
 			sel.keys = k
