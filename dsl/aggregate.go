@@ -35,7 +35,17 @@ func Reduce[K, V any](g GroupedStream[K, V], fn func(agg, value V) V, opts ...Op
 	if g.s.b == nil || isNil(g.s.b, "Reduce", fn) {
 		return Table[K, V]{}
 	}
-	return aggregateWith(g, "Reduce", nil, func(_ K, v V, agg V) V { return fn(agg, v) }, g.s.values, opts)
+	// The store's values are the stream's: the grouping's value serde (as
+	// Kafka Streams' Grouped) serves the store too, else the stream's.
+	vs := g.s.values
+	if g.o.valueSerde != nil {
+		if s, ok := g.o.valueSerde.(record.Serde[V]); ok {
+			vs = s
+		} else if !g.s.keyChanged { // else the repartition reports it
+			serdeOption[V](g.s.b, g.o.valueSerde, nil, "Reduce", "values")
+		}
+	}
+	return aggregateWith(g, "Reduce", nil, func(_ K, v V, agg V) V { return fn(agg, v) }, vs, opts)
 }
 
 // Aggregate folds the values of each key into an aggregate: init makes the
