@@ -78,7 +78,16 @@ func aggregateWith[K, V, VA any](g GroupedStream[K, V], op string, init func() V
 	if base == "" {
 		base, generated = storeName, o.store == ""
 	}
-	in := partitionedByKey(g.s, base, generated, g.o, op)
+	var in Stream[K, V]
+	switch {
+	case g.o.name != "" && g.named != nil && g.named.b != nil:
+		in = *g.named
+	default:
+		in = partitionedByKey(g.s, base, generated, g.o, op)
+		if g.o.name != "" && g.named != nil && g.s.keyChanged {
+			*g.named = in
+		}
+	}
 	ks := serdeFor[K](b, g.o.keySerde, in.keys, fmt.Sprintf("%s %q (store)", op, storeName), "keys")
 	vas := serdeFor[VA](b, o.valueSerde, vaSerde, fmt.Sprintf("%s %q (store)", op, storeName), "aggregates")
 	processor.AddProcessor(b.pb, name, func() processor.Processor[K, V, K, Change[VA]] {
