@@ -210,15 +210,25 @@ func subtopologies(t testing.TB, b *dsl.Builder) int {
 
 func TestOperatorsThatKeepTheKeyNeverRepartition(t *testing.T) {
 	ops := map[string]func(dsl.Stream[string, string]) dsl.Stream[string, string]{
-		"Filter":    func(s dsl.Stream[string, string]) dsl.Stream[string, string] { return dsl.Filter(s, func(k, v string) bool { return true }) },
-		"FilterNot": func(s dsl.Stream[string, string]) dsl.Stream[string, string] { return dsl.FilterNot(s, func(k, v string) bool { return false }) },
-		"MapValues": func(s dsl.Stream[string, string]) dsl.Stream[string, string] { return dsl.MapValues(s, strings.ToUpper) },
+		"Filter": func(s dsl.Stream[string, string]) dsl.Stream[string, string] {
+			return dsl.Filter(s, func(k, v string) bool { return true })
+		},
+		"FilterNot": func(s dsl.Stream[string, string]) dsl.Stream[string, string] {
+			return dsl.FilterNot(s, func(k, v string) bool { return false })
+		},
+		"MapValues": func(s dsl.Stream[string, string]) dsl.Stream[string, string] {
+			return dsl.MapValues(s, strings.ToUpper)
+		},
 		"MapValuesWithKey": func(s dsl.Stream[string, string]) dsl.Stream[string, string] {
 			return dsl.MapValuesWithKey(s, func(k, v string) string { return k })
 		},
-		"FlatMapValues": func(s dsl.Stream[string, string]) dsl.Stream[string, string] { return dsl.FlatMapValues(s, strings.Fields) },
-		"Peek":          func(s dsl.Stream[string, string]) dsl.Stream[string, string] { return dsl.Peek(s, func(k, v string) {}) },
-		"Merge":         func(s dsl.Stream[string, string]) dsl.Stream[string, string] { return dsl.Merge(s) },
+		"FlatMapValues": func(s dsl.Stream[string, string]) dsl.Stream[string, string] {
+			return dsl.FlatMapValues(s, strings.Fields)
+		},
+		"Peek": func(s dsl.Stream[string, string]) dsl.Stream[string, string] {
+			return dsl.Peek(s, func(k, v string) {})
+		},
+		"Merge": func(s dsl.Stream[string, string]) dsl.Stream[string, string] { return dsl.Merge(s) },
 		"Split": func(s dsl.Stream[string, string]) dsl.Stream[string, string] {
 			return dsl.Split(s, "s-", dsl.Otherwise[string, string]("all"))["all"]
 		},

@@ -589,7 +589,10 @@ func TestToWritesNullKeysAndTombstonesAsNull(t *testing.T) {
 	var parts []int32
 	dsl.To(strStream(b, "in"), "out")
 	dsl.ToFunc(strStream(b, "in2"), func(k, v string) string { return "out2" }, dsl.WithPartitioner(
-		func(_ string, r record.Record[string, string], _ int32) (int32, bool) { parts = append(parts, 0); return 0, true }))
+		func(_ string, r record.Record[string, string], _ int32) (int32, bool) {
+			parts = append(parts, 0)
+			return 0, true
+		}))
 	d := newDriver(t, b)
 	nulls(t, d)
 	pipeRaw(t, d, "in2", nil, nil, 7)
