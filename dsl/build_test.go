@@ -256,3 +256,16 @@ func typeInference(b *dsl.Builder) {
 }
 
 var _ = typeInference
+
+func TestANegativeRepartitionPartitionCountIsReported(t *testing.T) {
+	b := dsl.NewBuilder()
+	dsl.To(dsl.Repartition(strStream(b, "in"), dsl.Named("neg"), dsl.Partitions(-2)), "out")
+	buildFails(t, b, processor.ErrInternalTopic, `"neg-repartition" has -2 partitions`)
+}
+
+func TestMergeOfAStreamWithItselfIsReported(t *testing.T) {
+	b := dsl.NewBuilder()
+	s := strStream(b, "in")
+	dsl.To(dsl.Merge(s, s), "out")
+	buildFails(t, b, processor.ErrInvalidNode, "twice")
+}

@@ -130,3 +130,12 @@ func TestNamedNamesEachOperatorsNode(t *testing.T) {
 	}
 	same(t, "Unnamed", b.Unnamed(), []string(nil))
 }
+
+func TestPartitionsOfAGroupingSizeItsRepartitionTopic(t *testing.T) {
+	b := dsl.NewBuilder()
+	dsl.Count(dsl.GroupBy(strStream(b, "in"), func(k, v string) string { return v }, dsl.Named("g"), dsl.Partitions(3)))
+	it, ok := mustBuild(t, b).ForApplication("x").InternalTopic("x-g-repartition")
+	if !ok || it.Partitions != 3 {
+		t.Errorf("x-g-repartition: %+v, %v; want 3 partitions", it, ok)
+	}
+}
