@@ -35,7 +35,17 @@ func Reduce[K, V any](g GroupedStream[K, V], fn func(agg, value V) V, opts ...Op
 	if g.s.b == nil || isNil(g.s.b, "Reduce", fn) {
 		return Table[K, V]{}
 	}
-	return aggregateWith(g, "Reduce", nil, func(_ K, v V, agg V) V { return fn(agg, v) }, g.s.values, opts)
+	// The store's values are the stream's: the grouping's value serde (as
+	// Kafka Streams' Grouped) serves the store too, else the stream's.
+	vs := g.s.values
+	if g.o.valueSerde != nil {
+		if s, ok := g.o.valueSerde.(record.Serde[V]); ok {
+			vs = s
+		} else if !g.s.keyChanged { // else the repartition reports it
+			serdeOption[V](g.s.b, g.o.valueSerde, nil, "Reduce", "values")
+		}
+	}
+	return aggregateWith(g, "Reduce", nil, func(_ K, v V, agg V) V { return fn(agg, v) }, vs, opts)
 }
 
 // Aggregate folds the values of each key into an aggregate: init makes the
@@ -68,7 +78,16 @@ func aggregateWith[K, V, VA any](g GroupedStream[K, V], op string, init func() V
 	if base == "" {
 		base, generated = storeName, o.store == ""
 	}
-	in := partitionedByKey(g.s, base, generated, g.o, op)
+	var in Stream[K, V]
+	switch {
+	case g.o.name != "" && g.named != nil && g.named.b != nil:
+		in = *g.named
+	default:
+		in = partitionedByKey(g.s, base, generated, g.o, op)
+		if g.o.name != "" && g.named != nil && g.s.keyChanged {
+			*g.named = in
+		}
+	}
 	ks := serdeFor[K](b, g.o.keySerde, in.keys, fmt.Sprintf("%s %q (store)", op, storeName), "keys")
 	vas := serdeFor[VA](b, o.valueSerde, vaSerde, fmt.Sprintf("%s %q (store)", op, storeName), "aggregates")
 	processor.AddProcessor(b.pb, name, func() processor.Processor[K, V, K, Change[VA]] {

@@ -37,7 +37,7 @@ func repartition[K, V any](s Stream[K, V], base string, partitions int32, o *opt
 		return ctx.Forward(r)
 	}), s.node)
 	processor.AddSink(b.pb, base+"-repartition-sink", topic, serializer(ks), serializer(vs), filter)
-	b.pb.AddInternalTopic(processor.InternalTopic{Name: topic, Partitions: max(partitions, 0), Config: repartitionConfig, Purge: true})
+	b.pb.AddInternalTopic(processor.InternalTopic{Name: topic, Partitions: partitions, Config: repartitionConfig, Purge: true})
 	source := base + "-repartition-source"
 	processor.AddSource(b.pb, source, deserializer(ks), deserializer(vs), topic).
 		WithTimestampExtractor(record.FailOnInvalidTimestamp())

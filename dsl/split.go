@@ -12,6 +12,9 @@ import (
 type Branch[K, V any] struct {
 	name string
 	pred func(key K, value V) bool
+	// otherwise marks the default branch (a When with a nil predicate is
+	// a mistake, not a default branch).
+	otherwise bool
 }
 
 // When makes a branch named name taking the records pred accepts.
@@ -22,7 +25,7 @@ func When[K, V any](name string, pred func(key K, value V) bool) Branch[K, V] {
 // Otherwise makes the default branch, named name: the records no other
 // branch took. It must come last.
 func Otherwise[K, V any](name string) Branch[K, V] {
-	return Branch[K, V]{name: name}
+	return Branch[K, V]{name: name, otherwise: true}
 }
 
 // Split sends each record to the first branch whose predicate accepts it
@@ -51,8 +54,10 @@ func Split[K, V any](s Stream[K, V], prefix string, branches ...Branch[K, V]) ma
 			s.b.problem(fmt.Errorf("%w: Split %q: branch %d has no name", ErrInvalidOperator, splitName, i))
 		case seen[br.name]:
 			s.b.problem(fmt.Errorf("%w: Split %q: branch %q twice", ErrInvalidOperator, splitName, br.name))
-		case br.pred == nil && i != len(branches)-1:
+		case br.otherwise && i != len(branches)-1:
 			s.b.problem(fmt.Errorf("%w: Split %q: the default branch %q must be last", ErrInvalidOperator, splitName, br.name))
+		case !br.otherwise && br.pred == nil:
+			s.b.problem(fmt.Errorf("%w: Split %q: branch %q has a nil predicate", ErrNilFunction, splitName, br.name))
 		}
 		seen[br.name] = true
 		names[i] = splitName + "-" + br.name
@@ -66,7 +71,7 @@ func Split[K, V any](s Stream[K, V], prefix string, branches ...Branch[K, V]) ma
 	}
 	processor.AddProcessor(s.b.pb, splitName, processor.Func(func(ctx processor.Context[K, V], r record.Record[K, V]) error {
 		for i, p := range preds {
-			if p == nil || p(r.Key(), r.Value()) {
+			if p == nil || p(r.Key(), r.Value()) { // nil: the default branch
 				return ctx.ForwardTo(names[i], r)
 			}
 		}
