@@ -57,12 +57,12 @@ func brokerApps(t *testing.T, cl *kafkatest.Cluster, appID string, topo *process
 	}
 }
 
-type kv struct {
+type bkv struct {
 	key, value []byte
 	ts         time.Time
 }
 
-func produce(t *testing.T, cl *kafkatest.Cluster, topic string, recs []kv) {
+func produce(t *testing.T, cl *kafkatest.Cluster, topic string, recs []bkv) {
 	t.Helper()
 	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": cl.Bootstrap(), "partitioner": "murmur2_random",
 		"go.logs.channel.enable": false, "log_level": 3, "linger.ms": 5})
@@ -145,12 +145,12 @@ func TestTwoInstancesCountEachKeyOnceAcrossTheRepartitionTopic(t *testing.T) {
 		t.Fatalf("repartition topic has %d partitions, want 4 (those of clicks)", got)
 	}
 	want := map[string]int64{}
-	var recs []kv
+	var recs []bkv
 	base := time.Now()
 	for i := 0; i < 2000; i++ {
 		page := fmt.Sprintf("page-%d", (i*7)%13)
 		want[page]++
-		recs = append(recs, kv{key: []byte(fmt.Sprintf("user-%d", i%97)), value: []byte(page), ts: base.Add(time.Duration(i) * time.Millisecond)})
+		recs = append(recs, bkv{key: []byte(fmt.Sprintf("user-%d", i%97)), value: []byte(page), ts: base.Add(time.Duration(i) * time.Millisecond)})
 	}
 	produce(t, cl, "clicks", recs)
 	got := map[string]int64{}
@@ -194,13 +194,13 @@ func TestTwoInstancesJoinTablesWithUpdatesAndRetractions(t *testing.T) {
 
 	base := time.Now().Add(-time.Hour)
 	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Second) }
-	var l, r []kv
+	var l, r []bkv
 	want := map[string]string{} // key -> last result; "" = retracted
 	for i := 0; i < 20; i++ {
 		k := fmt.Sprintf("k%02d", i)
-		l = append(l, kv{key: []byte(k), value: []byte("L" + k), ts: at(1)})
+		l = append(l, bkv{key: []byte(k), value: []byte("L" + k), ts: at(1)})
 		if i%2 == 0 {
-			r = append(r, kv{key: []byte(k), value: []byte("R" + k), ts: at(2)})
+			r = append(r, bkv{key: []byte(k), value: []byte("R" + k), ts: at(2)})
 			want[k] = "L" + k + "+R" + k
 		}
 	}
@@ -209,9 +209,9 @@ func TestTwoInstancesJoinTablesWithUpdatesAndRetractions(t *testing.T) {
 	// Updates after the first results: a right-side change, a left-side
 	// delete and a right-side delete, each retracting or replacing a
 	// result; and a right value for a key whose left side is gone.
-	produce(t, cl, "right", []kv{{key: []byte("k00"), value: []byte("new"), ts: at(3)}, {key: []byte("k04"), ts: at(3)}})
-	produce(t, cl, "left", []kv{{key: []byte("k02"), ts: at(3)}})
-	produce(t, cl, "right", []kv{{key: []byte("k02"), value: []byte("late"), ts: at(4)}})
+	produce(t, cl, "right", []bkv{{key: []byte("k00"), value: []byte("new"), ts: at(3)}, {key: []byte("k04"), ts: at(3)}})
+	produce(t, cl, "left", []bkv{{key: []byte("k02"), ts: at(3)}})
+	produce(t, cl, "right", []bkv{{key: []byte("k02"), value: []byte("late"), ts: at(4)}})
 	want["k00"], want["k02"], want["k04"] = "Lk00+new", "", ""
 
 	got := map[string]string{}
