@@ -70,15 +70,24 @@ func produce(t *testing.T, cl *kafkatest.Cluster, topic string, recs []bkv) {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	reports := make(chan kafka.Event, len(recs))
 	for _, r := range recs {
 		m := &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
 			Key: r.key, Value: r.value, Timestamp: r.ts}
-		if err := p.Produce(m, nil); err != nil {
+		if err := p.Produce(m, reports); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if left := p.Flush(30_000); left > 0 {
-		t.Fatalf("%d records to %s not delivered", left, topic)
+	timeout := time.After(30 * time.Second)
+	for range recs {
+		select {
+		case e := <-reports:
+			if m, ok := e.(*kafka.Message); ok && m.TopicPartition.Error != nil {
+				t.Fatalf("produce to %s: %v", topic, m.TopicPartition.Error)
+			}
+		case <-timeout:
+			t.Fatalf("records to %s not acknowledged within 30 s", topic)
+		}
 	}
 }
 
@@ -130,7 +139,7 @@ func TestTwoInstancesCountEachKeyOnceAcrossTheRepartitionTopic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	t.Cleanup(cl.Close) // after the Apps' cleanups: they commit on close
 	// clicks are keyed by user; counting by page needs the page as key.
 	b := dsl.NewBuilder()
 	clicks := dsl.FromTopics(b, []string{"clicks"}, record.String(), record.String())
@@ -180,7 +189,7 @@ func TestTwoInstancesJoinTablesWithUpdatesAndRetractions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	t.Cleanup(cl.Close) // after the Apps' cleanups: they commit on close
 	b := dsl.NewBuilder()
 	left := dsl.TableFrom(b, "left", record.String(), record.String(), dsl.As("left"))
 	right := dsl.TableFrom(b, "right", record.String(), record.String(), dsl.As("right"))
