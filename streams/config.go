@@ -104,6 +104,15 @@ type Config struct {
 	StateCleanupDelay time.Duration
 	// ReplicationFactor of internal topics; default -1 (the broker's).
 	ReplicationFactor int
+	// RepartitionPurgeInterval is how often the App deletes the records of
+	// internal topics declared with Purge (repartition topics) below the
+	// offsets its group committed (Kafka Streams:
+	// repartition.purge.interval.ms); default 30 s. Purges run on a
+	// goroutine of their own, never on the poll loop; a failed purge is
+	// logged and counted (millrace_internal_topic_purge_failures_total)
+	// and retried at the next one. Under ExactlyOnceV2 only offsets of
+	// committed transactions are purged below.
+	RepartitionPurgeInterval time.Duration
 	// DefaultTimestampExtractor; nil means record.FailOnInvalidTimestamp().
 	DefaultTimestampExtractor record.TimestampExtractor
 	// DeserializationHandler, ProcessingHandler, ProductionHandler; nil
@@ -174,6 +183,9 @@ func (c *Config) withDefaults() {
 	if c.ReplicationFactor == 0 {
 		c.ReplicationFactor = -1
 	}
+	if c.RepartitionPurgeInterval == 0 {
+		c.RepartitionPurgeInterval = 30 * time.Second
+	}
 	if c.DefaultTimestampExtractor == nil {
 		c.DefaultTimestampExtractor = record.FailOnInvalidTimestamp()
 	}
@@ -231,6 +243,9 @@ func (c *Config) validate() error {
 	}
 	if c.StateCleanupDelay < 0 {
 		bad("StateCleanupDelay %v is negative", c.StateCleanupDelay)
+	}
+	if c.RepartitionPurgeInterval < 0 {
+		bad("RepartitionPurgeInterval %v is negative", c.RepartitionPurgeInterval)
 	}
 	if c.ReplicationFactor < -1 {
 		bad("ReplicationFactor %d must be -1 (broker default) or positive", c.ReplicationFactor)
