@@ -11,7 +11,9 @@ import (
 
 // pass forwards every record unchanged.
 func pass() processor.Supplier[string, string, string, string] {
-	return processor.Func(func(ctx processor.Context[string, string], r record.Record[string, string]) error { return ctx.Forward(r) })
+	return processor.Func(func(ctx processor.Context[string, string], r record.Record[string, string]) error {
+		return ctx.Forward(r)
+	})
 }
 
 // repartition adds source(from) -> processor -> sink(to).

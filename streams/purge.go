@@ -31,9 +31,9 @@ type purger struct {
 	interval time.Duration
 	topics   map[string]bool // purgeable internal topics (as run)
 
-	mu      sync.Mutex
-	noted   map[topicPartition]int64 // committed offsets not yet purged up to
-	purged  map[topicPartition]int64 // owned by run
+	mu     sync.Mutex
+	noted  map[topicPartition]int64 // committed offsets not yet purged up to
+	purged map[topicPartition]int64 // owned by run
 	// ctx ends at close, cancelling an admin call under way.
 	ctx     context.Context
 	cancel  context.CancelFunc

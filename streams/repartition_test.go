@@ -215,7 +215,9 @@ func TestInternalTopicReadWithATableTopicIsCreatedWithTheTablesPartitionCount(t 
 }
 
 func pass() processor.Supplier[string, string, string, string] {
-	return processor.Func(func(ctx processor.Context[string, string], r record.Record[string, string]) error { return ctx.Forward(r) })
+	return processor.Func(func(ctx processor.Context[string, string], r record.Record[string, string]) error {
+		return ctx.Forward(r)
+	})
 }
 
 // runErr runs an App that must fail at start and returns its error.
