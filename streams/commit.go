@@ -173,6 +173,9 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 			a.r.col.dirty.Store(false)
 		}
 		th.purge.committed(offsets) // the transaction, and the offsets in it, committed
+		for _, a := range answers {
+			a.r.noteCommitted(a.offsets)
+		}
 		faultpoint.Hit(faultpoint.CommitDone)
 		release(func(*runner) resumeInfo { return resumeInfo{hold: closing} })
 	} else {
@@ -189,6 +192,9 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 				th.watch.suspect()
 			} else {
 				th.purge.committed(done) // those without a partition error
+				for _, a := range answers {
+					a.r.noteCommitted(a.offsets)
+				}
 			}
 		}
 		faultpoint.Hit(faultpoint.CommitDone)

@@ -331,6 +331,14 @@ func (c *Config) checkTopology(topo *processor.Topology) error {
 				name, name[i:i+1]))
 		}
 	}
+	sourced := sourceStores(topo)
+	for _, name := range slices.Sorted(maps.Keys(sourced)) {
+		ss := sourced[name]
+		if sub, ok := topo.SubtopologyOf(ss.topic); !ok || sub != ss.sub {
+			errs = append(errs, fmt.Errorf("store %q is restored from source topic %q, which its sub-topology %d does not read "+
+				"(a source of that topic must be in the sub-topology of the processors using the store)", name, ss.topic, ss.sub))
+		}
+	}
 	if len(errs) == 0 {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
 )
 
@@ -61,6 +62,45 @@ func loggedStores(topo *processor.Topology) []loggedStore {
 	return out
 }
 
+// sourceStore is a store whose changelog is the topic its table is read
+// from (store.SourceChangelog), in the sub-topology reading it.
+type sourceStore struct {
+	sub     int
+	name    string
+	topic   string // as run
+	convert func(*record.ConsumerRecord) ([]byte, []byte, string, error)
+}
+
+// sourceStores returns the topology's stores restored from a source topic,
+// by name. A topic named as declared that the topology runs under another
+// name (an internal topic) is given its name as run.
+func sourceStores(topo *processor.Topology) map[string]sourceStore {
+	out := map[string]sourceStore{}
+	for _, st := range topo.Subtopologies() {
+		for _, name := range st.Stores {
+			sb, _ := topo.StoreBuilder(name)
+			sl, ok := sb.(store.SourceLogged)
+			if !ok {
+				continue
+			}
+			sc, ok := sl.SourceChangelog()
+			if !ok {
+				continue
+			}
+			topic := sc.Topic
+			if _, ok := topo.InternalTopic(topic); !ok {
+				for _, it := range topo.InternalTopics() {
+					if it.Declared == topic {
+						topic = it.Name
+					}
+				}
+			}
+			out[name] = sourceStore{sub: st.ID, name: name, topic: topic, convert: sc.Convert}
+		}
+	}
+	return out
+}
+
 // plan is what the App learned about the cluster at start.
 type plan struct {
 	partitions map[string]int32 // source topic -> partition count
@@ -68,6 +108,7 @@ type plan struct {
 	subParts   map[int]int32    // sub-topology -> partition count
 	changelogs []changelogSpec
 	byStore    map[string]changelogSpec
+	sources    map[string]sourceStore // stores restored from their source topic, by name
 }
 
 // preparePlan reads metadata, checks source topics, derives the partition
@@ -97,7 +138,8 @@ func preparePlan(ctx context.Context, cl *clients, cfg *Config, topo *processor.
 		}
 		return int32(len(t.Partitions)), true
 	}
-	p := &plan{partitions: map[string]int32{}, subParts: map[int]int32{}, byStore: map[string]changelogSpec{}}
+	p := &plan{partitions: map[string]int32{}, subParts: map[int]int32{}, byStore: map[string]changelogSpec{},
+		sources: sourceStores(topo)}
 	// Internal topics are created below: never missing, their counts
 	// derived once every external source topic is known.
 	var missing []string
