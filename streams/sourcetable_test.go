@@ -242,6 +242,3 @@ func TestTableStoreRestorationStopsAtTheCommittedOffset(t *testing.T) {
 		}
 	}
 }
-
-
-
