@@ -253,8 +253,42 @@ func preparePlan(ctx context.Context, cl *clients, cfg *Config, topo *processor.
 			}
 		}
 		cfg.Logger.Info("created internal topics", zapTopics(create))
+		// A topic just created may not be in every broker's metadata yet:
+		// the consumer would report it unknown, and the source-topic check
+		// take that for a deleted topic.
+		if err := awaitTopics(cctx, admin, create); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
+}
+
+// awaitTopics waits until the cluster's metadata lists every topic created
+// with its partitions, or ctx ends.
+func awaitTopics(ctx context.Context, admin *kafka.AdminClient, created []kafka.TopicSpecification) error {
+	for {
+		var waiting []string
+		md, err := admin.GetMetadata(nil, true, 1_000)
+		for _, c := range created {
+			if err != nil {
+				waiting = append(waiting, c.Topic)
+				continue
+			}
+			t, ok := md.Topics[c.Topic]
+			if !ok || t.Error.Code() != kafka.ErrNoError || len(t.Partitions) != c.NumPartitions {
+				waiting = append(waiting, c.Topic)
+			}
+		}
+		if len(waiting) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("streams: internal topics created but not visible in the cluster's metadata in time: %s: %w",
+				strings.Join(waiting, ", "), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // metadataWithin asks for the cluster's metadata until it answers, timeout
