@@ -23,10 +23,11 @@ type InternalTopic struct {
 	Name string
 	// Declared is the name as declared, in both cases.
 	Declared string
-	// Partitions is the partition count; 0 lets the runtime derive it: the
-	// largest partition count among the source topics of the sub-topology
-	// that writes the topic, or that of the topics the reading
-	// sub-topology must be co-partitioned with.
+	// Partitions is the partition count; 0 lets the runtime derive it:
+	// the count of the topics the reading sub-topology must be
+	// co-partitioned with (external topics, or internal ones with a fixed
+	// count), if it reads any; otherwise the largest partition count among
+	// the source topics of the sub-topologies that write the topic.
 	Partitions int32
 	// Config holds topic properties for its creation (cleanup.policy,
 	// retention.ms, ...).

@@ -34,6 +34,12 @@
 //     store never holds a write its changelog lacks (restoring from the
 //     changelog repairs the other way round; nothing would repair this
 //     one). A cache keeps refused entries dirty for the next flush.
+//   - A store built WithSourceChangelog has no changelog layer: it logs
+//     nothing (LoggingEnabled is false), and a runtime restores it from
+//     the topic its table is read from, through SourceChangelog.Convert.
+//     Restoration writes into RestoreTarget, under every cache and
+//     changelog layer, so it logs nothing and forwards nothing through
+//     flush listeners.
 //   - A store instance belongs to one task and is used from that task's
 //     goroutine only, unless its documentation says otherwise. Reads
 //     through the read-only views may come from any goroutine; they never

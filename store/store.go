@@ -6,6 +6,8 @@ import (
 	"reflect"
 
 	"go.uber.org/zap"
+
+	"github.com/millrace/millrace/record"
 )
 
 var (
@@ -89,8 +91,12 @@ func ChangelogTopic(applicationID, storeName string) string {
 }
 
 // RestoreTarget returns the byte store that restoration writes to: the one
-// under the changelog layer (so restored writes are not logged again) and
-// under the cache. ok is false for stores without a changelog layer.
+// under every cache layer (restoring forwards nothing through flush
+// listeners and leaves nothing dirty) and under the changelog layer, if
+// the store has one (restored writes are not logged again). A store
+// without a changelog layer, such as one restored from its source topic
+// (KeyValueBuilder.WithSourceChangelog), is restored into the byte store
+// under its cache. ok is false for stores this package did not build.
 func RestoreTarget(s StateStore) (KeyValueBytes, bool) {
 	var b KeyValueBytes
 	if w, ok := s.(interface{ Inner() KeyValueBytes }); ok {
@@ -102,11 +108,51 @@ func RestoreTarget(s StateStore) (KeyValueBytes, bool) {
 		}
 		u, ok := b.(interface{ Unwrap() KeyValueBytes })
 		if !ok {
-			return nil, false
+			return b, true
 		}
 		b = u.Unwrap()
 	}
 	return nil, false
+}
+
+// ErrSourceChangelog is wrapped by the error of a builder given a
+// SourceChangelog without a topic or a Convert function.
+var ErrSourceChangelog = errors.New("invalid source changelog")
+
+// SourceChangelog makes a source topic a store's changelog: a table read
+// from a topic is materialized into a store that logs nothing, and is
+// restored from the topic itself (Kafka Streams' source-topic changelog).
+//
+// A runtime restores the store of task <sub-topology>_<p> from partition p
+// of Topic, from the store's checkpoint (or the partition's start) up to
+// the task's committed offset of that partition, not to its end: the
+// records after the committed offset are processed again, and applying
+// them twice would show the processor a store ahead of its input. With
+// nothing committed, nothing is restored (processing starts where the
+// consumer's auto.offset.reset puts it, and rebuilds the table from
+// there). The checkpoint of such a store is the committed offset of the
+// partition at the last commit.
+type SourceChangelog struct {
+	// Topic the table is read from, as the topology runs it; the topology
+	// must read it in the sub-topology that uses the store.
+	Topic string
+	// Convert turns one record of Topic into the store's key and value
+	// bytes, exactly as the processor that materializes the table writes
+	// them; a nil value deletes the key. A non-empty skip skips the record
+	// (a null key, a record that does not deserialize): the runtime logs
+	// it and counts it under that reason, with err, if set, saying why. An
+	// err with an empty skip fails the restoration. It runs on the
+	// runtime's restoration goroutine; raw and its slices are valid only
+	// during the call, and the key and value it returns are the runtime's
+	// until the store has them (the store copies them).
+	Convert func(raw *record.ConsumerRecord) (key, value []byte, skip string, err error)
+}
+
+// SourceLogged is implemented by builders whose stores may be restored
+// from a source topic (KeyValueBuilder); a runtime finds the
+// SourceChangelog through it. ok is false when none was set.
+type SourceLogged interface {
+	SourceChangelog() (sc SourceChangelog, ok bool)
 }
 
 // StateStore is what every store has, whatever it holds.

@@ -301,6 +301,33 @@ type KeyValueBuilder[K, V any] struct {
 	vs       record.Serde[V]
 	caching  bool
 	logging
+	source *SourceChangelog
+}
+
+// WithSourceChangelog makes the topic a table is read from the stores'
+// changelog (Kafka Streams' source-topic changelog optimization): the
+// stores log nothing and no changelog topic is created for them
+// (LoggingEnabled reports false); a runtime restores them from the task's
+// partition of sc.Topic, through sc.Convert, up to the task's committed
+// offset of that partition (see SourceChangelog). The processor that
+// materializes the table must write exactly what Convert makes of each
+// record, or a restored store differs from one built by processing. A
+// zero Topic or a nil Convert makes Build fail.
+func (b *KeyValueBuilder[K, V]) WithSourceChangelog(sc SourceChangelog) *KeyValueBuilder[K, V] {
+	if b == nil {
+		return b
+	}
+	b.disabled = true
+	b.source = &sc
+	return b
+}
+
+// SourceChangelog returns what WithSourceChangelog set, if anything.
+func (b *KeyValueBuilder[K, V]) SourceChangelog() (SourceChangelog, bool) {
+	if b == nil || b.source == nil {
+		return SourceChangelog{}, false
+	}
+	return *b.source, true
 }
 
 // WithLoggingDisabled builds stores without a changelog topic: their data
@@ -323,13 +350,16 @@ func (b *KeyValueBuilder[K, V]) WithCaching() *KeyValueBuilder[K, V] {
 	return b
 }
 
-// Validate checks the serdes.
+// Validate checks the supplier, the serdes and a source changelog.
 func (b *KeyValueBuilder[K, V]) Validate() error {
 	if b.supplier == nil || b.supplier.Name() == "" {
 		return fmt.Errorf("key-value store needs a supplier with a name")
 	}
 	if b.ks == nil || b.vs == nil {
 		return fmt.Errorf("store %q: nil serde", b.supplier.Name())
+	}
+	if sc := b.source; sc != nil && (sc.Topic == "" || sc.Convert == nil) {
+		return fmt.Errorf("store %q: %w: topic %q, Convert set: %t", b.supplier.Name(), ErrSourceChangelog, sc.Topic, sc.Convert != nil)
 	}
 	return nil
 }

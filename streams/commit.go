@@ -172,6 +172,10 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 		for _, a := range answers {
 			a.r.col.dirty.Store(false)
 		}
+		th.purge.committed(offsets) // the transaction, and the offsets in it, committed
+		for _, a := range answers {
+			a.r.noteCommitted(a.offsets)
+		}
 		faultpoint.Hit(faultpoint.CommitDone)
 		release(func(*runner) resumeInfo { return resumeInfo{hold: closing} })
 	} else {
@@ -181,11 +185,16 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 		}
 		faultpoint.Hit(faultpoint.CommitOutputsAcked)
 		if len(offsets) > 0 {
-			if _, err := th.cons.CommitOffsets(offsets); err != nil {
+			if done, err := th.cons.CommitOffsets(offsets); err != nil {
 				// A rebalance is under way (the next owner resumes from the
 				// previous commit, reprocessing), or a source topic is gone.
 				th.logger.Warn("offset commit failed", zap.Error(err))
 				th.watch.suspect()
+			} else {
+				th.purge.committed(done) // those without a partition error
+				for _, a := range answers {
+					a.r.noteCommitted(a.offsets)
+				}
 			}
 		}
 		faultpoint.Hit(faultpoint.CommitDone)

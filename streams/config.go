@@ -104,6 +104,15 @@ type Config struct {
 	StateCleanupDelay time.Duration
 	// ReplicationFactor of internal topics; default -1 (the broker's).
 	ReplicationFactor int
+	// RepartitionPurgeInterval is how often the App deletes the records of
+	// internal topics declared with Purge (repartition topics) below the
+	// offsets its group committed (Kafka Streams:
+	// repartition.purge.interval.ms); default 30 s. Purges run on a
+	// goroutine of their own, never on the poll loop; a failed purge is
+	// logged and counted (millrace_internal_topic_purge_failures_total)
+	// and retried at the next one. Under ExactlyOnceV2 only offsets of
+	// committed transactions are purged below.
+	RepartitionPurgeInterval time.Duration
 	// DefaultTimestampExtractor; nil means record.FailOnInvalidTimestamp().
 	DefaultTimestampExtractor record.TimestampExtractor
 	// DeserializationHandler, ProcessingHandler, ProductionHandler; nil
@@ -174,6 +183,9 @@ func (c *Config) withDefaults() {
 	if c.ReplicationFactor == 0 {
 		c.ReplicationFactor = -1
 	}
+	if c.RepartitionPurgeInterval == 0 {
+		c.RepartitionPurgeInterval = 30 * time.Second
+	}
 	if c.DefaultTimestampExtractor == nil {
 		c.DefaultTimestampExtractor = record.FailOnInvalidTimestamp()
 	}
@@ -231,6 +243,9 @@ func (c *Config) validate() error {
 	}
 	if c.StateCleanupDelay < 0 {
 		bad("StateCleanupDelay %v is negative", c.StateCleanupDelay)
+	}
+	if c.RepartitionPurgeInterval < 0 {
+		bad("RepartitionPurgeInterval %v is negative", c.RepartitionPurgeInterval)
 	}
 	if c.ReplicationFactor < -1 {
 		bad("ReplicationFactor %d must be -1 (broker default) or positive", c.ReplicationFactor)
@@ -314,6 +329,14 @@ func (c *Config) checkTopology(topo *processor.Topology) error {
 		if i := strings.IndexFunc(name, func(r rune) bool { return !topicRune(r) }); i >= 0 {
 			errs = append(errs, fmt.Errorf("store %q names a changelog topic, which may only hold letters, digits, '.', '_' and '-' (found %q)",
 				name, name[i:i+1]))
+		}
+	}
+	sourced := sourceStores(topo)
+	for _, name := range slices.Sorted(maps.Keys(sourced)) {
+		ss := sourced[name]
+		if sub, ok := topo.SubtopologyOf(ss.topic); !ok || sub != ss.sub {
+			errs = append(errs, fmt.Errorf("store %q is restored from source topic %q, which its sub-topology %d does not read "+
+				"(a source of that topic must be in the sub-topology of the processors using the store)", name, ss.topic, ss.sub))
 		}
 	}
 	if len(errs) == 0 {

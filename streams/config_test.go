@@ -158,3 +158,26 @@ func TestPanickingStateListenerCrashesNothing(t *testing.T) {
 		t.Errorf("state %s after Close", app.State())
 	}
 }
+
+func TestNewRejectsANegativeRepartitionPurgeInterval(t *testing.T) {
+	err := newErr(t, int64Source(t), streams.Config{RepartitionPurgeInterval: -time.Second})
+	if err == nil || !strings.Contains(err.Error(), "RepartitionPurgeInterval") {
+		t.Fatalf("New = %v, want an error naming RepartitionPurgeInterval", err)
+	}
+}
+
+func TestNewRejectsASourceChangelogTopicTheStoresSubtopologyDoesNotRead(t *testing.T) {
+	b := processor.NewBuilder()
+	processor.AddSource(b, "in", record.String(), record.Int64(), "in")
+	processor.AddProcessor(b, "materialize", func() processor.Processor[string, int64, string, string] { return &materializer{} }, "in").
+		WithStores("table")
+	processor.AddSink(b, "changes", "changes", record.String(), record.String(), "materialize")
+	b.AddStore(store.NewKeyValueBuilder(store.InMemoryKeyValue("table"), record.String(), record.Int64()).
+		WithSourceChangelog(store.SourceChangelog{Topic: "tbl", Convert: convertTable}))
+	topo, err := b.Build()
+	must(t, err)
+	err = newErr(t, topo, streams.Config{})
+	if err == nil || !strings.Contains(err.Error(), `store "table"`) || !strings.Contains(err.Error(), `"tbl"`) {
+		t.Fatalf("New = %v, want an error naming store table and topic tbl", err)
+	}
+}

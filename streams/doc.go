@@ -22,6 +22,34 @@
 //   - A task processes only after its logged stores are restored up to the
 //     end offsets of their changelogs; global stores are restored in full
 //     before any task starts.
+//   - A store whose changelog is its table's source topic
+//     (store.SourceChangelog) has no changelog topic and logs nothing; it
+//     is restored from the task's partition of that topic, from its
+//     checkpoint (or the start) up to the group's committed offset of the
+//     partition, never further: the records after it are processed again,
+//     and the processor must not see them in the store first. Its
+//     checkpoint is the committed offset at the last commit. With nothing
+//     committed it restores nothing; processing starts where
+//     auto.offset.reset puts it (earliest unless ConsumerConfig sets
+//     "latest", in which case the table holds only the records produced
+//     after the first start, as in Kafka Streams). A checkpoint past the
+//     committed offset (a failed offset commit, a reset of the group's
+//     offsets) wipes the store, which is then restored from the start.
+//   - Internal topics (processor.InternalTopic, the DSL's repartition
+//     topics) are created at start with the changelogs, named
+//     <application-id>-<name>. A count left 0 is derived as Kafka Streams
+//     derives it: the count of the topics the reading sub-topology is
+//     co-partitioned with, if it reads external topics or internal ones
+//     with a fixed count; otherwise the largest count among the inputs of
+//     the sub-topologies writing it (resolved in dependency order; a cycle
+//     without a fixed count is ErrInternalTopicPartitions). Fixed counts
+//     that break co-partitioning are ErrCoPartitioning; an existing
+//     internal topic of another count is ErrInternalTopic.
+//   - Records of internal topics declared with Purge are deleted below the
+//     group's committed offsets (under ExactlyOnceV2, those of committed
+//     transactions) every RepartitionPurgeInterval, by a goroutine of the
+//     App's that makes the admin calls, so neither the poll loop nor a task
+//     waits for them; a failed purge is logged, counted and retried.
 //   - A commit never waits on a task stuck inside one processor call: it
 //     waits a second, then goes on without it, holding the task's sends at
 //     its collector's gate while the commit runs; the task joins the next
@@ -50,6 +78,7 @@
 // fetch.go hands fetched records to tasks, tasks.go owns the tasks'
 // lifecycle (TaskManager), runner.go is a task's goroutine, commit.go the
 // commit barrier, txn.go exactly-once recovery, restorer.go and global.go
-// restoration, watch.go the source-topic check, clients.go every Kafka
+// restoration, watch.go the source-topic check, internal.go the internal
+// topics' partition counts, purge.go their purge, clients.go every Kafka
 // client's configuration, producer.go and collector.go the write path.
 package streams

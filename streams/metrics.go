@@ -20,6 +20,9 @@ type metrics struct {
 	commitLatency    prometheus.Histogram
 	restoredTotal    prometheus.Counter
 	droppedProd      prometheus.Counter
+	purgedParts      prometheus.Counter
+	purgeFailures    prometheus.Counter
+	restoreSkipped   *prometheus.CounterVec
 
 	mu        sync.Mutex
 	tasks     map[processor.TaskID]*task.Stats
@@ -45,6 +48,12 @@ func newMetrics(appID string, reg prometheus.Registerer) (*metrics, error) {
 			Help: "Changelog records applied to stores during restoration.", ConstLabels: labels}),
 		droppedProd: prometheus.NewCounter(prometheus.CounterOpts{Name: "millrace_dropped_records_production_total",
 			Help: "Records the producer could not deliver, dropped as the production handler said.", ConstLabels: labels}),
+		purgedParts: prometheus.NewCounter(prometheus.CounterOpts{Name: "millrace_internal_topic_purges_total",
+			Help: "Partitions of internal topics whose records below the committed offset were deleted (one per partition and purge).", ConstLabels: labels}),
+		purgeFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "millrace_internal_topic_purge_failures_total",
+			Help: "Partitions of internal topics whose purge failed (retried at the next purge; not fatal).", ConstLabels: labels}),
+		restoreSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "millrace_restore_skipped_records_total",
+			Help: "Source-topic records skipped while restoring a table's store from its source topic, by reason.", ConstLabels: labels}, []string{"store", "reason"}),
 		tasks: map[processor.TaskID]*task.Stats{}, lags: map[topicPartition]int64{}, remaining: map[processor.TaskID]int64{},
 		blocked: map[processor.TaskID]time.Duration{},
 	}
@@ -59,7 +68,7 @@ func newMetrics(appID string, reg prometheus.Registerer) (*metrics, error) {
 		"How long a task has been inside one processor call without reaching a commit it was asked for (0 when it is not).",
 		[]string{"task"}, labels)
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.processLatency, m.punctuateLatency, m.commitLatency, m.restoredTotal, m.droppedProd, m} {
+		for _, c := range []prometheus.Collector{m.processLatency, m.punctuateLatency, m.commitLatency, m.restoredTotal, m.droppedProd, m.purgedParts, m.purgeFailures, m.restoreSkipped, m} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -197,3 +206,12 @@ func (m *metrics) observeProcess(n int, d time.Duration) {
 
 func (m *metrics) observePunctuate(d time.Duration) { m.punctuateLatency.Observe(d.Seconds()) }
 func (m *metrics) observeCommit(d time.Duration)    { m.commitLatency.Observe(d.Seconds()) }
+
+// purged counts the partitions of internal topics purged, and those whose
+// purge failed.
+func (m *metrics) purged(ok, failed int) {
+	m.purgedParts.Add(float64(ok))
+	m.purgeFailed(failed)
+}
+
+func (m *metrics) purgeFailed(n int) { m.purgeFailures.Add(float64(n)) }

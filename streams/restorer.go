@@ -11,6 +11,7 @@ import (
 
 	"github.com/millrace/millrace/internal/faultpoint"
 	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
 )
 
@@ -85,6 +86,14 @@ type restorePart struct {
 	done           bool
 	batch          []store.Entry
 	count          int64
+	// source: the part reads the topic a table is read from
+	// (store.SourceChangelog), up to committed (exclusive; negative:
+	// nothing committed, nothing to restore), through convert. Records
+	// from committed on are processed again, so they are never applied.
+	source    bool
+	committed int64
+	convert   func(*record.ConsumerRecord) ([]byte, []byte, string, error)
+	skipped   int64
 }
 
 const restoreBatch = 1000
@@ -192,12 +201,21 @@ func (r *restorer) begin(x *restoration) {
 			return
 		}
 		p.end = high
-		if p.fromCheckpoint && p.start > high {
+		if p.source {
+			p.end = min(high, max(p.committed, 0))
+		}
+		if p.fromCheckpoint && p.start > p.end {
 			// The checkpoint claims more than the changelog holds: the
 			// changelog was recreated or truncated, or the checkpoint is
-			// wrong. Either way the local state cannot be trusted.
+			// wrong (for a source topic: it is past the committed offset,
+			// as after a failed offset commit or a reset of the group's
+			// offsets). Either way the local state cannot be trusted.
+			what := "changelog"
+			if p.source {
+				what = "source topic, up to its committed offset,"
+			}
 			r.deliver(restoreResult{id: x.id, wipe: storesOf(x),
-				reason: fmt.Sprintf("store %q: checkpoint offset %d, changelog %s-%d ends at %d", p.store, p.start, p.tp.topic, p.tp.partition, high)})
+				reason: fmt.Sprintf("store %q: checkpoint offset %d, %s %s-%d ends at %d", p.store, p.start, what, p.tp.topic, p.tp.partition, p.end)})
 			return
 		}
 		if p.start < low {
@@ -275,7 +293,21 @@ func (r *restorer) poll() {
 					p.tp.topic, p.tp.partition, e.TopicPartition.Error))
 				return
 			}
-			p.batch = append(p.batch, store.Entry{Key: e.Key, Value: e.Value})
+			if p.source {
+				if int64(e.TopicPartition.Offset) >= p.end {
+					continue // processed again from the committed offset on
+				}
+				k, v, ok := r.convert(x, p, e)
+				if !ok {
+					if _, alive := r.active[x.id]; !alive {
+						return // Convert failed the restoration
+					}
+					continue
+				}
+				p.batch = append(p.batch, store.Entry{Key: k, Value: v})
+			} else {
+				p.batch = append(p.batch, store.Entry{Key: e.Key, Value: e.Value})
+			}
 			p.count++
 			if len(p.batch) >= restoreBatch {
 				if err := r.flush(x, p); err != nil {
@@ -322,6 +354,47 @@ func (r *restorer) flush(x *restoration, p *restorePart) error {
 	p.batch = p.batch[:0]
 	faultpoint.Hit(faultpoint.RestoreBatch)
 	return nil
+}
+
+// convert turns a source-topic record into a store entry; ok is false for
+// a record skipped (logged and counted by reason). A Convert that fails
+// without a reason fails the restoration; one that panics skips the record
+// as undeserializable, as a global store's deserializer does.
+func (r *restorer) convert(x *restoration, p *restorePart, e *kafka.Message) (key, value []byte, ok bool) {
+	raw := record.ConsumerRecord{Topic: p.tp.topic, Partition: p.tp.partition, Offset: int64(e.TopicPartition.Offset),
+		Timestamp: e.Timestamp.UnixMilli(), Key: e.Key, Value: e.Value}
+	if e.Timestamp.IsZero() {
+		raw.Timestamp = -1
+	}
+	for _, h := range e.Headers {
+		raw.Headers = append(raw.Headers, record.Header{Key: h.Key, Value: h.Value})
+	}
+	skip, err := "", error(nil)
+	func() {
+		defer func() {
+			if pv := recover(); pv != nil {
+				skip, err = "deserialization-error", fmt.Errorf("Convert panicked: %v", pv)
+			}
+		}()
+		key, value, skip, err = p.convert(&raw)
+	}()
+	if skip == "" && err != nil {
+		r.fail(x, fmt.Errorf("streams: task %s: restore store %q from source topic %s-%d at offset %d: %w",
+			x.id, p.store, p.tp.topic, p.tp.partition, raw.Offset, err))
+		return nil, nil, false
+	}
+	if skip == "" && key == nil {
+		skip = "null-key"
+	}
+	if skip != "" {
+		p.skipped++
+		r.metrics.restoreSkipped.WithLabelValues(p.store, skip).Inc()
+		r.logger.Warn("skipping a source-topic record while restoring a table's store", zap.Stringer("task", x.id),
+			zap.String("store", p.store), zap.String("topic", p.tp.topic), zap.Int32("partition", p.tp.partition),
+			zap.Int64("offset", raw.Offset), zap.String("reason", skip), zap.Error(err))
+		return nil, nil, false
+	}
+	return key, value, true
 }
 
 func (r *restorer) fail(x *restoration, err error) {

@@ -73,6 +73,11 @@ type runner struct {
 	metrics   *metrics
 	// changelogs are this task's changelog partitions.
 	changelogs []topicPartition
+	// sources are the partitions of source topics that are changelogs of
+	// the task's stores (store.SourceChangelog); sourceCommitted is their
+	// offset at the last successful commit (runtime goroutine's own).
+	sources         []topicPartition
+	sourceCommitted map[topicPartition]int64
 	// processed[i] is the next offset to process of input partition i
 	// (registration order), published for the poller's pause decisions.
 	processed []atomic.Int64

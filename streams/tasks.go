@@ -12,6 +12,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"go.uber.org/zap"
 
+	"github.com/millrace/millrace/partitiongroup"
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/store"
 	"github.com/millrace/millrace/store/statedir"
@@ -89,15 +90,31 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 			logged = append(logged, spec)
 		}
 	}
+	// Stores restored from the topic their table is read from.
+	var sourced []sourceStore
+	for _, name := range sub.Stores {
+		if ss, ok := tm.plan.sources[name]; ok {
+			sourced = append(sourced, ss)
+		}
+	}
 	if tm.eos || ignoreCheckpoint {
 		// Under exactly-once, without a checkpoint a persistent store's
 		// files may hold writes of aborted transactions; a store to be
 		// restored from the start must not keep what it held either.
+		wipe := func(name, topic string) error {
+			if _, ok := cp[statedir.TopicPartition{Topic: topic, Partition: id.Partition}]; ok {
+				return nil
+			}
+			return td.WipeStore(name)
+		}
 		for _, spec := range logged {
-			if _, ok := cp[statedir.TopicPartition{Topic: spec.topic, Partition: id.Partition}]; !ok {
-				if err := td.WipeStore(spec.store); err != nil {
-					return fail(err)
-				}
+			if err := wipe(spec.store, spec.topic); err != nil {
+				return fail(err)
+			}
+		}
+		for _, ss := range sourced {
+			if err := wipe(ss.name, ss.topic); err != nil {
+				return fail(err)
 			}
 		}
 	}
@@ -157,33 +174,60 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 	tm.a.m.addTask(id, tk.Stats())
 	x := &restoration{id: id}
 	var stale []statedir.TopicPartition // checkpointed stores found wiped
-	for _, spec := range logged {
-		st, _ := tk.Store(spec.store)
+	// part returns the restoration of one store from partition tp (nil
+	// for a store that cannot be restored, which has no restore target).
+	part := func(name string, tp topicPartition) *restorePart {
+		st, _ := tk.Store(name)
 		target, ok := store.RestoreTarget(st)
 		if !ok {
-			continue
+			return nil
 		}
-		tp := topicPartition{spec.topic, id.Partition}
-		r.changelogs = append(r.changelogs, tp)
 		start := int64(kafka.OffsetBeginning)
 		fromCheckpoint := false
 		if st.Persistent() {
 			r.hasPersistent = true
-			if o, ok := cp[statedir.TopicPartition{Topic: spec.topic, Partition: id.Partition}]; ok {
+			if o, ok := cp[statedir.TopicPartition{Topic: tp.topic, Partition: tp.partition}]; ok {
 				if store.WasWiped(st) {
 					// Its files were unreadable and the backend wiped them
 					// (rocksdb.Config.WipeCorrupt): the checkpoint describes
 					// data that is gone.
 					tm.logger.Warn("store was wiped as unreadable; restoring it from its changelog's start",
-						zap.Stringer("task", id), zap.String("store", spec.store), zap.Int64("checkpoint", o))
-					stale = append(stale, statedir.TopicPartition{Topic: spec.topic, Partition: id.Partition})
+						zap.Stringer("task", id), zap.String("store", name), zap.Int64("checkpoint", o))
+					stale = append(stale, statedir.TopicPartition{Topic: tp.topic, Partition: tp.partition})
 				} else {
 					start, fromCheckpoint = o, true
 					r.lastCheckpoint[tp] = o
 				}
 			}
 		}
-		x.parts = append(x.parts, &restorePart{tp: tp, store: spec.store, target: target, start: start, fromCheckpoint: fromCheckpoint})
+		return &restorePart{tp: tp, store: name, target: target, start: start, fromCheckpoint: fromCheckpoint}
+	}
+	for _, spec := range logged {
+		tp := topicPartition{spec.topic, id.Partition}
+		if p := part(spec.store, tp); p != nil {
+			r.changelogs = append(r.changelogs, tp)
+			x.parts = append(x.parts, p)
+		}
+	}
+	for _, ss := range sourced {
+		tp := topicPartition{ss.topic, id.Partition}
+		p := part(ss.name, tp)
+		if p == nil {
+			st, _ := tk.Store(ss.name)
+			tm.a.m.removeTask(id)
+			return closeFail(fmt.Errorf("streams: task %s: store %q is restored from source topic %s, but it is a %T, "+
+				"which the store package did not build: it has no restore target", id, ss.name, ss.topic, st))
+		}
+		// Restored up to the group's committed offset of the partition:
+		// the records after it are processed again.
+		p.source, p.convert, p.committed = true, ss.convert, -1
+		for _, c := range committed {
+			if *c.Topic == ss.topic && c.Partition == id.Partition && c.Offset >= 0 {
+				p.committed = int64(c.Offset)
+			}
+		}
+		r.sources = append(r.sources, tp)
+		x.parts = append(x.parts, p)
 	}
 	if len(stale) > 0 && !tm.eos && !ignoreCheckpoint { // otherwise deleted already
 		// The file must stop claiming the wiped stores' offsets, or a
@@ -367,6 +411,10 @@ func (tm *taskManager) abandon(r *runner, why string) {
 // offset its stores reflect: after its last acknowledged write, or where
 // restoration brought it if it wrote nothing since (or only before an
 // earlier close: the later of the two).
+//
+// A store restored from its table's source topic reflects that topic up
+// to the task's last committed offset of the partition (or where
+// restoration brought it, before any commit).
 func (r *runner) changelogPositions(pr *producer) map[topicPartition]int64 {
 	cur := pr.changelogOffsets(r.changelogs)
 	for tp, o := range r.restoredTo {
@@ -374,7 +422,30 @@ func (r *runner) changelogPositions(pr *producer) map[topicPartition]int64 {
 			cur[tp] = o
 		}
 	}
+	for tp, o := range r.sourceCommitted {
+		if o > cur[tp] {
+			cur[tp] = o
+		}
+	}
 	return cur
+}
+
+// noteCommitted records the committed offsets of the partitions of source
+// topics whose stores take them as checkpoints.
+func (r *runner) noteCommitted(offsets []partitiongroup.Offset) {
+	if len(r.sources) == 0 {
+		return
+	}
+	for _, o := range offsets {
+		for _, tp := range r.sources {
+			if tp.topic == o.Topic && tp.partition == o.Partition {
+				if r.sourceCommitted == nil {
+					r.sourceCommitted = map[topicPartition]int64{}
+				}
+				r.sourceCommitted[tp] = o.Offset
+			}
+		}
+	}
 }
 
 // positions describes where a task is in its inputs, for messages.

@@ -40,6 +40,7 @@ type thread struct {
 	consFatal bool
 	prod      *producer
 	rest      *restorer
+	purge     *purger
 	globals   *globals
 	tasks     *taskManager
 	fetch     *fetcher
@@ -106,6 +107,9 @@ func (th *thread) start() error {
 		}
 	}
 	if th.rest, err = newRestorer(th.clients, th.a.m); err != nil {
+		return err
+	}
+	if th.purge, err = newPurger(th.clients, th.a.topo, th.a.m); err != nil {
 		return err
 	}
 	if th.globals, err = startGlobals(th.ctx, th.clients, th.a.topo, th.dir.Path(), th.a.m); err != nil {
@@ -445,6 +449,7 @@ func (th *thread) shutdown(errp *error) {
 	if th.rest != nil {
 		th.rest.close()
 	}
+	th.purge.close()
 	if th.globals != nil {
 		th.globals.close()
 	}
