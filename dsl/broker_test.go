@@ -115,7 +115,7 @@ func readUntil(t *testing.T, cl *kafkatest.Cluster, topic string, timeout time.D
 
 func partitionsOf(t *testing.T, cl *kafkatest.Cluster, topic string) int {
 	t.Helper()
-	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": cl.Bootstrap(), "go.logs.channel.enable": false, "log_level": 3})
+	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": cl.Bootstrap(), "log_level": 3})
 	if err != nil {
 		t.Fatal(err)
 	}

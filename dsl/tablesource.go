@@ -49,23 +49,55 @@ func TableFrom[K, V any](b *Builder, topic string, keys record.Serde[K], values 
 	}
 	b.declarePartitions([]string{topic}, o.partitions)
 	processor.AddProcessor(b.pb, name, tableSourceSupplier[K, V](storeName), sourceName)
-	if sb := sourceTableStore(storeName, o, keys, values); sb != nil {
+	if sb := sourceTableStore(storeName, topic, o, keys, values); sb != nil {
 		b.pb.AddStore(sb, name)
 	}
 	return Table[K, V]{b: b, node: name, keys: keys, values: values, get: storeGetter[K, V](storeName),
 		getStores: []string{storeName}, store: storeName, topics: []string{topic}}
 }
 
-// sourceTableStore is the store of a table read from a topic: as
-// tableStore, but the topic is its changelog.
-func sourceTableStore[K, V any](name string, o *options, keys record.Serde[K], values record.Serde[V]) *store.KeyValueBuilder[K, store.ValueAndTimestamp[V]] {
+// SkipUndecodable is the reason a record of a table's source topic that
+// its serdes cannot decode is skipped (logged and counted) when the table
+// is restored from the topic.
+const SkipUndecodable = "deserialization-error"
+
+// sourceTableStore is the store of a table read from topic: as
+// tableStore, but the topic itself is its changelog (Kafka Streams'
+// source-table optimization): the store writes no changelog, and the App
+// restores it from the topic up to the task's committed offset. Restored
+// records are decoded with the table's serdes; a null key or a record
+// that does not decode is skipped and counted, as the table's processor
+// and the global stores skip them. WithoutLogging turns that off too.
+func sourceTableStore[K, V any](name, topic string, o *options, keys record.Serde[K], values record.Serde[V]) *store.KeyValueBuilder[K, store.ValueAndTimestamp[V]] {
 	sb := tableStore(name, o, keys, values)
-	if sb == nil {
-		return nil
+	if sb == nil || o.noLogging {
+		return sb
 	}
-	// source-topic changelog: wired when the store API lands
-	sb.WithLoggingDisabled()
-	return sb
+	stored := store.TimestampedSerde(values)
+	return sb.WithSourceChangelog(store.SourceChangelog{Topic: topic,
+		Convert: func(raw *record.ConsumerRecord) (key, value []byte, skip string, err error) {
+			if raw.Key == nil {
+				return nil, nil, DropNullKey, nil
+			}
+			k, err := keys.Deserialize(raw.Key)
+			if err != nil {
+				return nil, nil, SkipUndecodable, err
+			}
+			if key, err = keys.Serialize(nil, k); err != nil {
+				return nil, nil, SkipUndecodable, err
+			}
+			if raw.Value == nil {
+				return key, nil, "", nil
+			}
+			v, err := values.Deserialize(raw.Value)
+			if err != nil {
+				return nil, nil, SkipUndecodable, err
+			}
+			if value, err = stored.Serialize(nil, store.ValueAndTimestamp[V]{Value: v, Timestamp: raw.Timestamp}); err != nil {
+				return nil, nil, SkipUndecodable, err
+			}
+			return key, value, "", nil
+		}})
 }
 
 // ToTable turns the stream into a table (Kafka Streams' toTable): each
