@@ -66,7 +66,18 @@ type Config struct {
 	// App then commits on every pass of its poll loop that finds the
 	// interval elapsed).
 	CommitInterval time.Duration
-	// MaxTaskIdle: see the partitiongroup package; default 0.
+	// MaxTaskIdle is how long a task with several inputs waits for an
+	// empty input that is not known to be caught up (its records are on
+	// the broker, or its lag is not known yet) before it processes the
+	// others anyway ("enforced processing", counted); see the
+	// partitiongroup package. A caught-up input never holds a task. 0
+	// means the default, DefaultMaxTaskIdle; negative never waits.
+	//
+	// The wait is what makes a join read its inputs in timestamp order
+	// when the App starts on a backlog: without it a stream-table join
+	// processes the stream records it fetched first against a table whose
+	// records, older, are still on the broker, and misses them (Kafka
+	// Streams waits for such fetches too: KIP-695).
 	MaxTaskIdle time.Duration
 	// BufferedRecordsPerPartition is the bound above which a partition is
 	// paused at the consumer until its task drains it to half; default
@@ -149,6 +160,13 @@ type ProductionHandler interface {
 // ErrConfig is wrapped by New's error for an invalid Config.
 var ErrConfig = errors.New("streams: invalid config")
 
+// DefaultMaxTaskIdle bounds the wait for an input whose records are on
+// the broker but not yet fetched: long enough for librdkafka's fetch cycle
+// (fetch.wait.max.ms 500 ms, plus the fetch queue's back-off), short
+// enough that an input that cannot be fetched holds its task for at most
+// a second at a time.
+const DefaultMaxTaskIdle = time.Second
+
 func (c *Config) withDefaults() {
 	if c.StateDir == "" {
 		c.StateDir = filepath.Join(os.TempDir(), "millrace")
@@ -158,6 +176,9 @@ func (c *Config) withDefaults() {
 		if c.ProcessingGuarantee == ExactlyOnceV2 {
 			c.CommitInterval = 100 * time.Millisecond
 		}
+	}
+	if c.MaxTaskIdle == 0 {
+		c.MaxTaskIdle = DefaultMaxTaskIdle
 	}
 	if c.BufferedRecordsPerPartition == 0 {
 		c.BufferedRecordsPerPartition = 10_000
