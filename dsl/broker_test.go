@@ -240,3 +240,66 @@ func TestTwoInstancesJoinTablesWithUpdatesAndRetractions(t *testing.T) {
 		}
 	}
 }
+
+func TestTableFromRestoresFromItsTopicWhenTheStateIsLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a broker")
+	}
+	cl, err := kafkatest.Start(kafkatest.Config{Topics: map[string]int32{"prices": 2, "prices-seen": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	topology := func() *processor.Topology {
+		b := dsl.NewBuilder()
+		prices := dsl.TableFrom(b, "prices", record.String(), record.String(), dsl.As("prices"), dsl.WithoutCaching())
+		dsl.To(dsl.ToStream(prices), "prices-seen")
+		topo, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return topo
+	}
+	want := map[string]string{}
+	var recs []bkv
+	for i := 0; i < 40; i++ {
+		k, v := fmt.Sprintf("item-%02d", i%10), fmt.Sprintf("price-%d", i)
+		want[k] = v
+		recs = append(recs, bkv{key: []byte(k), value: []byte(v), ts: time.Now()})
+	}
+	recs = append(recs, bkv{key: []byte("item-03"), ts: time.Now()}) // a tombstone deletes
+	delete(want, "item-03")
+	t.Run("first run", func(t *testing.T) {
+		brokerApps(t, cl, "dsl-prices", topology(), 1)
+		produce(t, cl, "prices", recs)
+		n := 0
+		readUntil(t, cl, "prices-seen", 60*time.Second, func(_, _ []byte) bool { n++; return n == len(recs) })
+		time.Sleep(300 * time.Millisecond) // past a commit (100 ms): the offsets are committed
+	})
+	t.Run("restart with an empty state directory", func(t *testing.T) {
+		apps := brokerApps(t, cl, "dsl-prices", topology(), 1)
+		var got map[string]string
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			got = map[string]string{}
+			if kvs, err := streams.KeyValueStore[string, string](apps[0], "prices"); err == nil {
+				if it, err := kvs.All(); err == nil {
+					for it.Next() {
+						got[it.Key()] = it.Value()
+					}
+					it.Close()
+				}
+			}
+			if fmt.Sprint(got) == fmt.Sprint(want) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("restored table %v, want %v", got, want)
+		}
+		if n := partitionsOf(t, cl, "dsl-prices-prices-changelog"); n != 0 {
+			t.Errorf("a changelog topic with %d partitions exists: the source topic is the table's changelog", n)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package streams
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 
 	"github.com/millrace/millrace/processor"
@@ -59,16 +60,37 @@ func KeyValueStore[K, V any](a *App, name string) (store.ReadOnlyKeyValueStore[K
 		if !ok {
 			continue
 		}
-		kv, ok := s.(store.KeyValueStore[K, V])
-		if !ok {
-			return nil, fmt.Errorf("streams: store %q is %T, not a KeyValueStore of the requested types", name, s)
+		switch kv := s.(type) {
+		case store.KeyValueStore[K, V]:
+			views = append(views, store.ReadOnlyKeyValue(kv))
+		case store.KeyValueStore[K, store.ValueAndTimestamp[V]]:
+			// A timestamped store (the DSL's tables): queried for its
+			// values, as Kafka Streams' key-value queries do.
+			views = append(views, store.ValuesOnly(store.ReadOnlyKeyValue(kv)))
+		default:
+			return nil, fmt.Errorf("streams: store %q %s, not a key-value store of (%s, %s)", name, holds(s),
+				reflect.TypeFor[K](), reflect.TypeFor[V]())
 		}
-		views = append(views, store.ReadOnlyKeyValue(kv))
 	}
 	if len(views) == 0 {
 		return nil, fmt.Errorf("%w: %q", ErrStoreNotAvailable, name)
 	}
 	return multiKV[K, V](views), nil
+}
+
+// holds describes what a store holds, in words, for query errors.
+func holds(s store.StateStore) string {
+	kind := "is a store"
+	if k, ok := s.(interface{ Kind() string }); ok {
+		kind = "is a " + k.Kind() + " store"
+	}
+	if typed, ok := s.(interface {
+		Types() (reflect.Type, reflect.Type)
+	}); ok {
+		k, v := typed.Types()
+		return fmt.Sprintf("%s of (%s, %s)", kind, k, v)
+	}
+	return kind
 }
 
 func sortedIDs(m map[processor.TaskID]*task.Task) []processor.TaskID {
