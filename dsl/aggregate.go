@@ -139,16 +139,23 @@ func listenForChanges[K, VA any](ctx processor.Context[K, Change[VA]], s store.K
 	return nil
 }
 
-// forwardChange forwards key's change from ov to nv at ts.
-func forwardChange[K, VA any](ctx processor.Context[K, Change[VA]], key K, nv, ov *store.ValueAndTimestamp[VA], ts int64) error {
-	var c Change[VA]
+// changeOf is the change from ov to nv (nil: absent) and its timestamp:
+// nv's, else ts. ok is false when both are absent.
+func changeOf[VA any](nv, ov *store.ValueAndTimestamp[VA], ts int64) (c Change[VA], at int64, ok bool) {
 	if nv != nil {
 		c.New, c.HasNew, ts = nv.Value, true, nv.Timestamp
 	}
 	if ov != nil {
 		c.Old, c.HasOld = ov.Value, true
 	}
-	if !c.HasNew && !c.HasOld {
+	return c, ts, c.HasNew || c.HasOld
+}
+
+// forwardChange forwards key's change from ov to nv, flushed from a cache
+// (no record is being processed: the change gets a record of its own).
+func forwardChange[K, VA any](ctx processor.Context[K, Change[VA]], key K, nv, ov *store.ValueAndTimestamp[VA], ts int64) error {
+	c, ts, ok := changeOf(nv, ov, ts)
+	if !ok {
 		return nil
 	}
 	r, err := record.New(key, c, max(ts, 0))
@@ -156,6 +163,23 @@ func forwardChange[K, VA any](ctx processor.Context[K, Change[VA]], key K, nv, o
 		return err
 	}
 	return ctx.Forward(r)
+}
+
+// forwardChangeOf forwards the change r caused, from ov to nv, as r's
+// successor: same key and headers, the change's timestamp.
+func forwardChangeOf[K, V, VA any](ctx processor.Context[K, Change[VA]], r record.Record[K, V], nv, ov *store.ValueAndTimestamp[VA], ts int64) error {
+	c, ts, ok := changeOf(nv, ov, ts)
+	if !ok {
+		return nil
+	}
+	out := record.WithValue(r, c)
+	if ts != r.Timestamp() {
+		var err error
+		if out, err = out.WithTimestamp(max(ts, 0)); err != nil {
+			return err
+		}
+	}
+	return ctx.Forward(out)
 }
 
 func (a *streamAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
@@ -189,7 +213,7 @@ func (a *streamAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
 	if found {
 		ov = &old
 	}
-	return forwardChange(a.ctx, r.Key(), &nv, ov, ts)
+	return forwardChangeOf(a.ctx, r, &nv, ov, ts)
 }
 
 func (a *streamAggregate[K, V, VA]) Close() error { return nil }

@@ -59,8 +59,12 @@ func TestCountWithoutCachingForwardsEveryUpdateWithOldValues(t *testing.T) {
 	pipe(t, in, "a", "x", 5) // out of order: the aggregate keeps the max timestamp
 	pipe(t, in, "a", "x", 20, hdr...)
 	same(t, "changes", *changes, []string{"a:_->1@10", "b:_->1@11", "a:1->2@10", "a:2->3@20"})
+	// Uncached, an update is the successor of the record that made it: it
+	// keeps its headers, as in Kafka Streams.
+	withHeaders := kv("a", int64(3), 20)
+	withHeaders.Headers = hdr
 	same(t, "out", read(t, d, "out", record.String(), record.Int64()), []rec[string, int64]{
-		kv("a", int64(1), 10), kv("b", int64(1), 11), kv("a", int64(2), 10), kv("a", int64(3), 20)})
+		kv("a", int64(1), 10), kv("b", int64(1), 11), kv("a", int64(2), 10), withHeaders})
 	if v, _ := storeValue[int64](t, d, "c", "a"); v != (store.ValueAndTimestamp[int64]{Value: 3, Timestamp: 20}) {
 		t.Errorf("store c[a] = %+v, want 3@20", v)
 	}

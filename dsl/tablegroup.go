@@ -256,7 +256,7 @@ func (a *tableAggregate[K, V, VA]) Process(r record.Record[K, Change[V]]) error 
 	if found {
 		ov = &old
 	}
-	return forwardChange(a.ctx, r.Key(), &nv, ov, ts)
+	return forwardChangeOf(a.ctx, r, &nv, ov, ts)
 }
 
 func (a *tableAggregate[K, V, VA]) Close() error { return nil }

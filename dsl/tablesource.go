@@ -179,7 +179,7 @@ func (t *tableSource[K, V]) Process(r record.Record[K, V]) error {
 		if t.cached {
 			return nil
 		}
-		return forwardChange(t.ctx, r.Key(), nil, ov, r.Timestamp())
+		return forwardChangeOf(t.ctx, r, nil, ov, r.Timestamp())
 	}
 	// An update older than the stored value still wins, as in Kafka
 	// Streams' (unversioned) table source: the topic's order is the truth.
@@ -190,7 +190,7 @@ func (t *tableSource[K, V]) Process(r record.Record[K, V]) error {
 	if t.cached {
 		return nil
 	}
-	return forwardChange(t.ctx, r.Key(), &nv, ov, r.Timestamp())
+	return forwardChangeOf(t.ctx, r, &nv, ov, r.Timestamp())
 }
 
 func (t *tableSource[K, V]) Close() error { return nil }
