@@ -360,6 +360,16 @@ func (c *Config) checkTopology(topo *processor.Topology) error {
 				"(a source of that topic must be in the sub-topology of the processors using the store)", name, ss.topic, ss.sub))
 		}
 	}
+	for _, it := range topo.InternalTopics() {
+		if len(it.Name) > maxTopicName {
+			errs = append(errs, fmt.Errorf("ApplicationID %q is too long for internal topic %q (%d characters, Kafka allows %d)",
+				c.ApplicationID, it.Name, len(it.Name), maxTopicName))
+		}
+		if i := strings.IndexFunc(it.Declared, func(r rune) bool { return !topicRune(r) }); i >= 0 {
+			errs = append(errs, fmt.Errorf("internal topic %q may only hold letters, digits, '.', '_' and '-' (found %q): rename the operator that names it",
+				it.Name, it.Declared[i:i+1]))
+		}
+	}
 	if len(errs) == 0 {
 		return nil
 	}

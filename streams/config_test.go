@@ -181,3 +181,20 @@ func TestNewRejectsASourceChangelogTopicTheStoresSubtopologyDoesNotRead(t *testi
 		t.Fatalf("New = %v, want an error naming store table and topic tbl", err)
 	}
 }
+
+func TestNewRejectsInternalTopicNamesThatAreNotTopicNames(t *testing.T) {
+	b := processor.NewBuilder()
+	processor.AddSource(b, "src", record.String(), record.String(), "in")
+	processor.AddSink(b, "to", "by page-repartition", record.String(), record.String(), "src")
+	b.AddInternalTopic(processor.InternalTopic{Name: "by page-repartition"})
+	processor.AddSource(b, "from", record.String(), record.String(), "by page-repartition")
+	processor.AddSink(b, "out", "out", record.String(), record.String(), "from")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = newErr(t, topo, streams.Config{ApplicationID: "app"})
+	if err == nil || !strings.Contains(err.Error(), `internal topic "app-by page-repartition"`) {
+		t.Fatalf("New = %v, want an error naming the internal topic", err)
+	}
+}
