@@ -215,17 +215,18 @@ func TestTwoInstancesJoinTablesWithUpdatesAndRetractions(t *testing.T) {
 	}
 	produce(t, cl, "left", l)
 	produce(t, cl, "right", r)
-	// Updates after the first results: a right-side change, a left-side
-	// delete and a right-side delete, each retracting or replacing a
-	// result; and a right value for a key whose left side is gone.
-	produce(t, cl, "right", []bkv{{key: []byte("k00"), value: []byte("new"), ts: at(3)}, {key: []byte("k04"), ts: at(3)}})
-	produce(t, cl, "left", []bkv{{key: []byte("k02"), ts: at(3)}})
-	produce(t, cl, "right", []bkv{{key: []byte("k02"), value: []byte("late"), ts: at(4)}})
-	want["k00"], want["k02"], want["k04"] = "Lk00+new", "", ""
-
 	got := map[string]string{}
 	seen := map[string]bool{}
-	readUntil(t, cl, "joined", 90*time.Second, func(k, v []byte) bool {
+	defer func() {
+		if t.Failed() {
+			t.Logf("last results: %v\nwant: %v", got, want)
+		}
+	}()
+	// Every result of the first values must be out before the updates go
+	// in: a cached table compacts an insert and a delete that land within
+	// one commit into nothing (as Kafka Streams does), which would leave
+	// no result to retract.
+	reached := func(k, v []byte) bool {
 		got[string(k)], seen[string(k)] = string(v), true
 		for key, w := range want {
 			if !seen[key] || got[key] != w {
@@ -233,7 +234,17 @@ func TestTwoInstancesJoinTablesWithUpdatesAndRetractions(t *testing.T) {
 			}
 		}
 		return true
-	})
+	}
+	readUntil(t, cl, "joined", 90*time.Second, reached)
+	// Updates after the first results: a right-side change, a left-side
+	// delete and a right-side delete, each replacing or retracting a
+	// result; and a right value for a key whose left side is gone.
+	produce(t, cl, "right", []bkv{{key: []byte("k00"), value: []byte("new"), ts: at(3)}, {key: []byte("k04"), ts: at(3)}})
+	produce(t, cl, "left", []bkv{{key: []byte("k02"), ts: at(3)}})
+	produce(t, cl, "right", []bkv{{key: []byte("k02"), value: []byte("late"), ts: at(4)}})
+	want["k00"], want["k02"], want["k04"] = "Lk00+new", "", ""
+	got, seen = map[string]string{}, map[string]bool{}
+	readUntil(t, cl, "joined", 90*time.Second, reached)
 	for key := range seen {
 		if _, ok := want[key]; !ok {
 			t.Errorf("key %s has a result, but its right side never had a value", key)
