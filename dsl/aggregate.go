@@ -45,7 +45,7 @@ func Reduce[K, V any](g GroupedStream[K, V], fn func(agg, value V) V, opts ...Op
 			serdeOption[V](g.s.b, g.o.valueSerde, nil, "Reduce", "values")
 		}
 	}
-	return aggregateWith(g, "Reduce", nil, func(_ K, v V, agg V) V { return fn(agg, v) }, vs, opts)
+	return aggregateWith(g, "Reduce", "KSTREAM-REDUCE-", nil, func(_ K, v V, agg V) V { return fn(agg, v) }, vs, opts)
 }
 
 // Aggregate folds the values of each key into an aggregate: init makes the
@@ -62,17 +62,18 @@ func aggregate[K, V, VA any](g GroupedStream[K, V], op string, init func() VA, a
 	if g.s.b == nil {
 		return Table[K, VA]{}
 	}
-	return aggregateWith(g, op, init, add, registered[VA](g.s.b), opts)
+	return aggregateWith(g, op, "KSTREAM-AGGREGATE-", init, add, registered[VA](g.s.b), opts)
 }
 
 // aggregateWith adds the aggregation of a grouped stream: the repartition
 // if the key changed, the processor and its store. A nil init means the
-// first value starts the aggregate (Reduce).
-func aggregateWith[K, V, VA any](g GroupedStream[K, V], op string, init func() VA, add func(K, V, VA) VA, vaSerde record.Serde[VA], opts []Option) Table[K, VA] {
+// first value starts the aggregate (Reduce). As in Kafka Streams, the
+// store's name is generated before the processor's (then the repartition's).
+func aggregateWith[K, V, VA any](g GroupedStream[K, V], op, prefix string, init func() VA, add func(K, V, VA) VA, vaSerde record.Serde[VA], opts []Option) Table[K, VA] {
 	b := g.s.b
 	o := collect(opts)
-	name := b.nodeName(o, "KSTREAM-AGGREGATE-")
-	storeName := b.storeName(o, "KSTREAM-AGGREGATE-STATE-STORE-")
+	storeName := b.storeName(o, prefix+"STATE-STORE-")
+	name := b.nodeName(o, prefix)
 	// The repartition topic: the grouping's name, else the store's.
 	base, generated := g.o.name, false
 	if base == "" {

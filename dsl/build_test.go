@@ -269,3 +269,17 @@ func TestMergeOfAStreamWithItselfIsReported(t *testing.T) {
 	dsl.To(dsl.Merge(s, s), "out")
 	buildFails(t, b, processor.ErrInvalidNode, "twice")
 }
+
+// A zero handle (from an operator that failed, or never assigned) passed
+// next to a real one is reported as such, not as a handle of another
+// builder.
+func TestZeroHandleIsReportedAsZero(t *testing.T) {
+	b := dsl.NewBuilder()
+	s := dsl.FromTopics(b, []string{"in"}, record.String(), record.String())
+	dsl.Merge(s, dsl.Stream[string, string]{})
+	dsl.JoinTable(s, dsl.Table[string, string]{}, func(v, tv string) string { return v })
+	err := tblBuildErr(t, b, dsl.ErrInvalidOperator)
+	if strings.Contains(err.Error(), "different builders") || strings.Count(err.Error(), "zero handle") != 2 {
+		t.Errorf("Build error does not name the zero handles:\n%v", err)
+	}
+}

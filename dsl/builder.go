@@ -187,7 +187,11 @@ func (b *Builder) storeName(o *options, prefix string) string {
 
 // owns reports a handle of another builder (or none) as a problem.
 func (b *Builder) owns(op string, other *Builder) bool {
-	if other != b {
+	switch {
+	case other == nil:
+		b.problem(fmt.Errorf("%w: %s: a zero handle (it belongs to no builder: did the operator that made it fail?)", ErrInvalidOperator, op))
+		return false
+	case other != b:
 		b.problem(fmt.Errorf("%w: %s: the handles come from different builders", ErrInvalidOperator, op))
 		return false
 	}

@@ -24,35 +24,71 @@ func TestGeneratedNamesCountEveryOperatorInKafkaStreamsStyle(t *testing.T) {
 	f := dsl.Filter(s, func(k, v string) bool { return true })   // 1
 	m := dsl.MapValues(f, strings.ToUpper)                       // 2
 	k := dsl.SelectKey(m, func(k, v string) string { return v }) // 3
-	c := dsl.Count(dsl.GroupByKey(k))                            // node 4, store 5
-	out := dsl.ToStream(c)                                       // 6
+	c := dsl.Count(dsl.GroupByKey(k))                            // store 4, node 5, repartition sink 6, filter 7, source 8
+	out := dsl.ToStream(c)                                       // 9
 	for want, got := range map[string]string{
 		"KSTREAM-SOURCE-0000000000":     s.NodeName(),
 		"KSTREAM-FILTER-0000000001":     f.NodeName(),
 		"KSTREAM-MAPVALUES-0000000002":  m.NodeName(),
 		"KSTREAM-KEY-SELECT-0000000003": k.NodeName(),
-		"KSTREAM-AGGREGATE-0000000004":  c.NodeName(),
-		"KTABLE-TOSTREAM-0000000006":    out.NodeName(),
+		"KSTREAM-AGGREGATE-0000000005":  c.NodeName(),
+		"KTABLE-TOSTREAM-0000000009":    out.NodeName(),
 	} {
 		if got != want {
 			t.Errorf("node %q, want %q", got, want)
 		}
 	}
-	if c.StoreName() != "KSTREAM-AGGREGATE-STATE-STORE-0000000005" {
+	if c.StoreName() != "KSTREAM-AGGREGATE-STATE-STORE-0000000004" {
 		t.Errorf("store %q", c.StoreName())
 	}
 	same(t, "Unnamed", b.Unnamed(), []string{
-		"store KSTREAM-AGGREGATE-STATE-STORE-0000000005",
-		"topic KSTREAM-AGGREGATE-STATE-STORE-0000000005-repartition"})
-	same(t, "internal topics", internalTopicNames(t, b), []string{"x-KSTREAM-AGGREGATE-STATE-STORE-0000000005-repartition"})
+		"store KSTREAM-AGGREGATE-STATE-STORE-0000000004",
+		"topic KSTREAM-AGGREGATE-STATE-STORE-0000000004-repartition"})
+	same(t, "internal topics", internalTopicNames(t, b), []string{"x-KSTREAM-AGGREGATE-STATE-STORE-0000000004-repartition"})
 	desc, err := b.Describe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasSuffix(desc, "Generated names (they change when operators are added before them; name them with As or Named):\n"+
-		"  store KSTREAM-AGGREGATE-STATE-STORE-0000000005\n"+
-		"  topic KSTREAM-AGGREGATE-STATE-STORE-0000000005-repartition\n") {
+		"  store KSTREAM-AGGREGATE-STATE-STORE-0000000004\n"+
+		"  topic KSTREAM-AGGREGATE-STATE-STORE-0000000004-repartition\n") {
 		t.Errorf("Describe does not end with the generated names:\n%s", desc)
+	}
+}
+
+// Generated names are Kafka Streams' own, so a topology ported from Java
+// keeps its store, changelog and repartition topic names: an aggregation
+// names its store before its processor, a reduction uses the REDUCE
+// prefixes, and a repartition uses up three names (sink, filter, source),
+// as Kafka Streams' StreamsGraphTest and PurgeRepartitionTopicIntegrationTest
+// expect (stream, groupBy, count: store 2, aggregate 3, repartition nodes
+// 4-6, the next operator 7).
+func TestGeneratedNamesMatchKafkaStreamsForAggregations(t *testing.T) {
+	b := dsl.NewBuilder()
+	s := strStream(b, "in")                                                       // 0
+	c := dsl.Count(dsl.GroupBy(s, func(k, v string) string { return v }))         // select 1, store 2, node 3, repartition 4-6
+	out := dsl.ToStream(c)                                                        // 7
+	r := dsl.Reduce(dsl.GroupByKey(s), func(a, v string) string { return a + v }) // store 8, node 9
+	desc := mustBuild(t, b).ForApplication("x").Describe().String()
+	for _, want := range []string{
+		"Sink: KSTREAM-SINK-0000000004 (topic: x-KSTREAM-AGGREGATE-STATE-STORE-0000000002-repartition)",
+		"Processor: KSTREAM-FILTER-0000000005 ",
+		"Source: KSTREAM-SOURCE-0000000006 (topics: [x-KSTREAM-AGGREGATE-STATE-STORE-0000000002-repartition])",
+		"Processor: KSTREAM-AGGREGATE-0000000003 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000002])",
+		"Processor: KTABLE-TOSTREAM-0000000007 ",
+		"Processor: KSTREAM-REDUCE-0000000009 (stores: [KSTREAM-REDUCE-STATE-STORE-0000000008])",
+	} {
+		if !strings.Contains(desc, want) {
+			t.Errorf("Describe lacks %q:\n%s", want, desc)
+		}
+	}
+	if out.NodeName() != "KTABLE-TOSTREAM-0000000007" || r.StoreName() != "KSTREAM-REDUCE-STATE-STORE-0000000008" {
+		t.Errorf("toStream %q, reduce store %q", out.NodeName(), r.StoreName())
+	}
+	// Split uses up a name per branch (BranchedKStreamImpl.createBranch).
+	br := dsl.Split(s, "", dsl.When("a", func(k, v string) bool { return true }), dsl.Otherwise[string, string]("b")) // 10, branches 11, 12
+	if n := dsl.Filter(br["a"], func(k, v string) bool { return true }).NodeName(); n != "KSTREAM-FILTER-0000000013" {
+		t.Errorf("filter after a split of two branches %q, want KSTREAM-FILTER-0000000013", n)
 	}
 }
 

@@ -60,6 +60,7 @@ func Split[K, V any](s Stream[K, V], prefix string, branches ...Branch[K, V]) ma
 			s.b.problem(fmt.Errorf("%w: Split %q: branch %q has a nil predicate", ErrNilFunction, splitName, br.name))
 		}
 		seen[br.name] = true
+		s.b.newName("KSTREAM-BRANCH-") // Kafka Streams uses up a name per branch
 		names[i] = splitName + "-" + br.name
 		if prefix != "" {
 			names[i] = prefix + br.name

@@ -163,6 +163,12 @@ func aggregateTable[K, V, VA any](g GroupedTable[K, V], op, prefix string, init 
 	b := g.s.b
 	o := collect(opts)
 	storeName := b.storeName(o, prefix+"STATE-STORE-")
+	// Kafka Streams' order of generated names: store, repartition sink and
+	// source (unless the aggregation is named), processor.
+	var nodes repartitionNodes
+	if o.name == "" {
+		nodes.sink, nodes.source = b.newName("KSTREAM-SINK-"), b.newName("KSTREAM-SOURCE-")
+	}
 	name := b.nodeName(o, prefix)
 	vas := serdeFor[VA](b, o.valueSerde, vaSerde, fmt.Sprintf("%s %q (store)", op, storeName), "aggregates")
 	if !g.ok {
@@ -177,7 +183,12 @@ func aggregateTable[K, V, VA any](g GroupedTable[K, V], op, prefix string, init 
 	}
 	// The repartition topic's serdes are the grouping's (a KR serde and the
 	// Change serde over its VR serde), never the aggregation's options.
-	in := repartition(g.s, base, g.o.partitions, &options{}, op)
+	topic := base + "-repartition"
+	if nodes.sink == "" {
+		nodes.sink, nodes.source = topic+"-sink", topic+"-source"
+	}
+	nodes.filter = topic + "-filter"
+	in := repartition(g.s, base, nodes, g.o.partitions, &options{}, op)
 	if g.o.partitions > 0 {
 		b.declarePartitions(in.topics, g.o.partitions)
 	}
