@@ -36,12 +36,15 @@
 // # Repartitioning
 //
 // Map, SelectKey, FlatMap, GroupBy and Process may change the key; the next
-// key-dependent stateful operator (an aggregation, a join with a table)
-// first writes the stream to an internal topic
+// key-dependent stateful operator (an aggregation, ToTable, a join with a
+// table) first writes the stream to an internal topic
 // <application-id>-<name>-repartition and reads it back, so each key's
-// records reach the one task that holds its state. The topic's name is the
-// grouping's Named name, else the store's As name, else generated
-// (Builder.Unnamed lists generated names). The App creates it at start,
+// records reach the one task that holds its state; Repartition does so
+// explicitly. The topic's name is, for an aggregation, the grouping's Named
+// name, else the store's As name; for ToTable and a stream-table join, the
+// operator's Named name, else the stream's node name; else generated in
+// Kafka Streams' style (Builder.Unnamed lists generated names). A grouped
+// table always repartitions. The App creates it at start,
 // with the partition count of the upstream sub-topology's sources (or that
 // of the topics it is joined with, or Partitions), and deletes records from
 // it once they are committed. MapValues, FlatMapValues, Filter, Peek and
@@ -87,5 +90,17 @@
 // key-value store (RocksDB, cached and changelogged by default; InMemory,
 // WithoutCaching, WithoutLogging change that): with the cache on, it
 // forwards one compacted update per key when the cache flushes (on commit
-// or eviction), as Kafka Streams' DSL does; with it off, every update.
+// or eviction), as Kafka Streams' DSL does; with it off, every update. An
+// insert and a delete of a key within one flush forward nothing, and so
+// does a delete of a key the table never held. Updates flushed from a cache
+// carry no headers; uncached ones keep those of the record that made them.
+//
+// A table read from a topic (TableFrom) uses the topic as its changelog:
+// no <application-id>-<store>-changelog topic is created, and the App
+// restores the store from the topic up to the committed offset.
+//
+// ReduceTable and AggregateTable never delete a group's row: a group whose
+// members all left keeps the aggregate the subtractor made (0 for
+// CountTable). Kafka Streams deletes the row when the subtractor returns
+// null, which a Go value cannot.
 package dsl
