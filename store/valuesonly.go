@@ -16,7 +16,9 @@ func (v valuesOnly[K, V]) Get(key K) (V, bool, error) {
 	return vt.Value, ok, err
 }
 
-func (v valuesOnly[K, V]) Range(from, to K) (Iterator[K, V], error) { return valuesIter(v.s.Range(from, to)) }
+func (v valuesOnly[K, V]) Range(from, to K) (Iterator[K, V], error) {
+	return valuesIter(v.s.Range(from, to))
+}
 func (v valuesOnly[K, V]) ReverseRange(from, to K) (Iterator[K, V], error) {
 	return valuesIter(v.s.ReverseRange(from, to))
 }
