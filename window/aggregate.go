@@ -158,6 +158,9 @@ func (p *timeAggregate[K, V, VA]) Init(ctx processor.Context[Windowed[K], Change
 	if err != nil {
 		return err
 	}
+	if err := checkWindowStore("Aggregate", p.storeName, s.WindowSize(), s.RetentionPeriod(), p.w.size, p.w.Retention().Milliseconds()); err != nil {
+		return err
+	}
 	p.store = s
 	p.observed = max(p.observed, ctx.StreamTime())
 	return p.forwardOnFlush()
