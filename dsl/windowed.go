@@ -44,7 +44,8 @@ func Retention(d time.Duration) Option { return optionFunc(func(o *options) { o.
 // Suppress(UntilWindowCloses): there is no suppression buffer, the
 // finals are read back from the window store (see window.AggregateFinal).
 // The watermark of emitted windows is kept in a changelogged store named
-// <store>-emit-watermark, so a restart neither repeats nor skips a final.
+// <store>-emit-watermark (on the window store's backend), so a restart
+// neither repeats nor skips a final.
 // Sliding and session windows do not support it yet (a Build error).
 func EmitFinal() Option { return optionFunc(func(o *options) { o.emitFinal = true }) }
 
@@ -265,7 +266,13 @@ func windowedAggregate[K, V, VA any](g GroupedStream[K, V], op string, vaSerde r
 		b.pb.AddStore(ws.store(storeName, o, retention, ks, vas), name)
 	}
 	if o.emitFinal {
-		mb := window.EmitWatermarkStore(store.InMemoryKeyValue, marks)
+		// The watermark lives where the windows do: a persistent window
+		// store reopened without a restore must find its watermark too.
+		backend := window.KeyValueBackend(rocksdb.KeyValue)
+		if o.inMemory {
+			backend = store.InMemoryKeyValue
+		}
+		mb := window.EmitWatermarkStore(backend, marks)
 		if o.noLogging {
 			mb.WithLoggingDisabled()
 		}
