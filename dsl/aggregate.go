@@ -74,21 +74,7 @@ func aggregateWith[K, V, VA any](g GroupedStream[K, V], op, prefix string, init 
 	o := collect(opts)
 	storeName := b.storeName(o, prefix+"STATE-STORE-")
 	name := b.nodeName(o, prefix)
-	// The repartition topic: the grouping's name, else the store's.
-	base, generated := g.o.name, false
-	if base == "" {
-		base, generated = storeName, o.store == ""
-	}
-	var in Stream[K, V]
-	switch {
-	case g.o.name != "" && g.named != nil && g.named.b != nil:
-		in = *g.named
-	default:
-		in = partitionedByKey(g.s, base, generated, g.o, op)
-		if g.o.name != "" && g.named != nil && g.s.keyChanged {
-			*g.named = in
-		}
-	}
+	in := groupedInput(g, storeName, o, op)
 	ks := serdeFor[K](b, g.o.keySerde, in.keys, fmt.Sprintf("%s %q (store)", op, storeName), "keys")
 	vas := serdeFor[VA](b, o.valueSerde, vaSerde, fmt.Sprintf("%s %q (store)", op, storeName), "aggregates")
 	processor.AddProcessor(b.pb, name, func() processor.Processor[K, V, K, Change[VA]] {
@@ -99,6 +85,25 @@ func aggregateWith[K, V, VA any](g GroupedStream[K, V], op, prefix string, init 
 	}
 	return Table[K, VA]{b: b, node: name, keys: ks, values: vas, get: storeGetter[K, VA](storeName),
 		getStores: []string{storeName}, store: storeName, topics: in.topics}
+}
+
+// groupedInput returns the stream an aggregation of g reads: g's own
+// when its key is unchanged, else the one read back from its repartition
+// topic, named after the grouping (Named), else the store; a named
+// grouping's topic is declared once and shared by its aggregations.
+func groupedInput[K, V any](g GroupedStream[K, V], storeName string, o *options, op string) Stream[K, V] {
+	if g.o.name != "" && g.named != nil && g.named.b != nil {
+		return *g.named
+	}
+	base, generated := g.o.name, false
+	if base == "" {
+		base, generated = storeName, o.store == ""
+	}
+	in := partitionedByKey(g.s, base, generated, g.o, op)
+	if g.o.name != "" && g.named != nil && g.s.keyChanged {
+		*g.named = in
+	}
+	return in
 }
 
 // streamAggregate folds a grouped stream into a timestamped store and

@@ -103,4 +103,34 @@
 // members all left keeps the aggregate the subtractor made (0 for
 // CountTable). Kafka Streams deletes the row when the subtractor returns
 // null, which a Go value cannot.
+//
+// # Windows
+//
+// A grouped stream is windowed once, with its window definition and
+// grace: WindowedBy (window.Tumbling, window.Hopping), SlidingWindowedBy
+// (window.Sliding), SessionWindowedBy (window.Sessions). Go has no
+// overloading, so the aggregations are named after the window kind:
+// CountWindows / ReduceWindows / AggregateWindows, CountSliding /
+// ReduceSliding / AggregateSliding, CountSessions / ReduceSessions /
+// AggregateSessions (with a merger). Each compiles to the window
+// package's processor with a store derived from the same definition
+// (window size, retention size + grace, lengthened by Retention, never
+// shortened), so the two cannot disagree. The result is a
+// Table[Windowed[K], V] carrying Kafka Streams' windowed key serde
+// (time-windowed: key + start; session: key + end + start), a value
+// getter over its window or session store, and the window definition, from
+// which Suppress(UntilWindowCloses) takes the close time: end + grace for
+// time windows (end exclusive), the first time past end + grace for
+// sliding and session windows (inclusive ends, as the window package
+// closes them). EmitFinal forwards only closed time windows without a
+// suppression buffer (KIP-825). Unwindow rekeys a windowed stream by its
+// plain key. Window and session stores are queryable with
+// streams.WindowStore and streams.SessionStore.
+//
+// Choices where Kafka Streams differs or the issue is silent: EmitFinal is
+// supported on time windows only (a Build error on sliding and session
+// windows); a suppressed table forwards no old values and its value getter
+// reads the upstream table (Kafka Streams' returns the last emitted
+// value); suppression buffers are in memory with a changelog, as in Kafka
+// Streams; finals of one emit-final step go out by window start, then key.
 package dsl

@@ -1,6 +1,8 @@
 package dsl
 
 import (
+	"time"
+
 	"github.com/millrace/millrace/record"
 )
 
@@ -25,6 +27,10 @@ type options struct {
 	stores      []string
 	partitioner any
 	extractor   record.TimestampExtractor
+	// retention lengthens a windowed aggregation's store retention;
+	// emitFinal makes it forward closed windows only (windowed.go).
+	retention time.Duration
+	emitFinal bool
 }
 
 func collect(opts []Option) *options {

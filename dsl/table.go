@@ -32,6 +32,10 @@ type Table[K, V any] struct {
 	// store is the table's own store ("" when not materialized).
 	store  string
 	topics []string
+	// win is the window definition of a windowed table (a windowed
+	// aggregation and the tables derived from it without a store of
+	// their own): Suppress(UntilWindowCloses) takes its close time from it.
+	win *windowDef
 }
 
 // StoreName returns the name of the table's queryable store; "" if the

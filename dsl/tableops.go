@@ -64,7 +64,8 @@ func transformTable[K, V, VR any](t Table[K, V], op, prefix string, fn func(K, V
 	b := t.b
 	o := collect(opts)
 	name := b.nodeName(o, prefix)
-	out := Table[K, VR]{b: b, node: name, keys: t.keys, values: serdeOption[VR](b, o.valueSerde, vrSerde, op, "values"), topics: t.topics}
+	out := Table[K, VR]{b: b, node: name, keys: t.keys, values: serdeOption[VR](b, o.valueSerde, vrSerde, op, "values"), topics: t.topics,
+		win: t.win}
 	if o.store != "" {
 		out.store = o.store
 		op := fmt.Sprintf("%s %q (store)", op, o.store)

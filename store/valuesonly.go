@@ -41,3 +41,48 @@ type valueIterator[K, V any] struct {
 }
 
 func (it valueIterator[K, V]) Value() V { return it.Iterator.Value().Value }
+
+// WindowValuesOnly is ValuesOnly for a timestamped window store (the
+// DSL's windowed aggregations): fetches yield the plain values.
+func WindowValuesOnly[K, V any](s ReadOnlyWindowStore[K, ValueAndTimestamp[V]]) ReadOnlyWindowStore[K, V] {
+	return windowValuesOnly[K, V]{s: s}
+}
+
+type windowValuesOnly[K, V any] struct {
+	s ReadOnlyWindowStore[K, ValueAndTimestamp[V]]
+}
+
+func (v windowValuesOnly[K, V]) Fetch(key K, windowStart int64) (V, bool, error) {
+	vt, ok, err := v.s.Fetch(key, windowStart)
+	return vt.Value, ok, err
+}
+
+func (v windowValuesOnly[K, V]) FetchRange(key K, timeFrom, timeTo int64) (Iterator[int64, V], error) {
+	return valuesIter(v.s.FetchRange(key, timeFrom, timeTo))
+}
+
+func (v windowValuesOnly[K, V]) BackwardFetchRange(key K, timeFrom, timeTo int64) (Iterator[int64, V], error) {
+	return valuesIter(v.s.BackwardFetchRange(key, timeFrom, timeTo))
+}
+
+func (v windowValuesOnly[K, V]) FetchKeyRange(keyFrom, keyTo K, timeFrom, timeTo int64) (Iterator[Windowed[K], V], error) {
+	return valuesIter(v.s.FetchKeyRange(keyFrom, keyTo, timeFrom, timeTo))
+}
+
+func (v windowValuesOnly[K, V]) BackwardFetchKeyRange(keyFrom, keyTo K, timeFrom, timeTo int64) (Iterator[Windowed[K], V], error) {
+	return valuesIter(v.s.BackwardFetchKeyRange(keyFrom, keyTo, timeFrom, timeTo))
+}
+
+func (v windowValuesOnly[K, V]) FetchAll(timeFrom, timeTo int64) (Iterator[Windowed[K], V], error) {
+	return valuesIter(v.s.FetchAll(timeFrom, timeTo))
+}
+
+func (v windowValuesOnly[K, V]) BackwardFetchAll(timeFrom, timeTo int64) (Iterator[Windowed[K], V], error) {
+	return valuesIter(v.s.BackwardFetchAll(timeFrom, timeTo))
+}
+
+func (v windowValuesOnly[K, V]) All() (Iterator[Windowed[K], V], error) { return valuesIter(v.s.All()) }
+
+func (v windowValuesOnly[K, V]) BackwardAll() (Iterator[Windowed[K], V], error) {
+	return valuesIter(v.s.BackwardAll())
+}

@@ -143,6 +143,9 @@ type timeAggregate[K, V, VA any] struct {
 	cached    bool
 	observed  int64
 	starts    []int64
+	// final is set for emit-final (AggregateFinal): updates are not
+	// forwarded, closed windows are.
+	final *finalEmitter[VA]
 }
 
 func (p *timeAggregate[K, V, VA]) Init(ctx processor.Context[Windowed[K], Change[VA]]) error {
@@ -158,8 +161,15 @@ func (p *timeAggregate[K, V, VA]) Init(ctx processor.Context[Windowed[K], Change
 	if err != nil {
 		return err
 	}
+	if err := checkWindowStore("Aggregate", p.storeName, s.WindowSize(), s.RetentionPeriod(), p.w.size, p.w.Retention().Milliseconds()); err != nil {
+		return err
+	}
 	p.store = s
 	p.observed = max(p.observed, ctx.StreamTime())
+	if p.final != nil {
+		p.cached = true // never forward updates
+		return p.initFinal(ctx)
+	}
 	return p.forwardOnFlush()
 }
 
@@ -200,6 +210,13 @@ func (p *timeAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
 	}
 	ts := r.Timestamp()
 	p.observed = max(p.observed, ts)
+	if p.final != nil {
+		// Before the record's put, which may expire the windows it closes.
+		// The record cannot change them: it is late for them.
+		if err := p.emitClosed(); err != nil {
+			return err
+		}
+	}
 	closeTime := record.SaturatingSub(p.observed, p.w.grace)
 	p.starts = p.w.StartsFor(p.starts[:0], ts)
 	if len(p.starts) == 0 { // ts = MaxInt64: every window would end past it
@@ -208,7 +225,7 @@ func (p *timeAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
 	}
 	for _, start := range p.starts {
 		end := p.w.End(start) // clamped at MaxInt64: the window's end in time
-		if end <= closeTime {
+		if end <= closeTime || (p.final != nil && start <= p.final.emitted) {
 			dropLate(p.ctx, ts, end, closeTime)
 			continue
 		}

@@ -27,6 +27,18 @@
 //     the task's may be ahead of what upstream caches still hold) reaches
 //     window end + grace, never before; its buffer is a changelogged store,
 //     so a restart neither loses nor repeats a final result.
+//   - Emit final (AggregateFinal, CountFinal, ReduceFinal: Kafka Streams'
+//     EmitStrategy.onWindowClose) forwards each time window once, when it
+//     closes, from the window store itself: no suppression buffer. Its
+//     watermark (the last window emitted) lives in a changelogged store, so
+//     restarts neither repeat nor skip a window.
+//   - The two halves of a windowed computation cannot silently disagree:
+//     an aggregation fails Init when its store was built for another window
+//     size or a retention under size + grace, and a window suppression
+//     stops the App when an update arrives for a window it already closed
+//     (the windows upstream have more grace than it was given). Both wrap
+//     ErrWindowMismatch. The store helpers derive everything from the
+//     window definition.
 //   - Stream-stream joins buffer both sides in window stores that keep
 //     duplicates; every pair within the join window joins, the output
 //     timestamp is the larger of the two, and left/outer results for

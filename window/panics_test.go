@@ -232,9 +232,7 @@ func TestZeroSlidingAndSessionWindowsNeverPanicInTheirProcessors(t *testing.T) {
 	var tw window.TimeWindows
 	b := processor.NewBuilder()
 	processor.AddSource(b, "in", record.String(), record.String(), "in")
-	processor.AddProcessor(b, "sliding", window.CountSliding[string, string](sl, "sl"), "in").WithStores("sl")
 	processor.AddProcessor(b, "sessions", window.CountSessions[string, string](se, "se"), "in").WithStores("se")
-	b.AddStore(store.NewWindowBuilder(store.InMemoryWindow("sl", time.Second, time.Millisecond, false), record.String(), store.TimestampedSerde(record.Int64())))
 	b.AddStore(store.NewSessionBuilder(store.InMemorySession("se", time.Second), record.String(), record.Int64()))
 	d := driver(t, b)
 	in := testdriver.CreateInputTopic(d, "in", record.String(), record.String())
@@ -248,7 +246,10 @@ func TestZeroSlidingAndSessionWindowsNeverPanicInTheirProcessors(t *testing.T) {
 		_ = tw.End(5)
 		_ = tw.Retention()
 	})
-	// The zero TimeWindows cannot aggregate: Init says so.
+	// The zero TimeWindows and SlidingWindows cannot aggregate: Init says so.
+	if err := windowedFails(t, window.CountSliding[string, string](sl, "s")); !errors.Is(err, window.ErrInvalidWindow) {
+		t.Errorf("CountSliding over zero SlidingWindows: %v, want ErrInvalidWindow", err)
+	}
 	if err := windowedFails(t, window.Count[string, string](tw, "s")); !errors.Is(err, window.ErrInvalidWindow) {
 		t.Errorf("Count over zero TimeWindows: %v, want ErrInvalidWindow", err)
 	}

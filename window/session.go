@@ -1,6 +1,7 @@
 package window
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/millrace/millrace/processor"
@@ -86,6 +87,10 @@ func (p *sessionAggregate[K, V, VA]) Init(ctx processor.Context[Windowed[K], Cha
 	s, err := processor.SessionStore[K, VA](ctx, p.storeName)
 	if err != nil {
 		return err
+	}
+	if need := p.w.Retention().Milliseconds(); s.RetentionPeriod() < need {
+		return fmt.Errorf("%w: AggregateSessions: store %q retains sessions for %d ms, the sessions need %d ms (gap + grace); "+
+			"build it with window.SessionStore from the same SessionWindows", ErrWindowMismatch, p.storeName, s.RetentionPeriod(), need)
 	}
 	p.store = s
 	p.observed = max(p.observed, ctx.StreamTime())

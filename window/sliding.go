@@ -60,8 +60,14 @@ func (p *slidingAggregate[K, V, VA]) Init(ctx processor.Context[Windowed[K], Cha
 	if p.missing != nil {
 		return p.missing
 	}
+	if p.w.diff < 1 {
+		return fmt.Errorf("%w: sliding windows with a time difference of %d ms; make them with Sliding", ErrInvalidWindow, p.w.diff)
+	}
 	s, err := processor.WindowStore[K, vat[VA]](ctx, p.storeName)
 	if err != nil {
+		return err
+	}
+	if err := checkWindowStore("AggregateSliding", p.storeName, s.WindowSize(), s.RetentionPeriod(), p.w.diff, p.w.Retention().Milliseconds()); err != nil {
 		return err
 	}
 	p.store = s

@@ -124,7 +124,7 @@ func WindowedSuppressionStore[K, V any](backend KeyValueBackend, name string, ke
 // the store named storeName (see WindowedSuppressionStore).
 func UntilWindowCloses[K, V any](grace time.Duration, storeName string, keys record.Serde[K], values record.Serde[V], buf BufferConfig) processor.Supplier[Windowed[K], Change[V], Windowed[K], V] {
 	g := grace.Milliseconds()
-	return suppressor[Windowed[K], V](storeName, windowedKeys(keys), values, buf,
+	return suppressor[Windowed[K], V](storeName, windowedKeys(keys), values, buf, true,
 		func(k Windowed[K], _ int64) (int64, bool) { return dueAt(k.End, g) })
 }
 
@@ -132,7 +132,7 @@ func UntilWindowCloses[K, V any](grace time.Duration, storeName string, keys rec
 // inclusive: a session closes once stream time passes end + grace.
 func UntilSessionCloses[K, V any](grace time.Duration, storeName string, keys record.Serde[K], values record.Serde[V], buf BufferConfig) processor.Supplier[Windowed[K], Change[V], Windowed[K], V] {
 	g := grace.Milliseconds()
-	return suppressor[Windowed[K], V](storeName, windowedKeys(keys), values, buf,
+	return suppressor[Windowed[K], V](storeName, windowedKeys(keys), values, buf, true,
 		func(k Windowed[K], _ int64) (int64, bool) { return dueAt(k.End, g+1) })
 }
 
@@ -141,8 +141,46 @@ func UntilSessionCloses[K, V any](grace time.Duration, storeName string, keys re
 // key's first buffered record.
 func UntilTimeLimit[K, V any](limit time.Duration, storeName string, keys record.Serde[K], values record.Serde[V], buf BufferConfig) processor.Supplier[K, Change[V], K, V] {
 	l := limit.Milliseconds()
-	return suppressor[K, V](storeName, keys, values, buf, func(_ K, ts int64) (int64, bool) { return dueAt(ts, l) })
+	return suppressor[K, V](storeName, keys, values, buf, false, func(_ K, ts int64) (int64, bool) { return dueAt(ts, l) })
 }
+
+// UntilClosed is UntilWindowCloses for any key type: closesAt returns the
+// stream time at which key's window has closed (false: never, the update
+// is dropped and counted as DropSuppressionDueOutOfRange). The DSL uses it
+// with the close time of the windows upstream; use it for windowed keys of
+// your own. An update (not a tombstone) of a window that has closed is a
+// mismatch with the windows upstream and stops the App (ErrWindowMismatch).
+func UntilClosed[KS, V any](storeName string, keys record.Serde[KS], values record.Serde[V], buf BufferConfig, closesAt func(key KS) (int64, bool)) processor.Supplier[KS, Change[V], KS, V] {
+	return suppressor[KS, V](storeName, keys, values, buf, true, func(k KS, _ int64) (int64, bool) { return closesAt(k) })
+}
+
+// CloseTime returns t + d, the time a window ending at t with grace d
+// closes, and false if it is past math.MaxInt64 (never).
+func CloseTime(t, d int64) (int64, bool) { return dueAt(t, d) }
+
+// Unbounded is a buffer without bounds; it shuts the App down only when
+// memory runs out (Kafka Streams' BufferConfig.unbounded()).
+func Unbounded() BufferConfig { return BufferConfig{} }
+
+// MaxRecords is a buffer of at most n records (n >= 1), shutting the App
+// down when full unless EmitEarlyWhenFull is set.
+func MaxRecords(n int) BufferConfig { return BufferConfig{MaxRecords: n} }
+
+// MaxBytes is a buffer of at most n bytes of keys and entries (n >= 1).
+func MaxBytes(n int64) BufferConfig { return BufferConfig{MaxBytes: n} }
+
+// WithMaxRecords adds a record bound to c.
+func (c BufferConfig) WithMaxRecords(n int) BufferConfig { c.MaxRecords = n; return c }
+
+// WithMaxBytes adds a byte bound to c.
+func (c BufferConfig) WithMaxBytes(n int64) BufferConfig { c.MaxBytes = n; return c }
+
+// EmitEarlyWhenFull makes a full buffer emit its oldest entry early.
+func (c BufferConfig) EmitEarlyWhenFull() BufferConfig { c.WhenFull = EmitEarlyWhenFull; return c }
+
+// ShutDownWhenFull makes a full buffer stop the App with ErrBufferFull
+// (the default).
+func (c BufferConfig) ShutDownWhenFull() BufferConfig { c.WhenFull = ShutDownWhenFull; return c }
 
 // dueAt returns t + d, and false if the sum is past math.MaxInt64: stream
 // time never reaches such a due time, so the entry could never be emitted as
@@ -158,9 +196,9 @@ func dueAt(t, d int64) (int64, bool) {
 	return record.SaturatingAdd(t, d), true
 }
 
-func suppressor[KS, V any](storeName string, keys record.Serde[KS], values record.Serde[V], buf BufferConfig, due func(KS, int64) (int64, bool)) processor.Supplier[KS, Change[V], KS, V] {
+func suppressor[KS, V any](storeName string, keys record.Serde[KS], values record.Serde[V], buf BufferConfig, closing bool, due func(KS, int64) (int64, bool)) processor.Supplier[KS, Change[V], KS, V] {
 	return func() processor.Processor[KS, Change[V], KS, V] {
-		return &suppress[KS, V]{storeName: storeName, keys: keys, values: values, buf: buf, due: due}
+		return &suppress[KS, V]{storeName: storeName, keys: keys, values: values, buf: buf, closing: closing, due: due}
 	}
 }
 
@@ -182,14 +220,17 @@ type suppress[KS, V any] struct {
 	values    record.Serde[V]
 	buf       BufferConfig
 	due       func(KS, int64) (int64, bool)
-	ctx       processor.Context[KS, V]
-	store     store.KeyValueStore[KS, Buffered[V]]
-	index     *btree.BTreeG[indexEntry]
-	sizes     map[string]int64 // key -> bytes of its entry, and its due time in index
-	dues      map[string]int64
-	bytes     int64
-	kbuf      []byte
-	vbuf      []byte
+	// closing: due is when the key's window closes (not a time limit),
+	// so an update due already is a window mismatch.
+	closing bool
+	ctx     processor.Context[KS, V]
+	store   store.KeyValueStore[KS, Buffered[V]]
+	index   *btree.BTreeG[indexEntry]
+	sizes   map[string]int64 // key -> bytes of its entry, and its due time in index
+	dues    map[string]int64
+	bytes   int64
+	kbuf    []byte
+	vbuf    []byte
 	// observed is the largest timestamp of the records reaching this
 	// processor (Kafka Streams' rule): upstream caches forward a window's
 	// updates in the order they were made, so by the time a record carries
@@ -281,6 +322,16 @@ func (p *suppress[KS, V]) Process(r record.Record[KS, Change[V]]) error {
 		// it would only fill the buffer (and its changelog) for good.
 		dropOutOfRange(p.ctx, DropSuppressionDueOutOfRange, r.Timestamp())
 		return p.evict(p.observed)
+	} else if p.closing && c.HasNew && b.Due <= p.observed {
+		// A new result for a window this suppression has closed: the
+		// windows upstream still took a record for it, so they close
+		// later than the grace given here says, and this would be a
+		// second "final" result. (A tombstone of a closed window is
+		// normal: a session merged away after it ended.)
+		return handler.Fatal(fmt.Errorf("%w: suppression %q got an update of window %v at stream time %d, after the window "+
+			"closed for it at %d: the windows upstream accept records for longer than the grace this suppression was given; "+
+			"give it the windows' grace (or use dsl.Suppress, which takes it from the windows)",
+			ErrWindowMismatch, p.ctx.NodeName(), r.Key(), p.observed, b.Due))
 	}
 	if err := p.store.Put(r.Key(), b); err != nil {
 		return err

@@ -49,6 +49,9 @@ type timeWindowedSerde[K any] struct {
 	size int64
 }
 
+// KeySerde returns the serde of the plain keys.
+func (s timeWindowedSerde[K]) KeySerde() record.Serde[K] { return s.keys }
+
 func (s timeWindowedSerde[K]) Serialize(dst []byte, w Windowed[K]) ([]byte, error) {
 	out, err := s.keys.Serialize(dst, w.Key)
 	if err != nil {
@@ -85,6 +88,9 @@ func SessionWindowedSerde[K any](keys record.Serde[K]) record.Serde[Windowed[K]]
 
 type sessionWindowedSerde[K any] struct{ keys record.Serde[K] }
 
+// KeySerde returns the serde of the plain keys.
+func (s sessionWindowedSerde[K]) KeySerde() record.Serde[K] { return s.keys }
+
 func (s sessionWindowedSerde[K]) Serialize(dst []byte, w Windowed[K]) ([]byte, error) {
 	out, err := s.keys.Serialize(dst, w.Key)
 	if err != nil {
@@ -117,6 +123,15 @@ var errNoKeySerde = fmt.Errorf("%w: windowed serde made with a nil key serde", r
 
 func (noKeySerde[K]) Serialize([]byte, Windowed[K]) ([]byte, error) { return nil, errNoKeySerde }
 func (noKeySerde[K]) Deserialize([]byte) (Windowed[K], error)       { return Windowed[K]{}, errNoKeySerde }
+
+// KeySerdeOf returns the plain key serde a TimeWindowedSerde or
+// SessionWindowedSerde was made with, or nil.
+func KeySerdeOf[K any](s record.Serde[Windowed[K]]) record.Serde[K] {
+	if ks, ok := s.(interface{ KeySerde() record.Serde[K] }); ok {
+		return ks.KeySerde()
+	}
+	return nil
+}
 
 // Unwindow returns a record keyed by the plain key of a windowed result,
 // for rekeying windowed results (the window is dropped; keep it in the value
