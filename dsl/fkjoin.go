@@ -117,7 +117,7 @@ func LeftJoinByForeignKey[K, VL, KO, VR, VO any](left Table[K, VL], right Table[
 // fkNames are the names of the join's nodes, stores and topics.
 type fkNames struct {
 	subTopic, send, local, subSink, subSource, subStore, receive, rightJoin string
-	respTopic, respSink, respSource, result, resultStore                   string
+	respTopic, respSink, respSource, result, resultStore                    string
 }
 
 // names returns the join's names: <name>-suffix when Named, else
@@ -148,9 +148,9 @@ func (b *Builder) fkNames(o *options) fkNames {
 	ns.respTopic = b.newName(fk+"SUBSCRIPTION-RESPONSE-") + "-topic"
 	ns.respSink = b.newName("KSTREAM-SINK-")
 	ns.respSource = b.newName("KSTREAM-SOURCE-")
+	b.unnamed = append(b.unnamed, "topic "+ns.subTopic, "store "+ns.subStore, "topic "+ns.respTopic)
 	ns.resultStore = b.storeName(o, fk+"OUTPUT-STATE-STORE-")
 	ns.result = b.newName(fk + "OUTPUT-")
-	b.unnamed = append(b.unnamed, "topic "+ns.subTopic, "store "+ns.subStore, "topic "+ns.respTopic)
 	return ns
 }
 
