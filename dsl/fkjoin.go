@@ -67,7 +67,8 @@ const DropNullForeignKey = "null-foreign-key"
 // round-tripping through the right side.
 //
 // The result is always materialized in a timestamped key-value store (As
-// names it, else KTABLE-FK-JOIN-OUTPUT-STATE-STORE-0000000NNN): the old
+// names it, else <name>-result-store when Named, else
+// KTABLE-FK-JOIN-OUTPUT-STATE-STORE-0000000NNN): the old
 // result of a change is what the store holds, so downstream operators see
 // exact retractions, and no change is forwarded for a key whose result did
 // not exist and still does not. With the cache on (the default) it
@@ -75,6 +76,12 @@ const DropNullForeignKey = "null-foreign-key"
 // response that made it: the larger of the left update's and the right
 // value's timestamps for a subscription's answer, the right update's for a
 // right-side change, the left update's for a retraction.
+//
+// Known gap, shared with JoinTables (and Kafka Streams' caching): when the
+// right table is cached (the default), a right key inserted and deleted
+// within one commit is flushed as no change at all, so a subscription
+// answered with the inserted value in between keeps its result. Read the
+// right table WithoutCaching where that matters.
 //
 // Options: Named (the internal topics <name>-subscription-registration-topic
 // and <name>-subscription-response-topic, the subscription store
