@@ -77,11 +77,10 @@ const DropNullForeignKey = "null-foreign-key"
 // value's timestamps for a subscription's answer, the right update's for a
 // right-side change, the left update's for a retraction.
 //
-// Known gap, shared with JoinTables (and Kafka Streams' caching): when the
-// right table is cached (the default), a right key inserted and deleted
-// within one commit is flushed as no change at all, so a subscription
-// answered with the inserted value in between keeps its result. Read the
-// right table WithoutCaching where that matters.
+// Both sides read each other as forwarded (the state under their caches):
+// a right key inserted and deleted within one commit, which its cache
+// compacts to no change, never answers a subscription, so no result of it
+// is left unretracted.
 //
 // Options: Named (the internal topics <name>-subscription-registration-topic
 // and <name>-subscription-response-topic, the subscription store
@@ -406,7 +405,7 @@ func (p *fkReceive[KO, VR]) Init(ctx processor.Context[[]byte, fkResponse[VR]]) 
 		return err
 	}
 	p.s = s
-	get, err := p.right(ctx)
+	get, err := p.right(ctx, true) // as forwarded: see getterSupplier
 	if err != nil {
 		return err
 	}
@@ -538,7 +537,7 @@ const DropStaleForeignKeyResponse = "stale-foreign-key-response"
 
 func (p *fkResult[K, VL, VR, VO]) Init(ctx processor.Context[K, Change[VO]]) error {
 	p.ctx = ctx
-	get, err := p.left(ctx)
+	get, err := p.left(ctx, true) // as forwarded: the value whose subscription was sent
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,7 @@ func sessionAggregate[K, V, VA any](ws SessionWindowedStream[K, V], op string, v
 // sessionGetter reads a session table's store; a session's timestamp is
 // its end.
 func sessionGetter[K, VA any](name string) getterSupplier[Windowed[K], VA] {
-	return func(ctx processor.StoreProvider) (valueGetter[Windowed[K], VA], error) {
+	return func(ctx processor.StoreProvider, _ bool) (valueGetter[Windowed[K], VA], error) { // reads through the cache
 		s, err := processor.SessionStore[K, VA](ctx, name)
 		if err != nil {
 			return nil, err

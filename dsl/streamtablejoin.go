@@ -87,7 +87,7 @@ type streamTableJoin[K, V, VT, VR any] struct {
 
 func (p *streamTableJoin[K, V, VT, VR]) Init(ctx processor.Context[K, VR]) error {
 	p.ctx = ctx
-	g, err := p.get(ctx)
+	g, err := p.get(ctx, false) // the latest value, as Kafka Streams' stream-table join reads
 	if err != nil {
 		return err
 	}

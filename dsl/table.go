@@ -49,18 +49,28 @@ func (t Table[K, V]) NodeName() string { return t.node }
 // the table has no value for it.
 type valueGetter[K, V any] func(key K) (value V, timestamp int64, found bool, err error)
 
-// getterSupplier makes a valueGetter inside a processor's Init.
-type getterSupplier[K, V any] func(ctx processor.StoreProvider) (valueGetter[K, V], error)
+// getterSupplier makes a valueGetter inside a processor's Init. With
+// flushed set, the getter reads the table as its node has forwarded it:
+// the state under every cache (store.FlushedView), which is what table-to-
+// table operators (joins) must read, so that a write a cache compacts away
+// before it is forwarded can never reach a result nothing would retract.
+// Stream-table joins read the latest value, cache included, as Kafka
+// Streams does.
+type getterSupplier[K, V any] func(ctx processor.StoreProvider, flushed bool) (valueGetter[K, V], error)
 
 // storeGetter reads a timestamped key-value store.
 func storeGetter[K, V any](name string) getterSupplier[K, V] {
-	return func(ctx processor.StoreProvider) (valueGetter[K, V], error) {
+	return func(ctx processor.StoreProvider, flushed bool) (valueGetter[K, V], error) {
 		s, err := processor.KeyValueStore[K, store.ValueAndTimestamp[V]](ctx, name)
 		if err != nil {
 			return nil, err
 		}
+		var read store.ReadOnlyKeyValueStore[K, store.ValueAndTimestamp[V]] = s
+		if flushed {
+			read = store.FlushedView(s)
+		}
 		return func(key K) (V, int64, bool, error) {
-			vt, ok, err := s.Get(key)
+			vt, ok, err := read.Get(key)
 			return vt.Value, vt.Timestamp, ok, err
 		}, nil
 	}

@@ -114,12 +114,12 @@ func joinTables[K, VL, VR, VO any](left Table[K, VL], right Table[K, VR], op, th
 		out.store, out.get, out.getStores = o.store, storeGetter[K, VO](o.store), []string{o.store}
 	} else {
 		lget, rget := left.get, right.get
-		out.get = func(ctx processor.StoreProvider) (valueGetter[K, VO], error) {
-			gl, err := lget(ctx)
+		out.get = func(ctx processor.StoreProvider, flushed bool) (valueGetter[K, VO], error) {
+			gl, err := lget(ctx, flushed)
 			if err != nil {
 				return nil, err
 			}
-			gr, err := rget(ctx)
+			gr, err := rget(ctx, flushed)
 			if err != nil {
 				return nil, err
 			}
@@ -206,7 +206,7 @@ type tableJoinSide[K, VA, VB, VO any] struct {
 
 func (p *tableJoinSide[K, VA, VB, VO]) Init(ctx processor.Context[K, Change[VO]]) error {
 	p.ctx = ctx
-	get, err := p.other(ctx)
+	get, err := p.other(ctx, true) // as forwarded: see getterSupplier
 	if err != nil {
 		return err
 	}

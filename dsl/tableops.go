@@ -77,8 +77,8 @@ func transformTable[K, V, VR any](t Table[K, V], op, prefix string, fn func(K, V
 		out.get, out.getStores = storeGetter[K, VR](o.store), []string{o.store}
 	} else {
 		parent := t.get
-		out.get = func(ctx processor.StoreProvider) (valueGetter[K, VR], error) {
-			get, err := parent(ctx)
+		out.get = func(ctx processor.StoreProvider, flushed bool) (valueGetter[K, VR], error) {
+			get, err := parent(ctx, flushed)
 			if err != nil {
 				return nil, err
 			}

@@ -213,7 +213,7 @@ func windowStoreBuilder[K, VA any](name string, o *options, retention, size time
 
 // windowGetter reads a (time or sliding) windowed table's window store.
 func windowGetter[K, VA any](name string) getterSupplier[Windowed[K], VA] {
-	return func(ctx processor.StoreProvider) (valueGetter[Windowed[K], VA], error) {
+	return func(ctx processor.StoreProvider, _ bool) (valueGetter[Windowed[K], VA], error) { // reads through the cache
 		s, err := processor.WindowStore[K, store.ValueAndTimestamp[VA]](ctx, name)
 		if err != nil {
 			return nil, err
