@@ -1,8 +1,10 @@
 package dsl
 
 import (
+	"fmt"
 	"time"
 
+	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 )
 
@@ -27,6 +29,7 @@ type options struct {
 	stores      []string
 	partitioner any
 	extractor   record.TimestampExtractor
+	valueTS     any // record.ValueTimestampExtractor[K, V] of the source
 	// retention lengthens a windowed aggregation's store retention;
 	// emitFinal makes it forward closed windows only (windowed.go).
 	retention time.Duration
@@ -114,4 +117,31 @@ func WithPartitioner[K, V any](p func(topic string, r record.Record[K, V], numPa
 // TableFrom), overriding the App's default.
 func WithTimestampExtractor(e record.TimestampExtractor) Option {
 	return optionFunc(func(o *options) { o.extractor = e })
+}
+
+// WithValueTimestamp sets a source's event time from its decoded key and
+// value (FromTopics, TableFrom), for times carried in the payload: fn
+// returns milliseconds, a negative time skips the record (counted), an
+// error stops the task. Its types must be the source's (checked by Build).
+func WithValueTimestamp[K, V any](fn func(key K, value V) (int64, error)) Option {
+	return optionFunc(func(o *options) {
+		if fn != nil {
+			o.valueTS = record.ValueTimestampExtractor[K, V](func(k K, v V, _ *record.ConsumerRecord, _ int64) (int64, error) {
+				return fn(k, v)
+			})
+		}
+	})
+}
+
+// setValueTimestamp applies a WithValueTimestamp option to a source.
+func setValueTimestamp[K, V any](b *Builder, o *options, src *processor.SourceNode[K, V], op string) {
+	if o.valueTS == nil {
+		return
+	}
+	fn, ok := o.valueTS.(record.ValueTimestampExtractor[K, V])
+	if !ok {
+		b.problem(fmt.Errorf("%w: %s: WithValueTimestamp is for other types than the source's (%s, %s)", ErrSerdeType, op, typeName[K](), typeName[V]()))
+		return
+	}
+	src.WithValueTimestamp(fn)
 }

@@ -43,6 +43,7 @@ func FromTopics[K, V any](b *Builder, topics []string, keys record.Serde[K], val
 	if o.extractor != nil {
 		src.WithTimestampExtractor(o.extractor)
 	}
+	setValueTimestamp(b, o, src, fmt.Sprintf("source %q", name))
 	b.declarePartitions(topics, o.partitions)
 	return Stream[K, V]{b: b, node: name, keys: keys, values: values, topics: append([]string(nil), topics...)}
 }

@@ -615,3 +615,23 @@ func TestAnErrorOfAnOperatorsFunctionStopsThePipe(t *testing.T) {
 		t.Fatalf("Pipe: %v, want %v", err, errSentinel)
 	}
 }
+
+func TestWithValueTimestampTakesEventTimeFromThePayload(t *testing.T) {
+	b := dsl.NewBuilder()
+	s := dsl.FromTopics(b, []string{"in"}, record.String(), record.Int64(),
+		dsl.WithValueTimestamp(func(_ string, v int64) (int64, error) { return v * 10, nil }))
+	dsl.To(s, "out")
+	d := newDriver(t, b)
+	in := testdriver.CreateInputTopic(d, "in", record.String(), record.Int64())
+	if err := in.Pipe("a", 7, 1); err != nil {
+		t.Fatal(err)
+	}
+	same(t, "out", read(t, d, "out", record.String(), record.Int64()), []rec[string, int64]{kv("a", int64(7), 70)})
+
+	wrong := dsl.NewBuilder()
+	dsl.FromTopics(wrong, []string{"in"}, record.String(), record.Int64(),
+		dsl.WithValueTimestamp(func(_ string, v string) (int64, error) { return 0, nil }))
+	if _, err := wrong.Build(); !errors.Is(err, dsl.ErrSerdeType) || !strings.Contains(err.Error(), `source "KSTREAM-SOURCE-0000000000"`) {
+		t.Errorf("Build with a value timestamp of other types = %v", err)
+	}
+}

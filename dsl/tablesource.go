@@ -47,6 +47,7 @@ func TableFrom[K, V any](b *Builder, topic string, keys record.Serde[K], values 
 	if o.extractor != nil {
 		src.WithTimestampExtractor(o.extractor)
 	}
+	setValueTimestamp(b, o, src, fmt.Sprintf("TableFrom %q", topic))
 	b.declarePartitions([]string{topic}, o.partitions)
 	processor.AddProcessor(b.pb, name, tableSourceSupplier[K, V](storeName), sourceName)
 	if sb := sourceTableStore(storeName, topic, o, keys, values); sb != nil {
