@@ -110,12 +110,7 @@ func Filter[K, V any](s Stream[K, V], pred func(key K, value V) bool, opts ...Op
 	if s.b == nil || isNil(s.b, "Filter", pred) {
 		return Stream[K, V]{}
 	}
-	name, o := addFunc(s, "KSTREAM-FILTER-", opts, func(ctx processor.Context[K, V], r record.Record[K, V]) error {
-		if pred(r.Key(), r.Value()) {
-			return ctx.Forward(r)
-		}
-		return nil
-	})
+	name, o := addProc(s, "KSTREAM-FILTER-", opts, filterSupplier(pred, true))
 	return withSerdes(derive[K, V](s, name, s.keyChanged), o, "Filter")
 }
 
@@ -124,12 +119,7 @@ func FilterNot[K, V any](s Stream[K, V], pred func(key K, value V) bool, opts ..
 	if s.b == nil || isNil(s.b, "FilterNot", pred) {
 		return Stream[K, V]{}
 	}
-	name, o := addFunc(s, "KSTREAM-FILTER-", opts, func(ctx processor.Context[K, V], r record.Record[K, V]) error {
-		if !pred(r.Key(), r.Value()) {
-			return ctx.Forward(r)
-		}
-		return nil
-	})
+	name, o := addProc(s, "KSTREAM-FILTER-", opts, filterSupplier(pred, false))
 	return withSerdes(derive[K, V](s, name, s.keyChanged), o, "FilterNot")
 }
 
@@ -140,7 +130,8 @@ func MapValues[K, V, VR any](s Stream[K, V], fn func(value V) VR, opts ...Option
 	if s.b == nil || isNil(s.b, "MapValues", fn) {
 		return Stream[K, VR]{}
 	}
-	return MapValuesWithKey(s, func(_ K, v V) VR { return fn(v) }, opts...)
+	name, o := addProc(s, "KSTREAM-MAPVALUES-", opts, mapValuesSupplier[K](fn, nil))
+	return withSerdes(derive[K, VR](s, name, s.keyChanged), o, "MapValues")
 }
 
 // MapValuesWithKey is MapValues with the (read-only) key passed to fn.
@@ -148,13 +139,7 @@ func MapValuesWithKey[K, V, VR any](s Stream[K, V], fn func(key K, value V) VR, 
 	if s.b == nil || isNil(s.b, "MapValuesWithKey", fn) {
 		return Stream[K, VR]{}
 	}
-	name, o := addFunc(s, "KSTREAM-MAPVALUES-", opts, func(ctx processor.Context[K, VR], r record.Record[K, V]) error {
-		if r.ValueIsNull() {
-			var zero VR
-			return ctx.Forward(record.WithValue(r, zero).WithNullValue())
-		}
-		return ctx.Forward(record.WithValue(r, fn(r.Key(), r.Value())))
-	})
+	name, o := addProc(s, "KSTREAM-MAPVALUES-", opts, mapValuesSupplier[K, V, VR](nil, fn))
 	return withSerdes(derive[K, VR](s, name, s.keyChanged), o, "MapValuesWithKey")
 }
 
