@@ -227,9 +227,9 @@ func joinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], op 
 // withoutLogging turns the changelog of a join store builder off.
 func withoutLogging[K, VL, VR any](sb store.Builder) {
 	switch sb := sb.(type) {
-	case *store.WindowBuilder[K, VL]:
+	case *window.JoinBufferBuilder[K, VL]:
 		sb.WithLoggingDisabled()
-	case *store.WindowBuilder[K, VR]:
+	case *window.JoinBufferBuilder[K, VR]:
 		sb.WithLoggingDisabled()
 	case *store.KeyValueBuilder[[]byte, []byte]:
 		sb.WithLoggingDisabled()

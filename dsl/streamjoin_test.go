@@ -414,3 +414,25 @@ func TestStreamJoinWithSerdeOptionsForAStructValue(t *testing.T) {
 	pipe(t, in.right, "k", "ab", 2)
 	sjSame(t, "joined", sjOut(t, in), "k=23@2")
 }
+
+func TestStreamJoinStoresAreWindowStoresWithChangelogsUnlessWithoutLogging(t *testing.T) {
+	w := sjWindows(t, time.Second, time.Second, time.Second)
+	for _, logged := range []bool{true, false} {
+		opts := []dsl.Option{dsl.As("j")}
+		if !logged {
+			opts = append(opts, dsl.WithoutLogging())
+		}
+		stores := mustBuild(t, sjTopology(t, "outer", w, opts...)).Describe().Stores
+		if len(stores) != 3 {
+			t.Fatalf("stores %+v", stores)
+		}
+		for _, s := range stores {
+			if (s.Changelog != "") != logged {
+				t.Errorf("logged=%v: store %s has changelog %q", logged, s.Name, s.Changelog)
+			}
+			if s.Name != "j-outer-shared-join-store" && s.Kind != "window" {
+				t.Errorf("store %s is a %s store", s.Name, s.Kind)
+			}
+		}
+	}
+}
