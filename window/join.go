@@ -40,6 +40,15 @@ type JoinStoreNames struct {
 // grace) and the unmatched buffer (a changelogged key-value store). Register
 // each and connect them to both join processors. Nil backends are the
 // in-memory ones.
+//
+// The side buffers (JoinBufferBuilder) keep an in-memory index of their
+// last retention period in front of the window store: Join reads the
+// other side from it, and writes reach the store (and its changelog) in
+// one batch when the task commits, except records that expired before the
+// commit, which no read could return any more. The index is rebuilt from
+// the store when the join's processors initialize, after restoration. Its
+// size is what the join holds anyway: every record of the last before +
+// after + grace of stream time, decoded.
 func JoinStores[K, V1, V2 any](windows WindowBackend, kv KeyValueBackend, names JoinStoreNames, w JoinWindows, keys record.Serde[K], lefts record.Serde[V1], rights record.Serde[V2]) []store.Builder {
 	size := w.size()
 	windows, kv = windows.orInMemory(), kv.orInMemory()
