@@ -231,7 +231,7 @@ func withoutLogging[K, VL, VR any](sb store.Builder) {
 		sb.WithLoggingDisabled()
 	case *window.JoinBufferBuilder[K, VR]:
 		sb.WithLoggingDisabled()
-	case *store.KeyValueBuilder[[]byte, []byte]:
+	case interface{ WithLoggingDisabled() }: // the unmatched buffer
 		sb.WithLoggingDisabled()
 	}
 }

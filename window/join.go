@@ -57,7 +57,7 @@ func JoinStores[K, V1, V2 any](windows WindowBackend, kv KeyValueBackend, names 
 		newJoinBufferBuilder(windows(names.Right, w.Retention(), size, true), keys, rights),
 	}
 	if names.Unmatched != "" {
-		out = append(out, store.NewKeyValueBuilder(kv(names.Unmatched), record.Bytes(), record.Bytes()))
+		out = append(out, newUnmatchedBufferBuilder(kv(names.Unmatched)))
 	}
 	return out
 }
@@ -172,6 +172,11 @@ func (j *joinSide[K, V1, V2, VT, VO, VR]) Init(ctx processor.Context[K, VR]) (er
 	if j.kind != InnerJoin && j.names.Unmatched != "" {
 		if j.unmatched, err = processor.KeyValueStore[[]byte, []byte](ctx, j.names.Unmatched); err != nil {
 			return err
+		}
+		if um, ok := j.unmatched.(*unmatchedBuffer); ok && !um.loaded {
+			if err := um.load(); err != nil {
+				return err
+			}
 		}
 	}
 	j.kbuf, j.ubuf, j.vbuf = make([]byte, 0, 32), make([]byte, 0, 64), make([]byte, 0, 128)

@@ -136,3 +136,77 @@ func TestJoinBufferLoadRebuildsTheIndexFromTheStore(t *testing.T) {
 		t.Errorf("before %v, after the reload %v", before, after)
 	}
 }
+
+// TestUnmatchedBufferBehavesAsTheStoreAndWritesOnlyTheNetChange applies
+// random puts and deletes to the unmatched buffer and to a plain store,
+// compares their ranges and prefix scans, and after each Flush checks the
+// store under the buffer holds exactly the same entries.
+func TestUnmatchedBufferBehavesAsTheStoreAndWritesOnlyTheNetChange(t *testing.T) {
+	s, err := newUnmatchedBufferBuilder(store.InMemoryKeyValue("um")).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := s.(*unmatchedBuffer)
+	ctx := store.InitContext{Logger: zap.NewNop()}
+	if err := u.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	refS, err := store.NewKeyValueBuilder(store.InMemoryKeyValue("ref"), record.Bytes(), record.Bytes()).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := refS.(store.KeyValueStore[[]byte, []byte])
+	if err := ref.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	dump := func(it store.Iterator[[]byte, []byte], err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer it.Close()
+		var out []string
+		for it.Next() {
+			out = append(out, string(it.Key())+"="+string(it.Value()))
+		}
+		return fmt.Sprint(out)
+	}
+	rng := rand.New(rand.NewSource(2))
+	key := func() []byte { return []byte(fmt.Sprintf("%c%02d", 'a'+rng.Intn(3), rng.Intn(20))) }
+	for i := range 5000 {
+		k := key()
+		if rng.Intn(3) == 0 {
+			_, ok1, err1 := u.Delete(k)
+			_, ok2, err2 := ref.Delete(k)
+			if ok1 != ok2 || err1 != nil || err2 != nil {
+				t.Fatalf("Delete(%s): %v %v, %v %v", k, ok1, err1, ok2, err2)
+			}
+		} else {
+			v := []byte(fmt.Sprint(i))
+			if err := u.Put(k, v); err != nil {
+				t.Fatal(err)
+			}
+			if err := ref.Put(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		from, to := key(), key()
+		if got, want := dump(u.Range(from, to)), dump(ref.Range(from, to)); got != want {
+			t.Fatalf("Range(%s, %s): %s, want %s", from, to, got, want)
+		}
+		p := k[:2]
+		if got, want := dump(u.PrefixScan(p)), dump(ref.PrefixScan(p)); got != want {
+			t.Fatalf("PrefixScan(%s): %s, want %s", p, got, want)
+		}
+		if rng.Intn(50) == 0 {
+			if err := u.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := dump(u.inner.All()), dump(ref.All()); got != want {
+				t.Fatalf("after Flush the store holds %s, want %s", got, want)
+			}
+		}
+	}
+}
