@@ -45,7 +45,8 @@ func OtherValueSerde[V any](s record.Serde[V]) Option {
 //
 // Each side is buffered in a window store keeping duplicates for the
 // join's retention (RocksDB and changelogged unless InMemory /
-// WithoutLogging). The stores are named as Kafka Streams names them: with
+// WithoutLogging), read through an in-memory index of its last retention
+// period and written once per commit (see window.JoinStores). The stores are named as Kafka Streams names them: with
 // As(base), <base>-this-join-store and <base>-other-join-store; else after
 // the generated processor names, KSTREAM-JOINTHIS-0000000004-store and
 // KSTREAM-JOINOTHER-0000000005-store (listed by Builder.Unnamed). Named

@@ -193,7 +193,7 @@ func (u *unmatchedBuffer) Get(key []byte) ([]byte, bool, error) {
 	if !ok {
 		return nil, false, nil
 	}
-	return it.value, true, nil
+	return slices.Clone(it.value), true, nil
 }
 
 // Range iterates keys in [from, to], both inclusive; a nil bound is open.
