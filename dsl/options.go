@@ -25,6 +25,7 @@ type options struct {
 	noLogging   bool
 	keySerde    any
 	valueSerde  any
+	otherValue  any // OtherValueSerde: a stream-stream join's right values
 	partitions  int32
 	stores      []string
 	partitioner any

@@ -40,15 +40,24 @@ type JoinStoreNames struct {
 // grace) and the unmatched buffer (a changelogged key-value store). Register
 // each and connect them to both join processors. Nil backends are the
 // in-memory ones.
+//
+// The side buffers (JoinBufferBuilder) keep an in-memory index of their
+// last retention period in front of the window store: Join reads the
+// other side from it, and writes reach the store (and its changelog) in
+// one batch when the task commits, except records that expired before the
+// commit, which no read could return any more. The index is rebuilt from
+// the store when the join's processors initialize, after restoration. Its
+// size is what the join holds anyway: every record of the last before +
+// after + grace of stream time, decoded.
 func JoinStores[K, V1, V2 any](windows WindowBackend, kv KeyValueBackend, names JoinStoreNames, w JoinWindows, keys record.Serde[K], lefts record.Serde[V1], rights record.Serde[V2]) []store.Builder {
 	size := w.size()
 	windows, kv = windows.orInMemory(), kv.orInMemory()
 	out := []store.Builder{
-		store.NewWindowBuilder(windows(names.Left, w.Retention(), size, true), keys, lefts),
-		store.NewWindowBuilder(windows(names.Right, w.Retention(), size, true), keys, rights),
+		newJoinBufferBuilder(windows(names.Left, w.Retention(), size, true), keys, lefts),
+		newJoinBufferBuilder(windows(names.Right, w.Retention(), size, true), keys, rights),
 	}
 	if names.Unmatched != "" {
-		out = append(out, store.NewKeyValueBuilder(kv(names.Unmatched), record.Bytes(), record.Bytes()))
+		out = append(out, newUnmatchedBufferBuilder(kv(names.Unmatched)))
 	}
 	return out
 }
@@ -103,10 +112,14 @@ type joinSide[K, V1, V2, VT, VO, VR any] struct {
 	ctx                           processor.Context[K, VR]
 	this                          store.WindowStore[K, VT]
 	other                         store.WindowStore[K, VO]
-	unmatched                     store.KeyValueStore[[]byte, []byte]
-	kbuf, ubuf                    []byte
-	vbuf                          []byte
-	ebuf, lbuf                    []byte // emitExpired's scan bounds
+	// otherBuf is other when it is a join buffer (JoinStores builds
+	// them): its index answers the fetches, into hits.
+	otherBuf   *joinBuffer[K, VO]
+	hits       []bufHit[VO]
+	unmatched  store.KeyValueStore[[]byte, []byte]
+	kbuf, ubuf []byte
+	vbuf       []byte
+	ebuf, lbuf []byte // emitExpired's scan bounds
 	// scanned is the stream time of this side's last emitExpired: every
 	// unmatched record left then or stored since has ts + lookahead +
 	// grace >= it (closed ones are emitted, never stored), so the next scan
@@ -141,9 +154,29 @@ func (j *joinSide[K, V1, V2, VT, VO, VR]) Init(ctx processor.Context[K, VR]) (er
 	if j.other, err = processor.WindowStore[K, VO](ctx, j.otherName); err != nil {
 		return err
 	}
+	// Both buffers were restored before Init: their indexes are rebuilt
+	// from them now (once per task, whichever side initializes first).
+	if tb, ok := j.this.(*joinBuffer[K, VT]); ok && !tb.loaded {
+		if err := tb.load(); err != nil {
+			return err
+		}
+	}
+	if ob, ok := j.other.(*joinBuffer[K, VO]); ok {
+		j.otherBuf = ob
+		if !ob.loaded {
+			if err := ob.load(); err != nil {
+				return err
+			}
+		}
+	}
 	if j.kind != InnerJoin && j.names.Unmatched != "" {
 		if j.unmatched, err = processor.KeyValueStore[[]byte, []byte](ctx, j.names.Unmatched); err != nil {
 			return err
+		}
+		if um, ok := j.unmatched.(*unmatchedBuffer); ok && !um.loaded {
+			if err := um.load(); err != nil {
+				return err
+			}
 		}
 	}
 	j.kbuf, j.ubuf, j.vbuf = make([]byte, 0, 32), make([]byte, 0, 64), make([]byte, 0, 128)
@@ -193,36 +226,56 @@ func (j *joinSide[K, V1, V2, VT, VO, VR]) Process(r record.Record[K, VT]) error 
 		}
 	}
 	from, to := j.otherRange(ts)
-	it, err := j.other.FetchRange(key, from, to)
-	if err != nil {
-		return err
-	}
 	matched := false
 	var seen []int64
-	for it.Next() {
+	pair := func(otherTS int64, other VO) error {
 		matched = true
-		j.thisVal, j.otherVal = r.Value(), it.Value()
-		otherTS := it.Key()
+		j.thisVal, j.otherVal = r.Value(), other
 		out, err := record.New(key, j.join(key, &j.thisVal, &j.otherVal), max(ts, otherTS))
 		if err != nil {
-			it.Close()
 			return err
 		}
-		out = out.WithHeaders(r.Headers())
-		if err := j.ctx.Forward(out); err != nil {
-			it.Close()
+		if err := j.ctx.Forward(out.WithHeaders(r.Headers())); err != nil {
 			return err
 		}
 		if j.unmatched != nil && (len(seen) == 0 || seen[len(seen)-1] != otherTS) {
 			seen = append(seen, otherTS)
 		}
+		return nil
 	}
-	if err := it.Err(); err != nil {
-		it.Close()
-		return err
-	}
-	if err := it.Close(); err != nil {
-		return err
+	if j.otherBuf != nil {
+		// The matches are copied out before anything is forwarded: what
+		// runs downstream cannot change what is being iterated.
+		hits, err := j.otherBuf.fetch(j.hits[:0], key, from, to)
+		j.hits = hits
+		if err != nil {
+			return err
+		}
+		for i := range hits {
+			if err := pair(hits[i].ts, hits[i].value); err != nil {
+				clear(j.hits)
+				return err
+			}
+		}
+		clear(j.hits) // let go of the values
+	} else {
+		it, err := j.other.FetchRange(key, from, to)
+		if err != nil {
+			return err
+		}
+		for it.Next() {
+			if err := pair(it.Key(), it.Value()); err != nil {
+				it.Close()
+				return err
+			}
+		}
+		if err := it.Err(); err != nil {
+			it.Close()
+			return err
+		}
+		if err := it.Close(); err != nil {
+			return err
+		}
 	}
 	// The other side's records that just found a pair are no longer
 	// unmatched.
