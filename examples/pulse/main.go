@@ -1,4 +1,4 @@
-// Command pulse is a patient-monitoring pipeline: heartbeats are counted per
+// Command pulse is a patient-monitoring pipeline in the DSL: heartbeats are counted per
 // patient and minute of event time (read from the JSON payload), the final
 // count of each minute is kept when it is above 100 bpm, and joined within a
 // minute with body-temperature readings; a fast pulse with a fever raises an
@@ -23,7 +23,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/millrace/millrace/examples/internal/demo"
-	"github.com/millrace/millrace/store/rocksdb"
 	"github.com/millrace/millrace/streams"
 )
 
@@ -53,7 +52,8 @@ func run(brokers string, seed uint64, verbose bool) error {
 	if verbose {
 		logger, _ = zap.NewDevelopment()
 	}
-	topo, err := NewTopology(rocksdb.Window, rocksdb.KeyValue)
+	alertLog = logger
+	topo, err := NewTopology(false)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/millrace/millrace/dsl"
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/window"
@@ -79,73 +80,62 @@ func mustJoin(within, grace time.Duration) window.JoinWindows {
 	return w
 }
 
-// NewTopology builds the patient-monitoring pipeline:
+// NewTopology builds the patient-monitoring pipeline, in the DSL, as the
+// Kafka Streams original reads:
 //
-//	pulse-events --(event time from payload)--> count beats per patient per
-//	minute (60 s tumbling, 10 s grace) --> suppress until the minute closes
-//	--> keep minutes above 100 bpm, keyed by patient --\
-//	                                                     join within 1 min --> fever? --> alerts
-//	body-temp-events --(event time from payload)------/
+//	pulse-events (event time from the payload)
+//	  groupByKey . windowedBy(60 s tumbling, 10 s grace) . count
+//	  . suppress(untilWindowCloses(unbounded, shut down when full))
+//	  . toStream . filter(bpm > 100) . map(to the patient id)
+//	  . join(body-temp-events, within 1 min) . filter(fever) --> alerts
 //
-// backend chooses where windowed state lives (rocksdb.Window or
-// store.InMemoryWindow); kv likewise for the suppression and join buffers.
-func NewTopology(windows window.WindowBackend, kv window.KeyValueBackend) (*processor.Topology, error) {
-	b := processor.NewBuilder()
-	processor.AddSource(b, "pulse", record.String(), record.JSON[Beat](), PulseTopic).
-		WithValueTimestamp(func(_ string, v Beat, _ *record.ConsumerRecord, _ int64) (int64, error) {
-			return eventTime(v.Time), nil
-		})
-	processor.AddSource(b, "temperature", record.String(), record.JSON[Temperature](), TempTopic).
-		WithValueTimestamp(func(_ string, v Temperature, _ *record.ConsumerRecord, _ int64) (int64, error) {
-			return eventTime(v.Time), nil
-		})
-
-	processor.AddProcessor(b, "beats-per-minute", window.Count[string, Beat](minute, "pulse-counts"), "pulse").
-		WithStores("pulse-counts")
-	b.AddStore(window.TimeWindowStore(windows, "pulse-counts", minute, record.String(), record.Int64()))
-
-	processor.AddProcessor(b, "final-bpm", window.UntilWindowCloses[string, int64](10*time.Second, "bpm-buffer",
-		record.String(), record.Int64(), window.BufferConfig{}), "beats-per-minute").WithStores("bpm-buffer")
-	b.AddStore(window.WindowedSuppressionStore(kv, "bpm-buffer", record.String(), record.Int64()))
-
-	processor.AddProcessor(b, "high-pulse", processor.Func(highPulse), "final-bpm")
-
-	names := window.JoinStoreNames{Left: "pulse-join", Right: "temp-join"}
-	left, right := window.Join[string, minuteBPM, Temperature, Alert](window.InnerJoin, joinSpan, names,
-		func(patient string, m *minuteBPM, t *Temperature) Alert {
-			return Alert{Patient: patient, MinuteStart: time.UnixMilli(m.Start).UTC().Format(time.TimeOnly), BPM: m.BPM, Degrees: t.Degrees}
-		}, record.String(), record.JSON[minuteBPM](), record.JSON[Temperature]())
-	processor.AddProcessor(b, "join-pulse", left, "high-pulse").WithStores(names.Left, names.Right)
-	processor.AddProcessor(b, "join-temperature", right, "temperature").WithStores(names.Left, names.Right)
-	for _, sb := range window.JoinStores(windows, kv, names, joinSpan, record.String(), record.JSON[minuteBPM](), record.JSON[Temperature]()) {
-		b.AddStore(sb)
+// The window is defined once: the count's store and the suppression's
+// close time come from it. The rekeying map is a key change, so the join
+// repartitions the pulse side, as Kafka Streams does. inMemory keeps the
+// state in memory instead of RocksDB (both changelogged).
+func NewTopology(inMemory bool) (*processor.Topology, error) {
+	b := dsl.NewBuilder()
+	dsl.RegisterSerde(b, record.JSON[minuteBPM]())
+	dsl.RegisterSerde(b, record.JSON[Alert]())
+	var backend []dsl.Option
+	if inMemory {
+		backend = append(backend, dsl.InMemory())
 	}
+	with := func(opts ...dsl.Option) []dsl.Option { return append(opts, backend...) }
 
-	processor.AddProcessor(b, "fever", processor.Func(func(ctx processor.Context[string, Alert], r record.Record[string, Alert]) error {
-		if r.Value().Degrees <= Fever {
-			return nil
-		}
-		ctx.Logger().Info("alert", zap.String("patient", r.Key()), zap.Int64("bpm", r.Value().BPM),
-			zap.Float64("degrees", r.Value().Degrees))
-		return ctx.Forward(r)
-	}), "join-pulse", "join-temperature")
-	processor.AddSink(b, "alerts", AlertTopic, record.String(), record.JSON[Alert](), "fever")
+	pulse := dsl.FromTopics(b, []string{PulseTopic}, record.String(), record.JSON[Beat](),
+		dsl.WithValueTimestamp(func(_ string, v Beat) (int64, error) { return eventTime(v.Time), nil }))
+	temperature := dsl.FromTopics(b, []string{TempTopic}, record.String(), record.JSON[Temperature](),
+		dsl.WithValueTimestamp(func(_ string, v Temperature) (int64, error) { return eventTime(v.Time), nil }))
+
+	perMinute := dsl.CountWindows(dsl.WindowedBy(dsl.GroupByKey(pulse), minute), with(dsl.As("pulse-counts"))...)
+	final := dsl.Suppress(perMinute, dsl.UntilWindowCloses(window.Unbounded().ShutDownWhenFull()), dsl.As("bpm-buffer"))
+	high := dsl.Filter(dsl.ToStream(final), func(_ dsl.Windowed[string], bpm int64) bool { return bpm > HighPulse })
+	byPatient := dsl.Map(high, func(w dsl.Windowed[string], bpm int64) (string, minuteBPM) {
+		return w.Key, minuteBPM{Start: w.Start, BPM: bpm}
+	}, dsl.Named("by-patient"))
+
+	alerts := dsl.Join(byPatient, temperature, func(m minuteBPM, t Temperature) Alert {
+		return Alert{MinuteStart: time.UnixMilli(m.Start).UTC().Format(time.TimeOnly), BPM: m.BPM, Degrees: t.Degrees}
+	}, joinSpan, with(dsl.As("pulse-temp"), dsl.Named("pulse-temp"))...)
+	fever := dsl.Filter(dsl.MapValuesWithKey(alerts, func(patient string, a Alert) Alert { a.Patient = patient; return a }),
+		func(_ string, a Alert) bool { return a.Degrees > Fever })
+	dsl.To(dsl.Peek(fever, logAlert), AlertTopic)
 	return b.Build()
 }
+
+// logAlert logs each alert on the standard logger of the example.
+func logAlert(patient string, a Alert) {
+	alertLog.Info("alert", zap.String("patient", patient), zap.Int64("bpm", a.BPM), zap.Float64("degrees", a.Degrees))
+}
+
+// alertLog is where alerts are logged; main sets it.
+var alertLog = zap.NewNop()
 
 // minuteBPM is a minute's beat count, with the minute's start.
 type minuteBPM struct {
 	Start int64 `json:"start"`
 	BPM   int64 `json:"bpm"`
-}
-
-// highPulse keeps final per-minute counts above HighPulse, rekeyed from the
-// windowed key to the patient id.
-func highPulse(ctx processor.Context[string, minuteBPM], r record.Record[window.Windowed[string], int64]) error {
-	if r.ValueIsNull() || r.Value() <= HighPulse {
-		return nil
-	}
-	return ctx.Forward(record.WithValue(window.Unwindow(r), minuteBPM{Start: r.Key().Start, BPM: r.Value()}))
 }
 
 // String formats an alert for the console.
