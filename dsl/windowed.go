@@ -38,15 +38,18 @@ func closesAt[K any](offset int64) func(Windowed[K]) (int64, bool) {
 func Retention(d time.Duration) Option { return optionFunc(func(o *options) { o.retention = d }) }
 
 // EmitFinal makes a time-windowed aggregation (CountWindows,
-// ReduceWindows, AggregateWindows) forward each window once, when it
-// closes (stream time >= window end + grace), and nothing before: Kafka
+// ReduceWindows, AggregateWindows) or a sliding-windowed one
+// (CountSliding, ReduceSliding, AggregateSliding) forward each window
+// once, when it closes (stream time >= window end + grace for time
+// windows, > end + grace for sliding ones), and nothing before: Kafka
 // Streams' EmitStrategy.onWindowClose (KIP-825). It is cheaper than
 // Suppress(UntilWindowCloses): there is no suppression buffer, the
-// finals are read back from the window store (see window.AggregateFinal).
+// finals are read back from the window store (see window.AggregateFinal
+// and window.AggregateSlidingFinal).
 // The watermark of emitted windows is kept in a changelogged store named
 // <store>-emit-watermark (on the window store's backend), so a restart
 // neither repeats nor skips a final.
-// Sliding and session windows do not support it yet (a Build error).
+// Session windows do not support it yet (a Build error).
 func EmitFinal() Option { return optionFunc(func(o *options) { o.emitFinal = true }) }
 
 // TimeWindowedStream is a grouped stream with tumbling or hopping windows
@@ -291,11 +294,15 @@ func windowedAggregate[K, V, VA any](g GroupedStream[K, V], op string, vaSerde r
 // ([t - difference, t], inclusive at both ends; Kafka Streams'
 // SlidingWindows). See CountWindows: the store is a window store of
 // window size difference and retention difference + grace + 1 ms;
-// a window closes once stream time passes its end + grace. EmitFinal is
-// not supported.
+// a window closes once stream time passes its end + grace. With
+// EmitFinal, only closed windows are forwarded, each once, when the
+// stream time passes its end + grace (see window.AggregateSlidingFinal).
 func CountSliding[K, V any](ws SlidingWindowedStream[K, V], opts ...Option) Table[Windowed[K], int64] {
 	return slidingAggregate(ws, "CountSliding", record.Int64(), append(opts, ValueSerde(record.Int64())),
-		func(store string) processor.Supplier[K, V, Windowed[K], Change[int64]] {
+		func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[int64]] {
+			if final {
+				return window.CountSlidingFinal[K, V](ws.w, store, marks)
+			}
 			return window.CountSliding[K, V](ws.w, store)
 		})
 }
@@ -307,7 +314,10 @@ func ReduceSliding[K, V any](ws SlidingWindowedStream[K, V], fn func(agg, value 
 		return Table[Windowed[K], V]{}
 	}
 	return slidingAggregate(ws, "ReduceSliding", reduceSerde(ws.g, "ReduceSliding"), opts,
-		func(store string) processor.Supplier[K, V, Windowed[K], Change[V]] {
+		func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[V]] {
+			if final {
+				return window.ReduceSlidingFinal[K, V](ws.w, store, marks, fn)
+			}
 			return window.ReduceSliding[K, V](ws.w, store, fn)
 		})
 }
@@ -320,15 +330,19 @@ func AggregateSliding[K, V, VA any](ws SlidingWindowedStream[K, V], init func() 
 		return Table[Windowed[K], VA]{}
 	}
 	return slidingAggregate(ws, "AggregateSliding", registered[VA](b), opts,
-		func(store string) processor.Supplier[K, V, Windowed[K], Change[VA]] {
-			return window.AggregateSliding(ws.w, store, window.Aggregator[K, V, VA]{Init: init, Add: add})
+		func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[VA]] {
+			agg := window.Aggregator[K, V, VA]{Init: init, Add: add}
+			if final {
+				return window.AggregateSlidingFinal(ws.w, store, marks, agg)
+			}
+			return window.AggregateSliding(ws.w, store, agg)
 		})
 }
 
 func slidingAggregate[K, V, VA any](ws SlidingWindowedStream[K, V], op string, vaSerde record.Serde[VA], opts []Option,
-	sup func(store string) processor.Supplier[K, V, Windowed[K], Change[VA]]) Table[Windowed[K], VA] {
+	sup func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[VA]]) Table[Windowed[K], VA] {
 	w := ws.w
-	return windowedAggregate(ws.g, op, vaSerde, opts, false, windowedStore[K, VA]{
+	return windowedAggregate(ws.g, op, vaSerde, opts, true, windowedStore[K, VA]{
 		kind: "sliding windows", valid: w.TimeDifference() > 0, retention: w.Retention(), closeAfter: w.Grace() + 1, grace: w.Grace(),
 		keys: func(ks record.Serde[K]) record.Serde[Windowed[K]] {
 			return window.TimeWindowedSerde(ks, w.TimeDifference())
@@ -337,7 +351,7 @@ func slidingAggregate[K, V, VA any](ws SlidingWindowedStream[K, V], op string, v
 			return windowStoreBuilder(name, o, retention, time.Duration(w.TimeDifference())*time.Millisecond, ks, vas)
 		},
 		get: windowGetter[K, VA],
-	}, func(store, _ string, _ bool) processor.Supplier[K, V, Windowed[K], Change[VA]] { return sup(store) })
+	}, sup)
 }
 
 // Unwindow rekeys a windowed stream by its plain keys (the window is
