@@ -37,19 +37,19 @@ func closesAt[K any](offset int64) func(Windowed[K]) (int64, bool) {
 // (size + grace; gap + grace for sessions): a shorter one is a Build error.
 func Retention(d time.Duration) Option { return optionFunc(func(o *options) { o.retention = d }) }
 
-// EmitFinal makes a time-windowed aggregation (CountWindows,
-// ReduceWindows, AggregateWindows) or a sliding-windowed one
-// (CountSliding, ReduceSliding, AggregateSliding) forward each window
-// once, when it closes (stream time >= window end + grace for time
-// windows, > end + grace for sliding ones), and nothing before: Kafka
-// Streams' EmitStrategy.onWindowClose (KIP-825). It is cheaper than
-// Suppress(UntilWindowCloses): there is no suppression buffer, the
-// finals are read back from the window store (see window.AggregateFinal
-// and window.AggregateSlidingFinal).
-// The watermark of emitted windows is kept in a changelogged store named
+// EmitFinal makes a windowed aggregation (CountWindows, ReduceWindows,
+// AggregateWindows; CountSliding, ReduceSliding, AggregateSliding;
+// CountSessions, ReduceSessions, AggregateSessions) forward each window or
+// session once, when it closes (stream time >= window end + grace for
+// time windows, > end + grace for sliding and session windows, whose ends
+// are inclusive), and nothing before, not even the deletes of merged-away
+// sessions: Kafka Streams' EmitStrategy.onWindowClose (KIP-825). It is
+// cheaper than Suppress(UntilWindowCloses): there is no suppression
+// buffer, the finals are read back from the window or session store (see
+// window.AggregateFinal, window.AggregateSlidingFinal and
+// window.AggregateSessionsFinal). The watermark of emitted windows is kept in a changelogged store named
 // <store>-emit-watermark (on the window store's backend), so a restart
 // neither repeats nor skips a final.
-// Session windows do not support it yet (a Build error).
 func EmitFinal() Option { return optionFunc(func(o *options) { o.emitFinal = true }) }
 
 // TimeWindowedStream is a grouped stream with tumbling or hopping windows
@@ -189,7 +189,7 @@ type windowedStore[K, VA any] struct {
 func timeAggregate[K, V, VA any](ws TimeWindowedStream[K, V], op string, vaSerde record.Serde[VA], opts []Option,
 	sup func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[VA]]) Table[Windowed[K], VA] {
 	w := ws.w
-	return windowedAggregate(ws.g, op, vaSerde, opts, true, windowedStore[K, VA]{
+	return windowedAggregate(ws.g, op, vaSerde, opts, windowedStore[K, VA]{
 		kind: "time windows", valid: w.Size() > 0, retention: w.Retention(), closeAfter: w.Grace(), grace: w.Grace(),
 		keys: func(ks record.Serde[K]) record.Serde[Windowed[K]] { return window.TimeWindowedSerde(ks, w.Size()) },
 		store: func(name string, o *options, retention time.Duration, ks record.Serde[K], vas record.Serde[VA]) store.Builder {
@@ -230,7 +230,7 @@ func windowGetter[K, VA any](name string) getterSupplier[Windowed[K], VA] {
 
 // windowedAggregate adds a windowed aggregation of g: the repartition if
 // the key changed, the processor, its store (and emit-final watermark).
-func windowedAggregate[K, V, VA any](g GroupedStream[K, V], op string, vaSerde record.Serde[VA], opts []Option, finalOK bool,
+func windowedAggregate[K, V, VA any](g GroupedStream[K, V], op string, vaSerde record.Serde[VA], opts []Option,
 	ws windowedStore[K, VA], sup func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[VA]]) Table[Windowed[K], VA] {
 	b := g.s.b
 	if b == nil {
@@ -239,10 +239,6 @@ func windowedAggregate[K, V, VA any](g GroupedStream[K, V], op string, vaSerde r
 	o := collect(opts)
 	if !ws.valid {
 		b.problem(fmt.Errorf("%w: %s: zero %s: make them with the window package's constructors", ErrInvalidOperator, op, ws.kind))
-		return Table[Windowed[K], VA]{}
-	}
-	if o.emitFinal && !finalOK {
-		b.problem(fmt.Errorf("%w: %s: EmitFinal is supported on time windows (WindowedBy) only; use Suppress(UntilWindowCloses)", ErrInvalidOperator, op))
 		return Table[Windowed[K], VA]{}
 	}
 	name := b.nodeName(o, "KSTREAM-AGGREGATE-")
@@ -342,7 +338,7 @@ func AggregateSliding[K, V, VA any](ws SlidingWindowedStream[K, V], init func() 
 func slidingAggregate[K, V, VA any](ws SlidingWindowedStream[K, V], op string, vaSerde record.Serde[VA], opts []Option,
 	sup func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[VA]]) Table[Windowed[K], VA] {
 	w := ws.w
-	return windowedAggregate(ws.g, op, vaSerde, opts, true, windowedStore[K, VA]{
+	return windowedAggregate(ws.g, op, vaSerde, opts, windowedStore[K, VA]{
 		kind: "sliding windows", valid: w.TimeDifference() > 0, retention: w.Retention(), closeAfter: w.Grace() + 1, grace: w.Grace(),
 		keys: func(ks record.Serde[K]) record.Serde[Windowed[K]] {
 			return window.TimeWindowedSerde(ks, w.TimeDifference())
