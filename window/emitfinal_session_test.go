@@ -19,7 +19,11 @@ import (
 // temporary one.
 func sessionFinalTopology(t *testing.T, sb window.SessionBackend, kb window.KeyValueBackend, stateDir string, got *[]string) (*testdriver.Driver, *testdriver.InputTopic[string, string]) {
 	t.Helper()
-	w := mw(window.Sessions(5*time.Millisecond, 10*time.Millisecond))
+	return sessionFinalTopologyOf(t, mw(window.Sessions(5*time.Millisecond, 10*time.Millisecond)), sb, kb, stateDir, got)
+}
+
+func sessionFinalTopologyOf(t *testing.T, w window.SessionWindows, sb window.SessionBackend, kb window.KeyValueBackend, stateDir string, got *[]string) (*testdriver.Driver, *testdriver.InputTopic[string, string]) {
+	t.Helper()
 	b := processor.NewBuilder()
 	processor.AddSource(b, "in", record.String(), record.String(), "in")
 	processor.AddProcessor(b, "count", window.CountSessionsFinal[string, string](w, "counts", "counts-emit"), "in").
@@ -139,5 +143,23 @@ func TestSessionEmitFinalMatchesCountThenSuppressLessMergedAwaySessions(t *testi
 	}
 	if len(f) == 0 || strings.Join(f, " ") != strings.Join(suppressed, " ") {
 		t.Errorf("emit-final\n %s\ncount + suppress\n %s", strings.Join(f, " "), strings.Join(suppressed, " "))
+	}
+}
+
+// With a gap longer than the grace, a record that is not late can still
+// fall within the gap of a closed, emitted session: as in Kafka Streams
+// (and count + suppress), it merges with it, and the merged session gets a
+// final of its own when it closes.
+func TestSessionEmitFinalMergesARecordIntoAnEmittedSessionWhenTheGapExceedsTheGrace(t *testing.T) {
+	var got []string
+	d, in := sessionFinalTopologyOf(t, mw(window.Sessions(10*time.Millisecond, 0)), store.InMemorySession, nil, "", &got)
+	defer d.Close()
+	pipe(t, in, "a", "x", 0)
+	pipe(t, in, "b", "x", 1) // a [0,0] closes
+	pipe(t, in, "a", "x", 5) // b [1,1] closes; a@5 is not late and merges a [0,0] into [0,5]
+	pipe(t, in, "c", "x", 20)
+	want := "[a@0/0]=<none>->1@0 [b@1/1]=<none>->1@1 [a@0/5]=<none>->2@5"
+	if strings.Join(got, " ") != want {
+		t.Errorf("got\n %s\nwant\n %s", strings.Join(got, " "), want)
 	}
 }
