@@ -122,15 +122,16 @@
 // which Suppress(UntilWindowCloses) takes the close time: end + grace for
 // time windows (end exclusive), the first time past end + grace for
 // sliding and session windows (inclusive ends, as the window package
-// closes them). EmitFinal forwards only closed time windows without a
-// suppression buffer (KIP-825). Unwindow rekeys a windowed stream by its
+// closes them). EmitFinal forwards only closed windows (time, sliding and
+// session windows; for sessions, no deletes of merged-away ones) without
+// a suppression buffer (KIP-825). Unwindow rekeys a windowed stream by its
 // plain key. Window and session stores are queryable with
 // streams.WindowStore and streams.SessionStore.
 //
-// Choices where Kafka Streams differs or the issue is silent: EmitFinal is
-// supported on time windows only (a Build error on sliding and session
-// windows); a suppressed table forwards no old values and its value getter
-// reads the upstream table (Kafka Streams' returns the last emitted
-// value); suppression buffers are in memory with a changelog, as in Kafka
-// Streams; finals of one emit-final step go out by window start, then key.
+// Choices where Kafka Streams differs or the issue is silent: a
+// suppressed table forwards no old values and its value getter reads the
+// upstream table (Kafka Streams' returns the last emitted value);
+// suppression buffers are in memory with a changelog, as in Kafka
+// Streams; finals of one emit-final step go out by window start (by end
+// for sessions), then key.
 package dsl

@@ -23,11 +23,16 @@ import (
 // WithoutCaching, changelogged unless WithoutLogging, queryable with
 // streams.SessionStore. The table's key serde is
 // window.SessionWindowedSerde (Kafka Streams' SessionWindowedSerializer
-// layout). EmitFinal is not supported. Options: As, Named, InMemory,
-// WithoutCaching, WithoutLogging, Retention.
+// layout). With EmitFinal, neither updates nor the deletes of merged-away
+// sessions are forwarded: each session once, when stream time passes its
+// end + grace (see window.AggregateSessionsFinal). Options: As, Named,
+// InMemory, WithoutCaching, WithoutLogging, Retention, EmitFinal.
 func CountSessions[K, V any](ws SessionWindowedStream[K, V], opts ...Option) Table[Windowed[K], int64] {
 	return sessionAggregate(ws, "CountSessions", record.Int64(), append(opts, ValueSerde(record.Int64())),
-		func(store string) processor.Supplier[K, V, Windowed[K], Change[int64]] {
+		func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[int64]] {
+			if final {
+				return window.CountSessionsFinal[K, V](ws.w, store, marks)
+			}
 			return window.CountSessions[K, V](ws.w, store)
 		})
 }
@@ -40,7 +45,10 @@ func ReduceSessions[K, V any](ws SessionWindowedStream[K, V], fn func(agg, value
 		return Table[Windowed[K], V]{}
 	}
 	return sessionAggregate(ws, "ReduceSessions", reduceSerde(ws.g, "ReduceSessions"), opts,
-		func(store string) processor.Supplier[K, V, Windowed[K], Change[V]] {
+		func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[V]] {
+			if final {
+				return window.ReduceSessionsFinal[K, V](ws.w, store, marks, fn)
+			}
 			return window.ReduceSessions[K, V](ws.w, store, fn)
 		})
 }
@@ -56,15 +64,18 @@ func AggregateSessions[K, V, VA any](ws SessionWindowedStream[K, V], init func()
 	}
 	agg := window.SessionAggregator[K, V, VA]{Init: init, Add: add, Merge: merge}
 	return sessionAggregate(ws, "AggregateSessions", registered[VA](b), opts,
-		func(store string) processor.Supplier[K, V, Windowed[K], Change[VA]] {
+		func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[VA]] {
+			if final {
+				return window.AggregateSessionsFinal(ws.w, store, marks, agg)
+			}
 			return window.AggregateSessions(ws.w, store, agg)
 		})
 }
 
 func sessionAggregate[K, V, VA any](ws SessionWindowedStream[K, V], op string, vaSerde record.Serde[VA], opts []Option,
-	sup func(store string) processor.Supplier[K, V, Windowed[K], Change[VA]]) Table[Windowed[K], VA] {
+	sup func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[VA]]) Table[Windowed[K], VA] {
 	w := ws.w
-	return windowedAggregate(ws.g, op, vaSerde, opts, false, windowedStore[K, VA]{
+	return windowedAggregate(ws.g, op, vaSerde, opts, windowedStore[K, VA]{
 		kind: "session windows", valid: w.Gap() > 0, retention: w.Retention(), closeAfter: w.Grace() + 1, grace: w.Grace(),
 		keys: window.SessionWindowedSerde[K],
 		store: func(name string, o *options, retention time.Duration, ks record.Serde[K], vas record.Serde[VA]) store.Builder {
@@ -82,7 +93,7 @@ func sessionAggregate[K, V, VA any](ws SessionWindowedStream[K, V], op string, v
 			return sb
 		},
 		get: sessionGetter[K, VA],
-	}, func(store, _ string, _ bool) processor.Supplier[K, V, Windowed[K], Change[VA]] { return sup(store) })
+	}, sup)
 }
 
 // sessionGetter reads a session table's store; a session's timestamp is

@@ -37,16 +37,19 @@ func closesAt[K any](offset int64) func(Windowed[K]) (int64, bool) {
 // (size + grace; gap + grace for sessions): a shorter one is a Build error.
 func Retention(d time.Duration) Option { return optionFunc(func(o *options) { o.retention = d }) }
 
-// EmitFinal makes a time-windowed aggregation (CountWindows,
-// ReduceWindows, AggregateWindows) forward each window once, when it
-// closes (stream time >= window end + grace), and nothing before: Kafka
-// Streams' EmitStrategy.onWindowClose (KIP-825). It is cheaper than
-// Suppress(UntilWindowCloses): there is no suppression buffer, the
-// finals are read back from the window store (see window.AggregateFinal).
-// The watermark of emitted windows is kept in a changelogged store named
+// EmitFinal makes a windowed aggregation (CountWindows, ReduceWindows,
+// AggregateWindows; CountSliding, ReduceSliding, AggregateSliding;
+// CountSessions, ReduceSessions, AggregateSessions) forward each window or
+// session once, when it closes (stream time >= window end + grace for
+// time windows, > end + grace for sliding and session windows, whose ends
+// are inclusive), and nothing before, not even the deletes of merged-away
+// sessions: Kafka Streams' EmitStrategy.onWindowClose (KIP-825). It is
+// cheaper than Suppress(UntilWindowCloses): there is no suppression
+// buffer, the finals are read back from the window or session store (see
+// window.AggregateFinal, window.AggregateSlidingFinal and
+// window.AggregateSessionsFinal). The watermark of emitted windows is kept in a changelogged store named
 // <store>-emit-watermark (on the window store's backend), so a restart
 // neither repeats nor skips a final.
-// Sliding and session windows do not support it yet (a Build error).
 func EmitFinal() Option { return optionFunc(func(o *options) { o.emitFinal = true }) }
 
 // TimeWindowedStream is a grouped stream with tumbling or hopping windows
@@ -186,7 +189,7 @@ type windowedStore[K, VA any] struct {
 func timeAggregate[K, V, VA any](ws TimeWindowedStream[K, V], op string, vaSerde record.Serde[VA], opts []Option,
 	sup func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[VA]]) Table[Windowed[K], VA] {
 	w := ws.w
-	return windowedAggregate(ws.g, op, vaSerde, opts, true, windowedStore[K, VA]{
+	return windowedAggregate(ws.g, op, vaSerde, opts, windowedStore[K, VA]{
 		kind: "time windows", valid: w.Size() > 0, retention: w.Retention(), closeAfter: w.Grace(), grace: w.Grace(),
 		keys: func(ks record.Serde[K]) record.Serde[Windowed[K]] { return window.TimeWindowedSerde(ks, w.Size()) },
 		store: func(name string, o *options, retention time.Duration, ks record.Serde[K], vas record.Serde[VA]) store.Builder {
@@ -227,7 +230,7 @@ func windowGetter[K, VA any](name string) getterSupplier[Windowed[K], VA] {
 
 // windowedAggregate adds a windowed aggregation of g: the repartition if
 // the key changed, the processor, its store (and emit-final watermark).
-func windowedAggregate[K, V, VA any](g GroupedStream[K, V], op string, vaSerde record.Serde[VA], opts []Option, finalOK bool,
+func windowedAggregate[K, V, VA any](g GroupedStream[K, V], op string, vaSerde record.Serde[VA], opts []Option,
 	ws windowedStore[K, VA], sup func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[VA]]) Table[Windowed[K], VA] {
 	b := g.s.b
 	if b == nil {
@@ -236,10 +239,6 @@ func windowedAggregate[K, V, VA any](g GroupedStream[K, V], op string, vaSerde r
 	o := collect(opts)
 	if !ws.valid {
 		b.problem(fmt.Errorf("%w: %s: zero %s: make them with the window package's constructors", ErrInvalidOperator, op, ws.kind))
-		return Table[Windowed[K], VA]{}
-	}
-	if o.emitFinal && !finalOK {
-		b.problem(fmt.Errorf("%w: %s: EmitFinal is supported on time windows (WindowedBy) only; use Suppress(UntilWindowCloses)", ErrInvalidOperator, op))
 		return Table[Windowed[K], VA]{}
 	}
 	name := b.nodeName(o, "KSTREAM-AGGREGATE-")
@@ -291,11 +290,15 @@ func windowedAggregate[K, V, VA any](g GroupedStream[K, V], op string, vaSerde r
 // ([t - difference, t], inclusive at both ends; Kafka Streams'
 // SlidingWindows). See CountWindows: the store is a window store of
 // window size difference and retention difference + grace + 1 ms;
-// a window closes once stream time passes its end + grace. EmitFinal is
-// not supported.
+// a window closes once stream time passes its end + grace. With
+// EmitFinal, only closed windows are forwarded, each once, when the
+// stream time passes its end + grace (see window.AggregateSlidingFinal).
 func CountSliding[K, V any](ws SlidingWindowedStream[K, V], opts ...Option) Table[Windowed[K], int64] {
 	return slidingAggregate(ws, "CountSliding", record.Int64(), append(opts, ValueSerde(record.Int64())),
-		func(store string) processor.Supplier[K, V, Windowed[K], Change[int64]] {
+		func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[int64]] {
+			if final {
+				return window.CountSlidingFinal[K, V](ws.w, store, marks)
+			}
 			return window.CountSliding[K, V](ws.w, store)
 		})
 }
@@ -307,7 +310,10 @@ func ReduceSliding[K, V any](ws SlidingWindowedStream[K, V], fn func(agg, value 
 		return Table[Windowed[K], V]{}
 	}
 	return slidingAggregate(ws, "ReduceSliding", reduceSerde(ws.g, "ReduceSliding"), opts,
-		func(store string) processor.Supplier[K, V, Windowed[K], Change[V]] {
+		func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[V]] {
+			if final {
+				return window.ReduceSlidingFinal[K, V](ws.w, store, marks, fn)
+			}
 			return window.ReduceSliding[K, V](ws.w, store, fn)
 		})
 }
@@ -320,15 +326,19 @@ func AggregateSliding[K, V, VA any](ws SlidingWindowedStream[K, V], init func() 
 		return Table[Windowed[K], VA]{}
 	}
 	return slidingAggregate(ws, "AggregateSliding", registered[VA](b), opts,
-		func(store string) processor.Supplier[K, V, Windowed[K], Change[VA]] {
-			return window.AggregateSliding(ws.w, store, window.Aggregator[K, V, VA]{Init: init, Add: add})
+		func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[VA]] {
+			agg := window.Aggregator[K, V, VA]{Init: init, Add: add}
+			if final {
+				return window.AggregateSlidingFinal(ws.w, store, marks, agg)
+			}
+			return window.AggregateSliding(ws.w, store, agg)
 		})
 }
 
 func slidingAggregate[K, V, VA any](ws SlidingWindowedStream[K, V], op string, vaSerde record.Serde[VA], opts []Option,
-	sup func(store string) processor.Supplier[K, V, Windowed[K], Change[VA]]) Table[Windowed[K], VA] {
+	sup func(store, marks string, final bool) processor.Supplier[K, V, Windowed[K], Change[VA]]) Table[Windowed[K], VA] {
 	w := ws.w
-	return windowedAggregate(ws.g, op, vaSerde, opts, false, windowedStore[K, VA]{
+	return windowedAggregate(ws.g, op, vaSerde, opts, windowedStore[K, VA]{
 		kind: "sliding windows", valid: w.TimeDifference() > 0, retention: w.Retention(), closeAfter: w.Grace() + 1, grace: w.Grace(),
 		keys: func(ks record.Serde[K]) record.Serde[Windowed[K]] {
 			return window.TimeWindowedSerde(ks, w.TimeDifference())
@@ -337,7 +347,7 @@ func slidingAggregate[K, V, VA any](ws SlidingWindowedStream[K, V], op string, v
 			return windowStoreBuilder(name, o, retention, time.Duration(w.TimeDifference())*time.Millisecond, ks, vas)
 		},
 		get: windowGetter[K, VA],
-	}, func(store, _ string, _ bool) processor.Supplier[K, V, Windowed[K], Change[VA]] { return sup(store) })
+	}, sup)
 }
 
 // Unwindow rekeys a windowed stream by its plain keys (the window is

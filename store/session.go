@@ -38,6 +38,11 @@ type SessionStore[K, V any] interface {
 	Put(session Windowed[K], value V) error
 	// Remove deletes the session.
 	Remove(session Windowed[K]) error
+	// FindSessionsByEnd iterates the sessions of every key that end in
+	// [earliestEnd, latestEnd] (Kafka Streams' findSessions by end time,
+	// KIP-825), in the store's order: by serialized key, then end, then
+	// start. It scans the whole store.
+	FindSessionsByEnd(earliestEnd, latestEnd int64) (Iterator[Windowed[K], V], error)
 	RetentionPeriod() int64
 	ExpiredDrops() int64
 	ObservedStreamTime() int64
@@ -207,13 +212,28 @@ func (s *typedSession[K, V]) find(keyFrom, keyTo K, earliestEnd, latestStart int
 	if err != nil {
 		return nil, err
 	}
-	return &sessionIter[K, V]{in: it, s: s, earliestEnd: earliestEnd, latestStart: latestStart}, nil
+	return &sessionIter[K, V]{in: it, s: s, earliestEnd: earliestEnd, latestStart: latestStart, latestEnd: math.MaxInt64}, nil
+}
+
+func (s *typedSession[K, V]) FindSessionsByEnd(earliestEnd, latestEnd int64) (Iterator[Windowed[K], V], error) {
+	s.lock()
+	defer s.unlock()
+	earliestEnd = max(earliestEnd, s.liveFrom())
+	if earliestEnd > latestEnd {
+		return &sessionIter[K, V]{in: emptyIter{}, s: s}, nil
+	}
+	it, err := s.inner.Range(nil, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	return &sessionIter[K, V]{in: it, s: s, earliestEnd: earliestEnd, latestStart: math.MaxInt64, latestEnd: latestEnd}, nil
 }
 
 type sessionIter[K, V any] struct {
 	in                       Iterator[[]byte, []byte]
 	s                        *typedSession[K, V]
 	earliestEnd, latestStart int64
+	latestEnd                int64
 	k                        Windowed[K]
 	v                        V
 	err                      error
@@ -228,7 +248,7 @@ func (it *sessionIter[K, V]) Next() bool {
 			it.err = fmt.Errorf("store %q: %w", it.s.Name(), err)
 			return false
 		}
-		if end < it.earliestEnd || start > it.latestStart {
+		if end < it.earliestEnd || start > it.latestStart || end > it.latestEnd {
 			continue
 		}
 		k, err := it.s.kd.decodeOwned(kb) // parseSessionKey made kb

@@ -29,7 +29,12 @@
 //     so a restart neither loses nor repeats a final result.
 //   - Emit final (AggregateFinal, CountFinal, ReduceFinal: Kafka Streams'
 //     EmitStrategy.onWindowClose) forwards each time window once, when it
-//     closes, from the window store itself: no suppression buffer. Its
+//     closes, from the window store itself: no suppression buffer;
+//     AggregateSlidingFinal, CountSlidingFinal and ReduceSlidingFinal do
+//     the same for sliding windows, AggregateSessionsFinal,
+//     CountSessionsFinal and ReduceSessionsFinal for sessions (both closed
+//     once stream time > end + grace; merged-away sessions are never
+//     emitted). Its
 //     watermark (the last window emitted) lives in a changelogged store, so
 //     restarts neither repeat nor skip a window.
 //   - The two halves of a windowed computation cannot silently disagree:

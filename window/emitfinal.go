@@ -53,8 +53,49 @@ func ReduceFinal[K, V any](w TimeWindows, storeName, watermarkStore string, redu
 	}
 }
 
-// EmitWatermarkStore returns the builder of the store AggregateFinal keeps
-// its watermark in: a changelogged key-value store of node name to the
+// AggregateSlidingFinal is AggregateSliding with Kafka Streams' emit
+// strategy onWindowClose: nothing is forwarded while a window is open;
+// once the stream time seen by the processor passes a window's end +
+// grace (sliding windows are inclusive at both ends, so a window [s, s+d]
+// closes at stream time s + d + grace + 1), its final aggregate is
+// forwarded once, as a Change without an old value, timestamped with the
+// window's latest record. Windows a record creates or updates are the
+// ones AggregateSliding makes.
+//
+// The watermark (see AggregateFinal and EmitWatermarkStore) is the
+// largest window start the emitted windows cover: after a restart no
+// window is emitted twice, none is skipped, and a record that would
+// update or create a window behind the watermark is dropped as late for
+// it. Closed windows are looked up with one FetchAll of the window store
+// each time the stream time advances; finals of one step go out in
+// window-start order, then in the store's key order.
+func AggregateSlidingFinal[K, V, VA any](w SlidingWindows, storeName, watermarkStore string, agg Aggregator[K, V, VA]) processor.Supplier[K, V, Windowed[K], Change[VA]] {
+	fold, missing := aggregatorFold(agg, "AggregateSlidingFinal")
+	return func() processor.Processor[K, V, Windowed[K], Change[VA]] {
+		return &slidingAggregate[K, V, VA]{w: w, storeName: storeName, fold: fold, missing: missing, observed: minTime,
+			final: &finalEmitter[VA]{storeName: watermarkStore}}
+	}
+}
+
+// CountSlidingFinal is CountSliding with only closed windows' counts
+// forwarded; see AggregateSlidingFinal.
+func CountSlidingFinal[K, V any](w SlidingWindows, storeName, watermarkStore string) processor.Supplier[K, V, Windowed[K], Change[int64]] {
+	return AggregateSlidingFinal(w, storeName, watermarkStore, Aggregator[K, V, int64]{Init: func() int64 { return 0 },
+		Add: func(_ K, _ V, n int64) int64 { return n + 1 }})
+}
+
+// ReduceSlidingFinal is ReduceSliding with only closed windows' results
+// forwarded; see AggregateSlidingFinal.
+func ReduceSlidingFinal[K, V any](w SlidingWindows, storeName, watermarkStore string, reduce func(agg, value V) V) processor.Supplier[K, V, Windowed[K], Change[V]] {
+	missing := missingReducer(reduce, "ReduceSlidingFinal")
+	return func() processor.Processor[K, V, Windowed[K], Change[V]] {
+		return &slidingAggregate[K, V, V]{w: w, storeName: storeName, fold: reducer[K](reduce), missing: missing, observed: minTime,
+			final: &finalEmitter[V]{storeName: watermarkStore}}
+	}
+}
+
+// EmitWatermarkStore returns the builder of the store AggregateFinal (and
+// AggregateSlidingFinal) keeps its watermark in: a changelogged key-value store of node name to the
 // start of the last window emitted. It is tiny (one entry per processor),
 // so the in-memory backend (nil) is the natural one.
 func EmitWatermarkStore(backend KeyValueBackend, name string) *store.KeyValueBuilder[string, int64] {
@@ -76,7 +117,11 @@ type finalEmitter[VA any] struct {
 }
 
 func (p *timeAggregate[K, V, VA]) initFinal(ctx processor.Context[Windowed[K], Change[VA]]) error {
-	f := p.final
+	return initEmitter(ctx, p.final, "AggregateFinal")
+}
+
+// initEmitter opens f's watermark store and reads f's watermark.
+func initEmitter[K, VA any](ctx processor.Context[Windowed[K], Change[VA]], f *finalEmitter[VA], op string) error {
 	s, err := processor.KeyValueStore[string, int64](ctx, f.storeName)
 	if err != nil {
 		return err
@@ -84,7 +129,7 @@ func (p *timeAggregate[K, V, VA]) initFinal(ctx processor.Context[Windowed[K], C
 	f.marks, f.key = s, ctx.NodeName()
 	mark, ok, err := s.Get(f.key)
 	if err != nil {
-		return fmt.Errorf("AggregateFinal: reading the watermark: %w", err)
+		return fmt.Errorf("%s: reading the watermark: %w", op, err)
 	}
 	f.emitted = noneEmitted
 	if ok {
@@ -106,7 +151,13 @@ func (p *timeAggregate[K, V, VA]) emitClosed() error {
 	if bound <= f.emitted {
 		return nil
 	}
-	it, err := p.store.FetchAll(f.emitted+1, bound)
+	return emitWindows(p.ctx, p.store, f, bound)
+}
+
+// emitWindows forwards the windows of s starting in (f.emitted, bound], by
+// start, then in the store's key order, and moves f's watermark to bound.
+func emitWindows[K, VA any](ctx processor.Context[Windowed[K], Change[VA]], s store.WindowStore[K, store.ValueAndTimestamp[VA]], f *finalEmitter[VA], bound int64) error {
+	it, err := s.FetchAll(f.emitted+1, bound)
 	if err != nil {
 		return err
 	}
@@ -139,7 +190,7 @@ func (p *timeAggregate[K, V, VA]) emitClosed() error {
 		if err != nil {
 			return err
 		}
-		if err := p.ctx.Forward(r); err != nil {
+		if err := ctx.Forward(r); err != nil {
 			return err
 		}
 	}

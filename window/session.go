@@ -1,8 +1,10 @@
 package window
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
@@ -38,6 +40,54 @@ func AggregateSessions[K, V, VA any](w SessionWindows, storeName string, agg Ses
 	return func() processor.Processor[K, V, Windowed[K], Change[VA]] {
 		return &sessionAggregate[K, V, VA]{w: w, storeName: storeName, init: agg.Init, add: add, merge: agg.Merge,
 			missing: missing, observed: math.MinInt64}
+	}
+}
+
+// AggregateSessionsFinal is AggregateSessions with Kafka Streams' emit
+// strategy onWindowClose: nothing is forwarded while a session is open,
+// neither updates nor the deletes of merged-away sessions (a session
+// merged into another is never emitted); once the stream time seen by the
+// processor passes a session's end + grace (sessions are inclusive at
+// both ends), its final aggregate is forwarded once, as a Change without
+// an old value, timestamped with the session end. As in Kafka Streams, a
+// record within the gap of a closed session still merges with it when it
+// is not late itself (a gap longer than the grace): the merged session is
+// then emitted when it closes, after the closed one was.
+//
+// The watermark (see AggregateFinal and EmitWatermarkStore) is the
+// largest session end the emitted sessions cover: after a restart no
+// session is emitted twice, none is skipped, and a record whose session
+// would end at or before the watermark is dropped as late. Closed sessions
+// are looked up with one FindSessionsByEnd (a scan of the session store)
+// each time the stream time advances; finals of one step go out by
+// session end, then in the store's key order.
+func AggregateSessionsFinal[K, V, VA any](w SessionWindows, storeName, watermarkStore string, agg SessionAggregator[K, V, VA]) processor.Supplier[K, V, Windowed[K], Change[VA]] {
+	sup := AggregateSessions(w, storeName, agg)
+	return func() processor.Processor[K, V, Windowed[K], Change[VA]] {
+		p := sup().(*sessionAggregate[K, V, VA])
+		p.final = &finalEmitter[VA]{storeName: watermarkStore}
+		return p
+	}
+}
+
+// CountSessionsFinal is CountSessions with only closed sessions' counts
+// forwarded; see AggregateSessionsFinal.
+func CountSessionsFinal[K, V any](w SessionWindows, storeName, watermarkStore string) processor.Supplier[K, V, Windowed[K], Change[int64]] {
+	return AggregateSessionsFinal(w, storeName, watermarkStore, SessionAggregator[K, V, int64]{
+		Init:  func() int64 { return 0 },
+		Add:   func(_ K, _ V, n int64) int64 { return n + 1 },
+		Merge: func(_ K, a, b int64) int64 { return a + b },
+	})
+}
+
+// ReduceSessionsFinal is ReduceSessions with only closed sessions' results
+// forwarded; see AggregateSessionsFinal.
+func ReduceSessionsFinal[K, V any](w SessionWindows, storeName, watermarkStore string, reduce func(agg, value V) V) processor.Supplier[K, V, Windowed[K], Change[V]] {
+	sup := ReduceSessions[K, V](w, storeName, reduce)
+	return func() processor.Processor[K, V, Windowed[K], Change[V]] {
+		p := sup().(*sessionAggregate[K, V, V])
+		p.final = &finalEmitter[V]{storeName: watermarkStore}
+		return p
 	}
 }
 
@@ -77,6 +127,9 @@ type sessionAggregate[K, V, VA any] struct {
 	cached   bool
 	observed int64
 	merged   []store.KeyValue[Windowed[K], VA]
+	// final is set for emit-final (AggregateSessionsFinal): updates and
+	// merges are not forwarded, closed sessions are.
+	final *finalEmitter[VA]
 }
 
 func (p *sessionAggregate[K, V, VA]) Init(ctx processor.Context[Windowed[K], Change[VA]]) error {
@@ -94,6 +147,10 @@ func (p *sessionAggregate[K, V, VA]) Init(ctx processor.Context[Windowed[K], Cha
 	}
 	p.store = s
 	p.observed = max(p.observed, ctx.StreamTime())
+	if p.final != nil {
+		p.cached = true // never forward updates
+		return initEmitter(ctx, p.final, "AggregateSessionsFinal")
+	}
 	err = store.SetSessionFlushListener(s, true, func(k Windowed[K], nv, ov *VA, _ int64) error {
 		return p.forward(k, nv, ov)
 	})
@@ -123,6 +180,12 @@ func (p *sessionAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
 	}
 	ts, key := r.Timestamp(), r.Key()
 	p.observed = max(p.observed, ts)
+	if p.final != nil {
+		// Before the record's put, which may expire the sessions it closes.
+		if err := p.emitClosed(); err != nil {
+			return err
+		}
+	}
 	closeTime := record.SaturatingSub(p.observed, p.w.grace)
 	session := Windowed[K]{Key: key, Start: ts, End: ts}
 	var agg VA
@@ -154,7 +217,7 @@ func (p *sessionAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
 	if err := it.Close(); err != nil {
 		return err
 	}
-	if session.End < closeTime {
+	if session.End < closeTime || (p.final != nil && session.End <= p.final.emitted) {
 		dropLate(p.ctx, ts, session.End, closeTime)
 		return nil
 	}
@@ -187,3 +250,43 @@ func (p *sessionAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
 }
 
 func (p *sessionAggregate[K, V, VA]) Close() error { return nil }
+
+// emitClosed forwards the sessions that closed (end + grace < stream
+// time) since the last emission, by end, then in the store's key order,
+// each timestamped with its end, then moves the watermark (the largest
+// session end emitted past) to them.
+func (p *sessionAggregate[K, V, VA]) emitClosed() error {
+	f := p.final
+	bound := record.SaturatingSub(record.SaturatingSub(p.observed, p.w.grace), 1) // end < closeTime
+	if bound < 0 || bound <= f.emitted {
+		return nil
+	}
+	it, err := p.store.FindSessionsByEnd(f.emitted+1, bound)
+	if err != nil {
+		return err
+	}
+	var closed []store.KeyValue[Windowed[K], VA]
+	for it.Next() {
+		closed = append(closed, store.KeyValue[Windowed[K], VA]{Key: it.Key(), Value: it.Value()})
+	}
+	if err := it.Err(); err != nil {
+		it.Close()
+		return err
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	slices.SortStableFunc(closed, func(a, b store.KeyValue[Windowed[K], VA]) int { return cmp.Compare(a.Key.End, b.Key.End) })
+	for i := range closed {
+		if err := p.forward(closed[i].Key, &closed[i].Value, nil); err != nil {
+			return err
+		}
+	}
+	// After the forwards: a failure before this line re-emits on retry
+	// rather than lose a final.
+	if err := f.marks.Put(f.key, bound); err != nil {
+		return err
+	}
+	f.emitted = bound
+	return nil
+}

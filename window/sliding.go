@@ -53,6 +53,9 @@ type slidingAggregate[K, V, VA any] struct {
 	cached    bool
 	observed  int64
 	starts    map[int64]bool
+	// final is set for emit-final (AggregateSlidingFinal): updates are not
+	// forwarded, closed windows are.
+	final *finalEmitter[VA]
 }
 
 func (p *slidingAggregate[K, V, VA]) Init(ctx processor.Context[Windowed[K], Change[VA]]) error {
@@ -73,6 +76,10 @@ func (p *slidingAggregate[K, V, VA]) Init(ctx processor.Context[Windowed[K], Cha
 	p.store = s
 	p.starts = map[int64]bool{}
 	p.observed = max(p.observed, ctx.StreamTime())
+	if p.final != nil {
+		p.cached = true // never forward updates
+		return initEmitter(ctx, p.final, "AggregateSlidingFinal")
+	}
 	err = store.SetWindowFlushListener(s, true, func(k Windowed[K], nv, ov *vat[VA], _ int64) error {
 		return forwardChange(p.ctx, k, nv, ov)
 	})
@@ -86,6 +93,13 @@ func (p *slidingAggregate[K, V, VA]) Process(r record.Record[K, V]) error {
 	}
 	ts := r.Timestamp()
 	p.observed = max(p.observed, ts)
+	if p.final != nil {
+		// Before the record's puts, which may expire the windows it closes.
+		// The record cannot change them: it is late for them.
+		if err := p.emitClosed(); err != nil {
+			return err
+		}
+	}
 	closeTime := record.SaturatingSub(p.observed, p.w.grace)
 	// Window ends are start + d, which passes MaxInt64 for windows starting
 	// in the last d ms; the rules below compare starts with ts - d instead
@@ -249,7 +263,7 @@ func (p *slidingAggregate[K, V, VA]) processEarly(r record.Record[K, V], closeTi
 func (p *slidingAggregate[K, V, VA]) update(r record.Record[K, V], start int64, cur *vat[VA], closeTime int64) error {
 	// end < closeTime is exact with a clamped end: a true end past MaxInt64
 	// is not below any closeTime, and neither is MaxInt64.
-	if end := record.SaturatingAdd(start, p.w.diff); end < closeTime {
+	if end := record.SaturatingAdd(start, p.w.diff); end < closeTime || (p.final != nil && start <= p.final.emitted) {
 		dropLate(p.ctx, r.Timestamp(), end, closeTime)
 		return nil
 	}
@@ -264,6 +278,11 @@ func (p *slidingAggregate[K, V, VA]) update(r record.Record[K, V], start int64, 
 }
 
 func (p *slidingAggregate[K, V, VA]) put(key K, start int64, v vat[VA], old *vat[VA]) error {
+	if p.final != nil && start <= p.final.emitted {
+		// A right window behind the watermark (the stream time restored
+		// older than it): emitted windows are never written again.
+		return nil
+	}
 	if err := p.store.Put(key, v, start); err != nil {
 		return err
 	}
@@ -275,3 +294,16 @@ func (p *slidingAggregate[K, V, VA]) put(key K, start int64, v vat[VA], old *vat
 }
 
 func (p *slidingAggregate[K, V, VA]) Close() error { return nil }
+
+// emitClosed forwards the sliding windows that closed (end + grace <
+// stream time) since the last emission, then moves the watermark past
+// them.
+func (p *slidingAggregate[K, V, VA]) emitClosed() error {
+	closeTime := record.SaturatingSub(p.observed, p.w.grace)
+	// start + d < closeTime, computed without passing MinInt64.
+	bound := record.SaturatingSub(record.SaturatingSub(closeTime, p.w.diff), 1)
+	if bound < 0 || bound <= p.final.emitted {
+		return nil
+	}
+	return emitWindows(p.ctx, p.store, p.final, bound)
+}
