@@ -9,7 +9,13 @@
 //	if err != nil { t.Fatal(err) }
 //	defer cluster.Close()
 //	cfg := streams.Config{ApplicationID: "app", BootstrapServers: cluster.Bootstrap()}
+//	// ... run the App, then write and read typed records:
+//	err = kafkatest.Produce(cluster, "in", record.String(), record.Int64(), recs...)
+//	out, err := kafkatest.Read(cluster, "out", record.String(), record.Int64(), len(recs), kafkatest.ReadOptions{})
 //
+// Produce and Read use franz-go's pure-Go client (no cgo), keep null keys
+// and values, timestamps and headers, and are bounded (DefaultTimeout, or
+// ReadOptions.Timeout; Read sees committed records unless ReadUncommitted).
 // The cluster keeps everything in memory and is gone after Close.
 package kafkatest
 
@@ -33,6 +39,9 @@ type Config struct {
 	// the brokers accept (Kafka's default is 6 s); tests that stop members
 	// use short timeouts. 0 means 100 ms.
 	MinSessionTimeout time.Duration
+	// Ports fixes the brokers' loopback ports, one per broker (the first
+	// Brokers of them); empty lets the system choose free ones.
+	Ports []int
 }
 
 // Cluster is a running embedded cluster, made by Start. The zero Cluster
@@ -54,6 +63,12 @@ func Start(cfg Config) (*Cluster, error) {
 		minSession = 100 * time.Millisecond
 	}
 	opts := []kfake.Opt{kfake.NumBrokers(n), kfake.GroupMinSessionTimeout(minSession)}
+	if len(cfg.Ports) > 0 {
+		if len(cfg.Ports) < n {
+			return nil, fmt.Errorf("kafkatest: %d ports for %d brokers", len(cfg.Ports), n)
+		}
+		opts = append(opts, kfake.Ports(cfg.Ports[:n]...))
+	}
 	for topic, parts := range cfg.Topics {
 		if parts <= 0 {
 			return nil, fmt.Errorf("kafkatest: topic %q needs at least one partition, got %d", topic, parts)

@@ -1,0 +1,188 @@
+package kafkatest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/millrace/millrace/record"
+)
+
+// The client helpers below use franz-go's pure-Go client, so tests that use
+// them need no client code (and no cgo) of their own.
+
+// ErrTimeout is wrapped by the error of Read when fewer records than asked
+// for arrived within the timeout.
+var ErrTimeout = errors.New("kafkatest: timed out")
+
+// DefaultTimeout bounds Produce and Read when their options give none.
+const DefaultTimeout = 30 * time.Second
+
+// CreateTopic creates topic with the given partition count.
+func (c *Cluster) CreateTopic(topic string, partitions int32) error {
+	if c == nil || c.c == nil {
+		return errors.New("kafkatest: CreateTopic on a cluster that is not running")
+	}
+	if partitions <= 0 {
+		return fmt.Errorf("kafkatest: topic %q needs at least one partition, got %d", topic, partitions)
+	}
+	if err := c.c.CreateTopic(topic, partitions, nil); err != nil {
+		return fmt.Errorf("kafkatest: create topic %q: %w", topic, err)
+	}
+	return nil
+}
+
+// Produce writes recs to topic, serialized with keys and values, and
+// returns once the cluster has acknowledged every one (or DefaultTimeout
+// passed). Null keys and values are written as null, timestamps and
+// headers as they are. A keyed record's partition is the murmur2 hash of
+// its key bytes, Kafka's default, which is also where the App's producer
+// puts keys: co-partitioned topics written here line up.
+func Produce[K, V any](c *Cluster, topic string, keys record.Serializer[K], values record.Serializer[V], recs ...record.Record[K, V]) error {
+	if c == nil || c.c == nil {
+		return errors.New("kafkatest: Produce on a cluster that is not running")
+	}
+	if keys == nil || values == nil {
+		return fmt.Errorf("kafkatest: Produce to %q: nil serializer", topic)
+	}
+	out := make([]*kgo.Record, 0, len(recs))
+	for i, r := range recs {
+		kr := &kgo.Record{Topic: topic, Timestamp: time.UnixMilli(r.Timestamp())}
+		var err error
+		if !r.KeyIsNull() {
+			if kr.Key, err = serialize(keys, r.Key()); err != nil {
+				return fmt.Errorf("kafkatest: Produce to %q: record %d: key: %w", topic, i, err)
+			}
+		}
+		if !r.ValueIsNull() {
+			if kr.Value, err = serialize(values, r.Value()); err != nil {
+				return fmt.Errorf("kafkatest: Produce to %q: record %d: value: %w", topic, i, err)
+			}
+		}
+		for _, h := range r.Headers() {
+			kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+		}
+		out = append(out, kr)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.c.ListenAddrs()...), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	if err != nil {
+		return fmt.Errorf("kafkatest: Produce to %q: %w", topic, err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil {
+		return fmt.Errorf("kafkatest: Produce to %q: %w", topic, err)
+	}
+	return nil
+}
+
+// serialize encodes v; a nil result (an empty encoding) is written as
+// empty, not null: null is the record's flag.
+func serialize[T any](s record.Serializer[T], v T) ([]byte, error) {
+	b, err := s.Serialize(nil, v)
+	if err == nil && b == nil {
+		b = []byte{}
+	}
+	return b, err
+}
+
+// ReadOptions configures Read.
+type ReadOptions struct {
+	// Timeout bounds the read; 0 means DefaultTimeout.
+	Timeout time.Duration
+	// ReadUncommitted also returns records of open and aborted
+	// transactions; by default Read sees committed records only, as an
+	// exactly-once App's consumers do.
+	ReadUncommitted bool
+}
+
+// Read reads topic from the start of every partition until n records have
+// arrived, decodes them with keys and values (null bytes become null keys
+// and values) and returns them, in partition order within each
+// partition. Fewer than n within the timeout is an error wrapping
+// ErrTimeout, returned with what did arrive.
+func Read[K, V any](c *Cluster, topic string, keys record.Deserializer[K], values record.Deserializer[V], n int, opts ReadOptions) ([]record.Record[K, V], error) {
+	if c == nil || c.c == nil {
+		return nil, errors.New("kafkatest: Read on a cluster that is not running")
+	}
+	if keys == nil || values == nil {
+		return nil, fmt.Errorf("kafkatest: Read from %q: nil deserializer", topic)
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	isolation := kgo.ReadCommitted()
+	if opts.ReadUncommitted {
+		isolation = kgo.ReadUncommitted()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.c.ListenAddrs()...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(isolation))
+	if err != nil {
+		return nil, fmt.Errorf("kafkatest: Read from %q: %w", topic, err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out []record.Record[K, V]
+	for len(out) < n {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return out, fmt.Errorf("%w: %d of %d records from %q within %v", ErrTimeout, len(out), n, topic, timeout)
+		}
+		var decodeErr error
+		fetches.EachRecord(func(kr *kgo.Record) {
+			if decodeErr != nil || len(out) >= n {
+				return
+			}
+			r, err := decode(kr, keys, values)
+			if err != nil {
+				decodeErr = fmt.Errorf("kafkatest: Read from %q: partition %d offset %d: %w", topic, kr.Partition, kr.Offset, err)
+				return
+			}
+			out = append(out, r)
+		})
+		if decodeErr != nil {
+			return out, decodeErr
+		}
+	}
+	return out, nil
+}
+
+func decode[K, V any](kr *kgo.Record, keys record.Deserializer[K], values record.Deserializer[V]) (record.Record[K, V], error) {
+	var k K
+	var v V
+	var err error
+	if kr.Key != nil {
+		if k, err = keys.Deserialize(kr.Key); err != nil {
+			return record.Record[K, V]{}, fmt.Errorf("key: %w", err)
+		}
+	}
+	if kr.Value != nil {
+		if v, err = values.Deserialize(kr.Value); err != nil {
+			return record.Record[K, V]{}, fmt.Errorf("value: %w", err)
+		}
+	}
+	r, err := record.New(k, v, max(kr.Timestamp.UnixMilli(), 0))
+	if err != nil {
+		return record.Record[K, V]{}, err
+	}
+	if len(kr.Headers) > 0 {
+		hs := make(record.Headers, 0, len(kr.Headers))
+		for _, h := range kr.Headers {
+			hs = append(hs, record.Header{Key: h.Key, Value: h.Value})
+		}
+		r = r.WithHeaders(hs)
+	}
+	if kr.Key == nil {
+		r = r.WithNullKey()
+	}
+	if kr.Value == nil {
+		r = r.WithNullValue()
+	}
+	return r, nil
+}
