@@ -9,7 +9,6 @@ import (
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
-	"github.com/millrace/millrace/store/rocksdb"
 )
 
 // DropNullForeignKey is the reason an inner foreign-key join counts a left
@@ -208,13 +207,7 @@ func fkJoin[K, VL, KO, VR, VO any](left Table[K, VL], right Table[KO, VR], forei
 	processor.AddProcessor(b.pb, ns.rightJoin, func() processor.Processor[KO, Change[VR], []byte, fkResponse[VR]] {
 		return &fkRightChange[KO, VR]{storeName: ns.subStore, keys: kos}
 	}, right.node)
-	var supplier store.KeyValueBytesSupplier
-	if o.inMemory {
-		supplier = store.InMemoryKeyValue(ns.subStore)
-	} else {
-		supplier = rocksdb.KeyValue(ns.subStore)
-	}
-	sb := store.NewKeyValueBuilder(supplier, record.Bytes(), record.Serde[fkStored](fkStoredSerde{}))
+	sb := store.NewKeyValueBuilder(o.keyValueBackend()(ns.subStore), record.Bytes(), record.Serde[fkStored](fkStoredSerde{}))
 	if o.noLogging {
 		sb.WithLoggingDisabled()
 	}

@@ -6,7 +6,6 @@ import (
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
-	"github.com/millrace/millrace/store/rocksdb"
 )
 
 // GlobalTable is a typed GlobalKTable: every application instance holds
@@ -46,13 +45,7 @@ func GlobalTableFrom[K, V any](b *Builder, topic string, keys record.Serde[K], v
 	keys = serdeFor[K](b, nil, keys, op, "keys")
 	values = serdeFor[V](b, nil, values, op, "values")
 	if keys != nil && values != nil {
-		var supplier store.KeyValueBytesSupplier
-		if o.inMemory {
-			supplier = store.InMemoryKeyValue(name)
-		} else {
-			supplier = rocksdb.KeyValue(name)
-		}
-		processor.AddGlobalStore(b.pb, store.NewKeyValueBuilder(supplier, keys, values), topic, keys, values)
+		processor.AddGlobalStore(b.pb, store.NewKeyValueBuilder(o.keyValueBackend()(name), keys, values), topic, keys, values)
 	}
 	return GlobalTable[K, V]{b: b, store: name, topic: topic, keys: keys, values: values}
 }

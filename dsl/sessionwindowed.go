@@ -6,7 +6,6 @@ import (
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
-	"github.com/millrace/millrace/store/rocksdb"
 	"github.com/millrace/millrace/window"
 )
 
@@ -79,11 +78,7 @@ func sessionAggregate[K, V, VA any](ws SessionWindowedStream[K, V], op string, v
 		kind: "session windows", valid: w.Gap() > 0, retention: w.Retention(), closeAfter: w.Grace() + 1, grace: w.Grace(),
 		keys: window.SessionWindowedSerde[K],
 		store: func(name string, o *options, retention time.Duration, ks record.Serde[K], vas record.Serde[VA]) store.Builder {
-			backend := window.SessionBackend(rocksdb.Session)
-			if o.inMemory {
-				backend = store.InMemorySession
-			}
-			sb := store.NewSessionBuilder(backend(name, retention), ks, vas)
+			sb := store.NewSessionBuilder(o.sessionBackend()(name, retention), ks, vas)
 			if !o.noCache {
 				sb.WithCaching()
 			}

@@ -6,7 +6,6 @@ import (
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
-	"github.com/millrace/millrace/store/rocksdb"
 	"github.com/millrace/millrace/window"
 )
 
@@ -210,11 +209,7 @@ func joinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], op 
 		return ctx.Forward(r)
 	}), thisName, otherName)
 	if ks != nil && ls != nil && rs != nil {
-		windows, kvs := window.WindowBackend(rocksdb.Window), window.KeyValueBackend(rocksdb.KeyValue)
-		if o.inMemory {
-			windows, kvs = store.InMemoryWindow, store.InMemoryKeyValue
-		}
-		for _, sb := range window.JoinStores(windows, kvs, names, w, ks, ls, rs) {
+		for _, sb := range window.JoinStores(o.windowBackend(), o.keyValueBackend(), names, w, ks, ls, rs) {
 			if o.noLogging {
 				withoutLogging[K, VL, VR](sb)
 			}

@@ -4,7 +4,6 @@ import (
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
-	"github.com/millrace/millrace/store/rocksdb"
 	"github.com/millrace/millrace/window"
 )
 
@@ -83,13 +82,7 @@ func tableStore[K, V any](name string, o *options, keys record.Serde[K], values 
 	if keys == nil || values == nil {
 		return nil
 	}
-	var supplier store.KeyValueBytesSupplier
-	if o.inMemory {
-		supplier = store.InMemoryKeyValue(name)
-	} else {
-		supplier = rocksdb.KeyValue(name)
-	}
-	sb := store.NewTimestampedKeyValueBuilder(supplier, keys, values)
+	sb := store.NewTimestampedKeyValueBuilder(o.keyValueBackend()(name), keys, values)
 	if !o.noCache {
 		sb.WithCaching()
 	}

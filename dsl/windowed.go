@@ -7,7 +7,6 @@ import (
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
-	"github.com/millrace/millrace/store/rocksdb"
 	"github.com/millrace/millrace/window"
 )
 
@@ -200,11 +199,7 @@ func timeAggregate[K, V, VA any](ws TimeWindowedStream[K, V], op string, vaSerde
 }
 
 func windowStoreBuilder[K, VA any](name string, o *options, retention, size time.Duration, ks record.Serde[K], vas record.Serde[VA]) store.Builder {
-	backend := window.WindowBackend(rocksdb.Window)
-	if o.inMemory {
-		backend = store.InMemoryWindow
-	}
-	sb := store.NewWindowBuilder(backend(name, retention, size, false), ks, store.TimestampedSerde(vas))
+	sb := store.NewWindowBuilder(o.windowBackend()(name, retention, size, false), ks, store.TimestampedSerde(vas))
 	if !o.noCache {
 		sb.WithCaching()
 	}
@@ -267,11 +262,7 @@ func windowedAggregate[K, V, VA any](g GroupedStream[K, V], op string, vaSerde r
 	if o.emitFinal {
 		// The watermark lives where the windows do: a persistent window
 		// store reopened without a restore must find its watermark too.
-		backend := window.KeyValueBackend(rocksdb.KeyValue)
-		if o.inMemory {
-			backend = store.InMemoryKeyValue
-		}
-		mb := window.EmitWatermarkStore(backend, marks)
+		mb := window.EmitWatermarkStore(o.keyValueBackend(), marks)
 		if o.noLogging {
 			mb.WithLoggingDisabled()
 		}
