@@ -7,6 +7,10 @@ import (
 	"github.com/millrace/millrace/record"
 )
 
+// DropNoBranch is the reason a Split without an Otherwise branch counts a
+// record no branch took (Kafka Streams drops it without a trace).
+const DropNoBranch = "no-branch"
+
 // Branch is one named branch of Split: the records its predicate accepts
 // that no earlier branch took.
 type Branch[K, V any] struct {
@@ -76,6 +80,7 @@ func Split[K, V any](s Stream[K, V], prefix string, branches ...Branch[K, V]) ma
 				return ctx.ForwardTo(names[i], r)
 			}
 		}
+		ctx.Dropped(DropNoBranch)
 		return nil
 	}), s.node)
 	out := make(map[string]Stream[K, V], len(branches))

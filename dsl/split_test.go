@@ -58,6 +58,9 @@ func TestSplitWithoutADefaultDropsWhatNoBranchTakes(t *testing.T) {
 	same(t, "a", readStrings(t, d, "out-a"), []rec[string, string]{kv("1", "abc", 1)})
 	same(t, "ab", readStrings(t, d, "out-ab"), []rec[string, string]{kv("3", "b", 3)})
 	same(t, "merged branches", all, []string{"1", "3"})
+	if st, _ := d.Stats(0); st.DroppedBy(dsl.DropNoBranch) != 1 {
+		t.Errorf("records no branch took: counted %d, want 1", st.DroppedBy(dsl.DropNoBranch))
+	}
 }
 
 func TestSplitNamesBranchNodesAfterThePrefix(t *testing.T) {
