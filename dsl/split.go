@@ -34,7 +34,8 @@ func Otherwise[K, V any](name string) Branch[K, V] {
 
 // Split sends each record to the first branch whose predicate accepts it
 // (Kafka Streams' split().branch(...).defaultBranch()); a record no branch
-// takes is dropped, unless an Otherwise branch is last. The result maps
+// takes is dropped and counted (DropNoBranch), unless an Otherwise branch
+// is last. The result maps
 // each branch's name to its stream; branch nodes are named
 // <prefix><branch name>, the split node <prefix> (or a generated name for
 // an empty prefix).
