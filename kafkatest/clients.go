@@ -82,8 +82,13 @@ func Produce[K, V any](c *Cluster, topic string, keys record.Serializer[K], valu
 
 // serialize encodes v; a nil result (an empty encoding) is written as
 // empty, not null: null is the record's flag.
-func serialize[T any](s record.Serializer[T], v T) ([]byte, error) {
-	b, err := s.Serialize(nil, v)
+func serialize[T any](s record.Serializer[T], v T) (b []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil { // a serializer is user code
+			b, err = nil, fmt.Errorf("serializer panicked: %v", p)
+		}
+	}()
+	b, err = s.Serialize(nil, v)
 	if err == nil && b == nil {
 		b = []byte{}
 	}
@@ -153,10 +158,14 @@ func Read[K, V any](c *Cluster, topic string, keys record.Deserializer[K], value
 	return out, nil
 }
 
-func decode[K, V any](kr *kgo.Record, keys record.Deserializer[K], values record.Deserializer[V]) (record.Record[K, V], error) {
+func decode[K, V any](kr *kgo.Record, keys record.Deserializer[K], values record.Deserializer[V]) (r record.Record[K, V], err error) {
+	defer func() {
+		if p := recover(); p != nil { // a deserializer is user code
+			r, err = record.Record[K, V]{}, fmt.Errorf("deserializer panicked: %v", p)
+		}
+	}()
 	var k K
 	var v V
-	var err error
 	if kr.Key != nil {
 		if k, err = keys.Deserialize(kr.Key); err != nil {
 			return record.Record[K, V]{}, fmt.Errorf("key: %w", err)
@@ -167,7 +176,7 @@ func decode[K, V any](kr *kgo.Record, keys record.Deserializer[K], values record
 			return record.Record[K, V]{}, fmt.Errorf("value: %w", err)
 		}
 	}
-	r, err := record.New(k, v, max(kr.Timestamp.UnixMilli(), 0))
+	r, err = record.New(k, v, max(kr.Timestamp.UnixMilli(), 0))
 	if err != nil {
 		return record.Record[K, V]{}, err
 	}

@@ -113,3 +113,27 @@ func TestHelpersOnAStoppedClusterFail(t *testing.T) {
 		t.Error("Read on nil cluster")
 	}
 }
+
+type panicky struct{}
+
+func (panicky) Serialize([]byte, string) ([]byte, error) { panic("boom") }
+func (panicky) Deserialize([]byte) (string, error)       { panic("boom") }
+
+func TestPanickingSerdesAreErrorsNotCrashes(t *testing.T) {
+	cl, err := kafkatest.Start(kafkatest.Config{Topics: map[string]int32{"t": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	r, _ := record.New("k", "v", 1)
+	if err := kafkatest.Produce(cl, "t", record.Serializer[string](panicky{}), record.String(), r); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Errorf("Produce with a panicking serializer = %v", err)
+	}
+	if err := kafkatest.Produce(cl, "t", record.String(), record.String(), r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kafkatest.Read(cl, "t", record.Deserializer[string](panicky{}), record.String(), 1, kafkatest.ReadOptions{Timeout: 5 * time.Second}); err == nil ||
+		!strings.Contains(err.Error(), "panicked") {
+		t.Errorf("Read with a panicking deserializer = %v", err)
+	}
+}
