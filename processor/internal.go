@@ -118,7 +118,9 @@ func (t *Topology) InternalTopic(name string) (InternalTopic, bool) {
 // sources and sinks that use it, in Describe and in every topic list. The
 // runtimes (streams.App, testdriver.Driver) call it; calling it again with
 // the same id returns the same topology, and a topology without internal
-// topics is returned unchanged. t itself is not modified.
+// topics is returned unchanged. t itself is not modified. It copies the
+// topology's node declarations once (at start); the running graphs pay
+// nothing per record for it.
 func (t *Topology) ForApplication(applicationID string) *Topology {
 	if t == nil || len(t.internal) == 0 || t.appID == applicationID {
 		return t

@@ -7,7 +7,9 @@ package store
 // will see: an unflushed write that the cache later compacts away (an
 // insert and a delete within one commit) can then never reach a join
 // result that nothing would retract. For a store without a cache, or one
-// this package did not build, it is s itself.
+// this package did not build, it is s itself. Making one allocates a typed
+// façade once; each read then costs a read of the layer under the cache
+// (the cache's hits are not used).
 func FlushedView[K, V any](s KeyValueStore[K, V]) ReadOnlyKeyValueStore[K, V] {
 	t, ok := s.(*typedKV[K, V])
 	if !ok || !isCached(t.inner) {

@@ -2,7 +2,9 @@ package store
 
 // ValuesOnly returns a read-only view of a timestamped key-value store
 // that hides the timestamps, as Kafka Streams' key-value queries of a
-// timestamped store do: Get and the iterators yield the plain values.
+// timestamped store do: Get and the iterators yield the plain values. It
+// costs what the underlying reads cost; the timestamp is decoded and
+// dropped.
 func ValuesOnly[K, V any](s ReadOnlyKeyValueStore[K, ValueAndTimestamp[V]]) ReadOnlyKeyValueStore[K, V] {
 	return valuesOnly[K, V]{s: s}
 }
