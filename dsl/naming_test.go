@@ -3,10 +3,12 @@ package dsl_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/millrace/millrace/dsl"
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
+	"github.com/millrace/millrace/window"
 )
 
 func internalTopicNames(t testing.TB, b *dsl.Builder) []string {
@@ -173,5 +175,20 @@ func TestPartitionsOfAGroupingSizeItsRepartitionTopic(t *testing.T) {
 	it, ok := mustBuild(t, b).ForApplication("x").InternalTopic("x-g-repartition")
 	if !ok || it.Partitions != 3 {
 		t.Errorf("x-g-repartition: %+v, %v; want 3 partitions", it, ok)
+	}
+}
+
+func TestWindowedCountGeneratesKafkaStreamsNames(t *testing.T) {
+	b := dsl.NewBuilder()
+	w, err := window.Tumbling(time.Minute, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := dsl.CountWindows(dsl.WindowedBy(dsl.GroupByKey(dsl.FromTopics(b, []string{"in"}, record.String(), record.String())), w))
+	// Kafka Streams: KSTREAM-SOURCE-0000000000, then the store
+	// KSTREAM-AGGREGATE-STATE-STORE-0000000001, then the processor
+	// KSTREAM-AGGREGATE-0000000002.
+	if counts.StoreName() != "KSTREAM-AGGREGATE-STATE-STORE-0000000001" || counts.NodeName() != "KSTREAM-AGGREGATE-0000000002" {
+		t.Errorf("store %q, node %q", counts.StoreName(), counts.NodeName())
 	}
 }

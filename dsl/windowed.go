@@ -236,8 +236,10 @@ func windowedAggregate[K, V, VA any](g GroupedStream[K, V], op string, vaSerde r
 		b.problem(fmt.Errorf("%w: %s: zero %s: make them with the window package's constructors", ErrInvalidOperator, op, ws.kind))
 		return Table[Windowed[K], VA]{}
 	}
-	name := b.nodeName(o, "KSTREAM-AGGREGATE-")
+	// As in Kafka Streams, the store's name is generated before the
+	// processor's.
 	storeName := b.storeName(o, "KSTREAM-AGGREGATE-STATE-STORE-")
+	name := b.nodeName(o, "KSTREAM-AGGREGATE-")
 	retention := ws.retention
 	if o.retention != 0 {
 		if o.retention < ws.retention {
