@@ -355,6 +355,9 @@ func ensureMetadataTopic(ctx context.Context, cl *clients, cfg *Config, topic st
 	}
 	md, err := metadataWithin(ctx, admin, timeout)
 	if err != nil {
+		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return ctx.Err() // stopped while starting
+		}
 		return fmt.Errorf("%w: no answer from %s within %v: %v", ErrUnreachable, cfg.BootstrapServers, timeout, err)
 	}
 	if t, ok := md.Topics[topic]; ok && t.Error.Code() == kafka.ErrNoError && len(t.Partitions) > 0 {
