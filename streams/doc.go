@@ -108,6 +108,6 @@
 // topics' partition counts, purge.go their purge, clients.go every Kafka
 // client's configuration, producer.go and collector.go the write path,
 // query.go, windowquery.go and storeshape.go interactive queries,
-// instancemeta.go, metadataforkey.go and hostinfo.go instance metadata,
-// querystate.go what the runtime tells them.
+// instancemeta.go, metaview.go, metadataforkey.go and hostinfo.go instance
+// metadata, querystate.go what the runtime tells both.
 package streams
