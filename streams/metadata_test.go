@@ -160,12 +160,13 @@ func mustPartition(t *testing.T, app *streams.App, key string) int32 {
 
 // MetadataForKey computes the partition the App's producer (and Java's)
 // puts a key in: keys are produced with murmur2_random and read back to
-// see where they landed.
+// see where they landed. The App runs exactly-once: its claims are written
+// outside its transactions.
 func TestMetadataForKeyReportsThePartitionTheProducerPutTheKeyIn(t *testing.T) {
 	const partitions = 7
 	c := cluster(t, map[string]int32{"in": partitions, "products": 1})
 	app := start(t, allStores(t), streams.Config{ApplicationID: "iq-partitions", BootstrapServers: c.Bootstrap(),
-		ApplicationServer: "127.0.0.1:7002"}).app
+		ApplicationServer: "127.0.0.1:7002", ProcessingGuarantee: streams.ExactlyOnceV2}).app
 	var recs []kv
 	for i := range 200 {
 		recs = append(recs, kv{key: fmt.Sprintf("key-%d-%s", i, strings.Repeat("x", i%9)), value: "v", ts: int64(i + 1)})
