@@ -17,7 +17,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/millrace/millrace/processor"
-	"github.com/millrace/millrace/task"
 )
 
 // App runs a Topology on Kafka: it joins the consumer group named by the
@@ -42,8 +41,8 @@ type App struct {
 	// killed process would (tests only, see export_test.go).
 	crash atomic.Bool
 
-	iqMu sync.Mutex
-	iq   map[processor.TaskID]*task.Task
+	// iq is what interactive queries and instance metadata read (query.go).
+	iq queries
 }
 
 // New validates cfg against the topology and returns an App in state

@@ -55,6 +55,18 @@ type Config struct {
 	// a restarted instance gets its partitions back without a rebalance
 	// if it returns within SessionTimeout.
 	InstanceID string
+	// ApplicationServer is this instance's query endpoint, host:port,
+	// advertised to the other instances of the application (Kafka
+	// Streams' application.server): MetadataForKey, MetadataForStore and
+	// AllMetadata answer with the endpoints of the instances that hold a
+	// store's partitions, so a query reaching any instance can be
+	// forwarded to the right one. The instances announce their tasks on
+	// the compacted topic <ApplicationID>-instance-metadata (see the
+	// package doc). Each instance needs an endpoint of its own, reachable
+	// by the others (not 0.0.0.0). Empty (the default): the instance
+	// neither announces itself nor learns about the others, and the
+	// metadata functions fail with ErrNoApplicationServer.
+	ApplicationServer string
 	// StateDir is the root of local state; default <os.TempDir>/millrace.
 	StateDir string
 	// ProcessingGuarantee; default AtLeastOnce.
@@ -237,6 +249,15 @@ func (c *Config) validate() error {
 		bad("BootstrapServers is required")
 	} else if err := checkBootstrap(c.BootstrapServers); err != nil {
 		errs = append(errs, err)
+	}
+	if c.ApplicationServer != "" {
+		if _, err := parseHostInfo(c.ApplicationServer); err != nil {
+			bad("ApplicationServer %v", err)
+		}
+		if t := metadataTopic(c.ApplicationID); len(t) > maxTopicName {
+			bad("ApplicationID %q is too long for the instance-metadata topic %q (%d characters, Kafka allows %d)",
+				c.ApplicationID, t, len(t), maxTopicName)
+		}
 	}
 	if c.ProcessingGuarantee != AtLeastOnce && c.ProcessingGuarantee != ExactlyOnceV2 {
 		bad("ProcessingGuarantee %d is neither AtLeastOnce nor ExactlyOnceV2", c.ProcessingGuarantee)

@@ -73,6 +73,32 @@
 //     task is given up on and closes when the call returns) and a consumer
 //     confluent-kafka-go v2.11.1 cannot close after a fatal error. Close is
 //     idempotent.
+//   - Interactive queries (KeyValueStore, TimestampedKeyValueStore,
+//     WindowStore, TimestampedWindowStore, SessionStore, by store name)
+//     read the stores of the tasks running here (restored), or a global
+//     store, while the App is Running or Rebalancing. What is asked is
+//     checked against the topology first (name, kind, key and value
+//     types), so those errors are the same on every instance and in every
+//     state; then ErrStoreNotReady (rebalancing, restoring: retry) or
+//     ErrStoreNotLocal (held elsewhere) say why a store cannot be served.
+//   - Instance metadata (Config.ApplicationServer, MetadataForKey,
+//     MetadataForStore, AllMetadata): librdkafka's assignment carries no
+//     user data, so instances announce themselves on a compacted
+//     one-partition topic, <application-id>-instance-metadata, created at
+//     start. After each assignment an instance writes a claim keyed by its
+//     endpoint: its tasks and, per store, the partitions it holds; a clean
+//     close writes a tombstone. Every instance with an ApplicationServer
+//     reads the topic from the start with an assign-only consumer; for each
+//     partition the claim written last wins, so a killed instance's claim
+//     (never deleted) loses each partition once its new owner announces
+//     it. Metadata is eventually current: right after a rebalance a lookup
+//     may name the previous owner, which answers ErrStoreNotLocal or
+//     ErrStoreNotReady (Kafka Streams has the same window); a client
+//     retries. Lookups fail with ErrMetadataNotReady until the instance
+//     has read the topic to the end it had at start. A key's partition is
+//     the default partitioner's (murmur2 of the serialized key, as the
+//     App's sinks and Java clients place keys), unless a partitioner is
+//     given. There are no standby replicas.
 //
 // Layout: thread.go runs the poll loop (Kafka Streams' StreamThread),
 // fetch.go hands fetched records to tasks, tasks.go owns the tasks'
@@ -80,5 +106,8 @@
 // commit barrier, txn.go exactly-once recovery, restorer.go and global.go
 // restoration, watch.go the source-topic check, internal.go the internal
 // topics' partition counts, purge.go their purge, clients.go every Kafka
-// client's configuration, producer.go and collector.go the write path.
+// client's configuration, producer.go and collector.go the write path,
+// query.go, windowquery.go and storeshape.go interactive queries,
+// instancemeta.go, metaview.go, metadataforkey.go and hostinfo.go instance
+// metadata, querystate.go what the runtime tells both.
 package streams

@@ -128,6 +128,9 @@ func (th *thread) start() error {
 		watched = append(watched, g.Topic)
 	}
 	th.watch = &sourceWatch{cons: th.cons, topics: watched, logger: th.logger, last: time.Now()}
+	if err := th.startQueries(startCtx, p); err != nil {
+		return err
+	}
 	if err := th.cons.SubscribeTopics(th.a.topo.SourceTopics(), th.rebalance); err != nil {
 		return fmt.Errorf("streams: subscribe: %w", err)
 	}
@@ -331,6 +334,7 @@ func (th *thread) revoked() {
 		}
 	}
 	th.closeTasks(clean, deadline)
+	th.queriesRevoked()
 	if th.eos && !clean && th.fatal == nil {
 		// The next assignment's tasks start a fresh transaction.
 		ctx, cancel := context.WithDeadline(context.Background(), earliest(deadline, time.Now().Add(th.prod.ackTimeout())))
@@ -402,6 +406,7 @@ func (th *thread) assigned(parts []kafka.TopicPartition) {
 			th.logger.Warn("pause", zap.Error(err))
 		}
 	}
+	th.queriesAssigned(ids)
 	th.logger.Info("partitions assigned", zap.Int("partitions", len(parts)), zap.Int("tasks", len(byTask)))
 }
 
@@ -446,6 +451,7 @@ func (th *thread) shutdown(errp *error) {
 			th.logger.Warn("close consumer", zap.Error(err))
 		}
 	}
+	th.stopQueries(crashed, deadline)
 	if th.rest != nil {
 		th.rest.close()
 	}

@@ -1,88 +1,88 @@
 package streams
 
 import (
-	"fmt"
-	"reflect"
-
 	"github.com/millrace/millrace/store"
 )
 
 // WindowStore returns a read-only view of the named window store over
-// every task this instance runs now (interactive queries of windowed
-// aggregations). A timestamped store (the DSL's windowed tables) is
-// queried for its values, as KeyValueStore does. Fetch finds a window in
+// every task this instance runs now, or of one task with StorePartition
+// (interactive queries of windowed aggregations: Fetch a window, or
+// FetchRange a key over a time range). A timestamped store (the DSL's
+// windowed tables) is queried for its values, as KeyValueStore does;
+// TimestampedWindowStore keeps the timestamps. Fetch finds a window in
 // whichever local task holds it; the iterators walk the tasks one after
 // another, each in the store's order. Safe from any goroutine; a task
 // that moves away during a query yields an error wrapping store.ErrClosed.
-func WindowStore[K, V any](a *App, name string) (store.ReadOnlyWindowStore[K, V], error) {
-	if a == nil {
-		return nil, fmt.Errorf("%w: %q: nil App", ErrStoreNotAvailable, name)
+// Its errors are KeyValueStore's.
+func WindowStore[K, V any](a *App, name string, opts ...QueryOption) (store.ReadOnlyWindowStore[K, V], error) {
+	req := newRequest[K, V]("WindowStore", kindWindow, false)
+	_, locals, err := a.find(name, req, opts)
+	if err != nil {
+		return nil, err
 	}
-	a.iqMu.Lock()
-	defer a.iqMu.Unlock()
-	var views multiWindow[K, V]
-	for _, id := range sortedIDs(a.iq) {
-		s, ok := a.iq[id].Store(name)
-		if !ok {
-			continue
-		}
+	views := make(multiWindow[K, V], 0, len(locals))
+	for _, s := range locals {
 		switch w := s.(type) {
 		case store.WindowStore[K, V]:
 			views = append(views, store.ReadOnlyWindow(w))
 		case store.WindowStore[K, store.ValueAndTimestamp[V]]:
 			views = append(views, store.WindowValuesOnly(store.ReadOnlyWindow(w)))
 		default:
-			return nil, fmt.Errorf("streams: store %q %s, not a window store of (%s, %s)", name, holds(s),
-				reflect.TypeFor[K](), reflect.TypeFor[V]())
+			return nil, notImplemented(name, req)
 		}
 	}
-	if len(views) == 0 {
-		return nil, fmt.Errorf("%w: %q", ErrStoreNotAvailable, name)
+	if len(views) == 1 {
+		return views[0], nil
+	}
+	return views, nil
+}
+
+// TimestampedWindowStore returns a read-only view of the named
+// timestamped window store (the DSL's windowed aggregations): each value
+// with the timestamp of the record that last wrote it. A window store
+// without timestamps fails with ErrStoreType (query it with WindowStore).
+// Otherwise it is WindowStore.
+func TimestampedWindowStore[K, V any](a *App, name string, opts ...QueryOption) (store.ReadOnlyWindowStore[K, store.ValueAndTimestamp[V]], error) {
+	req := newRequest[K, V]("TimestampedWindowStore", kindWindow, true)
+	_, locals, err := a.find(name, req, opts)
+	if err != nil {
+		return nil, err
+	}
+	views := make(multiWindow[K, store.ValueAndTimestamp[V]], 0, len(locals))
+	for _, s := range locals {
+		w, ok := s.(store.WindowStore[K, store.ValueAndTimestamp[V]])
+		if !ok {
+			return nil, notImplemented(name, req)
+		}
+		views = append(views, store.ReadOnlyWindow(w))
+	}
+	if len(views) == 1 {
+		return views[0], nil
 	}
 	return views, nil
 }
 
 // SessionStore returns a read-only view of the named session store over
-// every task this instance runs now; see WindowStore.
-func SessionStore[K, V any](a *App, name string) (store.ReadOnlySessionStore[K, V], error) {
-	if a == nil {
-		return nil, fmt.Errorf("%w: %q: nil App", ErrStoreNotAvailable, name)
+// every task this instance runs now, or of one task with StorePartition;
+// see WindowStore.
+func SessionStore[K, V any](a *App, name string, opts ...QueryOption) (store.ReadOnlySessionStore[K, V], error) {
+	req := newRequest[K, V]("SessionStore", kindSession, false)
+	_, locals, err := a.find(name, req, opts)
+	if err != nil {
+		return nil, err
 	}
-	a.iqMu.Lock()
-	defer a.iqMu.Unlock()
-	var views multiSession[K, V]
-	for _, id := range sortedIDs(a.iq) {
-		s, ok := a.iq[id].Store(name)
-		if !ok {
-			continue
-		}
+	views := make(multiSession[K, V], 0, len(locals))
+	for _, s := range locals {
 		ss, ok := s.(store.SessionStore[K, V])
 		if !ok {
-			return nil, fmt.Errorf("streams: store %q %s, not a session store of (%s, %s)", name, holds(s),
-				reflect.TypeFor[K](), reflect.TypeFor[V]())
+			return nil, notImplemented(name, req)
 		}
 		views = append(views, store.ReadOnlySession(ss))
 	}
-	if len(views) == 0 {
-		return nil, fmt.Errorf("%w: %q", ErrStoreNotAvailable, name)
+	if len(views) == 1 {
+		return views[0], nil
 	}
 	return views, nil
-}
-
-// concat opens one iterator per view and walks them in turn.
-func concat[S, K, V any](views []S, open func(S) (store.Iterator[K, V], error)) (store.Iterator[K, V], error) {
-	its := make([]store.Iterator[K, V], 0, len(views))
-	for _, v := range views {
-		it, err := open(v)
-		if err != nil {
-			for _, o := range its {
-				o.Close()
-			}
-			return nil, err
-		}
-		its = append(its, it)
-	}
-	return &concatIter[K, V]{its: its}, nil
 }
 
 type multiWindow[K, V any] []store.ReadOnlyWindowStore[K, V]
