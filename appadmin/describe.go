@@ -52,7 +52,8 @@ type ClusterDescription struct {
 	Bootstrap     string
 	Group         Group
 	// InputTopics and where they came from: the topology, else the
-	// group's committed offsets (internal topics excepted).
+	// group's committed offsets and its members' assignments (internal
+	// topics excepted).
 	InputTopics     []string
 	InputTopicsFrom TopicSource
 	// Offsets of every partition of the input topics, and of every other
@@ -131,9 +132,15 @@ func DescribeCluster(ctx context.Context, opts DescribeOptions) (*ClusterDescrip
 	if opts.Topology != nil {
 		d.InputTopics, d.InputTopicsFrom = topo.Inputs, FromTopology
 	} else {
-		d.InputTopicsFrom = FromCommittedOffsets
-		for tp := range committed {
-			if !internal[tp.Topic] && !IsInternalTopic(app, tp.Topic) {
+		// A running group may not have committed yet: its members'
+		// assignments name the inputs too.
+		d.InputTopicsFrom = FromGroup
+		seen := slices.Collect(maps.Keys(committed))
+		for _, m := range d.Group.Members {
+			seen = append(seen, m.Assigned...)
+		}
+		for _, tp := range seen {
+			if _, ok := topics[tp.Topic]; ok && !internal[tp.Topic] && !IsInternalTopic(app, tp.Topic) {
 				d.InputTopics = append(d.InputTopics, tp.Topic)
 			}
 		}
@@ -212,7 +219,7 @@ func (d *ClusterDescription) String() string {
 	fmt.Fprintf(&b, "\nInput topics, from %s: %s\n", d.InputTopicsFrom, listOrNone(d.InputTopics))
 	if len(d.Offsets) > 0 {
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  PARTITION\tCOMMITTED\tEND\tLAG\t")
+		fmt.Fprintln(tw, "  PARTITION\tCOMMITTED\tEND\tLAG")
 		for _, o := range d.Offsets {
 			committed := "none"
 			if o.Committed >= 0 {
@@ -220,9 +227,9 @@ func (d *ClusterDescription) String() string {
 			}
 			kind := ""
 			if o.Internal {
-				kind = "internal"
+				kind = "\tinternal"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\n", o.TopicPartition, committed, o.End, o.Lag, kind)
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d%s\n", o.TopicPartition, committed, o.End, o.Lag, kind)
 		}
 		tw.Flush()
 	}
@@ -233,13 +240,13 @@ func (d *ClusterDescription) String() string {
 	} else {
 		b.WriteString("\n")
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  TOPIC\tPARTITIONS\tCLEANUP POLICY\t")
+		fmt.Fprintln(tw, "  TOPIC\tPARTITIONS\tCLEANUP POLICY")
 		for _, t := range d.InternalTopics {
 			policy := t.CleanupPolicy
 			if policy == "" {
 				policy = "unknown"
 			}
-			fmt.Fprintf(tw, "  %s\t%d\t%s\t\n", t.Name, t.Partitions, policy)
+			fmt.Fprintf(tw, "  %s\t%d\t%s\n", t.Name, t.Partitions, policy)
 		}
 		tw.Flush()
 	}

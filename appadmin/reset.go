@@ -56,13 +56,15 @@ type ResetOptions struct {
 // TopicSource says where a list of topics came from.
 type TopicSource string
 
-// Where the input and internal topics of a reset come from.
+// Where the input and internal topics of a reset or a description come
+// from.
 const (
-	FromOptions          TopicSource = "given"                         // InputTopics or InternalTopics
-	FromTopology         TopicSource = "the topology"                  // ResetOptions.Topology
-	FromCommittedOffsets TopicSource = "the group's committed offsets" // inferred: committed topics, internal ones excepted
-	FromNames            TopicSource = "their names"                   // internal topics found by name (IsInternalTopic)
-	FromNamesAndTopology TopicSource = "their names and the topology"  // both
+	FromOptions          TopicSource = "given"                               // InputTopics or InternalTopics
+	FromTopology         TopicSource = "the topology"                        // ResetOptions.Topology
+	FromCommittedOffsets TopicSource = "the group's committed offsets"       // inferred: committed topics, internal ones excepted
+	FromGroup            TopicSource = "the group's offsets and assignments" // describe: committed or assigned topics, internal ones excepted
+	FromNames            TopicSource = "their names"                         // internal topics found by name (IsInternalTopic)
+	FromNamesAndTopology TopicSource = "their names and the topology"        // both
 )
 
 // OffsetChange is the move of one input partition's committed offset.
@@ -395,9 +397,9 @@ func targets(ctx context.Context, c *cluster, pos Position, inputs []string, top
 	var at map[TopicPartition]int64
 	switch pos.kind {
 	case posTime:
-		at, err = c.offsetsAt(ctx, pos.at.UnixMilli(), inputs)
+		at, err = c.offsetsAt(ctx, ceilMilli(pos.at), inputs)
 	case posDuration:
-		at, err = c.offsetsAt(ctx, time.Now().Add(-pos.ago).UnixMilli(), inputs)
+		at, err = c.offsetsAt(ctx, ceilMilli(time.Now().Add(-pos.ago)), inputs)
 	}
 	if err != nil {
 		return nil, err
@@ -448,6 +450,18 @@ func targets(ctx context.Context, c *cluster, pos Position, inputs []string, top
 	}
 	slices.SortFunc(out, func(a, b OffsetChange) int { return compareTP(a.TopicPartition, b.TopicPartition) })
 	return out, nil
+}
+
+// ceilMilli is t in milliseconds, Kafka's unit, rounded up (the first
+// record at or after 104.5 ms is the first at or after 105 ms), and not
+// below 0: Kafka reads negative timestamps in ListOffsets as "earliest",
+// "latest" and other special positions.
+func ceilMilli(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if t.After(time.UnixMilli(ms)) {
+		ms++
+	}
+	return max(ms, 0)
 }
 
 // apply carries out a plan: members, offsets, internal topics, state.

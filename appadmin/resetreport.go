@@ -86,7 +86,7 @@ func (r *ResetReport) writeInternal(b *strings.Builder, verb func(string, string
 		for _, tp := range r.DeletedOffsets {
 			tps = append(tps, tp.String())
 		}
-		fmt.Fprintf(b, "  committed offsets of internal topics %s: %s\n", verb("deleted", "would delete"), strings.Join(tps, ", "))
+		fmt.Fprintf(b, "  %s: %s\n", verb("deleted their committed offsets", "would delete their committed offsets"), strings.Join(tps, ", "))
 	}
 
 	b.WriteString("\nLocal state: ")
