@@ -92,7 +92,7 @@
 // Then "myapp describe" prints the topology (no cluster needed), and
 // "myapp describe --application-id ID --bootstrap-servers HOST:PORT" the
 // cluster's view too. Tool gives the same with a default application id
-// and other writers.
+// and other writers; examples/wordcount/admin.go wires it so.
 //
 // Errors wrap one of ErrUnreachable (no broker answered within the
 // timeout; names the addresses), ErrUnknownGroup, ErrGroupNotEmpty,
