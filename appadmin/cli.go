@@ -62,6 +62,9 @@ func IsCommand(arg string) bool {
 // Run runs one command, args[0], with its flags, and returns the exit
 // status (ExitOK, ExitError or ExitUsage). It never calls os.Exit.
 func (t *Tool) Run(ctx context.Context, args []string) int {
+	if t == nil {
+		t = &Tool{}
+	}
 	if len(args) == 0 {
 		fmt.Fprint(t.stderr(), t.usage())
 		return ExitUsage
@@ -195,8 +198,10 @@ func (t *Tool) usageError(cmd, msg string) int {
 	return ExitUsage
 }
 
+// fail reports err; the package's own prefix is dropped, the command's
+// name says it.
 func (t *Tool) fail(cmd string, err error) int {
-	fmt.Fprintf(t.stderr(), "%s %s: %v\n", t.name(), cmd, err)
+	fmt.Fprintf(t.stderr(), "%s %s: %s\n", t.name(), cmd, strings.TrimPrefix(err.Error(), "appadmin: "))
 	return ExitError
 }
 
@@ -321,7 +326,7 @@ func (t *Tool) reset(ctx context.Context, args []string) int {
 	r, err := Reset(ctx, opts)
 	switch {
 	case errors.Is(err, ErrNothingToDo):
-		fmt.Fprintln(t.stdout(), err)
+		fmt.Fprintln(t.stdout(), strings.TrimPrefix(err.Error(), "appadmin: "))
 		return ExitOK
 	case err != nil:
 		return t.fail("reset", err)

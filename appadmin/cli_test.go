@@ -181,3 +181,10 @@ func TestEmbeddedDescribePrintsTheTopologyAndItsTopicsWithoutACluster(t *testing
 		t.Errorf("a topology that fails to build: exit %d, stderr %q", code, errs)
 	}
 }
+
+func TestANilToolRunsWithTheDefaults(t *testing.T) {
+	var tool *appadmin.Tool
+	if code := tool.Run(context.Background(), []string{"frobnicate"}); code != appadmin.ExitUsage {
+		t.Errorf("exit %d, want %d", code, appadmin.ExitUsage)
+	}
+}
