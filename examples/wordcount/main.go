@@ -7,6 +7,7 @@
 //
 //	go run ./examples/wordcount
 //	go run ./examples/wordcount -brokers localhost:9092
+//	go run ./examples/wordcount describe   # the topology and its topics (admin.go)
 package main
 
 import (
@@ -32,6 +33,9 @@ var text = []string{
 }
 
 func main() {
+	if code, ran := adminCommand(os.Args[1:]); ran { // describe, reset, help: see admin.go
+		os.Exit(code)
+	}
 	brokers := flag.String("brokers", "", "Kafka bootstrap servers; empty starts an embedded broker")
 	stateDir := flag.String("state-dir", "", "state directory; empty uses a temporary one")
 	verbose := flag.Bool("v", false, "log at info level")
