@@ -24,12 +24,12 @@ import (
 //	<name>-subscription-response-topic    dsl: a foreign-key join given Named
 //	KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-<10 digits>-topic  dsl: an unnamed foreign-key join
 //	KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-<10 digits>-topic      dsl: an unnamed foreign-key join
+//	instance-metadata                     streams: the endpoints and tasks of the instances
+//	                                      (only with Config.ApplicationServer)
 //
-// They are Kafka Streams' shapes, so the tool finds the internal topics of
-// a Kafka Streams application of the same id too. Millrace has no other
-// internal topic: it keeps no instance-metadata or other bookkeeping topic
-// (group membership and committed offsets live in the broker's consumer
-// group). Internal topics declared by hand on a Processor API topology
+// All but the last are Kafka Streams' shapes, so the tool finds the
+// internal topics of a Kafka Streams application of the same id too.
+// Internal topics declared by hand on a Processor API topology
 // (processor.Builder.AddInternalTopic) may have any name; only a topology
 // (the embedded tool, see Tool.Topology) knows those.
 var internalSuffixes = []string{
@@ -38,6 +38,11 @@ var internalSuffixes = []string{
 	"-subscription-registration-topic",
 	"-subscription-response-topic",
 }
+
+// instanceMetadata is the topic where the instances of an App that
+// advertise an ApplicationServer announce their endpoints and tasks
+// (streams.Config.ApplicationServer): <application-id>-instance-metadata.
+const instanceMetadata = "instance-metadata"
 
 // generatedFKTopic matches the names the DSL generates for the topics of
 // an unnamed foreign-key join.
@@ -50,6 +55,9 @@ func IsInternalTopic(applicationID, topic string) bool {
 	rest, ok := strings.CutPrefix(topic, applicationID+"-")
 	if applicationID == "" || !ok || rest == "" {
 		return false
+	}
+	if rest == instanceMetadata {
+		return true
 	}
 	for _, s := range internalSuffixes {
 		if strings.HasSuffix(rest, s) && len(rest) > len(s) {

@@ -26,12 +26,14 @@ func TestIsInternalTopicMatchesTheRuntimesShapesOnlyUnderTheApplicationsPrefix(t
 		{"app-oc-subscription-response-topic", true},
 		{"app-KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000004-topic", true},
 		{"app-KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-0000000011-topic", true},
-		{"other-counts-changelog", false}, // another application's
-		{"app2-counts-changelog", false},  // a prefix is not enough
-		{"app-counts", false},             // an ordinary topic of the application's name
-		{"app-changelog", false},          // nothing between prefix and suffix
-		{"counts-changelog", false},       // no prefix
-		{"app-orders-topic", false},       // "-topic" alone is not internal
+		{"app-instance-metadata", true},
+		{"app-x-instance-metadata", false}, // the metadata topic has one name only
+		{"other-counts-changelog", false},  // another application's
+		{"app2-counts-changelog", false},   // a prefix is not enough
+		{"app-counts", false},              // an ordinary topic of the application's name
+		{"app-changelog", false},           // nothing between prefix and suffix
+		{"counts-changelog", false},        // no prefix
+		{"app-orders-topic", false},        // "-topic" alone is not internal
 		{"app-KTABLE-FK-JOIN-OUTPUT-0000000012-topic", false},
 		{"", false},
 	} {
