@@ -193,6 +193,10 @@ func TestTakenReportsQueueIndexInAddPartitionOrder(t *testing.T) {
 	mustAddPartition(t, g, "b", 3)
 	mustAddRecords(t, g, "b", 3, recs("b", 3, 42, 5))
 	tk := mustNext(t, g)
+	if tk.Raw == nil || tk.Raw.Topic != "b" || tk.Raw.Offset != 42 {
+		t.Fatalf("Taken.Raw = %+v, want the raw record b-3@42", tk.Raw)
+	}
+	tk.Raw = nil
 	want := Taken{Queue: 1, Topic: "b", Partition: 3, Offset: 42, Timestamp: 5}
 	if tk != want {
 		t.Fatalf("Taken = %+v, want %+v", tk, want)
@@ -370,8 +374,8 @@ type recordingHandler struct {
 	errs    []error
 }
 
-func (h *recordingHandler) OnDeserializationError(taskID string, raw *record.ConsumerRecord, err error) handler.Response {
-	h.taskIDs = append(h.taskIDs, taskID)
+func (h *recordingHandler) OnDeserializationError(ec *handler.ErrorContext, raw *record.ConsumerRecord, err error) handler.Response {
+	h.taskIDs = append(h.taskIDs, ec.TaskID)
 	h.offsets = append(h.offsets, raw.Offset)
 	h.errs = append(h.errs, err)
 	return h.resp
@@ -412,7 +416,7 @@ func TestDeserializationErrorWithLogAndContinueIsSkippedCountedAndCommitted(t *t
 }
 
 func TestDeserializationHandlerIsAskedWithTaskRecordAndError(t *testing.T) {
-	h := &recordingHandler{resp: handler.Continue}
+	h := &recordingHandler{resp: handler.ContinueWith()}
 	g := New(Config{TaskID: "2_5", DeserializationHandler: h})
 	mustAddPartition(t, g, "a", 5)
 	mustAddRecords(t, g, "a", 5, []record.ConsumerRecord{withValue(rec("a", 5, 77, 1), "bad")})
@@ -432,7 +436,7 @@ func TestDeserializationErrorWithDefaultHandlerFailsNamingTask(t *testing.T) {
 	}{
 		{"nil handler", nil},
 		{"LogAndFail", handler.LogAndFail{}},
-		{"handler answering Fail", &recordingHandler{resp: handler.Fail}},
+		{"handler answering Fail", &recordingHandler{resp: handler.FailWith()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkErr := func(op string, err error, offset int64) {
