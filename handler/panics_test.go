@@ -33,7 +33,9 @@ type panicking struct{}
 func (panicking) OnDeserializationError(*ErrorContext, *record.ConsumerRecord, error) Response {
 	panic("deserialization handler")
 }
-func (panicking) OnProcessingError(*ErrorContext, *ProcessingError) Response { panic("processing handler") }
+func (panicking) OnProcessingError(*ErrorContext, *ProcessingError) Response {
+	panic("processing handler")
+}
 func (panicking) OnProductionError(*ErrorContext, *ProducerRecord, error) Response {
 	panic("production handler")
 }

@@ -132,7 +132,7 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 		Logger: tm.logger, MaxTaskIdle: tm.cfg.MaxTaskIdle, DefaultTimestampExtractor: tm.cfg.DefaultTimestampExtractor,
 		DeserializationHandler: tm.cfg.DeserializationHandler, ProcessingHandler: tm.cfg.ProcessingHandler,
 		DeadLetterQueueTopic: tm.cfg.DeadLetterQueueTopic,
-		StateDir: td.Path(), Cache: tm.cache, GlobalStores: tm.globals}
+		StateDir:             td.Path(), Cache: tm.cache, GlobalStores: tm.globals}
 	if len(logged) > 0 {
 		tcfg.Changelog = col
 	}
