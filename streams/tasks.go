@@ -131,8 +131,7 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 	tcfg := task.Config{ID: id, ApplicationID: tm.cfg.ApplicationID, Topology: tm.a.topo, Collector: col,
 		Logger: tm.logger, MaxTaskIdle: tm.cfg.MaxTaskIdle, DefaultTimestampExtractor: tm.cfg.DefaultTimestampExtractor,
 		DeserializationHandler: tm.cfg.DeserializationHandler, ProcessingHandler: tm.cfg.ProcessingHandler,
-		DeadLetterQueueTopic: tm.cfg.DeadLetterQueueTopic,
-		StateDir:             td.Path(), Cache: tm.cache, GlobalStores: tm.globals}
+		StateDir: td.Path(), Cache: tm.cache, GlobalStores: tm.globals, DeadLetterQueueTopic: tm.cfg.DeadLetterQueueTopic}
 	if len(logged) > 0 {
 		tcfg.Changelog = col
 	}
