@@ -55,9 +55,11 @@ type DeadLetter struct {
 
 // ProducerRecord is a record the producer could not write, as a sink
 // handed it over: serialized key and value (nil is null), headers,
-// timestamp. Partition is -1 when the producer's partitioner was to choose
-// it. For a refusal at once the slices are the sink's buffers, valid during
-// the handler's call only: copy what you keep.
+// timestamp (-1 when not known: a failed delivery's report does not carry
+// it). Partition is -1 when the producer's partitioner was to choose it
+// and the refusal came before it did. For a refusal at once the slices are
+// the sink's buffers, valid during the handler's call only: copy what you
+// keep.
 type ProducerRecord struct {
 	Topic     string
 	Partition int32

@@ -122,8 +122,10 @@ type ErrorContext struct {
 	Source *record.ConsumerRecord
 	// Timestamp is the failure's record time in milliseconds: the source
 	// record's timestamp (for a processing failure, as the timestamp
-	// extractor gave it), the punctuation time inside a punctuation, the
-	// failed record's for a later delivery failure.
+	// extractor gave it), the punctuation time inside a punctuation; -1
+	// for a delivery failure reported after the task moved on (delivery
+	// reports carry no timestamp), so its dead letter is stamped with the
+	// time it is written.
 	Timestamp int64
 	// DeadLetterQueueTopic is the application's configured dead-letter
 	// topic; empty when none is. The built-in handlers write their dead

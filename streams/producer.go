@@ -161,8 +161,12 @@ func (pr *producer) deliveryFailed(m *kafka.Message) error {
 		// A lost changelog write would silently lose state: never skip it.
 		return fmt.Errorf("streams: changelog write to %s-%d failed: %w", topic, tp.Partition, err)
 	}
+	// A delivery report carries no timestamp (confluent-kafka-go v2.11.1).
 	rec := &handler.ProducerRecord{Topic: topic, Partition: tp.Partition, Key: m.Key, Value: m.Value,
-		Headers: fromKafkaHeaders(m.Headers), Timestamp: m.Timestamp.UnixMilli()}
+		Headers: fromKafkaHeaders(m.Headers), Timestamp: -1}
+	if !m.Timestamp.IsZero() {
+		rec.Timestamp = m.Timestamp.UnixMilli()
+	}
 	ec := &handler.ErrorContext{Timestamp: rec.Timestamp, DeadLetterQueueTopic: pr.dlqTopic}
 	resp, herr := handler.Production(pr.handler, ec, rec, err)
 	if herr != nil {
