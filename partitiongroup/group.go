@@ -450,6 +450,9 @@ func (g *PartitionGroup) updateHead(q *queue) error {
 			if herr != nil {
 				return fmt.Errorf("task %s: %w", g.cfg.TaskID, herr)
 			}
+			if derr := g.writeDeadLetters(resp.DeadLetters, raw); derr != nil {
+				return fmt.Errorf("%w (while handling: %w)", derr, err)
+			}
 			if resp.Result != handler.Continue {
 				return fmt.Errorf("task %s: %w", g.cfg.TaskID, err)
 			}
@@ -478,22 +481,25 @@ func (g *PartitionGroup) updateHead(q *queue) error {
 	return nil
 }
 
-// askDeserialization asks the handler about raw and writes the dead
-// letters it answers with, whatever its Result.
+// askDeserialization asks the handler about raw.
 func (g *PartitionGroup) askDeserialization(q *queue, raw *record.ConsumerRecord, cause error) (handler.Response, error) {
 	ec := &handler.ErrorContext{TaskID: g.cfg.TaskID, Source: raw, Timestamp: raw.Timestamp,
 		DeadLetterQueueTopic: g.cfg.DeadLetterQueueTopic}
 	if n, ok := q.head.(interface{ Node() string }); ok {
 		ec.Node = n.Node()
 	}
-	resp, err := handler.Deserialization(g.cfg.DeserializationHandler, ec, raw, cause)
-	if err != nil || len(resp.DeadLetters) == 0 {
-		return resp, err
+	return handler.Deserialization(g.cfg.DeserializationHandler, ec, raw, cause)
+}
+
+// writeDeadLetters writes the handler's dead letters, whatever its Result.
+func (g *PartitionGroup) writeDeadLetters(dls []handler.DeadLetter, raw *record.ConsumerRecord) error {
+	switch {
+	case len(dls) == 0:
+		return nil
+	case g.cfg.DeadLetters == nil:
+		return fmt.Errorf("task %s: %w: %d dead letters for %s and no writer", g.cfg.TaskID, handler.ErrDeadLetterWrite, len(dls), raw.Metadata())
 	}
-	if g.cfg.DeadLetters == nil {
-		return resp, fmt.Errorf("%w: %d dead letters for %s and no writer", handler.ErrDeadLetterWrite, len(resp.DeadLetters), raw.Metadata())
-	}
-	return resp, g.cfg.DeadLetters(resp.DeadLetters)
+	return g.cfg.DeadLetters(dls)
 }
 
 func (q *queue) pop() *record.ConsumerRecord {

@@ -1164,3 +1164,38 @@ func TestBatchListStaysBoundedWhileConsumerKeepsUpOneBatchBehind(t *testing.T) {
 		t.Fatalf("batch list grew to %d entries with 2 batches outstanding", maxLen)
 	}
 }
+
+func TestDeadLettersOfTheDeserializationHandlerAreWrittenWhateverItAnswers(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		h    handler.DeserializationHandler
+		fail bool
+	}{{"LogAndContinue", handler.LogAndContinue{}, false}, {"LogAndFail", handler.LogAndFail{}, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			var written []handler.DeadLetter
+			g := New(Config{TaskID: "0_1", DeserializationHandler: c.h, DeadLetterQueueTopic: "dlq",
+				DeadLetters: func(dls []handler.DeadLetter) error { written = append(written, dls...); return nil }})
+			mustAddPartition(t, g, "t", 0)
+			err := g.AddRecords("t", 0, []record.ConsumerRecord{{Topic: "t", Offset: 3, Timestamp: 7, Key: []byte("k"), Value: []byte("bad")}})
+			if (err != nil) != c.fail {
+				t.Fatalf("AddRecords = %v, want failure %v", err, c.fail)
+			}
+			if len(written) != 1 || written[0].Topic != "dlq" || string(written[0].Value) != "bad" || written[0].Timestamp != 7 {
+				t.Fatalf("dead letters %+v, want the raw record for dlq", written)
+			}
+		})
+	}
+}
+
+func TestDeadLetterThatCannotBeWrittenFailsTheGroupNamingTheRecordsError(t *testing.T) {
+	g := New(Config{TaskID: "0_1", DeserializationHandler: handler.LogAndContinue{}, DeadLetterQueueTopic: "dlq"}) // no writer
+	mustAddPartition(t, g, "t", 0)
+	err := g.AddRecords("t", 0, []record.ConsumerRecord{{Topic: "t", Offset: 3, Value: []byte("bad")}})
+	var de *record.DeserializationError
+	if !errors.Is(err, handler.ErrDeadLetterWrite) || !errors.As(err, &de) {
+		t.Fatalf("AddRecords = %v, want ErrDeadLetterWrite wrapping the DeserializationError", err)
+	}
+	if g.Stats().SkippedDeserialization.Load() != 0 {
+		t.Error("the record counts as skipped though its dead letter was not written")
+	}
+}
