@@ -15,7 +15,9 @@
 //   - A handler only decides. The runtime always logs the failure and, when
 //     the answer is Continue, counts the skipped record under a drop
 //     reason, so no record is ever lost silently. Every dead letter written
-//     is counted too (task.Stats.DeadLettered).
+//     is counted too: by its task (task.Stats.DeadLettered), or, for a
+//     delivery failure reported after the task moved on, by the App's
+//     producer.
 //   - A nil handler is LogAndFail, the default of Kafka Streams.
 //   - A handler that panics is answered Fail with an error wrapping
 //     ErrHandlerPanic; its dead letters are not written.
@@ -24,17 +26,17 @@
 //     is never retried through a handler (which could loop) nor dropped.
 //   - Under exactly-once, dead letters go through the task's transactional
 //     producer with its outputs: a transaction that aborts (a Fail aborts
-//     the open one) discards them, and one that commits makes them visible
-//     to read_committed readers with the offsets of the records they
-//     replace. Under at-least-once they are acknowledged before the offsets
-//     of those records are committed.
+//     the open one) discards them, and one that commits commits them with
+//     the input offsets of the records they stand for. Under at-least-once
+//     they are acknowledged before those offsets are committed.
 //
 // The dead-letter queue. When Config.DeadLetterQueueTopic (Kafka Streams:
 // errors.dead.letter.queue.topic.name) is set, the built-in handlers,
 // LogAndFail and LogAndContinue, answer with one dead letter for the
 // failed record, built by NewDeadLetter: its key and value are the raw
 // bytes of the source record, exactly as consumed (never re-serialized),
-// its timestamp is the source record's, its headers are the source
+// its timestamp is the source record's (ErrorContext.Timestamp), its
+// headers are the source
 // record's followed by HeaderException, HeaderMessage, HeaderStacktrace,
 // HeaderTopic, HeaderPartition and HeaderOffset. Inside a punctuation there
 // is no source record: the dead letter has a null key and value, the
@@ -52,7 +54,8 @@
 // refused the record, say for its topic's max.message.bytes) is reported
 // after the task moved on: ErrorContext.Source is nil and the built-in
 // dead letter holds the failed record itself (its key, value and headers),
-// with the topic and partition it was for in the headers and offset "-1".
+// with the topic and partition it was for in the headers and offset "-1",
+// stamped with the time it is written.
 // A serializer's error in a sink is a processing error of the sink node
 // and goes to the ProcessingHandler (Kafka Streams gives it to the
 // production handler's handleSerializationError).
