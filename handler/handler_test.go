@@ -8,14 +8,20 @@ import (
 
 func TestBuiltInHandlersAnswerFailAndContinue(t *testing.T) {
 	pe := &ProcessingError{}
-	if (LogAndFail{}).OnProcessingError(pe) != Fail || (LogAndFail{}).OnDeserializationError("0_0", nil, nil) != Fail {
+	ec := &ErrorContext{}
+	if (LogAndFail{}).OnProcessingError(ec, pe).Result != Fail || (LogAndFail{}).OnDeserializationError(ec, nil, nil).Result != Fail ||
+		(LogAndFail{}).OnProductionError(ec, nil, nil).Result != Fail {
 		t.Error("LogAndFail does not fail")
 	}
-	if (LogAndContinue{}).OnProcessingError(pe) != Continue || (LogAndContinue{}).OnDeserializationError("0_0", nil, nil) != Continue {
+	if (LogAndContinue{}).OnProcessingError(ec, pe).Result != Continue || (LogAndContinue{}).OnDeserializationError(ec, nil, nil).Result != Continue ||
+		(LogAndContinue{}).OnProductionError(ec, nil, nil).Result != Continue {
 		t.Error("LogAndContinue does not continue")
 	}
 	if Fail.String() != "fail" || Continue.String() != "continue" {
 		t.Errorf("names %s %s", Fail, Continue)
+	}
+	if (Response{}).Result != Fail {
+		t.Error("the zero Response does not fail")
 	}
 }
 

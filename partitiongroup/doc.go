@@ -23,7 +23,8 @@
 //
 // Skips (each logged at warn level and counted in Stats, never silent):
 //   - a record that does not deserialize, when the DeserializationHandler
-//     answers Continue (with Fail, the error stops the task);
+//     answers Continue (with Fail, the error stops the task); the dead
+//     letters it answers with are written first (Config.DeadLetters);
 //   - a record whose extracted timestamp is negative.
 //
 // Skipped records still advance the partition's committable offset.

@@ -29,6 +29,14 @@ type Config struct {
 	// DeserializationHandler decides about undeserializable records; nil
 	// means handler.LogAndFail.
 	DeserializationHandler handler.DeserializationHandler
+	// DeadLetterQueueTopic is handed to the DeserializationHandler
+	// (handler.ErrorContext); empty means none is configured.
+	DeadLetterQueueTopic string
+	// DeadLetters writes the dead letters the DeserializationHandler
+	// answers with, before the record is skipped or the group fails; its
+	// error fails the group. Nil makes any dead letter an error wrapping
+	// handler.ErrDeadLetterWrite (none is ever dropped).
+	DeadLetters func([]handler.DeadLetter) error
 	// Logger receives skip warnings; nil means no logging.
 	Logger *zap.Logger
 	// Stats receives counters; nil means a private Stats.
@@ -79,6 +87,9 @@ type Taken struct {
 	Partition int32
 	Offset    int64
 	Timestamp int64
+	// Raw is the record as consumed, for error handlers (dead letters);
+	// it must not be modified.
+	Raw *record.ConsumerRecord
 }
 
 // ErrUnknownPartition is returned for a partition the group does not hold.
@@ -101,6 +112,7 @@ type queue struct {
 	headTS    int64
 	headOff   int64
 	headBytes int64
+	headRaw   *record.ConsumerRecord
 
 	partitionTime int64
 	consumed      int64 // next offset to commit; -1 if nothing consumed
@@ -398,7 +410,7 @@ func (g *PartitionGroup) Next() (t Taken, ok bool, err error) {
 		}
 	}
 	g.pending = q
-	return Taken{Queue: q.index, Topic: q.topic, Partition: q.partition, Offset: q.headOff, Timestamp: ts}, true, nil
+	return Taken{Queue: q.index, Topic: q.topic, Partition: q.partition, Offset: q.headOff, Timestamp: ts, Raw: q.headRaw}, true, nil
 }
 
 // settle decodes the next head of the queue whose head was taken last and
@@ -434,16 +446,20 @@ func (g *PartitionGroup) updateHead(q *queue) error {
 			if !errors.As(err, &de) {
 				return fmt.Errorf("task %s: %s: %w", g.cfg.TaskID, raw.Metadata(), err)
 			}
-			resp, herr := handler.Deserialization(g.cfg.DeserializationHandler, g.cfg.TaskID, raw, err)
+			resp, herr := g.askDeserialization(q, raw, err)
 			if herr != nil {
 				return fmt.Errorf("task %s: %w", g.cfg.TaskID, herr)
 			}
-			if resp != handler.Continue {
+			if derr := g.writeDeadLetters(resp.DeadLetters, raw); derr != nil {
+				return fmt.Errorf("%w (while handling: %w)", derr, err)
+			}
+			if resp.Result != handler.Continue {
 				return fmt.Errorf("task %s: %w", g.cfg.TaskID, err)
 			}
 			g.logger.Warn("skipping record that does not deserialize",
 				zap.String("task", g.cfg.TaskID), zap.String("topic", raw.Topic),
-				zap.Int32("partition", raw.Partition), zap.Int64("offset", raw.Offset), zap.Error(err))
+				zap.Int32("partition", raw.Partition), zap.Int64("offset", raw.Offset),
+				zap.Int("dead_letters", len(resp.DeadLetters)), zap.Error(err))
 			g.stats.SkippedDeserialization.Add(1)
 			q.consumed = raw.Offset + 1
 			continue
@@ -460,9 +476,30 @@ func (g *PartitionGroup) updateHead(q *queue) error {
 			q.consumed = raw.Offset + 1
 			continue
 		}
-		q.hasHead, q.headTS, q.headOff, q.headBytes = true, ts, raw.Offset, size
+		q.hasHead, q.headTS, q.headOff, q.headBytes, q.headRaw = true, ts, raw.Offset, size, raw
 	}
 	return nil
+}
+
+// askDeserialization asks the handler about raw.
+func (g *PartitionGroup) askDeserialization(q *queue, raw *record.ConsumerRecord, cause error) (handler.Response, error) {
+	ec := &handler.ErrorContext{TaskID: g.cfg.TaskID, Source: raw, Timestamp: raw.Timestamp,
+		DeadLetterQueueTopic: g.cfg.DeadLetterQueueTopic}
+	if n, ok := q.head.(interface{ Node() string }); ok {
+		ec.Node = n.Node()
+	}
+	return handler.Deserialization(g.cfg.DeserializationHandler, ec, raw, cause)
+}
+
+// writeDeadLetters writes the handler's dead letters, whatever its Result.
+func (g *PartitionGroup) writeDeadLetters(dls []handler.DeadLetter, raw *record.ConsumerRecord) error {
+	switch {
+	case len(dls) == 0:
+		return nil
+	case g.cfg.DeadLetters == nil:
+		return fmt.Errorf("task %s: %w: %d dead letters for %s and no writer", g.cfg.TaskID, handler.ErrDeadLetterWrite, len(dls), raw.Metadata())
+	}
+	return g.cfg.DeadLetters(dls)
 }
 
 func (q *queue) pop() *record.ConsumerRecord {
@@ -504,7 +541,7 @@ func (g *PartitionGroup) Clear() {
 	g.pending = nil
 	for _, q := range g.queues {
 		q.batches, q.bi, q.ri, q.n, q.bytes = nil, 0, 0, 0, 0
-		q.hasHead, q.hasDeadline, q.heapIndex = false, false, -1
+		q.hasHead, q.hasDeadline, q.heapIndex, q.headRaw = false, false, -1, nil
 	}
 	g.heap = g.heap[:0]
 	g.buffered, g.bytes = 0, 0

@@ -193,6 +193,10 @@ func TestTakenReportsQueueIndexInAddPartitionOrder(t *testing.T) {
 	mustAddPartition(t, g, "b", 3)
 	mustAddRecords(t, g, "b", 3, recs("b", 3, 42, 5))
 	tk := mustNext(t, g)
+	if tk.Raw == nil || tk.Raw.Topic != "b" || tk.Raw.Offset != 42 {
+		t.Fatalf("Taken.Raw = %+v, want the raw record b-3@42", tk.Raw)
+	}
+	tk.Raw = nil
 	want := Taken{Queue: 1, Topic: "b", Partition: 3, Offset: 42, Timestamp: 5}
 	if tk != want {
 		t.Fatalf("Taken = %+v, want %+v", tk, want)
@@ -370,8 +374,8 @@ type recordingHandler struct {
 	errs    []error
 }
 
-func (h *recordingHandler) OnDeserializationError(taskID string, raw *record.ConsumerRecord, err error) handler.Response {
-	h.taskIDs = append(h.taskIDs, taskID)
+func (h *recordingHandler) OnDeserializationError(ec *handler.ErrorContext, raw *record.ConsumerRecord, err error) handler.Response {
+	h.taskIDs = append(h.taskIDs, ec.TaskID)
 	h.offsets = append(h.offsets, raw.Offset)
 	h.errs = append(h.errs, err)
 	return h.resp
@@ -412,7 +416,7 @@ func TestDeserializationErrorWithLogAndContinueIsSkippedCountedAndCommitted(t *t
 }
 
 func TestDeserializationHandlerIsAskedWithTaskRecordAndError(t *testing.T) {
-	h := &recordingHandler{resp: handler.Continue}
+	h := &recordingHandler{resp: handler.ContinueWith()}
 	g := New(Config{TaskID: "2_5", DeserializationHandler: h})
 	mustAddPartition(t, g, "a", 5)
 	mustAddRecords(t, g, "a", 5, []record.ConsumerRecord{withValue(rec("a", 5, 77, 1), "bad")})
@@ -432,7 +436,7 @@ func TestDeserializationErrorWithDefaultHandlerFailsNamingTask(t *testing.T) {
 	}{
 		{"nil handler", nil},
 		{"LogAndFail", handler.LogAndFail{}},
-		{"handler answering Fail", &recordingHandler{resp: handler.Fail}},
+		{"handler answering Fail", &recordingHandler{resp: handler.FailWith()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkErr := func(op string, err error, offset int64) {
@@ -1158,5 +1162,40 @@ func TestBatchListStaysBoundedWhileConsumerKeepsUpOneBatchBehind(t *testing.T) {
 	}
 	if maxLen > 100 {
 		t.Fatalf("batch list grew to %d entries with 2 batches outstanding", maxLen)
+	}
+}
+
+func TestDeadLettersOfTheDeserializationHandlerAreWrittenWhateverItAnswers(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		h    handler.DeserializationHandler
+		fail bool
+	}{{"LogAndContinue", handler.LogAndContinue{}, false}, {"LogAndFail", handler.LogAndFail{}, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			var written []handler.DeadLetter
+			g := New(Config{TaskID: "0_1", DeserializationHandler: c.h, DeadLetterQueueTopic: "dlq",
+				DeadLetters: func(dls []handler.DeadLetter) error { written = append(written, dls...); return nil }})
+			mustAddPartition(t, g, "t", 0)
+			err := g.AddRecords("t", 0, []record.ConsumerRecord{{Topic: "t", Offset: 3, Timestamp: 7, Key: []byte("k"), Value: []byte("bad")}})
+			if (err != nil) != c.fail {
+				t.Fatalf("AddRecords = %v, want failure %v", err, c.fail)
+			}
+			if len(written) != 1 || written[0].Topic != "dlq" || string(written[0].Value) != "bad" || written[0].Timestamp != 7 {
+				t.Fatalf("dead letters %+v, want the raw record for dlq", written)
+			}
+		})
+	}
+}
+
+func TestDeadLetterThatCannotBeWrittenFailsTheGroupNamingTheRecordsError(t *testing.T) {
+	g := New(Config{TaskID: "0_1", DeserializationHandler: handler.LogAndContinue{}, DeadLetterQueueTopic: "dlq"}) // no writer
+	mustAddPartition(t, g, "t", 0)
+	err := g.AddRecords("t", 0, []record.ConsumerRecord{{Topic: "t", Offset: 3, Value: []byte("bad")}})
+	var de *record.DeserializationError
+	if !errors.Is(err, handler.ErrDeadLetterWrite) || !errors.As(err, &de) {
+		t.Fatalf("AddRecords = %v, want ErrDeadLetterWrite wrapping the DeserializationError", err)
+	}
+	if g.Stats().SkippedDeserialization.Load() != 0 {
+		t.Error("the record counts as skipped though its dead letter was not written")
 	}
 }

@@ -203,7 +203,7 @@ func configMap(cfg *Config, kind clientKind, logs chan kafka.LogEvent) kafka.Con
 		extra = cfg.ConsumerConfig
 	case appProducer:
 		cm["partitioner"] = "murmur2_random" // where Java clients put keys
-		cm["go.delivery.report.fields"] = "none"
+		cm["go.delivery.report.fields"] = deliveryReportFields(cfg)
 		cm["linger.ms"] = 5
 		cm["enable.idempotence"] = true
 		if eos {

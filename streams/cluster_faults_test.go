@@ -235,7 +235,7 @@ func TestPanickingHandlersStopTheAppWithAnErrorInsteadOfCrashing(t *testing.T) {
 		c := cluster(t, map[string]int32{"in": 1, "out": 1})
 		produce(t, c.Bootstrap(), "in", []kv{{"bad", "0", 1}})
 		app := start(t, retimeTopology(t), streams.Config{ApplicationID: "panic-prod", BootstrapServers: c.Bootstrap(),
-			ProductionHandler: productionFunc(func(string, int32, error) handler.Response { panic("handler bug") })})
+			ProductionHandler: productionFunc(func(*handler.ProducerRecord, error) handler.Response { panic("handler bug") })})
 		select {
 		case err := <-app.done:
 			if !errors.Is(err, handler.ErrHandlerPanic) {
@@ -263,7 +263,7 @@ func TestPanickingHandlersStopTheAppWithAnErrorInsteadOfCrashing(t *testing.T) {
 
 type panicDeser struct{}
 
-func (panicDeser) OnDeserializationError(string, *record.ConsumerRecord, error) handler.Response {
+func (panicDeser) OnDeserializationError(*handler.ErrorContext, *record.ConsumerRecord, error) handler.Response {
 	panic("handler bug")
 }
 

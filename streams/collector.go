@@ -55,6 +55,11 @@ type collector struct {
 	topics    map[string]*string
 	changelog map[string]string // store -> changelog topic
 	headers   []kafka.Header
+	dlq       kafka.Message // dead letters' message (see deadletter.go)
+	// task is the collector's task, bound once it exists: the production
+	// handler is asked with its ErrorContext and its dead letters are
+	// written (and counted) by it.
+	task boundTask
 
 	// The fields below are shared with the runtime goroutine; the padding
 	// keeps them off the cache lines of other tasks' collectors.
@@ -75,6 +80,15 @@ func newCollector(pr *producer, appID string, id processor.TaskID, logger *zap.L
 	pr.register(c)
 	return c
 }
+
+// boundTask is what a collector needs of its task (*task.Task).
+type boundTask interface {
+	ErrorContext() *handler.ErrorContext
+	WriteDeadLetters([]handler.DeadLetter) error
+}
+
+// bind makes t the collector's task; call it before the task runs.
+func (c *collector) bind(t boundTask) { c.task = t }
 
 func (c *collector) topic(name string) *string {
 	p, ok := c.topics[name]
@@ -156,7 +170,9 @@ func (c *collector) quiesce(deadline time.Time) bool {
 
 // Send implements processor.RecordCollector: one record of a sink. A
 // record the producer refuses at once goes to the production handler, which
-// runs outside the gate, so a slow handler holds up no commit.
+// runs outside the gate, so a slow handler holds up no commit; the dead
+// letters it answers with are written (through the gate) before Send
+// returns.
 func (c *collector) Send(topic string, partition int32, key, value []byte, headers record.Headers, ts int64) error {
 	var err error
 	if ts < minWritableTimestamp || ts > maxWritableTimestamp {
@@ -168,19 +184,56 @@ func (c *collector) Send(topic string, partition int32, key, value []byte, heade
 	if err == nil || errors.Is(err, handler.ErrFatal) || errors.Is(err, processor.ErrTaskClosed) {
 		return err
 	}
-	resp, herr := c.pr.ask(topic, partition, err)
+	rec := &handler.ProducerRecord{Topic: topic, Partition: partition, Key: key, Value: value, Headers: headers, Timestamp: ts}
+	if partition < 0 {
+		rec.Partition = -1
+	}
+	resp, herr := handler.Production(c.pr.handler, c.errorContext(), rec, err)
 	if herr != nil {
 		return handler.Fatal(herr)
 	}
-	if resp == handler.Continue {
+	if derr := c.writeDeadLetters(resp.DeadLetters); derr != nil {
+		return fmt.Errorf("%w (while handling the refused record for topic %q: %w)", derr, topic, err)
+	}
+	if resp.Result == handler.Continue {
 		c.logger.Warn("record refused by the producer; dropped as the production handler says",
-			zap.String("task", c.taskID), zap.String("topic", topic), zap.Int64("timestamp", ts), zap.Error(err))
+			zap.String("task", c.taskID), zap.String("topic", topic), zap.Int64("timestamp", ts),
+			zap.Int("dead_letters", len(resp.DeadLetters)), zap.Error(err))
 		c.pr.metrics.droppedProduction()
 		return nil
 	}
 	// The production handler's Fail stops the App; the processing handler
 	// is not asked again.
 	return handler.Fatal(err)
+}
+
+// errorContext is the production handler's ErrorContext for a refusal.
+func (c *collector) errorContext() *handler.ErrorContext {
+	if c.task != nil {
+		return c.task.ErrorContext()
+	}
+	return &handler.ErrorContext{TaskID: c.taskID, DeadLetterQueueTopic: c.pr.dlqTopic}
+}
+
+// writeDeadLetters writes the production handler's dead letters through
+// the task (which counts them); the error is fatal.
+func (c *collector) writeDeadLetters(dls []handler.DeadLetter) error {
+	if len(dls) == 0 {
+		return nil
+	}
+	if c.task != nil {
+		return c.task.WriteDeadLetters(dls)
+	}
+	for i := range dls {
+		err := errors.New("no topic")
+		if dls[i].Topic != "" {
+			err = c.WriteDeadLetter(&dls[i])
+		}
+		if err != nil {
+			return handler.Fatal(fmt.Errorf("task %s: %w to topic %q: %w", c.taskID, handler.ErrDeadLetterWrite, dls[i].Topic, err))
+		}
+	}
+	return nil
 }
 
 // send hands one record to the producer through the gate (see enter).

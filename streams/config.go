@@ -139,10 +139,34 @@ type Config struct {
 	// DefaultTimestampExtractor; nil means record.FailOnInvalidTimestamp().
 	DefaultTimestampExtractor record.TimestampExtractor
 	// DeserializationHandler, ProcessingHandler, ProductionHandler; nil
-	// means fail (handler.LogAndFail).
+	// means fail (handler.LogAndFail). Dead letters they answer with are
+	// written before the record is skipped or the App fails (see the
+	// handler package). A ProductionHandler under AtLeastOnce is also
+	// asked about deliveries that fail after the task moved on; for those
+	// it gets the failed record's key, value and headers, which the
+	// producer then copies out of librdkafka for every delivery report
+	// (two or three allocations per record on the producer's event
+	// goroutine, never on a task's). Without a ProductionHandler or a
+	// DeadLetterQueueTopic, delivery reports carry no record bytes.
 	DeserializationHandler handler.DeserializationHandler
 	ProcessingHandler      handler.ProcessingHandler
 	ProductionHandler      ProductionHandler
+	// DeadLetterQueueTopic (Kafka Streams: errors.dead.letter.queue.topic.name)
+	// is where the built-in handlers (handler.LogAndFail, the default, and
+	// handler.LogAndContinue) write a dead letter for every record they
+	// fail or skip: the source record's raw key, value and headers plus
+	// headers naming the error and the source topic, partition and offset
+	// (handler.NewDeadLetter). Empty (the default) writes none. Custom
+	// handlers write the dead letters they choose, for any topic, and see
+	// this name in handler.ErrorContext. The App does not create the topic
+	// (neither does Kafka Streams): create it before starting. A dead
+	// letter that cannot be written stops the App with an error wrapping
+	// handler.ErrDeadLetterWrite naming the topic. Under ExactlyOnceV2
+	// dead letters are part of the task's transaction; under AtLeastOnce
+	// they are acknowledged before the offsets of their records are
+	// committed. It must be a valid topic name and not one the topology
+	// reads (its dead letters would be read again).
+	DeadLetterQueueTopic string
 	// Logger; nil means zap.NewNop().
 	Logger *zap.Logger
 	// Registerer receives the App's Prometheus metrics; nil registers none.
@@ -163,11 +187,9 @@ type Config struct {
 	AdminConfig    map[string]any
 }
 
-// ProductionHandler decides about a record the producer could not deliver
-// (after librdkafka's own retries of retriable errors).
-type ProductionHandler interface {
-	OnProductionError(topic string, partition int32, err error) handler.Response
-}
+// ProductionHandler decides about a record the producer could not write;
+// see handler.ProductionHandler.
+type ProductionHandler = handler.ProductionHandler
 
 // ErrConfig is wrapped by New's error for an invalid Config.
 var ErrConfig = errors.New("streams: invalid config")
@@ -289,6 +311,11 @@ func (c *Config) validate() error {
 	if c.RepartitionPurgeInterval < 0 {
 		bad("RepartitionPurgeInterval %v is negative", c.RepartitionPurgeInterval)
 	}
+	if c.DeadLetterQueueTopic != "" {
+		if err := checkTopicName("DeadLetterQueueTopic", c.DeadLetterQueueTopic); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.ReplicationFactor < -1 {
 		bad("ReplicationFactor %d must be -1 (broker default) or positive", c.ReplicationFactor)
 	}
@@ -391,10 +418,34 @@ func (c *Config) checkTopology(topo *processor.Topology) error {
 				it.Name, it.Declared[i:i+1]))
 		}
 	}
+	if dlq := c.DeadLetterQueueTopic; dlq != "" {
+		if sub, ok := topo.SubtopologyOf(dlq); ok {
+			errs = append(errs, fmt.Errorf("DeadLetterQueueTopic %q is read by sub-topology %d: every dead letter would be read (and fail) again", dlq, sub))
+		}
+		for _, g := range topo.GlobalStores() {
+			if g.Topic == dlq {
+				errs = append(errs, fmt.Errorf("DeadLetterQueueTopic %q feeds global store %q: dead letters would be read into it", dlq, g.Name))
+			}
+		}
+	}
 	if len(errs) == 0 {
 		return nil
 	}
 	return fmt.Errorf("%w:\n  - %w", ErrConfig, joinLines(errs))
+}
+
+// checkTopicName checks a topic name given in field: Kafka's rules.
+func checkTopicName(field, name string) error {
+	switch {
+	case len(name) > maxTopicName:
+		return fmt.Errorf("%s %q has %d characters, Kafka allows %d", field, name, len(name), maxTopicName)
+	case name == "." || name == "..":
+		return fmt.Errorf("%s %q is not a valid topic name", field, name)
+	}
+	if i := strings.IndexFunc(name, func(r rune) bool { return !topicRune(r) }); i >= 0 {
+		return fmt.Errorf("%s %q may only hold letters, digits, '.', '_' and '-' (found %q)", field, name, name[i:i+1])
+	}
+	return nil
 }
 
 func topicRune(r rune) bool {

@@ -7,3 +7,14 @@ func Crash(a *App) error {
 	a.crash.Store(true)
 	return a.Close()
 }
+
+// DeadLettered returns the dead letters the App's running tasks wrote.
+func DeadLettered(a *App) int64 {
+	a.iqMu.Lock()
+	defer a.iqMu.Unlock()
+	var n int64
+	for _, t := range a.iq {
+		n += t.Stats().DeadLettered.Load()
+	}
+	return n
+}

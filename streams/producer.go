@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +33,16 @@ type producer struct {
 	// timeout is the producer's delivery timeout; waits for
 	// acknowledgements last this long plus deliveryMargin.
 	timeout time.Duration
+	// dlqTopic is Config.DeadLetterQueueTopic, for handlers' ErrorContext.
+	dlqTopic string
+	// deadLettered counts the dead letters written for delivery failures
+	// reported after their task moved on (at-least-once only, where the
+	// producer is never replaced); tasks count the others.
+	deadLettered atomic.Int64
+	// stop is closed when the producer closes: a wait for a dead letter's
+	// acknowledgement ends.
+	stop     chan struct{}
+	stopOnce sync.Once
 
 	failed    atomic.Bool  // failure is set
 	delivered atomic.Int64 // delivery reports handled
@@ -64,6 +73,7 @@ func newProducer(cl *clients, processID string, changelogs map[string]bool, m *m
 	}
 	pr := &producer{p: p, eos: cl.cfg.ProcessingGuarantee == ExactlyOnceV2, logger: cl.cfg.Logger,
 		handler: cl.cfg.ProductionHandler, metrics: m, onFatal: onFatal, timeout: deliveryTimeout(cl.cfg),
+		dlqTopic: cl.cfg.DeadLetterQueueTopic, stop: make(chan struct{}),
 		offsets: map[topicPartition]int64{}, tracked: changelogs, live: map[*collector]struct{}{},
 		done: make(chan struct{}), parts: map[string]int32{}}
 	pr.cond = sync.NewCond(&pr.mu)
@@ -100,7 +110,7 @@ func (pr *producer) delivered1(m *kafka.Message) {
 	tp := m.TopicPartition
 	var failure error
 	if tp.Error != nil {
-		failure = pr.deliveryFailed(tp)
+		failure = pr.deliveryFailed(m)
 	}
 	pr.mu.Lock()
 	first := false
@@ -124,7 +134,8 @@ func (pr *producer) delivered1(m *kafka.Message) {
 // deliveryFailed decides about an undelivered record and returns the error
 // that stops the App, or nil. It runs without the lock: the production
 // handler is user code.
-func (pr *producer) deliveryFailed(tp kafka.TopicPartition) error {
+func (pr *producer) deliveryFailed(m *kafka.Message) error {
+	tp := m.TopicPartition
 	topic := *tp.Topic
 	err := tp.Error
 	if pr.eos {
@@ -141,37 +152,36 @@ func (pr *producer) deliveryFailed(tp kafka.TopicPartition) error {
 		pr.mu.Unlock()
 		return nil
 	}
+	if isDeadLetter(m) {
+		// Never to the production handler, which could answer with
+		// another dead letter, and so on.
+		return deadLetterFailed(topic, err)
+	}
 	if pr.tracked[topic] {
 		// A lost changelog write would silently lose state: never skip it.
 		return fmt.Errorf("streams: changelog write to %s-%d failed: %w", topic, tp.Partition, err)
 	}
-	resp, herr := pr.ask(topic, tp.Partition, err)
+	// A delivery report carries no timestamp (confluent-kafka-go v2.11.1).
+	rec := &handler.ProducerRecord{Topic: topic, Partition: tp.Partition, Key: m.Key, Value: m.Value,
+		Headers: fromKafkaHeaders(m.Headers), Timestamp: -1}
+	if !m.Timestamp.IsZero() {
+		rec.Timestamp = m.Timestamp.UnixMilli()
+	}
+	ec := &handler.ErrorContext{Timestamp: rec.Timestamp, DeadLetterQueueTopic: pr.dlqTopic}
+	resp, herr := handler.Production(pr.handler, ec, rec, err)
 	if herr != nil {
 		return herr
 	}
-	if resp == handler.Continue {
+	if err := pr.writeDeadLettersNow(resp.DeadLetters); err != nil {
+		return fmt.Errorf("%w (while handling the failed delivery to %s-%d: %w)", err, topic, tp.Partition, tp.Error)
+	}
+	if resp.Result == handler.Continue {
 		pr.logger.Warn("record not delivered; dropped as the production handler says",
-			zap.String("topic", topic), zap.Int32("partition", tp.Partition), zap.Error(err))
+			zap.String("topic", topic), zap.Int32("partition", tp.Partition), zap.Int("dead_letters", len(resp.DeadLetters)), zap.Error(err))
 		pr.metrics.droppedProduction()
 		return nil
 	}
 	return fmt.Errorf("streams: delivery to %s-%d failed: %w", topic, tp.Partition, err)
-}
-
-// ask runs the production handler; a nil handler fails, and a panicking
-// one fails with the panic.
-func (pr *producer) ask(topic string, partition int32, cause error) (resp handler.Response, err error) {
-	if pr.handler == nil {
-		return handler.Fail, nil
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			resp = handler.Fail
-			err = fmt.Errorf("%w: production handler %T on a record for %s-%d: %v (while handling: %v)\n%s",
-				handler.ErrHandlerPanic, pr.handler, topic, partition, p, cause, debug.Stack())
-		}
-	}()
-	return pr.handler.OnProductionError(topic, partition, cause), nil
 }
 
 // permanentDeliveryError reports errors no retry of the same record can
@@ -464,6 +474,7 @@ func (pr *producer) purge() {
 // close closes the producer and waits for its event goroutine, at most
 // timeout; the caller purges first when records may be undeliverable.
 func (pr *producer) close(timeout time.Duration) error {
+	pr.stopOnce.Do(func() { close(pr.stop) })
 	done := make(chan struct{})
 	go func() {
 		pr.p.Close()

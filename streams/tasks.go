@@ -131,7 +131,7 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 	tcfg := task.Config{ID: id, ApplicationID: tm.cfg.ApplicationID, Topology: tm.a.topo, Collector: col,
 		Logger: tm.logger, MaxTaskIdle: tm.cfg.MaxTaskIdle, DefaultTimestampExtractor: tm.cfg.DefaultTimestampExtractor,
 		DeserializationHandler: tm.cfg.DeserializationHandler, ProcessingHandler: tm.cfg.ProcessingHandler,
-		StateDir: td.Path(), Cache: tm.cache, GlobalStores: tm.globals}
+		StateDir: td.Path(), Cache: tm.cache, GlobalStores: tm.globals, DeadLetterQueueTopic: tm.cfg.DeadLetterQueueTopic}
 	if len(logged) > 0 {
 		tcfg.Changelog = col
 	}
@@ -140,6 +140,7 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 		tm.prod.retire(col)
 		return fail(fmt.Errorf("streams: task %s: %w", id, err))
 	}
+	col.bind(tk)
 	if err := tk.InitializeStores(); err != nil {
 		tm.prod.retire(col)
 		return fail(errors.Join(fmt.Errorf("streams: task %s: %w", id, err), tk.Close()))

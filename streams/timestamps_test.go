@@ -64,10 +64,10 @@ func (p *passCount) Process(r record.Record[string, string]) error {
 
 func (p *passCount) Close() error { return nil }
 
-type productionFunc func(topic string, partition int32, err error) handler.Response
+type productionFunc func(rec *handler.ProducerRecord, err error) handler.Response
 
-func (f productionFunc) OnProductionError(topic string, partition int32, err error) handler.Response {
-	return f(topic, partition, err)
+func (f productionFunc) OnProductionError(_ *handler.ErrorContext, rec *handler.ProducerRecord, err error) handler.Response {
+	return f(rec, err)
 }
 
 const maxWritable = math.MaxInt64 / int64(time.Millisecond) // 2262-04-11
@@ -106,9 +106,9 @@ func TestSinkTimestampTheClientCannotWriteGoesToTheProductionHandler(t *testing.
 			produce(t, c.Bootstrap(), "in", []kv{{"good1", "5", 1}, {"bad", strconv.FormatInt(bad, 10), 1}, {"good2", "6", 1}})
 			var asked []error
 			cfg := streams.Config{ApplicationID: "ts-bad", BootstrapServers: c.Bootstrap(), CommitInterval: 50 * time.Millisecond,
-				ProductionHandler: productionFunc(func(topic string, _ int32, err error) handler.Response {
+				ProductionHandler: productionFunc(func(_ *handler.ProducerRecord, err error) handler.Response {
 					asked = append(asked, err)
-					return handler.Continue
+					return handler.ContinueWith()
 				})}
 			app := start(t, retimeTopology(t), cfg)
 			out := consumeUntil(t, c.Bootstrap(), "out", false, 30*time.Second, func(o []consumed) bool { return len(o) >= 2 }, app)
@@ -154,7 +154,7 @@ func TestChangelogTimestampsOutsideTheWritableRangeAreClamped(t *testing.T) {
 	c := cluster(t, map[string]int32{"in": 1, "out": 1})
 	produce(t, c.Bootstrap(), "in", []kv{{"zero", "0", 1}, {"max", strconv.FormatInt(math.MaxInt64, 10), 1}})
 	app := start(t, retimeTopology(t), streams.Config{ApplicationID: "ts-clamp", BootstrapServers: c.Bootstrap(), CommitInterval: 50 * time.Millisecond,
-		ProductionHandler: productionFunc(func(string, int32, error) handler.Response { return handler.Continue })})
+		ProductionHandler: productionFunc(func(*handler.ProducerRecord, error) handler.Response { return handler.ContinueWith() })})
 	cl := consumeUntil(t, c.Bootstrap(), "ts-clamp-seen-changelog", false, 30*time.Second, func(o []consumed) bool { return len(o) >= 2 }, app)
 	if len(cl) != 2 || cl[0].ts != 1 || cl[1].ts != maxWritable {
 		t.Fatalf("changelog timestamps %v, want [1 %d]", cl, maxWritable)

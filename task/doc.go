@@ -23,7 +23,12 @@
 // Clock. A failure in user code (error or panic, in Process or a punctuator)
 // becomes a *handler.ProcessingError naming task, node, topic, partition and
 // offset, and goes to the ProcessingHandler: Continue logs it and counts the
-// record as dropped; Fail (the default) returns it.
+// record as dropped; Fail (the default) returns it. The dead letters a
+// handler answers with (deserialization, processing, or the production
+// handler the Collector asks) are written first through the Collector
+// (WriteDeadLetters; see DeadLetterWriter) and counted in
+// Stats.DeadLettered; one that cannot be written fails the task whatever
+// the handler said.
 //
 // Commit flushes the stores and reports, per input partition that consumed
 // anything, the next offset to consume and the partition time.

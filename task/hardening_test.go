@@ -79,11 +79,11 @@ func TestStreamTimePunctuatorWaitsForTheFirstRecordWithoutRestoredTime(t *testin
 
 type panickingHandler struct{}
 
-func (panickingHandler) OnProcessingError(*handler.ProcessingError) handler.Response {
+func (panickingHandler) OnProcessingError(*handler.ErrorContext, *handler.ProcessingError) handler.Response {
 	panic("handler bug")
 }
 
-func (panickingHandler) OnDeserializationError(string, *record.ConsumerRecord, error) handler.Response {
+func (panickingHandler) OnDeserializationError(*handler.ErrorContext, *record.ConsumerRecord, error) handler.Response {
 	panic("handler bug")
 }
 
@@ -131,7 +131,7 @@ func TestPanickingDeserializationHandlerFailsTheTaskInsteadOfCrashing(t *testing
 func TestRecordFailingAfterCancelSkipsTheHandlerAndIsNotCommitted(t *testing.T) {
 	var fired []int64
 	asked := 0
-	h := handlerFunc(func(*handler.ProcessingError) handler.Response { asked++; return handler.Continue })
+	h := handlerFunc(func(*handler.ProcessingError) handler.Response { asked++; return handler.ContinueWith() })
 	tk := runningTask(t, Config{ID: processor.TaskID{Partition: 2}, Topology: tickerTopology(t, errors.New("call aborted"), &fired),
 		ProcessingHandler: h})
 	must(t, tk.AddRecords("in", 2, []record.ConsumerRecord{raw("in", 0, 1, "a"), raw("in", 1, 2, "b")}))
@@ -150,7 +150,9 @@ func TestRecordFailingAfterCancelSkipsTheHandlerAndIsNotCommitted(t *testing.T) 
 
 type handlerFunc func(*handler.ProcessingError) handler.Response
 
-func (f handlerFunc) OnProcessingError(pe *handler.ProcessingError) handler.Response { return f(pe) }
+func (f handlerFunc) OnProcessingError(_ *handler.ErrorContext, pe *handler.ProcessingError) handler.Response {
+	return f(pe)
+}
 
 type refusingChangelog struct{}
 

@@ -99,6 +99,11 @@ type Config struct {
 	DeserializationHandler handler.DeserializationHandler
 	// ProcessingHandler; nil means handler.LogAndFail.
 	ProcessingHandler handler.ProcessingHandler
+	// DeadLetterQueueTopic is handed to the handlers (handler.ErrorContext):
+	// the built-in ones write a dead letter there for each failure. Empty
+	// means none. Dead letters go through the Collector (see
+	// DeadLetterWriter).
+	DeadLetterQueueTopic string
 	// StateDir is the task's state directory, passed to stores; persistent
 	// stores need it. The caller locks it (see store/statedir).
 	StateDir string
@@ -125,6 +130,9 @@ type Stats struct {
 	Punctuations atomic.Int64
 	// Commits counts commits.
 	Commits atomic.Int64
+	// DeadLettered counts the dead letters the task wrote, for any
+	// handler (see WriteDeadLetters).
+	DeadLettered atomic.Int64
 
 	// byReason counts drops processors report through Context.Dropped.
 	byReason sync.Map // string -> *atomic.Int64
@@ -191,6 +199,9 @@ type Task struct {
 	nowFn          func() int64
 	runPunctuation func(*punctuate.Schedule, int64) error
 	current        partitiongroup.Taken
+	inRecord       bool  // current is being processed (see ErrorContext)
+	punctuating    bool  // a punctuator runs, at punctuationTime
+	punctTime      int64 // the running punctuation's time
 	commitNeeded   bool
 	commitRequest  bool
 	storesOpen     []store.StateStore
@@ -226,6 +237,7 @@ func New(cfg Config) (*Task, error) {
 	t.graph = g
 	t.group = partitiongroup.New(partitiongroup.Config{
 		TaskID: t.id, MaxTaskIdle: cfg.MaxTaskIdle, DeserializationHandler: cfg.DeserializationHandler,
+		DeadLetterQueueTopic: cfg.DeadLetterQueueTopic, DeadLetters: t.WriteDeadLetters,
 		Logger: t.logger, Stats: &t.stats.Stats,
 	})
 	for _, topic := range cfg.Topology.Subtopologies()[cfg.ID.Subtopology].SourceTopics {
@@ -434,7 +446,9 @@ func (t *Task) Process() (bool, error) {
 
 func (t *Task) forward() (err error) {
 	t.graph.ResetCurrent()
+	t.inRecord = true
 	defer func() {
+		t.inRecord = false
 		if p := recover(); p != nil {
 			err = t.handle(&handler.ProcessingError{Node: t.graph.CurrentNode(),
 				Err: fmt.Errorf("%w: %v", handler.ErrPanic, p), Panic: p, Stack: debug.Stack()}, false)
@@ -446,7 +460,8 @@ func (t *Task) forward() (err error) {
 	return nil
 }
 
-// handle completes a ProcessingError with its location and asks the handler.
+// handle completes a ProcessingError with its location, asks the handler
+// and writes the dead letters it answers with, whatever its Result.
 func (t *Task) handle(pe *handler.ProcessingError, punctuation bool) error {
 	pe.TaskID = t.id
 	pe.Punctuation = punctuation
@@ -466,15 +481,19 @@ func (t *Task) handle(pe *handler.ProcessingError, punctuation bool) error {
 		// its changelog would differ from then on.
 		return pe
 	}
-	resp, herr := handler.Processing(t.cfg.ProcessingHandler, pe)
+	resp, herr := handler.Processing(t.cfg.ProcessingHandler, t.failureContext(pe.Node, punctuation), pe)
 	if herr != nil {
 		return fmt.Errorf("task %s: %w", t.id, herr)
 	}
-	if resp == handler.Continue {
+	if err := t.WriteDeadLetters(resp.DeadLetters); err != nil {
+		return fmt.Errorf("%w (while handling: %w)", err, pe)
+	}
+	if resp.Result == handler.Continue {
 		t.stats.DroppedProcessingError.Add(1)
 		t.logger.Warn("processing failed; record dropped as the processing handler says",
 			zap.String("node", pe.Node), zap.String("topic", pe.Topic), zap.Int32("partition", pe.Partition),
-			zap.Int64("offset", pe.Offset), zap.Bool("punctuation", punctuation), zap.Error(pe.Err))
+			zap.Int64("offset", pe.Offset), zap.Bool("punctuation", punctuation),
+			zap.Int("dead_letters", len(resp.DeadLetters)), zap.Error(pe.Err))
 		return nil
 	}
 	return pe
@@ -500,6 +519,8 @@ func (t *Task) punctuate(s *punctuate.Schedule, now int64) (err error) {
 	t.stats.Punctuations.Add(1)
 	t.commitNeeded = true
 	node := ""
+	wasPunctuating, wasTime := t.punctuating, t.punctTime
+	t.punctuating, t.punctTime = true, now
 	defer func() {
 		if p := recover(); p != nil {
 			if n := t.graph.CurrentNode(); n != "" {
@@ -508,6 +529,7 @@ func (t *Task) punctuate(s *punctuate.Schedule, now int64) (err error) {
 			err = t.handle(&handler.ProcessingError{Node: node,
 				Err: fmt.Errorf("%w: %v", handler.ErrPanic, p), Panic: p, Stack: debug.Stack()}, true)
 		}
+		t.punctuating, t.punctTime = wasPunctuating, wasTime
 	}()
 	if err := t.graph.Punctuate(s.Owner, s.Fn, now); err != nil {
 		return t.handle(&handler.ProcessingError{Node: nodeOf(err, t.graph), Err: unwrapNode(err)}, true)

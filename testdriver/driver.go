@@ -33,6 +33,11 @@ type Config struct {
 	DeserializationHandler handler.DeserializationHandler
 	// ProcessingHandler; nil means handler.LogAndFail.
 	ProcessingHandler handler.ProcessingHandler
+	// DeadLetterQueueTopic, as streams.Config's: the built-in handlers
+	// write a dead letter there for each record they fail or skip. Dead
+	// letters (of any handler, to any topic) are read like sink outputs,
+	// with CreateOutputTopic.
+	DeadLetterQueueTopic string
 	// Logger; nil means zap.NewNop().
 	Logger *zap.Logger
 	// StateDir holds persistent (RocksDB) stores under
@@ -167,6 +172,7 @@ func New(t *processor.Topology, cfg Config) (*Driver, error) {
 			DefaultTimestampExtractor: cfg.DefaultTimestampExtractor,
 			DeserializationHandler:    cfg.DeserializationHandler,
 			ProcessingHandler:         cfg.ProcessingHandler,
+			DeadLetterQueueTopic:      cfg.DeadLetterQueueTopic,
 			StateDir:                  td.Path(),
 			Cache:                     cache,
 			GlobalStores:              d.globalViews,
