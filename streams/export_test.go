@@ -10,10 +10,10 @@ func Crash(a *App) error {
 
 // DeadLettered returns the dead letters the App's running tasks wrote.
 func DeadLettered(a *App) int64 {
-	a.iqMu.Lock()
-	defer a.iqMu.Unlock()
+	a.iq.mu.Lock()
+	defer a.iq.mu.Unlock()
 	var n int64
-	for _, t := range a.iq {
+	for _, t := range a.iq.tasks {
 		n += t.Stats().DeadLettered.Load()
 	}
 	return n
