@@ -51,7 +51,8 @@
 // Each scenario logs its figures: ends per kind and point, records in,
 // outputs read, duplicates, rewinds, the at-least-once over-count, recovery
 // times (restart to RUNNING, kill to RUNNING), the longest output stall,
-// dead group members the janitor removed, and the wall time per phase.
+// dead group members the janitor removed, members removed while the sync
+// hold held their SyncGroup, and the wall time per phase.
 //
 // # Running
 //
@@ -84,6 +85,23 @@
 // whose connection has been closed for longer than the session timeout, as a
 // real broker's session expiry would; MILLRACE_CRASH_NO_JANITOR=1 turns it
 // off. TestKfakeKeepsMemberKilledWhileJoining reproduces the bug on its own.
+//
+// It also runs a sync hold for another: kfake parks a follower's SyncGroup
+// until the leader's arrives, and when a member with a parked SyncGroup is
+// removed (its session expires, the janitor's LeaveGroup, or static instance
+// a's next incarnation joins with the same InstanceID after a kill right
+// after its SyncGroup), kfake counts it as a member leaving the join
+// barrier. Its count of joining members ends one too low, and the next
+// rebalance waits for the rebalance timeout (max.poll.interval.ms, 5
+// minutes) with both Apps in REBALANCING. The hold keeps each follower's
+// SyncGroup (one without assignments) in a kfake control function while the
+// group waits for its leader's, then lets kfake answer it; kfake never parks
+// one, the client sees the same answers at the same points, and nothing is
+// answered or timed out in kfake's place, so a hung App still shows.
+// MILLRACE_CRASH_NO_SYNC_HOLD=1 turns it off; the run's figures count the
+// members removed while held (each a stall without the hold).
+// TestKfakeStallsRebalanceAfterRemovingFollowerWaitingInSync reproduces the
+// bug on its own.
 //
 // # Issues found
 //
