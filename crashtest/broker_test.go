@@ -207,10 +207,12 @@ func brokerMain() int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // before c.Close: the sync hold stops asking kfake first
 	if os.Getenv(envNoSyncHold) == "" {
-		holdFollowerSyncs(ctx, c, func(group, member string) {
-			fmt.Fprintf(os.Stderr, "%s sync hold: member %s left group %s while its SyncGroup was held (kfake would have stalled the next rebalance)\n",
-				time.Now().Format(time.RFC3339Nano), member, group)
-			e.emit("SYNCHOLD %s %s", group, member)
+		holdFollowerSyncs(ctx, c, func(h heldSync) {
+			fmt.Fprintf(os.Stderr, "%s sync hold: held the SyncGroup of member %s (group %s, generation %d) for %v; member removed meanwhile: %v\n",
+				time.Now().Format(time.RFC3339Nano), h.member, h.group, h.generation, h.held.Round(time.Millisecond), h.removed)
+			if h.removed { // kfake alone would have stalled the next rebalance
+				e.emit("SYNCHOLD %s %s", h.group, h.member)
+			}
 		})
 	}
 	var wg sync.WaitGroup

@@ -57,12 +57,21 @@ const envNoSyncHold = "MILLRACE_CRASH_NO_SYNC_HOLD" // broker: set to run withou
 // follower's answer.
 const syncHoldPoll = 2 * time.Millisecond
 
-// holdFollowerSyncs installs the sync hold on c. removed, if not nil, is
-// called for each held SyncGroup whose member left the group while held:
-// each is a stall of the group that kfake would have caused. The hold
-// stops holding when ctx ends; cancel ctx before closing c (kfake's
-// GroupInfo blocks once c is closed).
-func holdFollowerSyncs(ctx context.Context, c *kfake.Cluster, removed func(group, member string)) {
+// heldSync is one SyncGroup the sync hold held.
+type heldSync struct {
+	group, member string
+	generation    int32
+	held          time.Duration
+	// removed is set when the member left the group while held: kfake
+	// alone would have stalled the next rebalance.
+	removed bool
+}
+
+// holdFollowerSyncs installs the sync hold on c. released, if not nil, is
+// called for each held SyncGroup as it goes to kfake. The hold stops
+// holding when ctx ends; cancel ctx before closing c (kfake's GroupInfo
+// blocks once c is closed).
+func holdFollowerSyncs(ctx context.Context, c *kfake.Cluster, released func(heldSync)) {
 	// The control never handles a request (it returns handled=false), so
 	// kfake keeps it without KeepControl.
 	c.ControlKey(int16(kmsg.SyncGroup), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
@@ -71,6 +80,7 @@ func holdFollowerSyncs(ctx context.Context, c *kfake.Cluster, removed func(group
 			!awaitsLeaderSync(c.GroupInfo(req.Group), req.Generation) {
 			return nil, nil, false
 		}
+		start := time.Now()
 		c.SleepControl(func() {
 			tick := time.NewTicker(syncHoldPoll)
 			defer tick.Stop()
@@ -85,8 +95,9 @@ func holdFollowerSyncs(ctx context.Context, c *kfake.Cluster, removed func(group
 				}
 			}
 		})
-		if removed != nil && ctx.Err() == nil && !hasMember(c.GroupInfo(req.Group), req.MemberID) {
-			removed(req.Group, req.MemberID)
+		if released != nil && ctx.Err() == nil {
+			released(heldSync{group: req.Group, member: req.MemberID, generation: req.Generation, held: time.Since(start),
+				removed: !hasMember(c.GroupInfo(req.Group), req.MemberID)})
 		}
 		return nil, nil, false
 	})

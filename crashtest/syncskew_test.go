@@ -134,9 +134,12 @@ func startSyncSkew(t *testing.T, hold bool, followerSessionMs int32) *syncSkew {
 		closers: map[*rawMember]func(){}}
 	s.log = logGroupRequests(c)
 	if hold {
-		holdFollowerSyncs(ctx, c, func(_, member string) {
+		holdFollowerSyncs(ctx, c, func(h heldSync) {
+			if !h.removed {
+				return
+			}
 			select {
-			case s.removed <- member:
+			case s.removed <- h.member:
 			default:
 			}
 		})
