@@ -66,9 +66,22 @@ func (m *rawMember) join(ctx context.Context) (*kmsg.JoinGroupResponse, error) {
 // syncAsLeader gives every member of the join response one partition of
 // "t", in order.
 func (m *rawMember) syncAsLeader(ctx context.Context, jr *kmsg.JoinGroupResponse) error {
+	_, err := m.sync(ctx, jr.Members)
+	return err
+}
+
+// syncAsFollower sends a SyncGroup without assignments, as a follower
+// does, and returns the assignment it gets.
+func (m *rawMember) syncAsFollower(ctx context.Context) (*kmsg.ConsumerMemberAssignment, error) {
+	return m.sync(ctx, nil)
+}
+
+// sync sends a SyncGroup that gives each of members one partition of "t",
+// in order (none for a follower), and returns the assignment it gets.
+func (m *rawMember) sync(ctx context.Context, members []kmsg.JoinGroupResponseMember) (*kmsg.ConsumerMemberAssignment, error) {
 	req := kmsg.NewPtrSyncGroupRequest()
 	req.Group, req.MemberID, req.Generation, req.InstanceID = m.group, m.memberID, m.gen, m.instanceID
-	for i, mem := range jr.Members {
+	for i, mem := range members {
 		a := kmsg.NewConsumerMemberAssignment()
 		tp := kmsg.NewConsumerMemberAssignmentTopic()
 		tp.Topic, tp.Partitions = "t", []int32{int32(i)}
@@ -77,18 +90,6 @@ func (m *rawMember) syncAsLeader(ctx context.Context, jr *kmsg.JoinGroupResponse
 		sa.MemberID, sa.MemberAssignment = mem.MemberID, a.AppendTo(nil)
 		req.GroupAssignment = append(req.GroupAssignment, sa)
 	}
-	resp, err := req.RequestWith(ctx, m.cl)
-	if err != nil {
-		return err
-	}
-	return kerr.ErrorForCode(resp.ErrorCode)
-}
-
-// syncAsFollower sends a SyncGroup without assignments, as a follower
-// does, and returns the assignment it gets.
-func (m *rawMember) syncAsFollower(ctx context.Context) (*kmsg.ConsumerMemberAssignment, error) {
-	req := kmsg.NewPtrSyncGroupRequest()
-	req.Group, req.MemberID, req.Generation, req.InstanceID = m.group, m.memberID, m.gen, m.instanceID
 	resp, err := req.RequestWith(ctx, m.cl)
 	if err != nil {
 		return nil, err
