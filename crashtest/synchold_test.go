@@ -32,9 +32,10 @@ package crashtest
 // (kfake then answers with the assignment, as it would have) or after
 // another rebalance started (kfake answers REBALANCE_IN_PROGRESS,
 // UNKNOWN_MEMBER_ID or FENCED_INSTANCE_ID, as the sender's state requires).
-// The leader's SyncGroup goes to kfake at once. kfake thus never has a
-// member waiting on a SyncGroup, and removing a member cannot skew its
-// count. A client sees no difference: kfake mutes a connection while one of
+// The leader's SyncGroup goes to kfake as soon as the hold has learnt that
+// its sender leads (below; one round trip). kfake thus never has a member
+// waiting on a SyncGroup, and removing a member cannot skew its count. A
+// client sees no difference: kfake mutes a connection while one of
 // its requests is parked and while a control function sleeps on it alike,
 // the answer comes after the leader's SyncGroup either way, and the
 // sender's session timer runs in both cases (kfake does not reset it on a
@@ -49,9 +50,8 @@ package crashtest
 // CompletingRebalance with the same protocols as its last one is answered
 // at once, read-only, with the generation's true leader; the hold sends
 // such a probe on behalf of the member whose SyncGroup it holds (copied from
-// that member's last JoinGroup, which it records), once per generation. The
-// member's own client cannot send anything meanwhile (its connection waits
-// on the held SyncGroup). Should the group leave CompletingRebalance just
+// that member's last JoinGroup, which it records), once per generation. A
+// client sends no JoinGroup while its SyncGroup waits. Should the group leave CompletingRebalance just
 // before kfake handles the probe, the probe counts as that member's rejoin;
 // the member's own JoinGroup, after kfake answers its SyncGroup with
 // REBALANCE_IN_PROGRESS, then takes its place, as a resent JoinGroup would.
@@ -92,7 +92,7 @@ type heldSync struct {
 	group, member string
 	generation    int32
 	held          time.Duration
-	leader        bool  // the sender leads the generation: its SyncGroup went to kfake at once
+	leader        bool  // the sender leads the generation: its SyncGroup went to kfake once the probe said so
 	probeErr      error // why the hold could not learn the leader (the SyncGroup went to kfake at once)
 	// removed is set when the member left the group while held: kfake
 	// alone would have stalled the next rebalance.
