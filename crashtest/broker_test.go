@@ -3,8 +3,8 @@ package crashtest
 // The broker role: franz-go's kfake on a loopback port, plus two
 // workarounds for kfake bugs in classic consumer groups: a janitor that
 // expires group members whose process is gone, and a sync hold (see
-// synchold_test.go) that keeps a follower's SyncGroup out of kfake until the
-// leader's has arrived.
+// synchold_test.go) that keeps every SyncGroup but the leader's out of kfake
+// until kfake has handled the leader's.
 //
 // Why the sync hold: kfake counts a member whose SyncGroup it parks (every
 // one but the leader's, until the leader's arrives) as one leaving the join
