@@ -424,9 +424,9 @@ func (h *harness) report(t *testing.T, in *input, rep report, live *liveReader, 
 	var endings []*ending
 	var fired map[string]int
 	var fallbacks int
-	var starts, janitored int
+	var starts, janitored, syncHeld int
 	h.do(func() {
-		janitored = h.janitored
+		janitored, syncHeld = h.janitored, h.syncHeld
 		endings = h.endings
 		fired = h.fired
 		fallbacks = h.fallbacks
@@ -472,6 +472,7 @@ func (h *harness) report(t *testing.T, in *input, rep report, live *liveReader, 
 	fmt.Fprintf(&b, "  recovery (restart -> RUNNING): %s; kill -> RUNNING: %s\n", spread(recov), spread(down))
 	fmt.Fprintf(&b, "  longest output stall during the chaos: %v\n", stall.Round(time.Millisecond))
 	fmt.Fprintf(&b, "  dead group members the broker's janitor removed (kfake bug workaround): %d\n", janitored)
+	fmt.Fprintf(&b, "  members removed while the broker's sync hold held their SyncGroup (each a stalled rebalance in kfake alone): %d\n", syncHeld)
 	fmt.Fprintf(&b, "  wall: %v (%s)", wall.Round(time.Millisecond), strings.Join(phases, ", "))
 	_ = fired
 	t.Log(b.String())

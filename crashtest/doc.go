@@ -51,7 +51,8 @@
 // Each scenario logs its figures: ends per kind and point, records in,
 // outputs read, duplicates, rewinds, the at-least-once over-count, recovery
 // times (restart to RUNNING, kill to RUNNING), the longest output stall,
-// dead group members the janitor removed, and the wall time per phase.
+// dead group members the janitor removed, members removed while the sync
+// hold held their SyncGroup, and the wall time per phase.
 //
 // # Running
 //
@@ -84,6 +85,27 @@
 // whose connection has been closed for longer than the session timeout, as a
 // real broker's session expiry would; MILLRACE_CRASH_NO_JANITOR=1 turns it
 // off. TestKfakeKeepsMemberKilledWhileJoining reproduces the bug on its own.
+//
+// It also runs a sync hold for another: kfake parks every SyncGroup but the
+// leader's until the leader's arrives, and when a member with a parked
+// SyncGroup is removed (its session expires, the janitor's LeaveGroup, or
+// static instance a's next incarnation joins with the same InstanceID after
+// a kill right after its SyncGroup), kfake counts it as a member leaving the
+// join barrier. Its count of joining members ends one too low, and the next
+// rebalance waits for the rebalance timeout (max.poll.interval.ms, 5
+// minutes) with both Apps in REBALANCING. Both Apps send assignments after
+// a rebalance the previous leader missed (kfake then names each member the
+// leader in its JoinGroup response), so either may be parked. The hold keeps
+// each SyncGroup kfake would park in a kfake control function until the
+// leader's has been handled, then lets kfake answer it; it learns the
+// leader by asking kfake (a JoinGroup repeating the held member's last one,
+// which kfake answers read-only). kfake never parks a SyncGroup, the client
+// sees the same answers at the same points, and nothing is answered or
+// timed out in kfake's place, so a hung App still shows.
+// MILLRACE_CRASH_NO_SYNC_HOLD=1 turns it off; the run's figures count the
+// members removed while held (each a stall without the hold).
+// TestKfakeStallsRebalanceAfterRemovingMemberWaitingInSync reproduces the
+// bug on its own.
 //
 // # Issues found
 //

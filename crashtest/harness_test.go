@@ -185,6 +185,7 @@ type harness struct {
 	fired     map[string]int
 	fallbacks int
 	janitored int // dead members the broker's janitor removed
+	syncHeld  int // members removed while the broker's sync hold held their SyncGroup
 	errs      []string
 	others    []*incarnation // dumpers
 }
@@ -522,6 +523,9 @@ func (h *harness) onLine(l line) {
 		}
 		if strings.HasPrefix(l.text, "JANITOR ") {
 			h.janitored++
+		}
+		if strings.HasPrefix(l.text, "SYNCHOLD ") {
+			h.syncHeld++
 		}
 		return
 	}

@@ -1,6 +1,7 @@
 package crashtest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,10 +16,12 @@ import (
 
 // rawMember is a classic consumer-group member driven request by request.
 type rawMember struct {
-	cl       *kgo.Client
-	group    string
-	memberID string
-	gen      int32
+	cl         *kgo.Client
+	group      string
+	memberID   string
+	gen        int32
+	instanceID *string // static membership (group.instance.id) when set
+	sessionMs  int32   // the session timeout it joins with; 500 ms when zero
 }
 
 func newRawMember(t *testing.T, c *kfake.Cluster, group string) *rawMember {
@@ -33,7 +36,8 @@ func (m *rawMember) join(ctx context.Context) (*kmsg.JoinGroupResponse, error) {
 	req := kmsg.NewPtrJoinGroupRequest()
 	req.Group = m.group
 	req.MemberID = m.memberID
-	req.SessionTimeoutMillis = 500
+	req.InstanceID = m.instanceID
+	req.SessionTimeoutMillis = cmp.Or(m.sessionMs, 500)
 	req.RebalanceTimeoutMillis = 60_000
 	req.ProtocolType = "consumer"
 	p := kmsg.NewJoinGroupRequestProtocol()
@@ -62,9 +66,22 @@ func (m *rawMember) join(ctx context.Context) (*kmsg.JoinGroupResponse, error) {
 // syncAsLeader gives every member of the join response one partition of
 // "t", in order.
 func (m *rawMember) syncAsLeader(ctx context.Context, jr *kmsg.JoinGroupResponse) error {
+	_, err := m.sync(ctx, jr.Members)
+	return err
+}
+
+// syncAsFollower sends a SyncGroup without assignments, as a follower
+// does, and returns the assignment it gets.
+func (m *rawMember) syncAsFollower(ctx context.Context) (*kmsg.ConsumerMemberAssignment, error) {
+	return m.sync(ctx, nil)
+}
+
+// sync sends a SyncGroup that gives each of members one partition of "t",
+// in order (none for a follower), and returns the assignment it gets.
+func (m *rawMember) sync(ctx context.Context, members []kmsg.JoinGroupResponseMember) (*kmsg.ConsumerMemberAssignment, error) {
 	req := kmsg.NewPtrSyncGroupRequest()
-	req.Group, req.MemberID, req.Generation = m.group, m.memberID, m.gen
-	for i, mem := range jr.Members {
+	req.Group, req.MemberID, req.Generation, req.InstanceID = m.group, m.memberID, m.gen, m.instanceID
+	for i, mem := range members {
 		a := kmsg.NewConsumerMemberAssignment()
 		tp := kmsg.NewConsumerMemberAssignmentTopic()
 		tp.Topic, tp.Partitions = "t", []int32{int32(i)}
@@ -75,14 +92,21 @@ func (m *rawMember) syncAsLeader(ctx context.Context, jr *kmsg.JoinGroupResponse
 	}
 	resp, err := req.RequestWith(ctx, m.cl)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return kerr.ErrorForCode(resp.ErrorCode)
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return nil, err
+	}
+	a := kmsg.NewConsumerMemberAssignment()
+	if err := a.ReadFrom(resp.MemberAssignment); err != nil {
+		return nil, fmt.Errorf("member %s: undecodable assignment: %w", m.memberID, err)
+	}
+	return &a, nil
 }
 
 func (m *rawMember) heartbeat(ctx context.Context) error {
 	req := kmsg.NewPtrHeartbeatRequest()
-	req.Group, req.MemberID, req.Generation = m.group, m.memberID, m.gen
+	req.Group, req.MemberID, req.Generation, req.InstanceID = m.group, m.memberID, m.gen, m.instanceID
 	resp, err := req.RequestWith(ctx, m.cl)
 	if err != nil {
 		return err
