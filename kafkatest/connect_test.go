@@ -2,6 +2,7 @@ package kafkatest_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,5 +101,29 @@ func TestReadUntilReadsSeveralTopicsUntilTheConditionHolds(t *testing.T) {
 	}
 	if err := kafkatest.ReadUntil[string, int64](cl, []string{"a"}, record.String(), record.Int64(), kafkatest.ReadOptions{}, nil); err == nil {
 		t.Error("ReadUntil with a nil condition succeeded")
+	}
+}
+
+func TestStartOrConnectStartsAnEmbeddedClusterOrCreatesTheMissingTopicsOnAGivenOne(t *testing.T) {
+	embedded, err := kafkatest.StartOrConnect("", kafkatest.Config{Topics: map[string]int32{"in": 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(embedded.Close)
+	if err := embedded.CreateTopic("in", 3); !errors.Is(err, kafkatest.ErrTopicExists) {
+		t.Fatalf("the embedded cluster lacks its topic: CreateTopic = %v", err)
+	}
+	// "in" is there with 3 partitions; "out" is created.
+	remote, err := kafkatest.StartOrConnect(embedded.Bootstrap(), kafkatest.Config{Topics: map[string]int32{"in": 3, "out": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.CreateTopic("out", 2); !errors.Is(err, kafkatest.ErrTopicExists) {
+		t.Errorf("StartOrConnect did not create the missing topic: CreateTopic = %v", err)
+	}
+	// A topic of another partition count breaks co-partitioning: refused.
+	if _, err := kafkatest.StartOrConnect(embedded.Bootstrap(), kafkatest.Config{Topics: map[string]int32{"in": 4}}); err == nil ||
+		!strings.Contains(err.Error(), `"in" exists`) {
+		t.Errorf("StartOrConnect with 4 partitions for a topic of 3 = %v, want an error naming the topic", err)
 	}
 }

@@ -22,7 +22,9 @@
 // gone after Close.
 //
 // Connect gives the same helpers (CreateTopic, Produce, Read, ReadUntil)
-// on a cluster that runs elsewhere, so a program or test can take either.
+// on a cluster that runs elsewhere, and StartOrConnect takes either: the
+// embedded broker by default, a real cluster (its missing topics created)
+// when given one.
 package kafkatest
 
 import (
