@@ -51,7 +51,6 @@ func (c *countViews) Process(r record.Record[string, string]) error {
 }
 
 func (c *countViews) Close() error { return nil }
-
 // README end
 
 // viewsTopology wires countViews between the page-views and view-counts
@@ -92,7 +91,7 @@ func ExampleNewBuilder() {
 	out := testdriver.CreateOutputTopic(d, "view-counts", record.String(), record.Int64())
 	in.Pipe("/home", "ada", 1_000) // the first record starts stream time: the punctuator fires
 	kv, _ := out.ReadKeyValue()
-	fmt.Println(kv)
+	fmt.Println(kv) // {/home 1}
 	// README end
 	// Output: {/home 1}
 }
