@@ -51,6 +51,7 @@ func (c *countViews) Process(r record.Record[string, string]) error {
 }
 
 func (c *countViews) Close() error { return nil }
+
 // README end
 
 // viewsTopology wires countViews between the page-views and view-counts

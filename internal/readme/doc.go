@@ -11,7 +11,8 @@
 //
 //	<!-- example: <path from the repository root> <name> -->
 //
-// The examples compile and run (go test checks their Output), so a snippet
+// Blank lines before the end marker are not part of the region. The
+// examples compile and run (go test checks their Output), so a snippet
 // that matches its region compiles too. A Go snippet without a marker, a
 // marker without a region, or a snippet that differs from its region fails
 // the test; the fix is to copy the region into the README again.

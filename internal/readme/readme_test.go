@@ -81,6 +81,10 @@ func region(src, name string) (string, error) {
 	if in {
 		return "", fmt.Errorf("region %q has no // README end", name)
 	}
+	// gofmt may want a blank line before the end marker: not part of it.
+	for len(body) > 0 && strings.TrimSpace(body[len(body)-1]) == "" {
+		body = body[:len(body)-1]
+	}
 	indent := -1
 	for _, l := range body {
 		if strings.TrimSpace(l) == "" {
@@ -132,7 +136,7 @@ func TestTheCheckCatchesAMissingMarkerAndADriftedSnippet(t *testing.T) {
 	if _, err := readmeSnippets("text\n\n```go\nx := 1\n```\n"); err == nil {
 		t.Error("a Go snippet without a marker passed")
 	}
-	src := "func Example() {\n\t// README: r\n\tx := 1\n\tif x > 0 {\n\t\tx++\n\t}\n\t// README end\n}\n"
+	src := "func Example() {\n\t// README: r\n\tx := 1\n\tif x > 0 {\n\t\tx++\n\t}\n\n\t// README end\n}\n"
 	got, err := region(src, "r")
 	if err != nil || got != "x := 1\nif x > 0 {\n\tx++\n}" {
 		t.Fatalf("region = %q, %v", got, err)
