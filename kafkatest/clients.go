@@ -20,7 +20,8 @@ import (
 // for arrived within the timeout.
 var ErrTimeout = errors.New("kafkatest: timed out")
 
-// DefaultTimeout bounds Produce and Read when their options give none.
+// DefaultTimeout bounds Produce, Read and ReadUntil when their options give
+// none, and CreateTopic on a connected cluster.
 const DefaultTimeout = 30 * time.Second
 
 // ErrTopicExists is wrapped by the error of CreateTopic when the topic is
@@ -162,7 +163,7 @@ type ReadOptions struct {
 func Read[K, V any](c *Cluster, topic string, keys record.Deserializer[K], values record.Deserializer[V], n int, opts ReadOptions) ([]record.Record[K, V], error) {
 	var out []record.Record[K, V]
 	if n <= 0 {
-		return out, nil
+		return out, checkRead(c, "Read", []string{topic}, keys, values)
 	}
 	err := read(c, "Read", []string{topic}, keys, values, opts, func(_ string, r record.Record[K, V]) bool {
 		out = append(out, r)
@@ -192,6 +193,20 @@ func ReadUntil[K, V any](c *Cluster, topics []string, keys record.Deserializer[K
 	return err
 }
 
+// checkRead reports what makes a read impossible: no cluster, no topic, a
+// nil deserializer.
+func checkRead[K, V any](c *Cluster, op string, topics []string, keys record.Deserializer[K], values record.Deserializer[V]) error {
+	switch {
+	case c.seeds() == nil:
+		return fmt.Errorf("kafkatest: %s on a cluster that is not running", op)
+	case len(topics) == 0:
+		return fmt.Errorf("kafkatest: %s: no topic given", op)
+	case keys == nil || values == nil:
+		return fmt.Errorf("kafkatest: %s from %q: nil deserializer", op, topics)
+	}
+	return nil
+}
+
 func (o ReadOptions) timeout() time.Duration {
 	if o.Timeout <= 0 {
 		return DefaultTimeout
@@ -203,16 +218,10 @@ func (o ReadOptions) timeout() time.Duration {
 // record until done returns true. It returns ErrTimeout itself when the
 // timeout passes first.
 func read[K, V any](c *Cluster, op string, topics []string, keys record.Deserializer[K], values record.Deserializer[V], opts ReadOptions, done func(string, record.Record[K, V]) bool) error {
+	if err := checkRead(c, op, topics, keys, values); err != nil {
+		return err
+	}
 	seeds := c.seeds()
-	if seeds == nil {
-		return fmt.Errorf("kafkatest: %s on a cluster that is not running", op)
-	}
-	if len(topics) == 0 {
-		return fmt.Errorf("kafkatest: %s: no topic given", op)
-	}
-	if keys == nil || values == nil {
-		return fmt.Errorf("kafkatest: %s from %q: nil deserializer", op, topics)
-	}
 	isolation := kgo.ReadCommitted()
 	if opts.ReadUncommitted {
 		isolation = kgo.ReadUncommitted()
