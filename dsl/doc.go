@@ -87,7 +87,7 @@
 //
 // A Table's node forwards Change values (new and old value of a key). An
 // aggregation or a table from a topic is materialized into a timestamped
-// key-value store (RocksDB, cached and changelogged by default; InMemory,
+// key-value store (the default backend, cached and changelogged; InMemory,
 // WithoutCaching, WithoutLogging change that): with the cache on, it
 // forwards one compacted update per key when the cache flushes (on commit
 // or eviction), as Kafka Streams' DSL does; with it off, every update. An
@@ -127,6 +127,21 @@
 // a suppression buffer (KIP-825). Unwindow rekeys a windowed stream by its
 // plain key. Window and session stores are queryable with
 // streams.WindowStore and streams.SessionStore.
+//
+// # Store backends and cgo
+//
+// Stores an operator builds without InMemory are RocksDB stores, which
+// need cgo and librocksdb (Debian: librocksdb-dev). Built with the
+// millrace_norocksdb tag, the dsl package's default backend is the
+// in-memory one instead and store/rocksdb is not linked, so a program that
+// runs its topology on the test driver, or on an App with in-memory state
+// restored from changelogs, builds without RocksDB:
+//
+//	go test -tags millrace_norocksdb ./...
+//	CGO_ENABLED=0 go test -tags millrace_norocksdb ./yourpkg  # with no streams.App: it needs cgo for librdkafka
+//
+// DefaultBackend says which backend a build has. Everything else about an
+// operator (names, changelogs, caching) is the same under both.
 //
 // Choices where Kafka Streams differs or the issue is silent: a
 // suppressed table forwards no old values and its value getter reads the

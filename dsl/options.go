@@ -59,8 +59,9 @@ func Named(name string) Option { return optionFunc(func(o *options) { o.name = n
 // it also names the repartition topic unless Named does.
 func As(storeName string) Option { return optionFunc(func(o *options) { o.store = storeName }) }
 
-// InMemory keeps the operator's store in memory instead of RocksDB (the
-// default); the changelog still makes it durable.
+// InMemory keeps the operator's store in memory instead of the default
+// backend (RocksDB, or memory under the millrace_norocksdb build tag: see
+// DefaultBackend); the changelog still makes it durable.
 func InMemory() Option { return optionFunc(func(o *options) { o.inMemory = true }) }
 
 // WithoutCaching turns the store's record cache off: the operator then

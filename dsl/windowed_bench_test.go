@@ -1,3 +1,5 @@
+//go:build cgo && !millrace_norocksdb
+
 package dsl_test
 
 import (

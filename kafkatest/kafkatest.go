@@ -13,10 +13,18 @@
 //	err = kafkatest.Produce(cluster, "in", record.String(), record.Int64(), recs...)
 //	out, err := kafkatest.Read(cluster, "out", record.String(), record.Int64(), len(recs), kafkatest.ReadOptions{})
 //
-// Produce and Read use franz-go's pure-Go client (no cgo), keep null keys
-// and values, timestamps and headers, and are bounded (DefaultTimeout, or
-// ReadOptions.Timeout; Read sees committed records unless ReadUncommitted).
-// The cluster keeps everything in memory and is gone after Close.
+// Produce, Read and ReadUntil use franz-go's pure-Go client (no cgo), keep
+// null keys and values, timestamps and headers, and are bounded
+// (DefaultTimeout, or ReadOptions.Timeout; reads see committed records
+// unless ReadUncommitted). ReadUntil reads several topics until a
+// condition holds, for outputs whose record count is not known (a cached
+// aggregation's updates). The cluster keeps everything in memory and is
+// gone after Close.
+//
+// Connect gives the same helpers (CreateTopic, Produce, Read, ReadUntil)
+// on a cluster that runs elsewhere, and StartOrConnect takes either: the
+// embedded broker by default, a real cluster (its missing topics created)
+// when given one.
 package kafkatest
 
 import (
@@ -44,12 +52,25 @@ type Config struct {
 	Ports []int
 }
 
-// Cluster is a running embedded cluster, made by Start. The zero Cluster
-// (and a nil *Cluster) runs nothing: Bootstrap returns "" and Close does
-// nothing.
+// Cluster is a running embedded cluster, made by Start, or a cluster that
+// runs elsewhere, reached by Connect. The zero Cluster (and a nil
+// *Cluster) runs nothing: Bootstrap returns "" and Close does nothing.
 type Cluster struct {
-	c    *kfake.Cluster
-	once sync.Once
+	c     *kfake.Cluster
+	addrs []string // the brokers Connect reached; nil for an embedded cluster
+	once  sync.Once
+}
+
+// seeds returns the brokers' addresses, or nil when nothing runs.
+func (c *Cluster) seeds() []string {
+	switch {
+	case c == nil:
+		return nil
+	case c.c != nil:
+		return c.c.ListenAddrs()
+	default:
+		return c.addrs
+	}
 }
 
 // Start starts a cluster on loopback ports chosen by the system.
@@ -84,13 +105,11 @@ func Start(cfg Config) (*Cluster, error) {
 
 // Bootstrap returns the bootstrap.servers string of the cluster.
 func (c *Cluster) Bootstrap() string {
-	if c == nil || c.c == nil {
-		return ""
-	}
-	return strings.Join(c.c.ListenAddrs(), ",")
+	return strings.Join(c.seeds(), ",")
 }
 
-// Close stops the brokers. It is idempotent.
+// Close stops the brokers of an embedded cluster; it leaves the brokers of
+// a connected one running. It is idempotent.
 func (c *Cluster) Close() {
 	if c == nil || c.c == nil {
 		return

@@ -137,7 +137,8 @@ func (id TaskID) Compare(other TaskID) int {
 	}
 }
 
-// ParseTaskID parses the form String produces.
+// ParseTaskID parses the form String produces, and only that form: no
+// sign, no leading zeros, so one task has one name.
 func ParseTaskID(s string) (TaskID, error) {
 	a, b, ok := strings.Cut(s, "_")
 	if !ok {
@@ -145,10 +146,11 @@ func ParseTaskID(s string) (TaskID, error) {
 	}
 	sub, err1 := strconv.Atoi(a)
 	part, err2 := strconv.ParseInt(b, 10, 32)
-	if err1 != nil || err2 != nil || sub < 0 || part < 0 {
+	id := TaskID{Subtopology: sub, Partition: int32(part)}
+	if err1 != nil || err2 != nil || sub < 0 || part < 0 || id.String() != s {
 		return TaskID{}, fmt.Errorf("processor: task id %q is not of the form <subtopology>_<partition>", s)
 	}
-	return TaskID{Subtopology: sub, Partition: int32(part)}, nil
+	return id, nil
 }
 
 // Errors a processor or builder user can branch on.

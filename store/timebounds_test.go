@@ -11,7 +11,6 @@ import (
 
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
-	"github.com/millrace/millrace/store/rocksdb"
 )
 
 // Window and session stores at the ends of the int64 time range, through
@@ -19,13 +18,14 @@ import (
 
 const maxTS = int64(math.MaxInt64)
 
+// timeBackends are the backends the tests run on; rocksdb_backends_test.go
+// adds RocksDB when cgo is on.
 var timeBackends = []struct {
 	name    string
 	window  func(string, time.Duration, time.Duration, bool) store.WindowBytesSupplier
 	session func(string, time.Duration) store.SessionBytesSupplier
 }{
 	{"memory", store.InMemoryWindow, store.InMemorySession},
-	{"rocksdb", rocksdb.Window, rocksdb.Session},
 }
 
 // withinDeadline runs fn and kills the test binary if it does not return

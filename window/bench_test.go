@@ -9,7 +9,6 @@ import (
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
-	"github.com/millrace/millrace/store/rocksdb"
 	"github.com/millrace/millrace/task"
 	"github.com/millrace/millrace/window"
 )
@@ -139,13 +138,13 @@ func (f *batchFeeder) refill(b *testing.B, t *task.Task) {
 	}
 }
 
-// benchWindowBackends are the window-store byte layers compared.
+// benchWindowBackends are the window-store byte layers compared;
+// rocksdb_backends_test.go adds RocksDB when cgo is on.
 var benchWindowBackends = []struct {
 	name    string
 	windows window.WindowBackend
 	kv      window.KeyValueBackend
 }{
-	{"rocksdb", rocksdb.Window, rocksdb.KeyValue},
 	{"memory", store.InMemoryWindow, store.InMemoryKeyValue},
 }
 

@@ -9,7 +9,6 @@ import (
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
-	"github.com/millrace/millrace/store/rocksdb"
 	"github.com/millrace/millrace/testdriver"
 	"github.com/millrace/millrace/window"
 )
@@ -69,37 +68,6 @@ func TestSessionEmitFinalForwardsOneFinalPerClosedSessionAndNoneForMergedAwayOne
 	must(t, err)
 	if n := st.DroppedBy(window.DropLate); n != 1 {
 		t.Errorf("%d late drops, want 1", n)
-	}
-}
-
-func TestSessionEmitFinalAfterARestartEmitsNoSessionTwiceAndSkipsNone(t *testing.T) {
-	dir := t.TempDir()
-	var got []string
-	d, in := sessionFinalTopology(t, rocksdb.Session, rocksdb.KeyValue, dir, &got)
-	pipe(t, in, "a", "x", 1)
-	pipe(t, in, "b", "x", 3)
-	pipe(t, in, "a", "x", 20) // closes a [1,1] and b [3,3]
-	pipe(t, in, "a", "x", 22) // a [20,22]
-	must(t, d.Close())
-	if want := "[a@1/1]=<none>->1@1 [b@3/3]=<none>->1@3"; strings.Join(got, " ") != want {
-		t.Fatalf("before the restart: %v, want %s", got, want)
-	}
-	got = nil
-	d, in = sessionFinalTopology(t, rocksdb.Session, rocksdb.KeyValue, dir, &got)
-	defer d.Close()
-	pipe(t, in, "a", "x", 2)  // merges into a [1,1], emitted before the restart: late
-	pipe(t, in, "b", "x", 24) // b [24,24]; nothing closes
-	if len(got) != 0 {
-		t.Fatalf("after the restart, before any open session closed: %v", got)
-	}
-	pipe(t, in, "c", "x", 40) // closes the sessions restored from the store
-	if want := "[a@20/22]=<none>->2@22 [b@24/24]=<none>->1@24"; strings.Join(got, " ") != want {
-		t.Errorf("after the restart: %v, want %s", got, want)
-	}
-	st, err := d.Stats(0)
-	must(t, err)
-	if n := st.DroppedBy(window.DropLate); n != 1 {
-		t.Errorf("%d late drops after the restart, want 1 (the record into the emitted session)", n)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
-	"github.com/millrace/millrace/store/rocksdb"
 	"github.com/millrace/millrace/testdriver"
 	"github.com/millrace/millrace/window"
 )
@@ -61,37 +60,6 @@ func TestEmitFinalForwardsOneResultPerWindowOnlyOnceItCloses(t *testing.T) {
 	must(t, err)
 	if n := st.DroppedBy(window.DropLate); n != 1 {
 		t.Errorf("%d late drops, want 1", n)
-	}
-}
-
-func TestEmitFinalAfterARestartEmitsNoWindowTwiceAndSkipsNone(t *testing.T) {
-	dir := t.TempDir()
-	var got []string
-	d, in := finalTopology(t, rocksdb.Window, rocksdb.KeyValue, dir, &got)
-	pipe(t, in, "a", "x", 1)
-	pipe(t, in, "b", "x", 12)
-	pipe(t, in, "a", "x", 16) // closes [0,10): a=1
-	pipe(t, in, "a", "x", 18)
-	must(t, d.Close())
-	if want := "[a@0/10]=<none>->1@1"; strings.Join(got, " ") != want {
-		t.Fatalf("before the restart: %v, want %s", got, want)
-	}
-	got = nil
-	d, in = finalTopology(t, rocksdb.Window, rocksdb.KeyValue, dir, &got)
-	defer d.Close()
-	pipe(t, in, "a", "x", 2)  // into [0,10), emitted before the restart: late
-	pipe(t, in, "b", "x", 19) // [10,20) is still open
-	if len(got) != 0 {
-		t.Fatalf("after the restart, before [10,20) closed: %v", got)
-	}
-	pipe(t, in, "c", "x", 25) // closes [10,20), restored from the store
-	if want := "[a@10/20]=<none>->2@18 [b@10/20]=<none>->2@19"; strings.Join(got, " ") != want {
-		t.Errorf("after the restart: %v, want %s", got, want)
-	}
-	st, err := d.Stats(0)
-	must(t, err)
-	if n := st.DroppedBy(window.DropLate); n != 1 {
-		t.Errorf("%d late drops after the restart, want 1 (the record into the emitted window)", n)
 	}
 }
 

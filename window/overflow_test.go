@@ -11,7 +11,6 @@ import (
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
-	"github.com/millrace/millrace/store/rocksdb"
 	"github.com/millrace/millrace/testdriver"
 	"github.com/millrace/millrace/window"
 )
@@ -26,6 +25,8 @@ const maxTS = int64(math.MaxInt64)
 // maxDur is the largest time.Duration.
 const maxDur = time.Duration(math.MaxInt64)
 
+// timeBackends are the backends the tests run on; rocksdb_backends_test.go
+// adds RocksDB when cgo is on.
 var timeBackends = []struct {
 	name     string
 	windows  window.WindowBackend
@@ -33,7 +34,6 @@ var timeBackends = []struct {
 	kv       window.KeyValueBackend
 }{
 	{"memory", store.InMemoryWindow, store.InMemorySession, store.InMemoryKeyValue},
-	{"rocksdb", rocksdb.Window, rocksdb.Session, rocksdb.KeyValue},
 }
 
 // bounded runs fn and ends the test binary if it has not returned after 10

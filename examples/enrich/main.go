@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -22,7 +21,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/millrace/millrace/examples/internal/demo"
+	"github.com/millrace/millrace/kafkatest"
+	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/streams"
 )
 
@@ -53,11 +53,12 @@ var (
 
 // run returns the enriched orders by order id.
 func run(brokers, stateDir string, verbose bool) (map[string]Enriched, error) {
-	bootstrap, stop, err := demo.Cluster(brokers, map[string]int32{OrdersTopic: 3, CustomersTopic: 3, ProductsTopic: 1, EnrichedTopic: 3})
+	cluster, err := kafkatest.StartOrConnect(brokers, kafkatest.Config{Topics: map[string]int32{
+		OrdersTopic: 3, CustomersTopic: 3, ProductsTopic: 1, EnrichedTopic: 3}})
 	if err != nil {
 		return nil, err
 	}
-	defer stop()
+	defer cluster.Close()
 	if stateDir == "" {
 		if stateDir, err = os.MkdirTemp("", "enrich-"); err != nil {
 			return nil, err
@@ -71,10 +72,10 @@ func run(brokers, stateDir string, verbose bool) (map[string]Enriched, error) {
 	// The tables first, timestamped before the orders: the App joins in
 	// timestamp order, and the global table is loaded before any task runs.
 	start := time.Now().Add(-time.Minute)
-	if err := produceJSON(bootstrap, CustomersTopic, customers, start); err != nil {
+	if err := produceJSON(cluster, CustomersTopic, customers, start); err != nil {
 		return nil, err
 	}
-	if err := produceJSON(bootstrap, ProductsTopic, products, start); err != nil {
+	if err := produceJSON(cluster, ProductsTopic, products, start); err != nil {
 		return nil, err
 	}
 	topo, err := NewTopology()
@@ -82,7 +83,7 @@ func run(brokers, stateDir string, verbose bool) (map[string]Enriched, error) {
 		return nil, err
 	}
 	fmt.Print(topo.Describe())
-	app, err := streams.New(topo, streams.Config{ApplicationID: "enrich-example", BootstrapServers: bootstrap,
+	app, err := streams.New(topo, streams.Config{ApplicationID: "enrich-example", BootstrapServers: cluster.Bootstrap(),
 		StateDir: stateDir, CommitInterval: 200 * time.Millisecond, Logger: logger})
 	if err != nil {
 		return nil, err
@@ -90,24 +91,26 @@ func run(brokers, stateDir string, verbose bool) (map[string]Enriched, error) {
 	done := make(chan error, 1)
 	go func() { done <- app.Run(context.Background()) }()
 
-	var recs []demo.Record
+	var recs []record.Record[string, Order]
 	for i, o := range orders {
-		v, _ := json.Marshal(o.order)
-		recs = append(recs, demo.Record{Key: []byte(o.customer), Value: v, Time: start.Add(time.Duration(i+1) * time.Second)})
+		r, err := record.New(o.customer, o.order, start.Add(time.Duration(i+1)*time.Second).UnixMilli())
+		if err != nil {
+			app.Close()
+			return nil, err
+		}
+		recs = append(recs, r)
 	}
 	fmt.Printf("writing %d orders to %s\n", len(recs), OrdersTopic)
-	if err := demo.Produce(bootstrap, OrdersTopic, recs); err != nil {
+	if err := kafkatest.Produce(cluster, OrdersTopic, record.String(), record.JSON[Order](), recs...); err != nil {
 		app.Close()
 		return nil, err
 	}
 	got := map[string]Enriched{}
-	readErr := demo.Read(bootstrap, []string{EnrichedTopic}, 60*time.Second, func(_ string, _, v []byte) bool {
-		var e Enriched
-		if json.Unmarshal(v, &e) == nil {
-			got[e.Order.ID] = e
-		}
-		return len(got) == 3 // o1, o2, o4; o3 has no customer
-	})
+	readErr := kafkatest.ReadUntil(cluster, []string{EnrichedTopic}, record.String(), record.JSON[Enriched](),
+		kafkatest.ReadOptions{Timeout: 60 * time.Second}, func(_ string, r record.Record[string, Enriched]) bool {
+			got[r.Value().Order.ID] = r.Value()
+			return len(got) == 3 // o1, o2, o4; o3 has no customer
+		})
 	closeErr := app.Close()
 	if err := <-done; err != nil && closeErr == nil {
 		closeErr = err
@@ -131,14 +134,14 @@ func run(brokers, stateDir string, verbose bool) (map[string]Enriched, error) {
 	return got, nil
 }
 
-func produceJSON[V any](bootstrap, topic string, values map[string]V, at time.Time) error {
-	var recs []demo.Record
+func produceJSON[V any](cluster *kafkatest.Cluster, topic string, values map[string]V, at time.Time) error {
+	var recs []record.Record[string, V]
 	for k, v := range values {
-		b, err := json.Marshal(v)
+		r, err := record.New(k, v, at.UnixMilli())
 		if err != nil {
 			return err
 		}
-		recs = append(recs, demo.Record{Key: []byte(k), Value: b, Time: at})
+		recs = append(recs, r)
 	}
-	return demo.Produce(bootstrap, topic, recs)
+	return kafkatest.Produce(cluster, topic, record.String(), record.JSON[V](), recs...)
 }

@@ -14,7 +14,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -22,7 +21,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/millrace/millrace/examples/internal/demo"
+	"github.com/millrace/millrace/kafkatest"
+	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/streams"
 )
 
@@ -38,11 +38,11 @@ func main() {
 }
 
 func run(brokers string, seed uint64, verbose bool) error {
-	bootstrap, stop, err := demo.Cluster(brokers, map[string]int32{PulseTopic: 2, TempTopic: 2, AlertTopic: 1})
+	cluster, err := kafkatest.StartOrConnect(brokers, kafkatest.Config{Topics: map[string]int32{PulseTopic: 2, TempTopic: 2, AlertTopic: 1}})
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer cluster.Close()
 	stateDir, err := os.MkdirTemp("", "pulse-")
 	if err != nil {
 		return err
@@ -61,32 +61,34 @@ func run(brokers string, seed uint64, verbose bool) error {
 	// merge them by event time. MaxTaskIdle makes a task wait for a topic
 	// that has not been fetched yet instead of racing ahead on the other.
 	events := Generate(seed)
-	byTopic := map[string][]demo.Record{}
+	// The record time is the time of writing: the topology reads the
+	// event time from the payload.
+	byTopic := map[string][]record.Record[string, []byte]{}
 	for _, e := range events {
-		byTopic[e.Topic] = append(byTopic[e.Topic], demo.Record{Key: []byte(e.Patient), Value: e.Value, Time: time.Now()})
+		r, err := record.New(e.Patient, e.Value, time.Now().UnixMilli())
+		if err != nil {
+			return err
+		}
+		byTopic[e.Topic] = append(byTopic[e.Topic], r)
 	}
 	fmt.Printf("writing %d heartbeats and %d temperature readings\n", len(byTopic[PulseTopic]), len(byTopic[TempTopic]))
 	for topic, recs := range byTopic {
-		if err := demo.Produce(bootstrap, topic, recs); err != nil {
+		if err := kafkatest.Produce(cluster, topic, record.String(), record.Bytes(), recs...); err != nil {
 			return err
 		}
 	}
-	app, err := streams.New(topo, streams.Config{ApplicationID: "pulse-example", BootstrapServers: bootstrap,
+	app, err := streams.New(topo, streams.Config{ApplicationID: "pulse-example", BootstrapServers: cluster.Bootstrap(),
 		StateDir: stateDir, CommitInterval: 100 * time.Millisecond, MaxTaskIdle: 2 * time.Second, Logger: logger})
 	if err != nil {
 		return err
 	}
 	go app.Run(context.Background())
 
-	var alerts []Alert
-	readErr := demo.Read(bootstrap, []string{AlertTopic}, 90*time.Second, func(_ string, _, v []byte) bool {
-		var a Alert
-		if json.Unmarshal(v, &a) == nil {
-			alerts = append(alerts, a)
-			fmt.Println("ALERT", a)
-		}
-		return len(alerts) >= len(ExpectedAlerts)
-	})
+	alerts, readErr := kafkatest.Read(cluster, AlertTopic, record.String(), record.JSON[Alert](), len(ExpectedAlerts),
+		kafkatest.ReadOptions{Timeout: 90 * time.Second})
+	for _, a := range alerts {
+		fmt.Println("ALERT", a.Value())
+	}
 	closeErr := app.Close()
 	if readErr != nil {
 		return readErr

@@ -20,7 +20,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/millrace/millrace/examples/internal/demo"
+	"github.com/millrace/millrace/kafkatest"
+	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/streams"
 )
 
@@ -49,11 +50,11 @@ func run(brokers string, verbose bool) error {
 	for _, c := range []string{"books", "music", "garden"} {
 		topics[TopicFor(c)] = 1
 	}
-	bootstrap, stop, err := demo.Cluster(brokers, topics)
+	cluster, err := kafkatest.StartOrConnect(brokers, kafkatest.Config{Topics: topics})
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer cluster.Close()
 	stateDir, err := os.MkdirTemp("", "router-")
 	if err != nil {
 		return err
@@ -67,19 +68,24 @@ func run(brokers string, verbose bool) error {
 	if err != nil {
 		return err
 	}
-	app, err := streams.New(topo, streams.Config{ApplicationID: "router-example", BootstrapServers: bootstrap,
+	app, err := streams.New(topo, streams.Config{ApplicationID: "router-example", BootstrapServers: cluster.Bootstrap(),
 		StateDir: stateDir, CommitInterval: 200 * time.Millisecond, Logger: logger})
 	if err != nil {
 		return err
 	}
 	go app.Run(context.Background())
 
-	var recs []demo.Record
+	var recs []record.Record[string, []byte]
 	for _, o := range orders {
-		recs = append(recs, demo.Record{Key: []byte(o.key), Value: []byte(o.value), Time: time.Now()})
+		r, err := record.New(o.key, []byte(o.value), time.Now().UnixMilli())
+		if err != nil {
+			app.Close()
+			return err
+		}
+		recs = append(recs, r)
 	}
 	fmt.Printf("writing %d orders to %s\n", len(recs), OrdersTopic)
-	if err := demo.Produce(bootstrap, OrdersTopic, recs); err != nil {
+	if err := kafkatest.Produce(cluster, OrdersTopic, record.String(), record.Bytes(), recs...); err != nil {
 		app.Close()
 		return err
 	}
@@ -91,11 +97,12 @@ func run(brokers string, verbose bool) error {
 	}
 	routed := map[string][]string{}
 	n := 0
-	readErr := demo.Read(bootstrap, outTopics, 60*time.Second, func(topic string, k, _ []byte) bool {
-		routed[topic] = append(routed[topic], string(k))
-		n++
-		return n == len(orders)
-	})
+	readErr := kafkatest.ReadUntil(cluster, outTopics, record.String(), record.Bytes(), kafkatest.ReadOptions{Timeout: 60 * time.Second},
+		func(topic string, r record.Record[string, []byte]) bool {
+			routed[topic] = append(routed[topic], r.Key())
+			n++
+			return n == len(orders)
+		})
 	closeErr := app.Close()
 	if readErr != nil {
 		return readErr

@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"flag"
 	"fmt"
 	"os"
@@ -21,7 +20,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/millrace/millrace/examples/internal/demo"
+	"github.com/millrace/millrace/kafkatest"
+	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/streams"
 )
 
@@ -47,11 +47,11 @@ func main() {
 }
 
 func run(brokers, stateDir string, verbose bool) error {
-	bootstrap, stop, err := demo.Cluster(brokers, map[string]int32{LinesTopic: 3, CountTopic: 3})
+	cluster, err := kafkatest.StartOrConnect(brokers, kafkatest.Config{Topics: map[string]int32{LinesTopic: 3, CountTopic: 3}})
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer cluster.Close()
 	if stateDir == "" {
 		if stateDir, err = os.MkdirTemp("", "wordcount-"); err != nil {
 			return err
@@ -67,7 +67,7 @@ func run(brokers, stateDir string, verbose bool) error {
 		return err
 	}
 	fmt.Print(topo.Describe())
-	app, err := streams.New(topo, streams.Config{ApplicationID: "wordcount-example", BootstrapServers: bootstrap,
+	app, err := streams.New(topo, streams.Config{ApplicationID: "wordcount-example", BootstrapServers: cluster.Bootstrap(),
 		StateDir: stateDir, CommitInterval: 200 * time.Millisecond, Logger: logger})
 	if err != nil {
 		return err
@@ -76,28 +76,36 @@ func run(brokers, stateDir string, verbose bool) error {
 	go func() { done <- app.Run(context.Background()) }()
 
 	want := map[string]int64{}
-	var recs []demo.Record
+	var recs []record.Record[string, string]
 	for _, line := range text {
-		recs = append(recs, demo.Record{Value: []byte(line), Time: time.Now()})
+		r, err := record.New("", line, time.Now().UnixMilli())
+		if err != nil {
+			app.Close()
+			return err
+		}
+		recs = append(recs, r.WithNullKey())
 		for _, w := range Words(line) {
 			want[w]++
 		}
 	}
 	fmt.Printf("writing %d lines to %s\n", len(recs), LinesTopic)
-	if err := demo.Produce(bootstrap, LinesTopic, recs); err != nil {
+	if err := kafkatest.Produce(cluster, LinesTopic, record.String(), record.String(), recs...); err != nil {
 		app.Close()
 		return err
 	}
+	// The store is cached, so how many updates a word gets is not known:
+	// read until every word has reached its count.
 	counts := map[string]int64{}
-	readErr := demo.Read(bootstrap, []string{CountTopic}, 60*time.Second, func(_ string, k, v []byte) bool {
-		counts[string(k)] = int64(binary.BigEndian.Uint64(v))
-		for w, n := range want {
-			if counts[w] < n {
-				return false
+	readErr := kafkatest.ReadUntil(cluster, []string{CountTopic}, record.String(), record.Int64(),
+		kafkatest.ReadOptions{Timeout: 60 * time.Second}, func(_ string, r record.Record[string, int64]) bool {
+			counts[r.Key()] = r.Value()
+			for w, n := range want {
+				if counts[w] < n {
+					return false
+				}
 			}
-		}
-		return true
-	})
+			return true
+		})
 	closeErr := app.Close()
 	if readErr != nil {
 		return readErr
