@@ -34,7 +34,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/millrace/millrace/examples/internal/demo"
+	"github.com/millrace/millrace/kafkatest"
+	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/streams"
 )
 
@@ -62,11 +63,12 @@ func run(brokers, stateDir string, n int, verbose bool) (err error) {
 	if n < 1 {
 		return errors.New("-instances must be at least 1")
 	}
-	bootstrap, stop, err := demo.Cluster(brokers, map[string]int32{LinesTopic: 4})
+	cluster, err := kafkatest.StartOrConnect(brokers, kafkatest.Config{Topics: map[string]int32{LinesTopic: 4}})
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer cluster.Close()
+	bootstrap := cluster.Bootstrap()
 	if stateDir == "" {
 		if stateDir, err = os.MkdirTemp("", "iqserver-"); err != nil {
 			return err
@@ -95,15 +97,19 @@ func run(brokers, stateDir string, n int, verbose bool) (err error) {
 		return err
 	}
 	want := map[string]int64{}
-	var recs []demo.Record
+	var recs []record.Record[string, string]
 	for i, line := range text {
-		recs = append(recs, demo.Record{Key: []byte(strconv.Itoa(i)), Value: []byte(line), Time: time.Now()})
+		r, err := record.New(strconv.Itoa(i), line, time.Now().UnixMilli())
+		if err != nil {
+			return err
+		}
+		recs = append(recs, r)
 		for _, w := range Words(line) {
 			want[w]++
 		}
 	}
 	fmt.Printf("writing %d lines to %s\n", len(recs), LinesTopic)
-	if err := demo.Produce(bootstrap, LinesTopic, recs); err != nil {
+	if err := kafkatest.Produce(cluster, LinesTopic, record.String(), record.String(), recs...); err != nil {
 		return err
 	}
 	words := make([]string, 0, len(want))
