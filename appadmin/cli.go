@@ -239,9 +239,10 @@ Kafka Streams' kafka-streams-application-reset does:
     --to-datetime, --by-duration, --shift-by);
   * it deletes the committed offsets of the application's internal topics,
     then the topics themselves: <application-id>-<store>-changelog,
-    <application-id>-<name>-repartition and the foreign-key join topics
-    (-subscription-registration-topic, -subscription-response-topic). The
-    App creates them again, empty, when it next starts;
+    <application-id>-<name>-repartition, the foreign-key join topics
+    (-subscription-registration-topic, -subscription-response-topic) and
+    <application-id>-instance-metadata. The App creates them again, empty,
+    when it next starts;
   * with --state-dir DIR it deletes DIR/<application-id>, the local state
     (stores, checkpoints) of the instance on this machine.
 
