@@ -13,6 +13,7 @@ import (
 
 	"github.com/millrace/millrace/appadmin"
 	"github.com/millrace/millrace/kafkatest"
+	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/streams"
 )
@@ -119,7 +120,13 @@ type runningApp struct {
 // close it first.
 func startApp(t *testing.T, cl *kafkatest.Cluster, stateDir string, cfg streams.Config) *runningApp {
 	t.Helper()
-	topo, err := countTopology()
+	return startAppWith(t, cl, stateDir, cfg, countTopology)
+}
+
+// startAppWith is startApp with the topology topo builds.
+func startAppWith(t *testing.T, cl *kafkatest.Cluster, stateDir string, cfg streams.Config, topo func() (*processor.Topology, error)) *runningApp {
+	t.Helper()
+	tp, err := topo()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +137,7 @@ func startApp(t *testing.T, cl *kafkatest.Cluster, stateDir string, cfg streams.
 	}
 	cfg.StartupTimeout = 20 * time.Second
 	cfg.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	app, err := streams.New(topo, cfg)
+	app, err := streams.New(tp, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
