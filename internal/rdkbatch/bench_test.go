@@ -21,8 +21,7 @@ import (
 //
 // Each reports rec/s, allocs/op (op = one record, the client process
 // only), cpu-ns/rec (the client process: Go and librdkafka threads) and
-// broker-cpu-ns/rec (the child). "poll" is confluent-kafka-go's Poll loop,
-// "batch" this package's Reader; both run the same tuned consumer.
+// broker-cpu-ns/rec (the child). The variants: see variant.
 
 const (
 	benchParts      = 4
@@ -60,11 +59,27 @@ func preload(b *testing.B, bootstrap, topic string, n int) {
 	produce(b, bootstrap, recs)
 }
 
+// variant is one way of reading (and, in the pass-through, writing):
+// "poll-default" is the Poll loop with librdkafka's default fetch
+// settings (bench/'s raw loop), "poll" the same loop tuned, "batch" the
+// Reader with the same tuning and Produce per record, "batch-writer" the
+// Reader and the Writer.
+type variant struct {
+	name  string
+	batch bool
+	write bool
+	cfg   kafka.ConfigMap
+}
+
+var variants = []variant{{"poll-default", false, false, nil}, {"poll", false, false, tunedConsumer},
+	{"batch", true, false, tunedConsumer}, {"batch-writer", true, true, tunedConsumer}}
+
 // benchConsumer assigns every partition of "in" from the start, routed to
-// a Reader when r is wanted.
-func benchConsumer(b *testing.B, bootstrap string, batch bool) (*kafka.Consumer, *Reader) {
+// a Reader for the batch variant.
+func benchConsumer(b *testing.B, bootstrap string, v variant) (*kafka.Consumer, *Reader) {
 	b.Helper()
-	c := newConsumer(b, bootstrap, fmt.Sprintf("bench-%d", time.Now().UnixNano()), tunedConsumer)
+	batch := v.batch
+	c := newConsumer(b, bootstrap, fmt.Sprintf("bench-%d", time.Now().UnixNano()), v.cfg)
 	topic := "in"
 	tps := make([]kafka.TopicPartition, benchParts)
 	for p := range tps {
@@ -124,11 +139,14 @@ var sink int
 
 // BenchmarkConsume reads b.N preloaded records.
 func BenchmarkConsume(b *testing.B) {
-	for _, mode := range []string{"poll", "batch"} {
-		b.Run(mode, func(b *testing.B) {
+	for _, v := range variants {
+		if v.write {
+			continue // the same read as batch
+		}
+		b.Run(v.name, func(b *testing.B) {
 			broker := startChildBroker(b, map[string]int32{"in": benchParts})
 			preload(b, broker.bootstrap, "in", b.N)
-			c, r := benchConsumer(b, broker.bootstrap, mode == "batch")
+			c, r := benchConsumer(b, broker.bootstrap, v)
 			buf := make([]Message, 4096)
 			deadline := time.Now().Add(10 * time.Minute)
 			m := startMeter(b, broker)
@@ -241,16 +259,25 @@ func commitStored(b *testing.B, c *kafka.Consumer) {
 // unchanged, to another topic; the clock stops when every one is
 // acknowledged.
 func BenchmarkPassthrough(b *testing.B) {
-	for _, mode := range []string{"poll", "batch"} {
-		b.Run(mode, func(b *testing.B) {
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
 			broker := startChildBroker(b, map[string]int32{"in": benchParts, "out": benchParts})
 			preload(b, broker.bootstrap, "in", b.N)
 			pp := newPassProducer(b, broker.bootstrap)
-			c, r := benchConsumer(b, broker.bootstrap, mode == "batch")
+			c, r := benchConsumer(b, broker.bootstrap, v)
 			outTopic := "out"
 			out := kafka.TopicPartition{Topic: &outTopic, Partition: kafka.PartitionAny}
 			var msg kafka.Message
 			buf := make([]Message, 4096)
+			var w *Writer
+			outs := make([]OutMessage, len(buf))
+			if v.write {
+				var err error
+				if w, err = NewWriter(pp.p); err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { _ = w.Close() })
+			}
 			deadline := time.Now().Add(10 * time.Minute)
 			m := startMeter(b, broker)
 			got := 0
@@ -270,11 +297,29 @@ func BenchmarkPassthrough(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
+					k := 0
 					for i := range n {
 						if e := &buf[i]; e.Err == nil {
+							if w != nil {
+								outs[k] = OutMessage{Topic: outTopic, Partition: kafka.PartitionAny, Key: e.Key, Value: e.Value, Timestamp: e.Timestamp}
+								k++
+								continue
+							}
 							msg = kafka.Message{TopicPartition: out, Key: e.Key, Value: e.Value, Timestamp: time.UnixMilli(e.Timestamp)}
 							pp.produce(b, &msg)
 							got++
+						}
+					}
+					for done := 0; done < k; {
+						c, err := w.Write(outs[done:k])
+						done += c
+						got += c
+						var ke kafka.Error
+						if err != nil && (!errors.As(err, &ke) || ke.Code() != kafka.ErrQueueFull) {
+							b.Fatal(err)
+						}
+						if err != nil {
+							time.Sleep(time.Millisecond)
 						}
 					}
 					for ev := c.Poll(0); ev != nil; ev = c.Poll(0) {

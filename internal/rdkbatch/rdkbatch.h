@@ -60,6 +60,14 @@ rd_kafka_resp_err_t rd_kafka_header_get_all(const rd_kafka_headers_t *hdrs, size
                                             const char **namep, const void **valuep, size_t *sizep);
 const char *rd_kafka_topic_name(const rd_kafka_topic_t *rkt);
 
+rd_kafka_topic_t *rd_kafka_topic_new(rd_kafka_t *rk, const char *topic, void *conf);
+void rd_kafka_topic_destroy(rd_kafka_topic_t *rkt);
+rd_kafka_resp_err_t rd_kafka_producev(rd_kafka_t *rk, ...);
+rd_kafka_headers_t *rd_kafka_headers_new(size_t initial_count);
+void rd_kafka_headers_destroy(rd_kafka_headers_t *hdrs);
+rd_kafka_resp_err_t rd_kafka_header_add(rd_kafka_headers_t *hdrs, const char *name, ssize_t name_size,
+                                        const void *value, ssize_t value_size);
+
 /* ---- this package's C side (rdkbatch.c) ---- */
 
 /* One message as handed to Go: plain integers, offsets into the arena. */
@@ -105,6 +113,28 @@ typedef struct rdkb_result {
 
 typedef struct rdkb_state rdkb_state;
 
+/* One message for rdkw_produce: offsets into Go's arena (len -1: null). */
+typedef struct rdkw_msg {
+        int64_t key_off;
+        int64_t key_len;
+        int64_t val_off;
+        int64_t val_len;
+        int64_t timestamp; /* ms; 0: librdkafka stamps the produce time */
+        int64_t hdr_first; /* index into the header array */
+        int32_t hdr_cnt;
+        int32_t partition; /* -1: the configured partitioner picks */
+        int32_t topic;     /* index from rdkw_topic */
+        int32_t pad;
+} rdkw_msg;
+
+typedef struct rdkw_state rdkw_state;
+
+rdkw_state *rdkw_new(rd_kafka_t *rk);
+int32_t rdkw_topic(rdkw_state *st, const char *name);
+int64_t rdkw_produce(rdkw_state *st, const rdkw_msg *msgs, int64_t n, const char *arena,
+                     const rdkb_hdr *hdrs, int32_t *err);
+void rdkw_close(rdkw_state *st);
+
 int rdkb_abi_ok(void);
 rdkb_state *rdkb_new(rd_kafka_t *rk, char *errstr, size_t errstr_size);
 int rdkb_add(rdkb_state *st, const char *topic, int32_t partition);
@@ -114,6 +144,7 @@ void rdkb_read(rdkb_state *st, int timeout_ms, int max, int want_hdrs,
                rdkb_result *res);
 int64_t rdkb_pending(rdkb_state *st);
 int64_t rdkb_partitions(rdkb_state *st);
+int64_t rdkb_queued(rdkb_state *st);
 void rdkb_close(rdkb_state *st);
 
 #endif

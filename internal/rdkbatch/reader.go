@@ -78,6 +78,7 @@ type Reader struct {
 	hdrs   []Header // reused headers (not Retain)
 	names  []string // topic names seen, to build Topic without allocating
 	batch  []string // the current batch's topic table, resolved
+	res    C.rdkb_result
 }
 
 // New makes a Reader for c. c must be a group consumer (group.id set)
@@ -154,8 +155,8 @@ func (r *Reader) Read(timeout time.Duration, buf []Message) (int, error) {
 	if !r.cfg.Retain {
 		arena, hdescs = r.arena, r.hdescs
 	}
-	var res C.rdkb_result
-	r.call(ms, len(buf), arena, hdescs, &res)
+	res := &r.res
+	r.call(ms, len(buf), arena, hdescs, res)
 	if res.short_buf != 0 {
 		// The batch is taken and kept on the C side; size the buffers and
 		// hand it over now, so no message stays behind when Read returns.
@@ -175,7 +176,7 @@ func (r *Reader) Read(timeout time.Duration, buf []Message) (int, error) {
 			}
 			arena, hdescs = r.arena, r.hdescs
 		}
-		r.call(0, len(buf), arena, hdescs, &res)
+		r.call(0, len(buf), arena, hdescs, res)
 	}
 	if res.err != 0 {
 		return 0, fmt.Errorf("rdkbatch: consume from %s: %w", r.c, kafka.NewError(kafka.ErrorCode(res.err), C.GoString(C.rd_kafka_err2str(C.rd_kafka_resp_err_t(res.err))), false))
@@ -318,6 +319,15 @@ func (r *Reader) Partitions() int {
 		return 0
 	}
 	return int(C.rdkb_partitions(r.st))
+}
+
+// queued returns how many ops (messages, mostly) wait in the Reader's
+// queue.
+func (r *Reader) queued() int64 {
+	if r.st == nil {
+		return 0
+	}
+	return int64(C.rdkb_queued(r.st))
 }
 
 // Close routes every added partition, and what the Reader's queue still

@@ -97,6 +97,10 @@ int64_t rdkb_pending(rdkb_state *st) {
         return st->n;
 }
 
+int64_t rdkb_queued(rdkb_state *st) {
+        return (int64_t)rd_kafka_queue_length(st->q);
+}
+
 int64_t rdkb_partitions(rdkb_state *st) {
         return st->nparts;
 }
