@@ -110,6 +110,10 @@ type Config struct {
 	Changelog store.ChangelogWriter
 	// GlobalStores are read-only views of the instance's global stores.
 	GlobalStores map[string]store.StateStore
+	// Punctuated, if set, is called on the task's goroutine after each
+	// punctuator callback, with its type and how long it ran (two clock
+	// readings per punctuation, none otherwise).
+	Punctuated func(typ punctuate.Type, took time.Duration)
 }
 
 // Stats counts a task's work. Fields are atomic, so metrics exporters may
@@ -190,10 +194,14 @@ type Task struct {
 
 	nowFn          func() int64
 	runPunctuation func(*punctuate.Schedule, int64) error
-	current        partitiongroup.Taken
-	commitNeeded   bool
-	commitRequest  bool
-	storesOpen     []store.StateStore
+	// runStream and runWall run the punctuations of each queue: through
+	// runPunctuation, timed when Config.Punctuated is set.
+	runStream, runWall func(*punctuate.Schedule, int64) error
+	meters             *meters
+	current            partitiongroup.Taken
+	commitNeeded       bool
+	commitRequest      bool
+	storesOpen         []store.StateStore
 }
 
 // New creates a task in state Created: the graph is instantiated (each
@@ -212,12 +220,13 @@ func New(cfg Config) (*Task, error) {
 	if cfg.ProcessingHandler == nil {
 		cfg.ProcessingHandler = handler.LogAndFail{}
 	}
-	t := &Task{cfg: cfg, id: cfg.ID.String(), clock: cfg.Clock, stats: &Stats{}}
+	t := &Task{cfg: cfg, id: cfg.ID.String(), clock: cfg.Clock, stats: &Stats{}, meters: &meters{}}
 	t.logger = cfg.Logger.With(zap.String("task", t.id))
 	t.nowFn = t.WallClockTime
 	t.runPunctuation = t.punctuate
+	t.runStream, t.runWall = t.timedPunctuation(punctuate.StreamTime), t.timedPunctuation(punctuate.WallClock)
 	g, err := cfg.Topology.NewGraph(cfg.ID.Subtopology, processor.GraphConfig{
-		TaskID: cfg.ID, ApplicationID: cfg.ApplicationID, Host: (*host)(t), Collector: cfg.Collector,
+		TaskID: cfg.ID, ApplicationID: cfg.ApplicationID, Host: (*host)(t), Collector: &meteredCollector{t: t, inner: cfg.Collector},
 		Logger: cfg.Logger, DefaultExtractor: cfg.DefaultTimestampExtractor, GlobalStores: cfg.GlobalStores,
 	})
 	if err != nil {
@@ -237,6 +246,7 @@ func New(cfg Config) (*Task, error) {
 			return nil, err
 		}
 		t.heads = append(t.heads, h)
+		t.meters.sources = append(t.meters.sources, &sourceMeter{node: h.Node(), topic: topic, partition: cfg.ID.Partition})
 	}
 	return t, nil
 }
@@ -340,7 +350,7 @@ func (t *Task) CompleteRestoration() error {
 	// time already: punctuators due at it fire now, not at the next record
 	// (which may be long in coming).
 	if st := t.group.StreamTime(); st != record.UnknownTime && t.streamQ.Len() > 0 {
-		if _, err := t.streamQ.MayPunctuate(st, t.runPunctuation); err != nil {
+		if _, err := t.streamQ.MayPunctuate(st, t.runStream); err != nil {
 			return err
 		}
 	}
@@ -367,6 +377,7 @@ func (t *Task) AddRecords(topic string, partition int32, recs []record.ConsumerR
 	if t.state == Closed {
 		return fmt.Errorf("task %s: add records: closed", t.id)
 	}
+	t.meters.addedTo(topic, partition, recs)
 	return t.group.AddRecords(topic, partition, recs)
 }
 
@@ -414,18 +425,20 @@ func (t *Task) Process() (bool, error) {
 	if err != nil || !ready {
 		return false, err
 	}
+	streamTime := t.group.StreamTime()
 	taken, ok, err := t.group.Next()
 	if err != nil || !ok {
 		return false, err
 	}
 	t.current = taken
 	t.stats.Processed.Add(1)
+	t.meters.taken(taken, streamTime)
 	t.commitNeeded = true
 	if err := t.forward(); err != nil {
 		return true, err
 	}
 	if t.streamQ.Len() > 0 {
-		if _, err := t.streamQ.MayPunctuate(t.group.StreamTime(), t.runPunctuation); err != nil {
+		if _, err := t.streamQ.MayPunctuate(t.group.StreamTime(), t.runStream); err != nil {
 			return true, err
 		}
 	}
@@ -521,7 +534,7 @@ func (t *Task) PunctuateWallClock() (bool, error) {
 	if t.state != Running {
 		return false, nil
 	}
-	return t.wallQ.MayPunctuate(t.WallClockTime(), t.runPunctuation)
+	return t.wallQ.MayPunctuate(t.WallClockTime(), t.runWall)
 }
 
 // NextWallClockPunctuation returns when the next wall-clock punctuator is
