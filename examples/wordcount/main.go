@@ -64,7 +64,8 @@ func run(brokers, stateDir string, verbose bool) error {
 	}
 	fmt.Print(topo.Describe())
 	app, err := streams.New(topo, streams.Config{ApplicationID: "wordcount-example", BootstrapServers: bootstrap,
-		StateDir: stateDir, CommitInterval: 200 * time.Millisecond, Logger: logger})
+		StateDir: stateDir, CommitInterval: 200 * time.Millisecond, Logger: logger,
+		Hooks: []streams.Hook{streams.NewRestorePrinter(os.Stderr, streams.RestorePrinterOptions{})}}) // restoration progress
 	if err != nil {
 		return err
 	}
