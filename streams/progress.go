@@ -212,3 +212,23 @@ func human(n float64) string {
 	}
 	return fmt.Sprintf("%.0f", n)
 }
+
+// String describes the round as RestorePrinter's lines do, with the rate
+// over the whole round: "restoring: 3/8 stores, 412 k/1.0 M records, 180 k
+// rec/s", "restored: 8/8 stores, 1.0 M records in 5.6s, 180 k rec/s", or
+// "no restoration" before the first.
+func (p RestoreProgress) String() string {
+	if p.Stores == 0 {
+		return "no restoration"
+	}
+	rate := 0.0
+	if p.Took > 0 {
+		rate = float64(p.Records) / p.Took.Seconds()
+	}
+	if p.Active {
+		return fmt.Sprintf("restoring: %d/%d stores, %s/%s records, %s rec/s", p.StoresDone, p.Stores,
+			human(float64(p.OffsetsDone)), human(float64(p.Offsets)), human(rate))
+	}
+	return fmt.Sprintf("restored: %d/%d stores, %s records in %s, %s rec/s", p.StoresDone, p.Stores,
+		human(float64(p.OffsetsDone)), p.Took.Round(100*time.Millisecond), human(rate))
+}

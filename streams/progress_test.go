@@ -100,3 +100,20 @@ func TestRestorePrinterDropsASuspendedStoreFromTheRound(t *testing.T) {
 		t.Errorf("lines %q, want the round to end with the one store that finished", got)
 	}
 }
+
+func TestRestoreProgressStringReadsLikeThePrintersLines(t *testing.T) {
+	for _, c := range []struct {
+		p    streams.RestoreProgress
+		want string
+	}{
+		{streams.RestoreProgress{}, "no restoration"},
+		{streams.RestoreProgress{Active: true, Stores: 8, StoresDone: 3, Offsets: 1_000_000, OffsetsDone: 412_000, Records: 360_000,
+			Took: 2 * time.Second}, "restoring: 3/8 stores, 412 k/1.0 M records, 180 k rec/s"},
+		{streams.RestoreProgress{Stores: 8, StoresDone: 8, Offsets: 1_000_000, OffsetsDone: 1_000_000, Records: 1_000_000,
+			Took: 5555 * time.Millisecond}, "restored: 8/8 stores, 1.0 M records in 5.6s, 180 k rec/s"},
+	} {
+		if got := c.p.String(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.p, got, c.want)
+		}
+	}
+}
