@@ -4,8 +4,8 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
-	"github.com/millrace/millrace/partitiongroup"
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/punctuate"
 	"github.com/millrace/millrace/record"
@@ -59,7 +59,7 @@ type Metrics struct {
 	Sinks []SinkMetrics
 	// Lateness is the lateness of the records taken, in milliseconds: how
 	// far behind stream time each was, 0 for a record at or ahead of it
-	// (Kafka Streams' record-lateness).
+	// (Kafka Streams' record-lateness). Its Min is not measured (0).
 	Lateness Measure
 	// ProcessLatency is the time to process a record, in nanoseconds, as
 	// the runtime reported it (ObserveProcessing).
@@ -175,20 +175,20 @@ type acc struct {
 	min, max int64
 }
 
+// newAcc returns an empty acc: its extremes start where any value
+// replaces them, so add needs no test for the first value.
+func newAcc() acc { return acc{min: math.MaxInt64, max: math.MinInt64} }
+
 func (a *acc) add(v int64) {
-	if a.n == 0 || v < a.min {
-		a.min = v
-	}
-	if a.n == 0 || v > a.max {
-		a.max = v
-	}
+	a.min = min(a.min, v)
+	a.max = max(a.max, v)
 	a.n++
 	a.sum += float64(v)
 }
 
 func (a *acc) publish(now int64, m *measure) {
 	m.publish(now, a.n, a.sum, a.min, a.max)
-	*a = acc{}
+	*a = newAcc()
 }
 
 // e2e publishes an accumulation of timestamps as the latencies now - ts.
@@ -196,25 +196,27 @@ func (a *acc) e2e(now int64, m *measure) {
 	if a.n > 0 {
 		m.publish(now, a.n, float64(a.n)*float64(now)-a.sum, record.SaturatingSub(now, a.max), record.SaturatingSub(now, a.min))
 	}
-	*a = acc{}
+	*a = newAcc()
 }
 
 // sourceMeter is one input partition's metrics.
 type sourceMeter struct {
 	node, topic string
 	partition   int32
-	// The task goroutine's, since the last publication.
-	records, bytes, processed int64
-	ts                        acc
+	// The task goroutine's, since the last publication: the records handed
+	// in and their bytes, and the timestamps of those taken (ts.n counts
+	// them).
+	records, bytes int64
+	ts             acc
 	// Published.
 	pubRecords, pubBytes, pubProcessed atomic.Int64
 	e2e                                measure
 }
 
-// sinkMeter is one sink node and topic's metrics.
+// sinkMeter is one sink node and topic's metrics; ts.n counts the records.
 type sinkMeter struct {
 	node, topic string
-	n, bytes    int64
+	bytes       int64
 	ts          acc
 	pubN        atomic.Int64
 	pubBytes    atomic.Int64
@@ -228,27 +230,28 @@ type meters struct {
 	sinks    []*sinkMeter
 	lastSink *sinkMeter
 	pubSinks atomic.Pointer[[]*sinkMeter]
-	lateness acc
-	latePub  measure
-	proc     acc
-	procPub  measure
-	buffered atomic.Int64
-	bufBytes atomic.Int64
-	dirty    bool
+	// lateMax is the largest lateness since the last publication (the sum
+	// is Stats.LatenessSum, the count Stats.Processed).
+	lateMax int64
+	// unflushed counts the records taken and not yet in Stats.Processed.
+	unflushed int64
+	latePub   recent
+	proc      acc
+	procPub   measure
+	buffered  atomic.Int64
+	bufBytes  atomic.Int64
 }
 
-// taken counts a record taken from queue q, with the stream time before
-// it was taken (task goroutine; nothing allocated).
-func (m *meters) taken(tk partitiongroup.Taken, streamTime int64) {
-	s := m.sources[tk.Queue]
-	s.processed++
-	s.ts.add(tk.Timestamp)
-	late := int64(0)
-	if streamTime != record.UnknownTime && tk.Timestamp < streamTime {
-		late = streamTime - tk.Timestamp
+// taken counts a record with timestamp ts taken from queue q, with the
+// stream time before it was taken (task goroutine; small enough to be
+// inlined, nothing allocated). A record is late when older than stream
+// time; UnknownTime is below every valid timestamp.
+func (m *meters) taken(q int, ts, streamTime int64) {
+	m.unflushed++
+	m.sources[q].ts.add(ts)
+	if ts < streamTime && streamTime-ts > m.lateMax {
+		m.lateMax = streamTime - ts
 	}
-	m.lateness.add(late)
-	m.dirty = true
 }
 
 // added counts a batch handed to queue q.
@@ -258,7 +261,6 @@ func (m *meters) added(q int, recs []record.ConsumerRecord) {
 	for i := range recs {
 		s.bytes += recordBytes(recs[i].Key, recs[i].Value, recs[i].Headers)
 	}
-	m.dirty = true
 }
 
 func recordBytes(key, value []byte, headers record.Headers) int64 {
@@ -269,18 +271,31 @@ func recordBytes(key, value []byte, headers record.Headers) int64 {
 	return n
 }
 
+// sent counts a record node sent to topic.
+func (m *meters) sent(node, topic string, key, value []byte, headers record.Headers, ts int64) {
+	s := m.lastSink
+	if s == nil || !same(s.node, node) || !same(s.topic, topic) {
+		s = m.sink(node, topic)
+	}
+	s.bytes += recordBytes(key, value, headers)
+	s.ts.add(ts)
+}
+
+// same reports whether a == b, looking first at their data: a node's name
+// and a sink's fixed topic are the same string at every send.
+func same(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
+}
+
 // sink returns the meter of node's sends to topic, made the first time.
 func (m *meters) sink(node, topic string) *sinkMeter {
-	if s := m.lastSink; s != nil && s.node == node && s.topic == topic {
-		return s
-	}
 	for _, s := range m.sinks {
 		if s.node == node && s.topic == topic {
 			m.lastSink = s
 			return s
 		}
 	}
-	s := &sinkMeter{node: node, topic: topic}
+	s := &sinkMeter{node: node, topic: topic, ts: newAcc()}
 	m.sinks = append(m.sinks, s)
 	m.lastSink = s
 	return s
@@ -289,27 +304,28 @@ func (m *meters) sink(node, topic string) *sinkMeter {
 func (m *meters) publish(now int64, buffered int, bufBytes int64) {
 	m.buffered.Store(int64(buffered))
 	m.bufBytes.Store(bufBytes)
-	if !m.dirty {
-		return
-	}
-	m.dirty = false
+	taken := false
 	for _, s := range m.sources {
 		if s.records != 0 {
 			s.pubRecords.Add(s.records)
 			s.pubBytes.Add(s.bytes)
 			s.records, s.bytes = 0, 0
 		}
-		if s.processed != 0 {
-			s.pubProcessed.Add(s.processed)
-			s.processed = 0
+		if s.ts.n != 0 {
+			taken = true
+			s.pubProcessed.Add(s.ts.n)
 		}
 		s.ts.e2e(now, &s.e2e)
 	}
+	if taken {
+		m.latePub.publish(now, m.lateMax)
+		m.lateMax = 0
+	}
 	for _, s := range m.sinks {
-		if s.n != 0 {
-			s.pubN.Add(s.n)
+		if s.ts.n != 0 {
+			s.pubN.Add(s.ts.n)
 			s.pubBytes.Add(s.bytes)
-			s.n, s.bytes = 0, 0
+			s.bytes = 0
 		}
 		s.ts.e2e(now, &s.e2e)
 	}
@@ -317,7 +333,6 @@ func (m *meters) publish(now int64, buffered int, bufBytes int64) {
 		pub := append([]*sinkMeter(nil), m.sinks...)
 		m.pubSinks.Store(&pub)
 	}
-	m.lateness.publish(now, &m.latePub)
 	m.proc.publish(now, &m.procPub)
 }
 
@@ -338,7 +353,8 @@ func (m *meters) read(now int64) Metrics {
 			E2ELatency: s.e2e.read(now)})
 	}
 	out.Buffered, out.BufferedBytes = m.buffered.Load(), m.bufBytes.Load()
-	out.Lateness, out.ProcessLatency = m.latePub.read(now), m.procPub.read(now)
+	out.Lateness.Max, out.Lateness.Recent = m.latePub.read(now)
+	out.ProcessLatency = m.procPub.read(now)
 	return out
 }
 
@@ -353,11 +369,7 @@ func (c *meteredCollector) Send(topic string, partition int32, key, value []byte
 	if err := c.inner.Send(topic, partition, key, value, headers, ts); err != nil {
 		return err
 	}
-	s := c.t.meters.sink(c.t.graph.CurrentNode(), topic)
-	s.n++
-	s.bytes += recordBytes(key, value, headers)
-	s.ts.add(ts)
-	c.t.meters.dirty = true
+	c.t.meters.sent(c.t.graph.CurrentNode(), topic, key, value, headers, ts)
 	return nil
 }
 
@@ -375,13 +387,10 @@ func (t *Task) ObserveProcessing(records int, took, slowest time.Duration) {
 	}
 	a := &t.meters.proc
 	avg := int64(took) / int64(records)
-	if a.n == 0 || avg < a.min {
-		a.min = avg
-	}
+	a.min = min(a.min, avg)
 	a.max = max(a.max, int64(slowest), avg)
 	a.n += int64(records)
 	a.sum += float64(took)
-	t.meters.dirty = true
 }
 
 // PublishMetrics makes what the task counted since the last call readable
@@ -393,7 +402,21 @@ func (t *Task) PublishMetrics(now time.Time) {
 	if t.meters == nil {
 		return
 	}
+	t.flushProcessed()
 	t.meters.publish(now.UnixMilli(), t.group.NumBuffered(), t.group.BufferedBytes())
+}
+
+// flushProcessed adds the records taken since the last flush to
+// Stats.Processed: one atomic addition per run of records, not one per
+// record.
+func (t *Task) flushProcessed() {
+	if t.meters == nil {
+		return
+	}
+	if n := t.meters.unflushed; n > 0 {
+		t.stats.Processed.Add(n)
+		t.meters.unflushed = 0
+	}
 }
 
 // Metrics returns what the task published (see PublishMetrics), with
@@ -402,7 +425,11 @@ func (t *Task) Metrics(now time.Time) Metrics {
 	if t.meters == nil {
 		return Metrics{}
 	}
-	return t.meters.read(now.UnixMilli())
+	m := t.meters.read(now.UnixMilli())
+	// Lateness's count and sum are the partition group's: every record
+	// taken, and the lateness of the late ones.
+	m.Lateness.Count, m.Lateness.Sum = t.stats.Processed.Load(), float64(t.stats.LatenessSum.Load())
+	return m
 }
 
 // addedTo counts a batch handed to partition topic-partition (one of the

@@ -205,3 +205,34 @@ func TestZeroTaskMetricsAreEmpty(t *testing.T) {
 		t.Errorf("zero task: %+v", m)
 	}
 }
+
+func TestProcessedIsExactWhenIdleAtCommitsAndPublications(t *testing.T) {
+	tk := runningTask(t, Config{ID: processor.TaskID{Partition: 2}, Topology: joinTopology(t), MaxTaskIdle: -1})
+	var recs []record.ConsumerRecord
+	for i := range 5 {
+		recs = append(recs, raw("left", int64(i), int64(i), "v"))
+	}
+	must(t, tk.AddRecords("left", 2, recs))
+	for range 3 {
+		if ok, err := tk.Process(); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	}
+	if _, err := tk.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := tk.Stats().Processed.Load(); n != 3 {
+		t.Errorf("after a commit: processed %d, want 3", n)
+	}
+	if ok, err := tk.Process(); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	tk.PublishMetrics(time.UnixMilli(1000))
+	if n := tk.Stats().Processed.Load(); n != 4 {
+		t.Errorf("after a publication: processed %d, want 4", n)
+	}
+	drain(t, tk) // ends with a Process that finds nothing
+	if n, m := tk.Stats().Processed.Load(), tk.Metrics(time.UnixMilli(1000)); n != 5 || m.Lateness.Count != 5 {
+		t.Errorf("idle: processed %d, lateness count %d, want 5", n, m.Lateness.Count)
+	}
+}

@@ -117,10 +117,13 @@ type Config struct {
 }
 
 // Stats counts a task's work. Fields are atomic, so metrics exporters may
-// read them from other goroutines.
+// read them from other goroutines. Processed is added to in bulk, off the
+// per-record path: whenever Process finds no record to take, at each
+// commit, suspension and PublishMetrics; the other counters count at once.
 type Stats struct {
 	partitiongroup.Stats
-	// Processed counts records taken and run through the graph.
+	// Processed counts records taken and run through the graph (see
+	// above for when).
 	Processed atomic.Int64
 	// DroppedProcessingError counts records (and punctuations) whose
 	// failure the ProcessingHandler answered with Continue.
@@ -220,7 +223,7 @@ func New(cfg Config) (*Task, error) {
 	if cfg.ProcessingHandler == nil {
 		cfg.ProcessingHandler = handler.LogAndFail{}
 	}
-	t := &Task{cfg: cfg, id: cfg.ID.String(), clock: cfg.Clock, stats: &Stats{}, meters: &meters{}}
+	t := &Task{cfg: cfg, id: cfg.ID.String(), clock: cfg.Clock, stats: &Stats{}, meters: &meters{proc: newAcc()}}
 	t.logger = cfg.Logger.With(zap.String("task", t.id))
 	t.nowFn = t.WallClockTime
 	t.runPunctuation = t.punctuate
@@ -246,7 +249,7 @@ func New(cfg Config) (*Task, error) {
 			return nil, err
 		}
 		t.heads = append(t.heads, h)
-		t.meters.sources = append(t.meters.sources, &sourceMeter{node: h.Node(), topic: topic, partition: cfg.ID.Partition})
+		t.meters.sources = append(t.meters.sources, &sourceMeter{node: h.Node(), topic: topic, partition: cfg.ID.Partition, ts: newAcc()})
 	}
 	return t, nil
 }
@@ -423,16 +426,17 @@ func (t *Task) Process() (bool, error) {
 	}
 	ready, err := t.group.Ready(t.nowFn)
 	if err != nil || !ready {
+		t.flushProcessed()
 		return false, err
 	}
 	streamTime := t.group.StreamTime()
 	taken, ok, err := t.group.Next()
 	if err != nil || !ok {
+		t.flushProcessed()
 		return false, err
 	}
 	t.current = taken
-	t.stats.Processed.Add(1)
-	t.meters.taken(taken, streamTime)
+	t.meters.taken(taken.Queue, taken.Timestamp, streamTime)
 	t.commitNeeded = true
 	if err := t.forward(); err != nil {
 		return true, err
@@ -564,6 +568,7 @@ func (t *Task) Commit() ([]partitiongroup.Offset, error) {
 	}
 	t.commitNeeded, t.commitRequest = false, false
 	t.stats.Commits.Add(1)
+	t.flushProcessed()
 	return t.group.Committable(), nil
 }
 
@@ -592,6 +597,7 @@ func (t *Task) Suspend() error {
 	if err := t.transition(Suspended); err != nil {
 		return err
 	}
+	t.flushProcessed()
 	t.group.Clear()
 	if wasRunning {
 		t.cancelPunctuators()
