@@ -163,8 +163,13 @@ func TestMetricsEndpointServesTheAppsCountsByTaskNodeTopicAndStore(t *testing.T)
 	if n := sum(series(fams, "millrace_app_state", map[string]string{"state": "RUNNING"})); n != 1 {
 		t.Errorf("millrace_app_state{state=RUNNING} = %v", n)
 	}
-	if n := sum(series(fams, "millrace_commit_latency_seconds", nil)); n == 0 {
-		t.Error("no commit latency observed")
+	// A commit runs every 200 ms: wait for one.
+	for deadline := time.Now().Add(10 * time.Second); sum(series(fams, "millrace_commit_latency_seconds", nil)) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no commit latency observed in 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+		fams = scrape(t, d.URL)
 	}
 	if _, ok := fams["go_goroutines"]; !ok {
 		t.Error("the Go collector registered next to the exporter is missing")
