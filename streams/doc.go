@@ -65,6 +65,12 @@
 //     production failures go to their handlers (fail by default), every skip
 //     is logged and counted in the metrics, and a changelog write that fails
 //     stops the App whatever the handlers say.
+//   - Metrics cost the per-record path nothing shared: tasks count into
+//     their own memory and publish once per chunk of records; App.Metrics
+//     computes a snapshot from that when asked, and hooks (Config.Hooks,
+//     found once by New) hear of chunks, punctuations, commits,
+//     rebalances, state changes and restorations. The package imports no
+//     metrics library; metrics/prometheus is one user of both.
 //   - Fatal errors (from any client, task or store) move the App to
 //     PendingError as soon as they are known; Run then returns them.
 //   - Run and Close are bounded: the shutdown takes at most CloseTimeout
@@ -80,5 +86,7 @@
 // commit barrier, txn.go exactly-once recovery, restorer.go and global.go
 // restoration, watch.go the source-topic check, internal.go the internal
 // topics' partition counts, purge.go their purge, clients.go every Kafka
-// client's configuration, producer.go and collector.go the write path.
+// client's configuration, producer.go and collector.go the write path,
+// hooks.go the hook interfaces, metrics.go and snapshot.go App.Metrics,
+// progress.go the restoration progress line.
 package streams

@@ -1,6 +1,8 @@
 package prometheus
 
 import (
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -280,5 +282,32 @@ func TestLabelValuesThatAreNotUTF8AreRepaired(t *testing.T) {
 	s.Tasks[1].Sinks[0].Topic = "bad\xff"
 	if n := testutil.CollectAndCount(fixed{New(Options{}), s}, "millrace_topic_records_produced_total"); n != 2 {
 		t.Errorf("%d series, want both sinks' (the bad topic name repaired, not dropped)", n)
+	}
+}
+
+func TestDocsTableListsEveryFamilyAndNoOther(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(millrace_[a-z0-9_]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = true
+	}
+	ch := make(chan *prom.Desc, 200)
+	New(Options{}).Describe(ch)
+	close(ch)
+	exported := map[string]bool{}
+	for d := range ch {
+		name := regexp.MustCompile(`fqName: "([^"]+)"`).FindStringSubmatch(d.String())[1]
+		exported[name] = true
+		if !documented[name] {
+			t.Errorf("%s is exported but not in docs/metrics.md's table", name)
+		}
+	}
+	for name := range documented {
+		if !exported[name] {
+			t.Errorf("docs/metrics.md lists %s, which is not exported", name)
+		}
 	}
 }
