@@ -325,3 +325,45 @@ func TestMetricsOfAnAppNotRunYet(t *testing.T) {
 		t.Errorf("nil App: %+v", m)
 	}
 }
+
+func TestDebugLevelTimesEachRecordSoTheMaxIsTheSlowestRecord(t *testing.T) {
+	c := cluster(t, map[string]int32{"in": 1, "out": 1})
+	const slow = 30 * time.Millisecond
+	b := processor.NewBuilder()
+	processor.AddSource(b, "in", record.String(), record.String(), "in")
+	processor.AddProcessor(b, "maybe-slow", func() processor.Processor[string, string, string, string] {
+		return &funcInit{init: func(processor.Context[string, string]) error { return nil },
+			process: func(ctx processor.Context[string, string], r record.Record[string, string]) error {
+				if r.Value() == "slow" {
+					time.Sleep(slow)
+				}
+				return ctx.Forward(r)
+			}}
+	}, "in")
+	processor.AddSink(b, "out", "out", record.String(), record.String(), "maybe-slow")
+	topo, err := b.Build()
+	must(t, err)
+	app := start(t, topo, streams.Config{ApplicationID: "debug", BootstrapServers: c.Bootstrap(),
+		MetricsRecordingLevel: streams.RecordDebug})
+	var recs []kv
+	for i := range 200 {
+		v := "fast"
+		if i == 100 {
+			v = "slow"
+		}
+		recs = append(recs, kv{"k", v, int64(i + 1)})
+	}
+	produce(t, c.Bootstrap(), "in", recs)
+	var p streams.TaskMetrics
+	waitFor(t, 30*time.Second, "200 records processed", func() bool {
+		m := app.app.Metrics()
+		if len(m.Tasks) == 0 {
+			return false
+		}
+		p = m.Tasks[0]
+		return p.Processed == 200
+	})
+	if l := p.ProcessLatency; l.Count != 200 || !l.Recent || time.Duration(l.Max) < slow || l.Sum < float64(slow) {
+		t.Errorf("process latency %+v: want 200 records, the slowest at least %v", l, slow)
+	}
+}
