@@ -320,6 +320,16 @@ func (m *metrics) snapshot(state State, now time.Time) Metrics {
 	if m.debug {
 		out.Level = RecordDebug
 	}
+	// The live tasks are read without the lock: their stores' reads (a
+	// cache's lock, RocksDB's properties) must not hold up the poll loop
+	// and the restorer, which report here.
+	m.mu.Lock()
+	live := maps.Clone(m.live)
+	m.mu.Unlock()
+	readings := make(map[processor.TaskID]TaskMetrics, len(live))
+	for id, lt := range live {
+		readings[id] = readTask(id, lt, now)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	seen := maps.Clone(m.retired)
@@ -339,12 +349,15 @@ func (m *metrics) snapshot(state State, now time.Time) Metrics {
 	slices.SortFunc(ids, processor.TaskID.Compare)
 	for _, id := range ids {
 		var tm TaskMetrics
-		if lt, ok := m.live[id]; ok {
+		switch lt, ok := m.live[id]; {
+		case ok && live[id] == lt:
+			tm = readings[id]
+		case ok: // created since the reading
 			tm = readTask(id, lt, now)
-			tm.Blocked = m.blocked[id]
-		} else {
+		default: // not running, or closed since the reading: retired has its counts
 			tm = TaskMetrics{ID: id}
 		}
+		tm.Blocked = m.blocked[id]
 		if r := m.retired[id]; r != nil {
 			addCounters(&tm, *r)
 		}
