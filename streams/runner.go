@@ -230,9 +230,10 @@ func (r *runner) step() error {
 	start := time.Now()
 	n := 0
 	var slowest time.Duration
+	debug := r.metrics.debug // RecordDebug: time each record
 	for n < processChunk && !r.wanted.Load() {
 		var t0 time.Time
-		if r.metrics.debug {
+		if debug {
 			t0 = time.Now()
 		}
 		ok, err := r.task.Process()
@@ -242,7 +243,7 @@ func (r *runner) step() error {
 		if !ok {
 			break
 		}
-		if r.metrics.debug {
+		if debug {
 			slowest = max(slowest, time.Since(t0))
 		}
 		n++
