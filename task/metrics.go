@@ -361,15 +361,16 @@ func (m *meters) read(now int64) Metrics {
 // meteredCollector is the collector the task's sinks see: it counts each
 // accepted record for its sink node and topic, on the task's goroutine.
 type meteredCollector struct {
-	t     *Task
-	inner processor.RecordCollector
+	inner  processor.RecordCollector
+	meters *meters
+	graph  *processor.Graph // set once the graph is made
 }
 
 func (c *meteredCollector) Send(topic string, partition int32, key, value []byte, headers record.Headers, ts int64) error {
 	if err := c.inner.Send(topic, partition, key, value, headers, ts); err != nil {
 		return err
 	}
-	c.t.meters.sent(c.t.graph.CurrentNode(), topic, key, value, headers, ts)
+	c.meters.sent(c.graph.CurrentNode(), topic, key, value, headers, ts)
 	return nil
 }
 

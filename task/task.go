@@ -228,14 +228,16 @@ func New(cfg Config) (*Task, error) {
 	t.nowFn = t.WallClockTime
 	t.runPunctuation = t.punctuate
 	t.runStream, t.runWall = t.timedPunctuation(punctuate.StreamTime), t.timedPunctuation(punctuate.WallClock)
+	col := &meteredCollector{inner: cfg.Collector, meters: t.meters}
 	g, err := cfg.Topology.NewGraph(cfg.ID.Subtopology, processor.GraphConfig{
-		TaskID: cfg.ID, ApplicationID: cfg.ApplicationID, Host: (*host)(t), Collector: &meteredCollector{t: t, inner: cfg.Collector},
+		TaskID: cfg.ID, ApplicationID: cfg.ApplicationID, Host: (*host)(t), Collector: col,
 		Logger: cfg.Logger, DefaultExtractor: cfg.DefaultTimestampExtractor, GlobalStores: cfg.GlobalStores,
 	})
 	if err != nil {
 		return nil, err
 	}
 	t.graph = g
+	col.graph = g
 	t.group = partitiongroup.New(partitiongroup.Config{
 		TaskID: t.id, MaxTaskIdle: cfg.MaxTaskIdle, DeserializationHandler: cfg.DeserializationHandler,
 		Logger: t.logger, Stats: &t.stats.Stats,
