@@ -200,14 +200,15 @@ func (p *RestorePrinter) printLocked(now time.Time, final bool) {
 
 // human writes n with a k, M or G suffix: 412 k, 1.0 M.
 func human(n float64) string {
+	// Each case starts where the one below would round up to its unit.
 	switch {
-	case n >= 1e9:
+	case n >= 999.95e6:
 		return fmt.Sprintf("%.1f G", n/1e9)
-	case n >= 1e6:
+	case n >= 999.5e3:
 		return fmt.Sprintf("%.1f M", n/1e6)
-	case n >= 1e4:
+	case n >= 9950:
 		return fmt.Sprintf("%.0f k", n/1e3)
-	case n >= 1e3:
+	case n >= 999.5:
 		return fmt.Sprintf("%.1f k", n/1e3)
 	}
 	return fmt.Sprintf("%.0f", n)

@@ -117,3 +117,13 @@ func TestRestoreProgressStringReadsLikeThePrintersLines(t *testing.T) {
 		}
 	}
 }
+
+func TestRestoreProgressNumbersRoundIntoTheNextUnit(t *testing.T) {
+	for n, want := range map[int64]string{999: "999", 1000: "1.0 k", 9_999: "10 k", 412_345: "412 k", 999_999: "1.0 M",
+		1_250_000: "1.2 M", 999_999_999: "1.0 G"} {
+		p := streams.RestoreProgress{Stores: 1, StoresDone: 1, OffsetsDone: n, Took: time.Second}
+		if got := p.String(); !strings.HasPrefix(got, "restored: 1/1 stores, "+want+" records") {
+			t.Errorf("%d offsets: %q, want %s", n, got, want)
+		}
+	}
+}
