@@ -214,13 +214,17 @@ type sourceMeter struct {
 }
 
 // sinkMeter is one sink node and topic's metrics; ts.n counts the records.
+// nodeData and topicData are the data of the strings it was made for: a
+// node's name and a sink's fixed topic are the same strings at every send,
+// so comparing pointers finds the meter without comparing bytes.
 type sinkMeter struct {
-	node, topic string
-	bytes       int64
-	ts          acc
-	pubN        atomic.Int64
-	pubBytes    atomic.Int64
-	e2e         measure
+	node, topic         string
+	nodeData, topicData *byte
+	bytes               int64
+	ts                  acc
+	pubN                atomic.Int64
+	pubBytes            atomic.Int64
+	e2e                 measure
 }
 
 // meters are a task's metrics. sources is fixed at New; sinks grows on
@@ -228,7 +232,6 @@ type sinkMeter struct {
 type meters struct {
 	sources  []*sourceMeter
 	sinks    []*sinkMeter
-	lastSink *sinkMeter
 	pubSinks atomic.Pointer[[]*sinkMeter]
 	// lateMax is the largest lateness since the last publication (the sum
 	// is Stats.LatenessSum, the count Stats.Processed).
@@ -271,33 +274,15 @@ func recordBytes(key, value []byte, headers record.Headers) int64 {
 	return n
 }
 
-// sent counts a record node sent to topic.
-func (m *meters) sent(node, topic string, key, value []byte, headers record.Headers, ts int64) {
-	s := m.lastSink
-	if s == nil || !same(s.node, node) || !same(s.topic, topic) {
-		s = m.sink(node, topic)
-	}
-	s.bytes += recordBytes(key, value, headers)
-	s.ts.add(ts)
-}
-
-// same reports whether a == b, looking first at their data: a node's name
-// and a sink's fixed topic are the same string at every send.
-func same(a, b string) bool {
-	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
-}
-
 // sink returns the meter of node's sends to topic, made the first time.
 func (m *meters) sink(node, topic string) *sinkMeter {
 	for _, s := range m.sinks {
 		if s.node == node && s.topic == topic {
-			m.lastSink = s
 			return s
 		}
 	}
-	s := &sinkMeter{node: node, topic: topic, ts: newAcc()}
+	s := &sinkMeter{node: node, topic: topic, nodeData: unsafe.StringData(node), topicData: unsafe.StringData(topic), ts: newAcc()}
 	m.sinks = append(m.sinks, s)
-	m.lastSink = s
 	return s
 }
 
@@ -364,13 +349,28 @@ type meteredCollector struct {
 	inner  processor.RecordCollector
 	meters *meters
 	graph  *processor.Graph // set once the graph is made
+	last   *sinkMeter
 }
 
+// Send hands the record on, then counts it, with as few instructions as
+// it can: it runs once per record a sink writes.
 func (c *meteredCollector) Send(topic string, partition int32, key, value []byte, headers record.Headers, ts int64) error {
 	if err := c.inner.Send(topic, partition, key, value, headers, ts); err != nil {
 		return err
 	}
-	c.meters.sent(c.graph.CurrentNode(), topic, key, value, headers, ts)
+	node := c.graph.CurrentNode()
+	s := c.last
+	if s == nil || s.nodeData != unsafe.StringData(node) || s.topicData != unsafe.StringData(topic) ||
+		len(s.node) != len(node) || len(s.topic) != len(topic) {
+		s = c.meters.sink(node, topic)
+		c.last = s
+	}
+	n := int64(len(key) + len(value))
+	for _, h := range headers {
+		n += int64(len(h.Key) + len(h.Value))
+	}
+	s.bytes += n
+	s.ts.add(ts)
 	return nil
 }
 
