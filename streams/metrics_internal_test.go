@@ -27,7 +27,7 @@ func runTask(t *testing.T, n int) *task.Task {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tk, err := task.New(task.Config{Topology: topo, Collector: nopCollector{}, MaxTaskIdle: -1})
+	tk, err := task.New(task.Config{Topology: topo, Collector: nopCollector{}, MaxTaskIdle: -1, MeterSinks: true})
 	if err != nil {
 		t.Fatal(err)
 	}

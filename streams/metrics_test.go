@@ -81,7 +81,7 @@ func TestMetricsAndHooksReportARun(t *testing.T) {
 	var mu sync.Mutex
 	var listened []string
 	app := start(t, countTopology(t, "in", "out", 0), streams.Config{ApplicationID: "metrics", BootstrapServers: c.Bootstrap(),
-		CommitInterval: 100 * time.Millisecond, Hooks: []streams.Hook{rec, panicky{}},
+		CommitInterval: 100 * time.Millisecond, Hooks: []streams.Hook{rec, panicky{}}, MetricsRecordingLevel: streams.RecordDebug,
 		StateListener: func(_, to streams.State) {
 			mu.Lock()
 			listened = append(listened, to.String())
@@ -195,6 +195,9 @@ func TestMetricsCountDroppedRecordsByReason(t *testing.T) {
 	}
 	if tm.Sources[0].RecordsConsumed != 12 {
 		t.Errorf("consumed %d, want all 12 records, the skipped ones too", tm.Sources[0].RecordsConsumed)
+	}
+	if len(tm.Sinks) != 0 {
+		t.Errorf("sinks %+v metered at RecordInfo, want none (RecordDebug meters them)", tm.Sinks)
 	}
 }
 

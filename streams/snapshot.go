@@ -78,7 +78,8 @@ type TaskMetrics struct {
 	// past a commit it was asked for (0 when it is not).
 	Blocked time.Duration
 	// Sources are the task's input partitions, Sinks what its sink nodes
-	// sent to each topic (see task.Metrics).
+	// sent to each topic (see task.Metrics); Sinks are measured at
+	// RecordDebug only.
 	Sources []task.SourceMetrics
 	Sinks   []task.SinkMetrics
 	// Stores are the task's stores, ordered by name.
@@ -163,7 +164,10 @@ const (
 	RecordInfo RecordingLevel = iota
 	// RecordDebug also times each record (two clock readings per record),
 	// so a task's ProcessLatency.Max is its slowest record, not its
-	// slowest chunk's average.
+	// slowest chunk's average, and meters every sink (a counting
+	// collector between the sinks and the producer): records and bytes
+	// produced per sink node and topic, and the end-to-end latency at
+	// sinks (TaskMetrics.Sinks).
 	RecordDebug
 )
 

@@ -131,7 +131,8 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 	tcfg := task.Config{ID: id, ApplicationID: tm.cfg.ApplicationID, Topology: tm.a.topo, Collector: col,
 		Logger: tm.logger, MaxTaskIdle: tm.cfg.MaxTaskIdle, DefaultTimestampExtractor: tm.cfg.DefaultTimestampExtractor,
 		DeserializationHandler: tm.cfg.DeserializationHandler, ProcessingHandler: tm.cfg.ProcessingHandler,
-		StateDir: td.Path(), Cache: tm.cache, GlobalStores: tm.globals, Punctuated: tm.a.m.punctuated(id)}
+		StateDir: td.Path(), Cache: tm.cache, GlobalStores: tm.globals, Punctuated: tm.a.m.punctuated(id),
+		MeterSinks: tm.a.m.debug}
 	if len(logged) > 0 {
 		tcfg.Changelog = col
 	}

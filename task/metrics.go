@@ -55,7 +55,7 @@ type Metrics struct {
 	// Sources has one entry per input partition, in registration order.
 	Sources []SourceMetrics
 	// Sinks has one entry per sink node and topic the task produced to,
-	// in the order they were first seen.
+	// in the order they were first seen; empty unless Config.MeterSinks.
 	Sinks []SinkMetrics
 	// Lateness is the lateness of the records taken, in milliseconds: how
 	// far behind stream time each was, 0 for a record at or ahead of it

@@ -11,7 +11,7 @@ import (
 )
 
 func TestMetricsCountWhatEachPartitionWasHandedAndWhatEachSinkSent(t *testing.T) {
-	tk := runningTask(t, Config{ID: processor.TaskID{Partition: 2}, Topology: joinTopology(t), MaxTaskIdle: -1})
+	tk := runningTask(t, Config{ID: processor.TaskID{Partition: 2}, Topology: joinTopology(t), MaxTaskIdle: -1, MeterSinks: true})
 	left := []record.ConsumerRecord{raw("left", 0, 5, "a"), raw("left", 1, 6, "bb")}
 	left[1].Headers = record.Headers{{Key: "h", Value: []byte("xyz")}}
 	must(t, tk.AddRecords("left", 2, left))
@@ -48,7 +48,7 @@ func TestMetricsCountWhatEachPartitionWasHandedAndWhatEachSinkSent(t *testing.T)
 }
 
 func TestMetricsEndToEndLatencyIsThePublicationTimeMinusEachTimestamp(t *testing.T) {
-	tk := runningTask(t, Config{ID: processor.TaskID{Partition: 2}, Topology: joinTopology(t), MaxTaskIdle: -1})
+	tk := runningTask(t, Config{ID: processor.TaskID{Partition: 2}, Topology: joinTopology(t), MaxTaskIdle: -1, MeterSinks: true})
 	must(t, tk.AddRecords("left", 2, []record.ConsumerRecord{raw("left", 0, 100, "a"), raw("left", 1, 400, "b")}))
 	drain(t, tk)
 	tk.PublishMetrics(time.UnixMilli(1000))
@@ -167,7 +167,7 @@ func (p *funcProc) Process(r record.Record[string, string]) error { return p.ctx
 func (p *funcProc) Close() error                                  { return nil }
 
 func TestMetricsReadWhileTheTaskProcessesAndPublishes(t *testing.T) {
-	tk := runningTask(t, Config{ID: processor.TaskID{Partition: 2}, Topology: joinTopology(t), MaxTaskIdle: -1})
+	tk := runningTask(t, Config{ID: processor.TaskID{Partition: 2}, Topology: joinTopology(t), MaxTaskIdle: -1, MeterSinks: true})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -234,5 +234,16 @@ func TestProcessedIsExactWhenIdleAtCommitsAndPublications(t *testing.T) {
 	drain(t, tk) // ends with a Process that finds nothing
 	if n, m := tk.Stats().Processed.Load(), tk.Metrics(time.UnixMilli(1000)); n != 5 || m.Lateness.Count != 5 {
 		t.Errorf("idle: processed %d, lateness count %d, want 5", n, m.Lateness.Count)
+	}
+}
+
+func TestSinksAreNotMeteredUnlessAsked(t *testing.T) {
+	col := &memCollector{partitions: 4}
+	tk := runningTask(t, Config{ID: processor.TaskID{Partition: 2}, Topology: joinTopology(t), MaxTaskIdle: -1, Collector: col})
+	must(t, tk.AddRecords("left", 2, []record.ConsumerRecord{raw("left", 0, 5, "a")}))
+	drain(t, tk)
+	tk.PublishMetrics(time.UnixMilli(1000))
+	if m := tk.Metrics(time.UnixMilli(1000)); len(m.Sinks) != 0 || m.Sources[0].Processed != 1 || len(col.sent) != 1 {
+		t.Errorf("sinks %+v, sources %+v, sent %d: want the record sent, its source counted, no sink metered", m.Sinks, m.Sources, len(col.sent))
 	}
 }

@@ -114,6 +114,12 @@ type Config struct {
 	// punctuator callback, with its type and how long it ran (two clock
 	// readings per punctuation, none otherwise).
 	Punctuated func(typ punctuate.Type, took time.Duration)
+	// MeterSinks counts what each sink node sends, per topic: records,
+	// bytes and end-to-end latency (Metrics.Sinks). It puts a counting
+	// collector between the sinks and Collector, a call and some
+	// arithmetic per record sent, which is why it is off unless asked for
+	// (Kafka Streams' recording level DEBUG, in a runtime).
+	MeterSinks bool
 }
 
 // Stats counts a task's work. Fields are atomic, so metrics exporters may
@@ -228,16 +234,23 @@ func New(cfg Config) (*Task, error) {
 	t.nowFn = t.WallClockTime
 	t.runPunctuation = t.punctuate
 	t.runStream, t.runWall = t.timedPunctuation(punctuate.StreamTime), t.timedPunctuation(punctuate.WallClock)
-	col := &meteredCollector{inner: cfg.Collector, meters: t.meters}
+	var col *meteredCollector
+	sinks := cfg.Collector
+	if cfg.MeterSinks {
+		col = &meteredCollector{inner: cfg.Collector, meters: t.meters}
+		sinks = col
+	}
 	g, err := cfg.Topology.NewGraph(cfg.ID.Subtopology, processor.GraphConfig{
-		TaskID: cfg.ID, ApplicationID: cfg.ApplicationID, Host: (*host)(t), Collector: col,
+		TaskID: cfg.ID, ApplicationID: cfg.ApplicationID, Host: (*host)(t), Collector: sinks,
 		Logger: cfg.Logger, DefaultExtractor: cfg.DefaultTimestampExtractor, GlobalStores: cfg.GlobalStores,
 	})
 	if err != nil {
 		return nil, err
 	}
 	t.graph = g
-	col.graph = g
+	if col != nil {
+		col.graph = g
+	}
 	t.group = partitiongroup.New(partitiongroup.Config{
 		TaskID: t.id, MaxTaskIdle: cfg.MaxTaskIdle, DeserializationHandler: cfg.DeserializationHandler,
 		Logger: t.logger, Stats: &t.stats.Stats,
