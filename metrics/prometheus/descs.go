@@ -75,7 +75,7 @@ func newDescs() descs {
 
 		nodeProcess: task("node_process_total", "Records a source node processed (Kafka Streams: process-total, node level).", "node"),
 		e2e: task("node_record_e2e_latency_seconds",
-			"Wall-clock time when a record's chunk was done minus the record's timestamp, at source and sink nodes: sum and count (Kafka Streams: record-e2e-latency-avg).",
+			"Wall-clock time when a record's chunk was done minus the record's timestamp, at source nodes (and sink nodes at recording level DEBUG): sum and count (Kafka Streams: record-e2e-latency-avg).",
 			"node"),
 		e2eMin: task("node_record_e2e_latency_min_seconds", "Smallest end-to-end latency over the last 30 to 60 s (Kafka Streams: record-e2e-latency-min).", "node"),
 		e2eMax: task("node_record_e2e_latency_max_seconds", "Largest end-to-end latency over the last 30 to 60 s (Kafka Streams: record-e2e-latency-max).", "node"),
@@ -84,9 +84,9 @@ func newDescs() descs {
 		bytesConsumed: task("topic_bytes_consumed_total",
 			"Bytes (keys, values, headers) a task was handed from a topic (Kafka Streams: bytes-consumed-total).", "node", "topic"),
 		recordsProduced: task("topic_records_produced_total",
-			"Records a sink node handed to the producer (Kafka Streams: records-produced-total).", "node", "topic"),
+			"Records a sink node handed to the producer, at recording level DEBUG (Kafka Streams: records-produced-total).", "node", "topic"),
 		bytesProduced: task("topic_bytes_produced_total",
-			"Bytes (keys, values, headers) a sink node handed to the producer (Kafka Streams: bytes-produced-total).", "node", "topic"),
+			"Bytes (keys, values, headers) a sink node handed to the producer, at recording level DEBUG (Kafka Streams: bytes-produced-total).", "node", "topic"),
 
 		cacheHits:      st("store_cache_hits_total", "Reads a store's cache answered."),
 		cacheMisses:    st("store_cache_misses_total", "Reads a store's cache sent to the store under it."),

@@ -106,7 +106,7 @@ millrace_node_record_e2e_latency_max_seconds{application_id="app",node="src",tas
 # TYPE millrace_node_record_e2e_latency_min_seconds gauge
 millrace_node_record_e2e_latency_min_seconds{application_id="app",node="out",task="0_1"} 0.1
 millrace_node_record_e2e_latency_min_seconds{application_id="app",node="src",task="0_1"} 0.05
-# HELP millrace_topic_records_produced_total Records a sink node handed to the producer (Kafka Streams: records-produced-total).
+# HELP millrace_topic_records_produced_total Records a sink node handed to the producer, at recording level DEBUG (Kafka Streams: records-produced-total).
 # TYPE millrace_topic_records_produced_total counter
 millrace_topic_records_produced_total{application_id="app",node="out",task="0_1",topic="x"} 7
 millrace_topic_records_produced_total{application_id="app",node="out",task="0_1",topic="y"} 1
@@ -162,7 +162,7 @@ millrace_app_state{application_id="app",state="RUNNING"} 1
 	}
 	// The source's two topics make one node: its e2e sum and count add up.
 	if err := testutil.CollectAndCompare(c, strings.NewReader(`
-# HELP millrace_node_record_e2e_latency_seconds Wall-clock time when a record's chunk was done minus the record's timestamp, at source and sink nodes: sum and count (Kafka Streams: record-e2e-latency-avg).
+# HELP millrace_node_record_e2e_latency_seconds Wall-clock time when a record's chunk was done minus the record's timestamp, at source nodes (and sink nodes at recording level DEBUG): sum and count (Kafka Streams: record-e2e-latency-avg).
 # TYPE millrace_node_record_e2e_latency_seconds summary
 millrace_node_record_e2e_latency_seconds_sum{application_id="app",node="src",task="0_0"} 0
 millrace_node_record_e2e_latency_seconds_count{application_id="app",node="src",task="0_0"} 0
