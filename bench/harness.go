@@ -282,7 +282,15 @@ func (h *harness) runScenario(ctx context.Context, run int, sc scenario) (res Re
 		}
 	}()
 	res.ClockStart = p.clockStart()
-	h.prog.set(label+" starting", func() string { return fmt.Sprintf("(%v)", time.Since(began).Round(time.Millisecond)) })
+	h.prog.set(label+" starting", func() string {
+		line := fmt.Sprintf("(%v)", time.Since(began).Round(time.Millisecond))
+		if r, ok := p.(interface{ restoring() string }); ok {
+			if s := r.restoring(); s != "" {
+				line += " " + s // state restoring from changelogs, live
+			}
+		}
+		return line
+	})
 	select {
 	case <-p.ready():
 	case <-p.exited():

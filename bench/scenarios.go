@@ -167,6 +167,16 @@ func startApp(topo *processor.Topology, cfg streams.Config) (*appHandle, error) 
 	return h, nil
 }
 
+// restoring describes the App's restoration while its stores restore
+// (Metrics().Restore), and is empty otherwise: the progress line of the
+// start-up phase shows it live.
+func (h *appHandle) restoring() string {
+	if p := h.app.Metrics().Restore; p.Active {
+		return p.String()
+	}
+	return ""
+}
+
 func (h *appHandle) ready() <-chan struct{}  { return h.running }
 func (h *appHandle) readyAt() time.Time      { return h.at }
 func (h *appHandle) clockStart() string      { return "App state RUNNING" }

@@ -25,14 +25,19 @@ const cacheEntryOverhead = 112
 // Streams evicts from the cache being written), and only writes flush
 // (a read from another goroutine, an interactive query, evicts clean
 // entries only), so a store is only ever flushed by the goroutine of the
-// task that owns it. Counters are atomic.
+// task that owns it.
+//
+// The budget (UsedBytes) is the only counter the stores share; hits,
+// misses, evictions and flushes are counted by each store under its own
+// lock, so a read touches no memory another task writes. Stats adds them
+// up when asked.
 type Cache struct {
-	max       int64
-	used      atomic.Int64
-	hits      atomic.Int64
-	misses    atomic.Int64
-	evictions atomic.Int64
-	flushes   atomic.Int64
+	max  int64
+	used atomic.Int64
+
+	mu      sync.Mutex
+	live    map[*cachedKV]struct{}
+	retired CacheStats // counters of the stores closed so far
 }
 
 // NewCache returns a cache budget of maxBytes (at least 1).
@@ -46,15 +51,71 @@ func (c *Cache) MaxBytes() int64 { return c.max }
 // UsedBytes returns the bytes held by all caches on this budget.
 func (c *Cache) UsedBytes() int64 { return c.used.Load() }
 
-// CacheStats is a snapshot of a cache's counters.
+// CacheStats is a snapshot of a cache's counters: of one store's cache
+// (CacheMetricsOf) or of every store on a budget (Cache.Stats).
 type CacheStats struct {
-	Hits, Misses, Evictions, Flushes, UsedBytes int64
+	// Hits and Misses count reads the cache answered, and those it sent
+	// to the store under it.
+	Hits, Misses int64
+	// Evictions counts entries dropped to keep the budget; Flushes counts
+	// the writes of dirty entries to the store (commits and evictions).
+	Evictions, Flushes int64
+	// UsedBytes is what the cached entries take now (an estimate that
+	// includes a fixed overhead per entry); Entries is how many there are.
+	UsedBytes, Entries int64
 }
 
-// Stats returns the counters.
+// HitRatio returns Hits / (Hits + Misses), and 0 before any read.
+func (s CacheStats) HitRatio() float64 {
+	if s.Hits+s.Misses == 0 {
+		return 0
+	}
+	return float64(s.Hits) / float64(s.Hits+s.Misses)
+}
+
+func (s *CacheStats) add(o CacheStats) {
+	s.Hits += o.Hits
+	s.Misses += o.Misses
+	s.Evictions += o.Evictions
+	s.Flushes += o.Flushes
+	s.UsedBytes += o.UsedBytes
+	s.Entries += o.Entries
+}
+
+// Stats returns the counters of every store on this budget, those closed
+// included (their entries and bytes are gone: UsedBytes and Entries are of
+// the open stores). Safe from any goroutine.
 func (c *Cache) Stats() CacheStats {
-	return CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Evictions: c.evictions.Load(),
-		Flushes: c.flushes.Load(), UsedBytes: c.used.Load()}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.retired
+	out.UsedBytes, out.Entries = 0, 0
+	for s := range c.live {
+		out.add(s.stats())
+	}
+	return out
+}
+
+// register adds an open store's counters to Stats. The caller does not
+// hold s.mu (Stats takes c.mu, then each store's lock).
+func (c *Cache) register(s *cachedKV) {
+	c.mu.Lock()
+	if c.live == nil {
+		c.live = map[*cachedKV]struct{}{}
+	}
+	c.live[s] = struct{}{}
+	c.mu.Unlock()
+}
+
+// retire keeps a closing store's counters in Stats; idempotent. The caller
+// does not hold s.mu.
+func (c *Cache) retire(s *cachedKV) {
+	c.mu.Lock()
+	if _, ok := c.live[s]; ok {
+		delete(c.live, s)
+		c.retired.add(s.stats())
+	}
+	c.mu.Unlock()
 }
 
 // Flushed is one entry written from a cache to its store. Nil NewValue is a
@@ -115,6 +176,8 @@ type cachedKV struct {
 	// old value is absent without reading the store again at flush.
 	lastMiss      []byte
 	lastMissValid bool
+	// Counters of this store's cache, under mu (see Cache).
+	hits, misses, evictions, flushes int64
 }
 
 func newCachedKV(inner KeyValueBytes) *cachedKV {
@@ -133,13 +196,23 @@ func (c *cachedKV) Init(ctx InitContext) error {
 		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.cache = ctx.Cache
 	if c.cache == nil {
 		c.cache = NewCache(DefaultCacheBytes)
 	}
 	c.recTS = ctx.RecordTimestamp
+	cache := c.cache
+	c.mu.Unlock()
+	cache.register(c)
 	return nil
+}
+
+// stats returns the cache's counters; safe from any goroutine.
+func (c *cachedKV) stats() CacheStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return CacheStats{Hits: c.hits, Misses: c.misses, Evictions: c.evictions, Flushes: c.flushes,
+		UsedBytes: c.bytes, Entries: int64(len(c.entries))}
 }
 
 // usable returns ErrClosed after Close and ErrNotOpen before Init (the
@@ -259,11 +332,11 @@ func (c *cachedKV) get(key []byte) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	if e, ok := c.entries[view(key)]; ok {
-		c.cache.hits.Add(1)
+		c.hits++
 		c.touch(e)
 		return e.value, e.value != nil, nil
 	}
-	c.cache.misses.Add(1)
+	c.misses++
 	v, ok, _, err := getShared(c.inner, key)
 	if err != nil {
 		return nil, false, err
@@ -280,7 +353,7 @@ func (c *cachedKV) get(key []byte) ([]byte, bool, error) {
 		}
 		evicted := c.tail
 		c.remove(evicted)
-		c.cache.evictions.Add(1)
+		c.evictions++
 		if evicted == e {
 			break
 		}
@@ -393,7 +466,7 @@ func (c *cachedKV) maybeEvict() ([]Flushed, error) {
 		}
 		if _, still := c.entries[e.key]; still {
 			c.remove(e)
-			c.cache.evictions.Add(1)
+			c.evictions++
 		}
 	}
 	return pending, nil
@@ -447,7 +520,7 @@ func (c *cachedKV) flushDirty() ([]Flushed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %q: flush cache: %w", c.Name(), err)
 	}
-	c.cache.flushes.Add(1)
+	c.flushes++
 	for e := c.dhead; e != nil; {
 		next := e.dnext
 		e.dirty, e.dprev, e.dnext = false, nil, nil
@@ -525,7 +598,11 @@ func (c *cachedKV) Close() error {
 		e = next
 	}
 	c.dhead, c.dtail = nil, nil
+	cache := c.cache
 	c.mu.Unlock()
+	if cache != nil {
+		cache.retire(c)
+	}
 	return c.inner.Close()
 }
 

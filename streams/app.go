@@ -61,13 +61,13 @@ func New(topo *processor.Topology, cfg Config) (*App, error) {
 	if err := cfg.checkTopology(topo); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.ApplicationID, cfg.Registerer)
-	if err != nil {
-		return nil, fmt.Errorf("%w: register metrics: %v", ErrConfig, err)
-	}
-	a := &App{topo: topo, cfg: cfg, logger: cfg.Logger.With(zap.String("application_id", cfg.ApplicationID)), m: m,
+	hs, _ := findHooks(cfg.Hooks) // validate reported their problems
+	a := &App{topo: topo, cfg: cfg, logger: cfg.Logger.With(zap.String("application_id", cfg.ApplicationID)),
 		done: make(chan struct{})}
 	a.cfg.Logger = a.logger
+	hs.logger = a.logger
+	a.m = newMetrics(&a.cfg, hs)
+	hs.onNewApp(a)
 	return a, nil
 }
 
@@ -104,9 +104,12 @@ func (a *App) setState(to State) bool {
 	return true
 }
 
-// notifyState calls the StateListener; a panicking listener is logged, and
-// crashes nothing.
+// notifyState calls the StateListener and the state hooks; a panicking
+// listener is logged, and crashes nothing.
 func (a *App) notifyState(from, to State) {
+	if a.m != nil {
+		defer a.m.hooks.onStateChange(from, to)
+	}
 	if a.cfg.StateListener == nil {
 		return
 	}

@@ -205,7 +205,7 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 			return th.checkpointDue(r)
 		})
 	}
-	th.a.m.observeCommit(time.Since(start))
+	th.a.m.observeCommit(len(answers), len(offsets), time.Since(start))
 	return nil
 }
 

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/millrace/millrace/handler"
@@ -132,7 +131,7 @@ type Config struct {
 	// offsets its group committed (Kafka Streams:
 	// repartition.purge.interval.ms); default 30 s. Purges run on a
 	// goroutine of their own, never on the poll loop; a failed purge is
-	// logged and counted (millrace_internal_topic_purge_failures_total)
+	// logged and counted (Metrics.PurgeFailures)
 	// and retried at the next one. Under ExactlyOnceV2 only offsets of
 	// committed transactions are purged below.
 	RepartitionPurgeInterval time.Duration
@@ -169,8 +168,15 @@ type Config struct {
 	DeadLetterQueueTopic string
 	// Logger; nil means zap.NewNop().
 	Logger *zap.Logger
-	// Registerer receives the App's Prometheus metrics; nil registers none.
-	Registerer prometheus.Registerer
+	// Hooks are values implementing any of the Hook interfaces
+	// (HookProcessBatch, HookCommit, StateRestoreListener, ...), called on
+	// the events they name; see Hook. A metrics exporter is one
+	// (metrics/prometheus); so is a restoration progress line
+	// (NewRestorePrinter). Each must implement at least one.
+	Hooks []Hook
+	// MetricsRecordingLevel is how much the App measures; default
+	// RecordInfo (see RecordingLevel). App.Metrics reads what it measured.
+	MetricsRecordingLevel RecordingLevel
 	// StateListener is called on every App state change, from the App's
 	// goroutines; it must not block.
 	StateListener func(from, to State)
@@ -315,6 +321,12 @@ func (c *Config) validate() error {
 		if err := checkTopicName("DeadLetterQueueTopic", c.DeadLetterQueueTopic); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.MetricsRecordingLevel != RecordInfo && c.MetricsRecordingLevel != RecordDebug {
+		bad("MetricsRecordingLevel %d is neither RecordInfo nor RecordDebug", c.MetricsRecordingLevel)
+	}
+	if _, herrs := findHooks(c.Hooks); len(herrs) > 0 {
+		errs = append(errs, herrs...)
 	}
 	if c.ReplicationFactor < -1 {
 		bad("ReplicationFactor %d must be -1 (broker default) or positive", c.ReplicationFactor)

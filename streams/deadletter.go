@@ -91,6 +91,7 @@ func (pr *producer) writeDeadLettersNow(dls []handler.DeadLetter) error {
 			return fmt.Errorf("streams: %w to topic %q: %w", handler.ErrDeadLetterWrite, dl.Topic, err)
 		}
 		pr.deadLettered.Add(1)
+		pr.metrics.deadLetteredDelivery()
 	}
 	return nil
 }

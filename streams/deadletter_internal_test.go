@@ -34,10 +34,7 @@ func liveProducer(t *testing.T, h handler.ProductionHandler) (*producer, *kafkat
 	cfg.withDefaults()
 	cl := newClients(&cfg)
 	t.Cleanup(cl.close)
-	m, err := newMetrics(cfg.ApplicationID, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newMetrics(&cfg, &hooks{logger: zap.NewNop()})
 	pr, err := newProducer(cl, "p1", map[string]bool{}, m, nil)
 	if err != nil {
 		t.Fatal(err)

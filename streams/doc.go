@@ -65,6 +65,12 @@
 //     production failures go to their handlers (fail by default), every skip
 //     is logged and counted in the metrics, and a changelog write that fails
 //     stops the App whatever the handlers say.
+//   - Metrics cost the per-record path nothing shared: tasks count into
+//     their own memory and publish once per chunk of records; App.Metrics
+//     computes a snapshot from that when asked, and hooks (Config.Hooks,
+//     found once by New) hear of chunks, punctuations, commits,
+//     rebalances, state changes and restorations. The package imports no
+//     metrics library; metrics/prometheus is one user of both.
 //   - Fatal errors (from any client, task or store) move the App to
 //     PendingError as soon as they are known; Run then returns them.
 //   - Run and Close are bounded: the shutdown takes at most CloseTimeout
@@ -110,4 +116,6 @@
 // query.go, windowquery.go and storeshape.go interactive queries,
 // instancemeta.go, metaview.go, metadataforkey.go and hostinfo.go instance
 // metadata, querystate.go what the runtime tells both.
+// hooks.go the hook interfaces, metrics.go and snapshot.go App.Metrics,
+// progress.go the restoration progress line.
 package streams

@@ -8,13 +8,12 @@ func Crash(a *App) error {
 	return a.Close()
 }
 
-// DeadLettered returns the dead letters the App's running tasks wrote.
+// DeadLettered returns the dead letters the App's tasks wrote, read as a
+// user reads them: from App.Metrics.
 func DeadLettered(a *App) int64 {
-	a.iq.mu.Lock()
-	defer a.iq.mu.Unlock()
 	var n int64
-	for _, t := range a.iq.tasks {
-		n += t.Stats().DeadLettered.Load()
+	for _, t := range a.Metrics().Tasks {
+		n += t.DeadLettered
 	}
 	return n
 }

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/punctuate"
 	"github.com/millrace/millrace/record"
@@ -105,61 +103,6 @@ func (f *funcInit) Init(ctx processor.Context[string, string]) error {
 }
 func (f *funcInit) Process(r record.Record[string, string]) error { return f.process(f.ctx, r) }
 func (f *funcInit) Close() error                                  { return nil }
-
-func TestMetricsAndStateListenerReportARun(t *testing.T) {
-	c := cluster(t, map[string]int32{"in": 2, "out": 2})
-	reg := prometheus.NewRegistry()
-	var mu sync.Mutex
-	var states []string
-	app := start(t, countTopology(t, "in", "out", 0), streams.Config{ApplicationID: "metrics", BootstrapServers: c.Bootstrap(),
-		Registerer: reg, CommitInterval: 100 * time.Millisecond,
-		StateListener: func(from, to streams.State) {
-			mu.Lock()
-			states = append(states, to.String())
-			mu.Unlock()
-		}})
-	produce(t, c.Bootstrap(), "in", events(5, 20))
-	consumeUntil(t, c.Bootstrap(), "out", false, 60*time.Second, func(o []consumed) bool { return len(o) >= 100 }, app)
-	time.Sleep(300 * time.Millisecond) // a commit
-	families, err := reg.Gather()
-	must(t, err)
-	values := map[string]float64{}
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			switch {
-			case m.GetCounter() != nil:
-				values[f.GetName()] += m.GetCounter().GetValue()
-			case m.GetHistogram() != nil:
-				values[f.GetName()] += float64(m.GetHistogram().GetSampleCount())
-			case m.GetGauge() != nil:
-				values[f.GetName()] += m.GetGauge().GetValue()
-			}
-		}
-	}
-	if values["millrace_processed_records_total"] != 100 {
-		t.Errorf("processed = %v, want 100", values["millrace_processed_records_total"])
-	}
-	for _, name := range []string{"millrace_process_latency_seconds", "millrace_commit_latency_seconds"} {
-		if values[name] == 0 {
-			t.Errorf("%s has no samples", name)
-		}
-	}
-	for _, name := range []string{"millrace_dropped_records_total", "millrace_enforced_processing_total", "millrace_late_records_total"} {
-		if _, ok := values[name]; !ok {
-			t.Errorf("%s is not exported", name)
-		}
-	}
-	must(t, app.stop(t))
-	mu.Lock()
-	defer mu.Unlock()
-	if got := strings.Join(states, " "); !strings.HasPrefix(got, "REBALANCING") || !strings.Contains(got, "RUNNING") ||
-		!strings.HasSuffix(got, "PENDING_SHUTDOWN NOT_RUNNING") {
-		t.Errorf("state changes: %s", got)
-	}
-	if app.app.State() != streams.NotRunning {
-		t.Errorf("state after Close: %s", app.app.State())
-	}
-}
 
 func TestPunctuatorsAndContextCommitRunOnKafka(t *testing.T) {
 	c := cluster(t, map[string]int32{"in": 1, "ticks": 1})

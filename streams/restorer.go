@@ -86,6 +86,11 @@ type restorePart struct {
 	done           bool
 	batch          []store.Entry
 	count          int64
+	// last is the offset of the batch's last record; reported: the
+	// restoration's start went to the metrics and hooks (it has records
+	// to read), so its end or suspension goes too.
+	last     int64
+	reported bool
 	// source: the part reads the topic a table is read from
 	// (store.SourceChangelog), up to committed (exclusive; negative:
 	// nothing committed, nothing to restore), through convert. Records
@@ -238,7 +243,12 @@ func (r *restorer) begin(x *restoration) {
 		return
 	}
 	r.active[x.id] = x
-	r.metrics.restoreRemaining(x.id, total)
+	for _, p := range x.parts {
+		if !p.done {
+			p.reported = true
+			r.metrics.restoreStarted(x.id, p.store, p.tp, p.start, p.end)
+		}
+	}
 	r.logger.Info("restoring task state from changelogs", zap.Stringer("task", x.id), zap.Int64("records", total))
 }
 
@@ -255,7 +265,11 @@ func (r *restorer) unassign(x *restoration) {
 			r.logger.Warn("unassign changelogs", zap.Error(err))
 		}
 	}
-	r.metrics.restoreRemaining(x.id, 0)
+	for _, p := range x.parts {
+		if !p.done && p.reported {
+			r.metrics.restoreSuspended(x.id, p.store, p.tp)
+		}
+	}
 }
 
 func (r *restorer) find(topic string, partition int32) (*restoration, *restorePart) {
@@ -308,6 +322,7 @@ func (r *restorer) poll() {
 			} else {
 				p.batch = append(p.batch, store.Entry{Key: e.Key, Value: e.Value})
 			}
+			p.last = int64(e.TopicPartition.Offset)
 			p.count++
 			if len(p.batch) >= restoreBatch {
 				if err := r.flush(x, p); err != nil {
@@ -350,7 +365,7 @@ func (r *restorer) flush(x *restoration, p *restorePart) error {
 	if err := p.target.Write(p.batch); err != nil {
 		return fmt.Errorf("streams: task %s: restore store %q: %w", x.id, p.store, err)
 	}
-	r.metrics.restored(int64(len(p.batch)))
+	r.metrics.restoreBatch(x.id, p.store, p.tp, p.last, len(p.batch))
 	p.batch = p.batch[:0]
 	faultpoint.Hit(faultpoint.RestoreBatch)
 	return nil
@@ -388,7 +403,7 @@ func (r *restorer) convert(x *restoration, p *restorePart, e *kafka.Message) (ke
 	}
 	if skip != "" {
 		p.skipped++
-		r.metrics.restoreSkipped.WithLabelValues(p.store, skip).Inc()
+		r.metrics.restoreSkippedRecord(p.store, skip)
 		r.logger.Warn("skipping a source-topic record while restoring a table's store", zap.Stringer("task", x.id),
 			zap.String("store", p.store), zap.String("topic", p.tp.topic), zap.Int32("partition", p.tp.partition),
 			zap.Int64("offset", raw.Offset), zap.String("reason", skip), zap.Error(err))
@@ -431,6 +446,9 @@ func (r *restorer) checkDone() {
 					goto next
 				}
 				p.done = true
+				if p.reported {
+					r.metrics.restoreEnded(x.id, p.store, p.tp)
+				}
 				t := p.tp.topic
 				if err := r.cons.IncrementalUnassign([]kafka.TopicPartition{{Topic: &t, Partition: p.tp.partition}}); err != nil {
 					r.logger.Warn("unassign changelog", zap.Error(err))
@@ -439,11 +457,11 @@ func (r *restorer) checkDone() {
 			}
 			if int64(tp.Offset) >= 0 {
 				remaining += p.end - int64(tp.Offset)
+				r.metrics.restorePosition(id, p.store, int64(tp.Offset))
 			} else {
 				remaining += p.end - max(p.start, 0)
 			}
 		}
-		r.metrics.restoreRemaining(id, remaining)
 		if remaining == 0 && allDone(x) {
 			var n int64
 			for _, p := range x.parts {

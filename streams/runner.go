@@ -229,7 +229,13 @@ func (r *runner) step() error {
 	}
 	start := time.Now()
 	n := 0
+	var slowest time.Duration
+	debug := r.metrics.debug // RecordDebug: time each record
 	for n < processChunk && !r.wanted.Load() {
+		var t0 time.Time
+		if debug {
+			t0 = time.Now()
+		}
 		ok, err := r.task.Process()
 		if err != nil {
 			return err
@@ -237,11 +243,21 @@ func (r *runner) step() error {
 		if !ok {
 			break
 		}
+		if debug {
+			slowest = max(slowest, time.Since(t0))
+		}
 		n++
+	}
+	publish := n > 0 || added
+	end := start
+	if publish {
+		end = time.Now()
 	}
 	if n > 0 {
 		r.busy = true
-		r.metrics.observeProcess(n, time.Since(start))
+		took := end.Sub(start)
+		r.task.ObserveProcessing(n, took, slowest)
+		r.metrics.observeProcess(r.id, n, took)
 	}
 	if n > 0 || added {
 		// Records skipped while decoding heads (handlers said continue)
@@ -253,12 +269,16 @@ func (r *runner) step() error {
 		}
 	}
 	if next, ok := r.task.NextWallClockPunctuation(); ok && next <= r.task.WallClockTime() && !r.wanted.Load() {
-		pstart := time.Now()
 		if _, err := r.task.PunctuateWallClock(); err != nil {
 			return err
 		}
-		r.metrics.observePunctuate(time.Since(pstart))
-		r.busy = true
+		r.busy, publish = true, true
+		end = time.Now()
+	}
+	if publish {
+		// Once per chunk (or batch, or punctuation round): what the task
+		// counted becomes readable by App.Metrics.
+		r.task.PublishMetrics(end)
 	}
 	return nil
 }
@@ -301,6 +321,7 @@ func (r *runner) handle(c control) bool {
 			rep = commitReply{r: r, err: r.failed}
 		} else {
 			offsets, err := r.task.Commit()
+			r.task.PublishMetrics(time.Now()) // what the flush sent
 			r.commitReq.Store(false)
 			rep = commitReply{r: r, offsets: offsets, err: err}
 		}
@@ -362,6 +383,7 @@ func (r *runner) closeTask(req *closeRequest) error {
 		errs = append(errs, r.checkpoint(req.checkpoint))
 	}
 	errs = append(errs, r.task.Close(), r.dir.Unlock())
+	r.task.PublishMetrics(time.Now()) // the final counts, which the runtime keeps
 	return errors.Join(errs...)
 }
 

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/millrace/millrace/handler"
 	"github.com/millrace/millrace/processor"
@@ -120,32 +119,29 @@ func (m *materializer) Process(r record.Record[string, int64]) error {
 
 func (m *materializer) Close() error { return nil }
 
-// metricValue sums the samples of a counter family whose labels include
-// every label given.
-func metricValue(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	must(t, err)
-	var sum float64
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range f.GetMetric() {
-			have := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				have[lp.GetName()] = lp.GetValue()
+// restoredInto sums the records restorations wrote into a store, over
+// its tasks.
+func restoredInto(app *streams.App, storeName string) int64 {
+	var n int64
+	for _, tm := range app.Metrics().Tasks {
+		for _, s := range tm.Stores {
+			if s.Name == storeName {
+				n += s.Restored
 			}
-			for k, v := range labels {
-				if have[k] != v {
-					continue next
-				}
-			}
-			sum += m.GetCounter().GetValue()
 		}
 	}
-	return sum
+	return n
+}
+
+// restoreSkipped returns the records restorations of a store skipped for
+// reason.
+func restoreSkipped(app *streams.App, storeName, reason string) int64 {
+	for _, s := range app.Metrics().RestoreSkipped {
+		if s.Store == storeName && s.Reason == reason {
+			return s.Count
+		}
+	}
+	return 0
 }
 
 // changesOf returns the values of the changes read, sorted.
@@ -172,8 +168,6 @@ func TestTableStoreIsRestoredFromItsSourceTopicSkippingCorruptRecordsWithoutACha
 	}
 
 	// A new state directory: everything comes from "tbl".
-	reg := prometheus.NewRegistry()
-	cfg.Registerer = reg
 	second := start(t, tableTopology(t), cfg)
 	waitState(t, second.app, streams.Running, 60*time.Second)
 	s, err := streams.KeyValueStore[string, int64](second.app, "table")
@@ -188,10 +182,10 @@ func TestTableStoreIsRestoredFromItsSourceTopicSkippingCorruptRecordsWithoutACha
 			t.Errorf("restored %s = %d, %v, %v; want absent", k, v, ok, err)
 		}
 	}
-	if n := metricValue(t, reg, "millrace_restored_records_total", nil); n != 5 {
+	if n := restoredInto(second.app, "table"); n != 5 {
 		t.Errorf("restored %v records, want 5 (6 in tbl, 1 corrupt)", n)
 	}
-	if n := metricValue(t, reg, "millrace_restore_skipped_records_total", map[string]string{"store": "table", "reason": "deserialization-error"}); n != 1 {
+	if n := restoreSkipped(second.app, "table", "deserialization-error"); n != 1 {
 		t.Errorf("skipped %v corrupt records during restore, want 1", n)
 	}
 	if n := topicPartitions(t, c.Bootstrap(), "srctbl-table-changelog"); n != 0 {
@@ -221,8 +215,6 @@ func TestTableStoreRestorationStopsAtTheCommittedOffset(t *testing.T) {
 				if !keep {
 					cfg.StateDir = t.TempDir()
 				}
-				reg := prometheus.NewRegistry()
-				cfg.Registerer = reg
 				second := start(t, tableTopology(t), cfg)
 				out := consumeUntil(t, c.Bootstrap(), "changes", eos, 60*time.Second, func(o []consumed) bool { return len(o) >= 4 }, second)
 				// Restoring to the log end would make the store hold 10 and
@@ -231,11 +223,11 @@ func TestTableStoreRestorationStopsAtTheCommittedOffset(t *testing.T) {
 				if got := changesOf(out); strings.Join(got, " ") != strings.Join(want, " ") {
 					t.Fatalf("changes %v, want %v", got, want)
 				}
-				wantRestored := 2.0
+				wantRestored := int64(2)
 				if keep {
 					wantRestored = 0 // the checkpoint is the committed offset
 				}
-				if n := metricValue(t, reg, "millrace_restored_records_total", nil); n != wantRestored {
+				if n := restoredInto(second.app, "table"); n != wantRestored {
 					t.Errorf("restored %v records, want %v", n, wantRestored)
 				}
 			})

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
@@ -79,23 +78,14 @@ func (b *blocker) topology(t *testing.T) *processor.Topology {
 	return topo
 }
 
-func gauge(t *testing.T, reg *prometheus.Registry, name, task string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	must(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "task" && l.GetValue() == task {
-					return m.GetGauge().GetValue()
-				}
-			}
+// blocked returns the App's TaskMetrics.Blocked of task id, in seconds.
+func blocked(app *streams.App, id string) float64 {
+	for _, tm := range app.Metrics().Tasks {
+		if tm.ID.String() == id {
+			return tm.Blocked.Seconds()
 		}
 	}
-	return -1
+	return 0
 }
 
 func TestStuckProcessorDoesNotHoldOtherTasksAndFailsTheAppAfterTaskTimeout(t *testing.T) {
@@ -120,10 +110,9 @@ func stuckTask(t *testing.T, g streams.Guarantee, dirty, othersHeld bool) {
 	cl := cluster(t, map[string]int32{"in": 2, "out": 2})
 	b := &blocker{release: make(chan struct{}), dirty: dirty}
 	defer close(b.release)
-	reg := prometheus.NewRegistry()
 	const taskTimeout = 6 * time.Second
 	cfg := streams.Config{ApplicationID: "stuck", BootstrapServers: cl.Bootstrap(), ProcessingGuarantee: g,
-		CommitInterval: 100 * time.Millisecond, TaskTimeout: taskTimeout, CloseTimeout: 2 * time.Second, Registerer: reg}
+		CommitInterval: 100 * time.Millisecond, TaskTimeout: taskTimeout, CloseTimeout: 2 * time.Second}
 	app := start(t, b.topology(t), cfg)
 	waitState(t, app.app, streams.Running, 30*time.Second)
 	began := time.Now()
@@ -154,11 +143,11 @@ func stuckTask(t *testing.T, g streams.Guarantee, dirty, othersHeld bool) {
 			return committedOffset(t, cl.Bootstrap(), "stuck", "in", 1) == 5
 		})
 	}
-	if s := gauge(t, reg, "millrace_task_blocked_seconds", "0_0"); !othersHeld && s <= 0 {
-		t.Errorf("millrace_task_blocked_seconds{task=0_0} = %v while it is stuck, want > 0", s)
+	if s := blocked(app.app, "0_0"); !othersHeld && s <= 0 {
+		t.Errorf("task 0_0 blocked %v s while it is stuck, want > 0", s)
 	}
-	if s := gauge(t, reg, "millrace_task_blocked_seconds", "0_1"); s > 0 {
-		t.Errorf("millrace_task_blocked_seconds{task=0_1} = %v, want 0", s)
+	if s := blocked(app.app, "0_1"); s > 0 {
+		t.Errorf("task 0_1 blocked %v s, want 0", s)
 	}
 	if st := app.app.State(); st != streams.Running {
 		t.Errorf("state %s before TaskTimeout, want RUNNING", st)

@@ -131,7 +131,8 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 	tcfg := task.Config{ID: id, ApplicationID: tm.cfg.ApplicationID, Topology: tm.a.topo, Collector: col,
 		Logger: tm.logger, MaxTaskIdle: tm.cfg.MaxTaskIdle, DefaultTimestampExtractor: tm.cfg.DefaultTimestampExtractor,
 		DeserializationHandler: tm.cfg.DeserializationHandler, ProcessingHandler: tm.cfg.ProcessingHandler,
-		StateDir: td.Path(), Cache: tm.cache, GlobalStores: tm.globals, DeadLetterQueueTopic: tm.cfg.DeadLetterQueueTopic}
+		StateDir: td.Path(), Cache: tm.cache, GlobalStores: tm.globals, DeadLetterQueueTopic: tm.cfg.DeadLetterQueueTopic,
+		Punctuated: tm.a.m.punctuated(id), MeterSinks: tm.a.m.debug}
 	if len(logged) > 0 {
 		tcfg.Changelog = col
 	}
@@ -172,7 +173,7 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 			}
 		}
 	}
-	tm.a.m.addTask(id, tk.Stats())
+	tm.a.m.addTask(id, tk)
 	x := &restoration{id: id}
 	var stale []statedir.TopicPartition // checkpointed stores found wiped
 	// part returns the restoration of one store from partition tp (nil

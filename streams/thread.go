@@ -298,6 +298,7 @@ func (th *thread) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 		}
 		return nil
 	}
+	start := time.Now()
 	switch e := ev.(type) {
 	case kafka.AssignedPartitions:
 		th.a.setState(Rebalancing)
@@ -307,13 +308,16 @@ func (th *thread) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 			return nil
 		}
 		th.assigned(e.Partitions)
+		th.a.m.rebalanced(Assigned, len(e.Partitions), len(th.tasks.runners), time.Since(start))
 	case kafka.RevokedPartitions:
 		th.a.setState(Rebalancing)
 		th.joined = false
+		tasks := len(th.tasks.runners)
 		th.revoked()
 		if err := c.Unassign(); err != nil {
 			th.logger.Warn("unassign", zap.Error(err))
 		}
+		th.a.m.rebalanced(Revoked, len(e.Partitions), tasks, time.Since(start))
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package task
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
@@ -110,4 +111,86 @@ func BenchmarkPassThroughBaseline(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkPassThroughTaskPublishing is BenchmarkPassThroughTask as a
+// runtime drives it with metrics on: every 256 records (the runtime's
+// chunk) it reads the clock, reports the chunk's time and publishes the
+// task's metrics. Its ratio to BenchmarkPassThroughTask is what metrics
+// cost per record.
+func BenchmarkPassThroughTaskPublishing(b *testing.B) {
+	col := &discard{}
+	t, err := New(Config{ID: processor.TaskID{}, Topology: passThroughTopology(b, "in"), Collector: col})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := t.InitializeStores(); err != nil {
+		b.Fatal(err)
+	}
+	if err := t.CompleteRestoration(); err != nil {
+		b.Fatal(err)
+	}
+	batch := makeBatch("in", 1024)
+	const chunk = 256
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if t.group.NumBuffered() == 0 {
+			if err := t.AddRecords("in", 0, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if ok, err := t.Process(); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+		if (i+1)%chunk == 0 {
+			now := time.Now()
+			t.ObserveProcessing(chunk, now.Sub(start), 0)
+			t.PublishMetrics(now)
+			start = now
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	t.PublishMetrics(time.Now())
+	if m := t.Metrics(time.Now()); col.n != b.N || m.Sources[0].Processed != int64(b.N) {
+		b.Fatalf("sink saw %d records, metrics %d, want %d", col.n, m.Sources[0].Processed, b.N)
+	}
+}
+
+// BenchmarkPassThroughTaskMeteringSinks is BenchmarkPassThroughTask with
+// Config.MeterSinks, as a runtime runs it at recording level DEBUG: each
+// record the sink sends is counted for its node and topic.
+func BenchmarkPassThroughTaskMeteringSinks(b *testing.B) {
+	col := &discard{}
+	t, err := New(Config{ID: processor.TaskID{}, Topology: passThroughTopology(b, "in"), Collector: col, MeterSinks: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := t.InitializeStores(); err != nil {
+		b.Fatal(err)
+	}
+	if err := t.CompleteRestoration(); err != nil {
+		b.Fatal(err)
+	}
+	batch := makeBatch("in", 1024)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if t.group.NumBuffered() == 0 {
+			if err := t.AddRecords("in", 0, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if ok, err := t.Process(); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	t.PublishMetrics(time.Now())
+	if m := t.Metrics(time.Now()); col.n != b.N || m.Sinks[0].Records != int64(b.N) {
+		b.Fatalf("sink saw %d records, metrics %d, want %d", col.n, m.Sinks[0].Records, b.N)
+	}
 }

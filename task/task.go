@@ -115,13 +115,26 @@ type Config struct {
 	Changelog store.ChangelogWriter
 	// GlobalStores are read-only views of the instance's global stores.
 	GlobalStores map[string]store.StateStore
+	// Punctuated, if set, is called on the task's goroutine after each
+	// punctuator callback, with its type and how long it ran (two clock
+	// readings per punctuation, none otherwise).
+	Punctuated func(typ punctuate.Type, took time.Duration)
+	// MeterSinks counts what each sink node sends, per topic: records,
+	// bytes and end-to-end latency (Metrics.Sinks). It puts a counting
+	// collector between the sinks and Collector, a call and some
+	// arithmetic per record sent, which is why it is off unless asked for
+	// (Kafka Streams' recording level DEBUG, in a runtime).
+	MeterSinks bool
 }
 
 // Stats counts a task's work. Fields are atomic, so metrics exporters may
-// read them from other goroutines.
+// read them from other goroutines. Processed is added to in bulk, off the
+// per-record path: whenever Process finds no record to take, at each
+// commit, suspension and PublishMetrics; the other counters count at once.
 type Stats struct {
 	partitiongroup.Stats
-	// Processed counts records taken and run through the graph.
+	// Processed counts records taken and run through the graph (see
+	// above for when).
 	Processed atomic.Int64
 	// DroppedProcessingError counts records (and punctuations) whose
 	// failure the ProcessingHandler answered with Continue.
@@ -198,13 +211,17 @@ type Task struct {
 
 	nowFn          func() int64
 	runPunctuation func(*punctuate.Schedule, int64) error
-	current        partitiongroup.Taken
-	inRecord       bool  // current is being processed (see ErrorContext)
-	punctuating    bool  // a punctuator runs, at punctuationTime
-	punctTime      int64 // the running punctuation's time
-	commitNeeded   bool
-	commitRequest  bool
-	storesOpen     []store.StateStore
+	// runStream and runWall run the punctuations of each queue: through
+	// runPunctuation, timed when Config.Punctuated is set.
+	runStream, runWall func(*punctuate.Schedule, int64) error
+	meters             *meters
+	current            partitiongroup.Taken
+	inRecord           bool  // current is being processed (see ErrorContext)
+	punctuating        bool  // a punctuator runs, at punctuationTime
+	punctTime          int64 // the running punctuation's time
+	commitNeeded       bool
+	commitRequest      bool
+	storesOpen         []store.StateStore
 }
 
 // New creates a task in state Created: the graph is instantiated (each
@@ -223,18 +240,28 @@ func New(cfg Config) (*Task, error) {
 	if cfg.ProcessingHandler == nil {
 		cfg.ProcessingHandler = handler.LogAndFail{}
 	}
-	t := &Task{cfg: cfg, id: cfg.ID.String(), clock: cfg.Clock, stats: &Stats{}}
+	t := &Task{cfg: cfg, id: cfg.ID.String(), clock: cfg.Clock, stats: &Stats{}, meters: &meters{proc: newAcc()}}
 	t.logger = cfg.Logger.With(zap.String("task", t.id))
 	t.nowFn = t.WallClockTime
 	t.runPunctuation = t.punctuate
+	t.runStream, t.runWall = t.timedPunctuation(punctuate.StreamTime), t.timedPunctuation(punctuate.WallClock)
+	var col *meteredCollector
+	sinks := cfg.Collector
+	if cfg.MeterSinks {
+		col = &meteredCollector{inner: cfg.Collector, meters: t.meters}
+		sinks = col
+	}
 	g, err := cfg.Topology.NewGraph(cfg.ID.Subtopology, processor.GraphConfig{
-		TaskID: cfg.ID, ApplicationID: cfg.ApplicationID, Host: (*host)(t), Collector: cfg.Collector,
+		TaskID: cfg.ID, ApplicationID: cfg.ApplicationID, Host: (*host)(t), Collector: sinks,
 		Logger: cfg.Logger, DefaultExtractor: cfg.DefaultTimestampExtractor, GlobalStores: cfg.GlobalStores,
 	})
 	if err != nil {
 		return nil, err
 	}
 	t.graph = g
+	if col != nil {
+		col.graph = g
+	}
 	t.group = partitiongroup.New(partitiongroup.Config{
 		TaskID: t.id, MaxTaskIdle: cfg.MaxTaskIdle, DeserializationHandler: cfg.DeserializationHandler,
 		DeadLetterQueueTopic: cfg.DeadLetterQueueTopic, DeadLetters: t.WriteDeadLetters,
@@ -249,6 +276,7 @@ func New(cfg Config) (*Task, error) {
 			return nil, err
 		}
 		t.heads = append(t.heads, h)
+		t.meters.sources = append(t.meters.sources, &sourceMeter{node: h.Node(), topic: topic, partition: cfg.ID.Partition, ts: newAcc()})
 	}
 	return t, nil
 }
@@ -352,7 +380,7 @@ func (t *Task) CompleteRestoration() error {
 	// time already: punctuators due at it fire now, not at the next record
 	// (which may be long in coming).
 	if st := t.group.StreamTime(); st != record.UnknownTime && t.streamQ.Len() > 0 {
-		if _, err := t.streamQ.MayPunctuate(st, t.runPunctuation); err != nil {
+		if _, err := t.streamQ.MayPunctuate(st, t.runStream); err != nil {
 			return err
 		}
 	}
@@ -379,6 +407,7 @@ func (t *Task) AddRecords(topic string, partition int32, recs []record.ConsumerR
 	if t.state == Closed {
 		return fmt.Errorf("task %s: add records: closed", t.id)
 	}
+	t.meters.addedTo(topic, partition, recs)
 	return t.group.AddRecords(topic, partition, recs)
 }
 
@@ -424,20 +453,23 @@ func (t *Task) Process() (bool, error) {
 	}
 	ready, err := t.group.Ready(t.nowFn)
 	if err != nil || !ready {
+		t.flushProcessed()
 		return false, err
 	}
+	streamTime := t.group.StreamTime()
 	taken, ok, err := t.group.Next()
 	if err != nil || !ok {
+		t.flushProcessed()
 		return false, err
 	}
 	t.current = taken
-	t.stats.Processed.Add(1)
+	t.meters.taken(taken.Queue, taken.Timestamp, streamTime)
 	t.commitNeeded = true
 	if err := t.forward(); err != nil {
 		return true, err
 	}
 	if t.streamQ.Len() > 0 {
-		if _, err := t.streamQ.MayPunctuate(t.group.StreamTime(), t.runPunctuation); err != nil {
+		if _, err := t.streamQ.MayPunctuate(t.group.StreamTime(), t.runStream); err != nil {
 			return true, err
 		}
 	}
@@ -543,7 +575,7 @@ func (t *Task) PunctuateWallClock() (bool, error) {
 	if t.state != Running {
 		return false, nil
 	}
-	return t.wallQ.MayPunctuate(t.WallClockTime(), t.runPunctuation)
+	return t.wallQ.MayPunctuate(t.WallClockTime(), t.runWall)
 }
 
 // NextWallClockPunctuation returns when the next wall-clock punctuator is
@@ -573,6 +605,7 @@ func (t *Task) Commit() ([]partitiongroup.Offset, error) {
 	}
 	t.commitNeeded, t.commitRequest = false, false
 	t.stats.Commits.Add(1)
+	t.flushProcessed()
 	return t.group.Committable(), nil
 }
 
@@ -601,6 +634,7 @@ func (t *Task) Suspend() error {
 	if err := t.transition(Suspended); err != nil {
 		return err
 	}
+	t.flushProcessed()
 	t.group.Clear()
 	if wasRunning {
 		t.cancelPunctuators()

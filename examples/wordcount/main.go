@@ -68,7 +68,8 @@ func run(brokers, stateDir string, verbose bool) error {
 	}
 	fmt.Print(topo.Describe())
 	app, err := streams.New(topo, streams.Config{ApplicationID: "wordcount-example", BootstrapServers: cluster.Bootstrap(),
-		StateDir: stateDir, CommitInterval: 200 * time.Millisecond, Logger: logger})
+		StateDir: stateDir, CommitInterval: 200 * time.Millisecond, Logger: logger,
+		Hooks: []streams.Hook{streams.NewRestorePrinter(os.Stderr, streams.RestorePrinterOptions{})}}) // restoration progress
 	if err != nil {
 		return err
 	}

@@ -419,6 +419,40 @@ func (s *kv) ApproximateNumEntries() (int64, error) {
 	return int64(n), nil
 }
 
+// DBProperties reads the instance's memory and compaction properties
+// (store.DBPropertyReader). RocksDB's property reads are thread-safe; the
+// read lock only keeps Close from freeing the database meanwhile, so this
+// may be called from any goroutine while the task writes. ok is false
+// before Init and after Close.
+func (s *kv) DBProperties() (store.DBProperties, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.check() != nil {
+		return store.DBProperties{}, false
+	}
+	get := func(name string) uint64 {
+		v, _ := s.db.GetIntProperty(name)
+		return v
+	}
+	return store.DBProperties{
+		Instances:                      1,
+		SizeAllMemTables:               get("rocksdb.size-all-mem-tables"),
+		CurSizeAllMemTables:            get("rocksdb.cur-size-all-mem-tables"),
+		NumImmutableMemTables:          get("rocksdb.num-immutable-mem-table"),
+		BlockCacheCapacity:             get("rocksdb.block-cache-capacity"),
+		BlockCacheUsage:                get("rocksdb.block-cache-usage"),
+		BlockCachePinnedUsage:          get("rocksdb.block-cache-pinned-usage"),
+		EstimateNumKeys:                get("rocksdb.estimate-num-keys"),
+		EstimateTableReadersMem:        get("rocksdb.estimate-table-readers-mem"),
+		TotalSSTFilesSize:              get("rocksdb.total-sst-files-size"),
+		LiveSSTFilesSize:               get("rocksdb.live-sst-files-size"),
+		EstimatePendingCompactionBytes: get("rocksdb.estimate-pending-compaction-bytes"),
+		CompactionPending:              get("rocksdb.compaction-pending"),
+		NumRunningCompactions:          get("rocksdb.num-running-compactions"),
+		NumRunningFlushes:              get("rocksdb.num-running-flushes"),
+	}, true
+}
+
 // Flush is the commit-time flush: writes reach RocksDB synchronously, so
 // there is nothing buffered above it. It does not force memtables to disk
 // (that costs milliseconds per store); FlushToDisk does, before a
