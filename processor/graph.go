@@ -663,13 +663,25 @@ func (n *sinkNode[K, V]) send(r record.Record[K, V]) error {
 	return n.collector.Send(topic, partition, kb, vb, r.Headers(), r.Timestamp())
 }
 
-// describeStore names a store's kind and types for error messages.
+// describeStore names a store's kind and types for error messages, in
+// words ("a window store of (string, int64)"), never its Go type.
 func describeStore(s store.StateStore) string {
+	kind := "a store"
+	t := reflect.TypeOf(s)
+	has := func(m string) bool { _, ok := t.MethodByName(m); return ok }
+	switch {
+	case has("FindSessions"):
+		kind = "a session store"
+	case has("FetchRange"):
+		kind = "a window store"
+	case has("PutIfAbsent"):
+		kind = "a key-value store"
+	}
 	if typed, ok := s.(interface {
 		Types() (k, v reflect.Type)
 	}); ok {
 		k, v := typed.Types()
-		return fmt.Sprintf("%T of (%s, %s)", s, k, v)
+		return fmt.Sprintf("%s of (%s, %s)", kind, k, v)
 	}
-	return fmt.Sprintf("%T", s)
+	return kind
 }

@@ -603,8 +603,9 @@ func TestStoreLookupFailsForUnconnectedStoreAndWrongTypes(t *testing.T) {
 	if !errors.Is(errUnconnected, processor.ErrStoreNotConnected) || !strings.Contains(errUnconnected.Error(), `"stranger"`) {
 		t.Errorf("unconnected lookup: %v", errUnconnected)
 	}
-	if !errors.Is(errTypes, processor.ErrStoreType) || !strings.Contains(errTypes.Error(), "(string, int64)") {
-		t.Errorf("wrong-type lookup: %v", errTypes)
+	if !errors.Is(errTypes, processor.ErrStoreType) || !strings.Contains(errTypes.Error(), "is a key-value store of (string, int64), not a key-value store of (string, string)") ||
+		strings.Contains(errTypes.Error(), "*store.") {
+		t.Errorf("wrong-type lookup: %v, want the kinds and types in words, no Go type names", errTypes)
 	}
 }
 
