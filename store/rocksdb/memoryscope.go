@@ -69,24 +69,27 @@ func detachAll(m *Memory) {
 // none, or it is being closed (the store then has its own, as after
 // Close).
 func acquireScoped(stateDir string) *Memory {
-	if stateDir == "" {
+	scopes.mu.Lock()
+	defer scopes.mu.Unlock()
+	if m := lookupLocked(stateDir); m != nil && m.acquire() {
+		return m
+	}
+	return nil
+}
+
+// lookupLocked returns the budget attached to stateDir or its nearest
+// attached ancestor; the caller holds scopes.mu.
+func lookupLocked(stateDir string) *Memory {
+	if stateDir == "" || len(scopes.m) == 0 {
 		return nil
 	}
 	dir, err := filepath.Abs(stateDir)
 	if err != nil {
 		return nil // no attached directory can match
 	}
-	scopes.mu.Lock()
-	defer scopes.mu.Unlock()
-	if len(scopes.m) == 0 {
-		return nil
-	}
 	for {
 		if m, ok := scopes.m[dir]; ok {
-			if m.acquire() {
-				return m
-			}
-			return nil
+			return m
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -94,4 +97,15 @@ func acquireScoped(stateDir string) *Memory {
 		}
 		dir = parent
 	}
+}
+
+// MemoryFor returns the budget that a store opening under stateDir with no
+// Config.Memory would use: the one attached to stateDir or its nearest
+// attached ancestor; nil if none. For a streams.App, stateDir is
+// <Config.StateDir>/<Config.ApplicationID> (or any directory under it)
+// while the App runs.
+func MemoryFor(stateDir string) *Memory {
+	scopes.mu.Lock()
+	defer scopes.mu.Unlock()
+	return lookupLocked(stateDir)
 }
