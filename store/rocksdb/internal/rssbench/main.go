@@ -4,13 +4,17 @@
 // (flushed to disk) and read back. Each configuration runs in a child
 // process of its own, and the peak is the child's getrusage maxrss:
 //
-//	go run ./store/rocksdb/internal/rssbench                      # per-store defaults, 64 and 256 MiB budgets
-//	go run ./store/rocksdb/internal/rssbench -passes 3            # every key written three times
-//	go run ./store/rocksdb/internal/rssbench -budgets 0,-1,32,128 # 0: no stores opened (the base)
+//	go run ./store/rocksdb/internal/rssbench                   # base, per-store defaults, 64 and 256 MiB budgets
+//	go run ./store/rocksdb/internal/rssbench -passes 3         # every key written three times
+//	go run ./store/rocksdb/internal/rssbench -budgets -1,32,128 -trace
 //
 // A budget in MiB is a rocksdb.Memory attached to the state directory, as
 // the App does with Config.StoreMemoryBytes; -1 is the per-store defaults
-// (a 50 MiB block cache and 3 x 16 MiB write buffers per store).
+// (a 50 MiB block cache and 3 x 16 MiB write buffers per store), 0 opens
+// no store (the process's base). -trace prints the RSS and the budget's
+// usage every 50,000 operations, on stderr. The figures depend on the C
+// allocator: run it with MALLOC_ARENA_MAX=2 in the environment, or
+// LD_PRELOAD=libjemalloc.so.2, to compare (docs/operations.md).
 package main
 
 import (
@@ -46,15 +50,16 @@ func main() {
 	var (
 		child      = flag.Bool("child", false, "run one configuration (internal)")
 		budget     = flag.Int("budget", -1, "child: budget in MiB; -1 per-store defaults, 0 no stores")
-		budgets    = flag.String("budgets", "-1,64,256", "configurations to run, comma-separated budgets in MiB")
+		budgets    = flag.String("budgets", "0,-1,64,256", "configurations to run, comma-separated budgets in MiB")
 		partitions = flag.Int("partitions", 32, "tasks, one store each")
 		keys       = flag.Int("keys", 1_000_000, "distinct keys over all the stores")
 		valueBytes = flag.Int("value", 100, "value size in bytes")
 		passes     = flag.Int("passes", 1, "times each key is written")
 		dir        = flag.String("dir", "", "state directory (default: a temporary one per run)")
+		trace      = flag.Bool("trace", false, "print the RSS and the budget's usage as the run goes, on stderr")
 	)
 	flag.Parse()
-	w := workload{partitions: *partitions, keys: *keys, valueBytes: *valueBytes, passes: *passes}
+	w := workload{partitions: *partitions, keys: *keys, valueBytes: *valueBytes, passes: *passes, trace: *trace}
 	if *child {
 		if err := w.run(*budget, *dir); err != nil {
 			fmt.Fprintln(os.Stderr, "rssbench:", err)
@@ -70,6 +75,7 @@ func main() {
 
 type workload struct {
 	partitions, keys, valueBytes, passes int
+	trace                                bool
 }
 
 func parent(w workload, budgets, dir string) error {
@@ -82,7 +88,8 @@ func parent(w workload, budgets, dir string) error {
 			return fmt.Errorf("budget %q: %w", b, err)
 		}
 		args := []string{"-child", "-budget", strconv.Itoa(mib), "-partitions", strconv.Itoa(w.partitions),
-			"-keys", strconv.Itoa(w.keys), "-value", strconv.Itoa(w.valueBytes), "-passes", strconv.Itoa(w.passes)}
+			"-keys", strconv.Itoa(w.keys), "-value", strconv.Itoa(w.valueBytes), "-passes", strconv.Itoa(w.passes),
+			"-trace=" + strconv.FormatBool(w.trace)}
 		if dir != "" {
 			args = append(args, "-dir", filepath.Join(dir, "budget"+strconv.Itoa(mib)))
 		}
@@ -160,12 +167,13 @@ func (w workload) run(budgetMiB int, dir string) error {
 		stores[p] = s
 	}
 	sample := func() {
-		if os.Getenv("RSSBENCH_TRACE") != "" {
+		if w.trace {
 			st := rocksdb.MemoryStats{}
 			if mem != nil {
 				st = mem.Stats()
 			}
-			fmt.Fprintf(os.Stderr, "rss %d MiB cache %d MiB wb %d MiB pinned %d MiB\n", rss()>>20, st.UsedBytes>>20, st.WriteBufferBytes>>20, st.PinnedBytes>>20)
+			fmt.Fprintf(os.Stderr, "rss %d MiB, cache %d MiB (pinned %d), write buffers %d MiB\n",
+				rss()>>20, st.UsedBytes>>20, st.PinnedBytes>>20, st.WriteBufferBytes>>20)
 		}
 		if mem != nil {
 			st := mem.Stats()
@@ -241,6 +249,7 @@ func report(r result) error {
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
 
+// rss returns the process's resident set now, from /proc (Linux).
 func rss() int64 {
 	b, _ := os.ReadFile("/proc/self/statm")
 	f := strings.Fields(string(b))
