@@ -271,6 +271,12 @@ func TestMemoryClosedWhileStoresOpenAndCloseConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			signalled := false
+			defer func() { // a worker that failed early must not hold up Close
+				if !signalled {
+					started <- struct{}{}
+				}
+			}()
 			for r := range rounds {
 				s := rocksdb.KeyValue("kv").Get()
 				dir := filepath.Join(root, fmt.Sprintf("0_%d", w), fmt.Sprint(r))
@@ -280,6 +286,7 @@ func TestMemoryClosedWhileStoresOpenAndCloseConcurrently(t *testing.T) {
 				}
 				if r == 0 {
 					started <- struct{}{}
+					signalled = true
 				}
 				for i := range 2_000 {
 					if err := s.Put(memKey(i), memValue(i)); err != nil {
