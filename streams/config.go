@@ -98,6 +98,18 @@ type Config struct {
 	BufferedRecordsPerPartition int
 	// CacheMaxBytes is the instance's record-cache budget; default 10 MiB.
 	CacheMaxBytes int64
+	// StoreMemoryBytes is the instance's RocksDB memory budget: one block
+	// cache of this size, shared by every RocksDB store of its tasks and
+	// global stores (DSL-made or hand-built), which also holds their index
+	// and filter blocks and is charged for their write buffers (up to
+	// half of it; see rocksdb.Memory). RocksDB's memory then stays near
+	// this figure however many stores and partitions the instance holds.
+	// 0 means DefaultStoreMemoryBytes (256 MiB); negative gives each store
+	// its own cache and write buffers (rocksdb.Config's sizes, Kafka
+	// Streams' defaults: 50 MiB + 3 x 16 MiB per store); positive must be
+	// at least MinStoreMemoryBytes (16 MiB). A store whose rocksdb.Config
+	// sets a Memory of its own uses that one instead.
+	StoreMemoryBytes int64
 	// SessionTimeout of the consumer group; default 45 s.
 	SessionTimeout time.Duration
 	// StartupTimeout bounds how long Run waits for the cluster at start;
@@ -298,6 +310,10 @@ func (c *Config) validate() error {
 	}
 	if c.CacheMaxBytes < 0 {
 		bad("CacheMaxBytes %d is negative", c.CacheMaxBytes)
+	}
+	if c.StoreMemoryBytes > 0 && c.StoreMemoryBytes < MinStoreMemoryBytes {
+		bad("StoreMemoryBytes %d is below the minimum %d (16 MiB); 0 means the default, negative a cache per store",
+			c.StoreMemoryBytes, MinStoreMemoryBytes)
 	}
 	if c.SessionTimeout < 0 || (c.SessionTimeout > 0 && c.SessionTimeout < time.Millisecond) {
 		bad("SessionTimeout %v is under 1ms", c.SessionTimeout)

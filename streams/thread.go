@@ -35,7 +35,9 @@ type thread struct {
 	clients *clients
 	dir     *statedir.Dir
 	appLock *statedir.AppLock
-	cons    *kafka.Consumer
+	// storeMem is the RocksDB budget of the stores (Config.StoreMemoryBytes).
+	storeMem *storeMemory
+	cons     *kafka.Consumer
 	// consFatal: the consumer raised a fatal error (it cannot be closed).
 	consFatal bool
 	prod      *producer
@@ -90,6 +92,9 @@ func (th *thread) start() error {
 		return err
 	}
 	th.appLock = lock
+	if th.storeMem, err = openStoreMemory(cfg, th.dir.Path()); err != nil {
+		return err
+	}
 	pid, err := processID(th.dir.Path())
 	if err != nil {
 		return err
@@ -482,6 +487,7 @@ func (th *thread) shutdown(errp *error) {
 			th.logger.Warn("close producer", zap.Error(err))
 		}
 	}
+	th.storeMem.close() // after the stores: those of tasks given up on hold it until they close
 	if th.appLock != nil {
 		if err := th.appLock.Unlock(); err != nil {
 			th.logger.Warn("unlock application directory", zap.Error(err))

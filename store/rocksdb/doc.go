@@ -12,6 +12,23 @@
 // faster, but RocksDB then refuses backward iteration, which window and
 // session stores need, so they stay off.)
 //
+// Those defaults are per instance, so they multiply with stores ×
+// partitions × segments. A Memory bounds them all: one LRU block cache of
+// its budget, shared by the stores on it, holding their data, index and
+// filter blocks (the latter with high priority), and one write-buffer
+// manager charging their memtables to that cache, flushing one when they
+// pass WriteBufferRatio of it (Kafka Streams' bounded-memory
+// RocksDBConfigSetter, built in). A store uses Config.Memory, else the
+// budget attached to a directory above its state directory (Attach; a
+// streams.App attaches Config.StoreMemoryBytes to its application
+// directory, so DSL-made and hand-built stores share it unasked), else
+// its own cache and write buffers. On a budget a store's memtables grow in
+// 64 KiB arena blocks rather than write_buffer_size / 8, which the write-
+// buffer manager would count 2 MiB per store. RocksDB's C API (7.8) cannot
+// set a write-buffer manager or a cache's high-priority pool, so a small
+// C++ shim (memory_shim.cc) does, on the C handles of grocksdb's options
+// (v1.7.15's layout, checked when a budget is made).
+//
 // Flush (every commit) does not force memtables to disk; FlushToDisk does,
 // and the runtime calls it before writing a checkpoint, as Kafka Streams
 // flushes RocksDB when it checkpoints.
@@ -21,6 +38,12 @@
 //     filter, read and write options, iterators, pinned slices, the
 //     database) is freed by Close; closing a store first closes the
 //     iterators still open on it.
+//   - A Memory is freed once, after its Close and the Close of the last
+//     store on it, in any order: each store holds it from Init to Close,
+//     and the databases and options hold RocksDB's own references to the
+//     shared cache and write-buffer manager until they are freed. A store
+//     finds an attached budget only when it opens; a budget being closed
+//     is never handed to a new store.
 //   - Stores are safe for concurrent use; Close waits for operations in
 //     flight.
 //   - Values returned by Get and Delete are Go copies. Iterators copy each

@@ -34,6 +34,7 @@ const (
 // defaults.
 type Config struct {
 	// BlockCacheBytes is the LRU block cache of each store; 0 means 50 MiB.
+	// Unused by a store on a shared Memory.
 	BlockCacheBytes uint64
 	// BlockSizeBytes; 0 means 4 KiB.
 	BlockSizeBytes int
@@ -48,6 +49,13 @@ type Config struct {
 	// WipeCorrupt deletes a store's files when they cannot be opened, and
 	// opens it empty, so it can be restored from its changelog.
 	WipeCorrupt bool
+	// Memory, if set, is the budget the stores share with every other
+	// store on it: its block cache instead of one of their own, and its
+	// write-buffer limit over theirs. Nil means the budget attached to the
+	// directory a store opens under (Memory.Attach: a streams.App's
+	// Config.StoreMemoryBytes), else a cache and write buffers per store.
+	// Configure runs after the budget is set, and may still change it.
+	Memory *Memory
 }
 
 // KeyValue returns a supplier of RocksDB key-value stores with default
@@ -144,6 +152,7 @@ type kv struct {
 	opts   *grocksdb.Options
 	table  *grocksdb.BlockBasedTableOptions
 	cache  *grocksdb.Cache
+	mem    *Memory // the shared budget this store holds, or nil
 	ro     *grocksdb.ReadOptions
 	wo     *grocksdb.WriteOptions
 	iters  map[*iter]struct{}
@@ -182,6 +191,9 @@ func (s *kv) Init(ctx store.InitContext) error {
 	if err := os.MkdirAll(filepath.Dir(s.dir), 0o755); err != nil {
 		return fmt.Errorf("rocksdb: store %q: %w", s.name, err)
 	}
+	if err := s.holdMemory(ctx.StateDir); err != nil {
+		return err
+	}
 	err := s.open()
 	if err != nil && s.cfg.WipeCorrupt && !isLockError(err) {
 		s.logger.Warn("store files cannot be opened; wiping them to restore from the changelog",
@@ -193,6 +205,7 @@ func (s *kv) Init(ctx store.InitContext) error {
 		err = s.open()
 	}
 	if err != nil {
+		s.releaseMemory()
 		return err
 	}
 	s.iters = map[*iter]struct{}{}
@@ -205,9 +218,11 @@ func isLockError(err error) bool {
 
 func (s *kv) open() error {
 	cfg := s.cfg
-	s.cache = grocksdb.NewLRUCache(orDefault(cfg.BlockCacheBytes, DefaultBlockCacheBytes))
 	s.table = grocksdb.NewDefaultBlockBasedTableOptions()
-	s.table.SetBlockCache(s.cache)
+	if s.mem == nil {
+		s.cache = grocksdb.NewLRUCache(orDefault(cfg.BlockCacheBytes, DefaultBlockCacheBytes))
+		s.table.SetBlockCache(s.cache)
+	}
 	s.table.SetBlockSize(int(orDefault(uint64(cfg.BlockSizeBytes), DefaultBlockSizeBytes)))
 	s.table.SetFilterPolicy(grocksdb.NewBloomFilter(bloomBitsPerKey))
 	s.opts = grocksdb.NewDefaultOptions()
@@ -219,6 +234,13 @@ func (s *kv) open() error {
 	s.opts.SetCompactionStyle(grocksdb.UniversalCompactionStyle)
 	s.opts.SetInfoLogLevel(grocksdb.ErrorInfoLogLevel)
 	s.opts.SetKeepLogFileNum(2)
+	if s.mem != nil {
+		s.opts.SetArenaBlockSize(sharedArenaBlockBytes)
+		if err := s.mem.apply(s.opts, s.table); err != nil {
+			s.freeOptions()
+			return fmt.Errorf("rocksdb: store %q: %w", s.name, err)
+		}
+	}
 	if cfg.Configure != nil {
 		cfg.Configure(s.name, s.opts, s.table)
 	}
@@ -505,6 +527,7 @@ func (s *kv) Close() error {
 		s.wo = nil
 	}
 	s.freeOptions()
+	s.releaseMemory()
 	return nil
 }
 
