@@ -17,7 +17,9 @@ type DBProperties struct {
 	// NumImmutableMemTables: rocksdb.num-immutable-mem-table.
 	NumImmutableMemTables uint64
 	// BlockCacheCapacity, BlockCacheUsage and BlockCachePinnedUsage:
-	// rocksdb.block-cache-capacity, -usage and -pinned-usage, in bytes.
+	// rocksdb.block-cache-capacity, -usage and -pinned-usage, in bytes; 0
+	// for a store on a shared memory budget (the budget reports its cache
+	// once: streams.Metrics.StoreMemory).
 	BlockCacheCapacity, BlockCacheUsage, BlockCachePinnedUsage uint64
 	// EstimateNumKeys: rocksdb.estimate-num-keys.
 	EstimateNumKeys uint64

@@ -39,6 +39,8 @@ type metrics struct {
 	cacheMax int64
 
 	productionDropped, deliveryDeadLettered, purges, purgeFailures atomic.Int64
+	// storeMem is the RocksDB budget while the App runs with one.
+	storeMem atomic.Pointer[storeMemory]
 
 	mu sync.Mutex
 	// live are the tasks the instance runs; retired, per task id, the
@@ -327,6 +329,10 @@ func (m *metrics) snapshot(state State, now time.Time) Metrics {
 		HookPanics: m.hooks.panics.Load()}
 	if m.debug {
 		out.Level = RecordDebug
+	}
+	if sm := m.storeMem.Load(); sm != nil && sm.stats != nil {
+		st := sm.stats()
+		out.StoreMemory = &st
 	}
 	// The live tasks are read without the lock: their stores' reads (a
 	// cache's lock, RocksDB's properties) must not hold up the poll loop

@@ -124,9 +124,12 @@ func TestMetricsAndHooksReportARun(t *testing.T) {
 				tm.Lateness, tm.ProcessLatency, tm.Dropped)
 		}
 		if len(tm.Stores) != 1 || tm.Stores[0].Name != "counts" || !tm.Stores[0].Cached || !tm.Stores[0].HasDB ||
-			tm.Stores[0].Cache.Misses == 0 || tm.Stores[0].DB.BlockCacheCapacity != rocksdb.DefaultBlockCacheBytes {
-			t.Errorf("task %s stores %+v, want the cached RocksDB store counts", tm.ID, tm.Stores)
+			tm.Stores[0].Cache.Misses == 0 || tm.Stores[0].DB.EstimateNumKeys == 0 || tm.Stores[0].DB.BlockCacheCapacity != 0 {
+			t.Errorf("task %s stores %+v, want the cached RocksDB store counts, its block cache being the shared budget's", tm.ID, tm.Stores)
 		}
+	}
+	if m.StoreMemory == nil || m.StoreMemory.CapacityBytes != streams.DefaultStoreMemoryBytes || m.StoreMemory.Stores != len(m.Tasks) {
+		t.Errorf("StoreMemory %+v, want the default %d-byte budget holding one store per task", m.StoreMemory, streams.DefaultStoreMemoryBytes)
 	}
 	if m.CacheMaxBytes != 10<<20 || m.CacheUsedBytes <= 0 {
 		t.Errorf("cache %d of %d bytes used", m.CacheUsedBytes, m.CacheMaxBytes)

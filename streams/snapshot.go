@@ -53,6 +53,10 @@ type Metrics struct {
 	// CacheMaxBytes is the record cache's budget (Config.CacheMaxBytes);
 	// CacheUsedBytes is what the active tasks' caches hold.
 	CacheMaxBytes, CacheUsedBytes int64
+	// StoreMemory is the RocksDB stores' shared budget
+	// (Config.StoreMemoryBytes); nil while the App runs without one (each
+	// store then reports its own block cache in its DBProperties).
+	StoreMemory *StoreMemoryMetrics
 	// HookPanics counts panics recovered from hooks.
 	HookPanics int64
 }

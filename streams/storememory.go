@@ -28,6 +28,22 @@ func storeMemoryBytes(n int64) int64 {
 // nothing under millrace_norocksdb, where no RocksDB is linked.
 type storeMemory struct {
 	release func()
+	stats   func() StoreMemoryMetrics
+}
+
+// StoreMemoryMetrics is the App's shared RocksDB budget
+// (Config.StoreMemoryBytes) as Metrics reports it: the one block cache every
+// store uses, and the write buffers charged to it.
+type StoreMemoryMetrics struct {
+	// CapacityBytes is the budget; UsedBytes what the cache holds (data,
+	// index and filter blocks, and the write buffers charged to it);
+	// PinnedBytes the part that cannot be evicted now.
+	CapacityBytes, UsedBytes, PinnedBytes int64
+	// WriteBufferBytes is the memory of every store's memtables;
+	// WriteBufferLimitBytes the level past which RocksDB flushes one.
+	WriteBufferBytes, WriteBufferLimitBytes int64
+	// Stores is the number of open RocksDB instances on the budget.
+	Stores int
 }
 
 // close gives up the App's hold: the budget is freed once the last store

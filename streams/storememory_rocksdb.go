@@ -30,5 +30,9 @@ func openStoreMemory(cfg *Config, appDir string) (*storeMemory, error) {
 		return nil, fmt.Errorf("streams: StoreMemoryBytes: %w", err)
 	}
 	cfg.Logger.Debug("RocksDB stores share a memory budget", zap.Int64("bytes", total), zap.String("state_dir", appDir))
-	return &storeMemory{release: func() { m.Close() }}, nil
+	return &storeMemory{release: func() { m.Close() }, stats: func() StoreMemoryMetrics {
+		st := m.Stats()
+		return StoreMemoryMetrics{CapacityBytes: st.CapacityBytes, UsedBytes: st.UsedBytes, PinnedBytes: st.PinnedBytes,
+			WriteBufferBytes: st.WriteBufferBytes, WriteBufferLimitBytes: st.WriteBufferLimitBytes, Stores: st.Stores}
+	}}, nil
 }

@@ -67,6 +67,22 @@ func TestAppRocksDBStoresShareOneMemoryBudgetFreedAtClose(t *testing.T) {
 	if st.Stores != 5 || st.CapacityBytes != budget || st.UsedBytes == 0 {
 		t.Errorf("budget stats %+v: want 5 stores on a %d-byte cache, in use", st, budget)
 	}
+	// The metrics report the budget once, and no store reports the shared
+	// cache as its own (summed over stores it would be counted 4 times).
+	snap := r.app.Metrics()
+	if snap.StoreMemory == nil || snap.StoreMemory.CapacityBytes != budget || snap.StoreMemory.Stores != 5 {
+		t.Errorf("Metrics().StoreMemory = %+v, want the %d-byte budget with 5 stores", snap.StoreMemory, budget)
+	}
+	for _, tm := range snap.Tasks {
+		for _, sm := range tm.Stores {
+			if !sm.HasDB {
+				t.Errorf("task %s store %s reports no RocksDB properties", tm.ID, sm.Name)
+			}
+			if sm.DB.BlockCacheCapacity != 0 || sm.DB.BlockCacheUsage != 0 {
+				t.Errorf("task %s store %s reports the shared cache as its own: %+v", tm.ID, sm.Name, sm.DB)
+			}
+		}
+	}
 	must(t, r.stop(t))
 	if got := rocksdb.MemoryFor(filepath.Join(dir, app)); got != nil {
 		t.Error("the budget is still attached after Close")

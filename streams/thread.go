@@ -95,6 +95,7 @@ func (th *thread) start() error {
 	if th.storeMem, err = openStoreMemory(cfg, th.dir.Path()); err != nil {
 		return err
 	}
+	th.a.m.storeMem.Store(th.storeMem)
 	pid, err := processID(th.dir.Path())
 	if err != nil {
 		return err
@@ -487,6 +488,7 @@ func (th *thread) shutdown(errp *error) {
 			th.logger.Warn("close producer", zap.Error(err))
 		}
 	}
+	th.a.m.storeMem.Store(nil)
 	th.storeMem.close() // after the stores: those of tasks given up on hold it until they close
 	if th.appLock != nil {
 		if err := th.appLock.Unlock(); err != nil {

@@ -7,6 +7,7 @@ import prom "github.com/prometheus/client_golang/prometheus"
 type descs struct {
 	appState, lag, restoringStores, restoreSkipped, globalDropped, productionDropped, deliveryDeadLetters *prom.Desc
 	purges, purgeFailures, cacheMax, cacheUsed, hookPanics                                                *prom.Desc
+	memCapacity, memUsed, memPinned, memWriteBuffers, memWriteBufferLimit, memStores                      *prom.Desc
 
 	process, processLatency, processLatencyMax, commits, enforced *prom.Desc
 	lateness, latenessMax, late, dropped, deadLetters             *prom.Desc
@@ -55,6 +56,15 @@ func newDescs() descs {
 		cacheMax:   desc("cache_max_bytes", "The record cache's budget (Config.CacheMaxBytes; Kafka Streams: statestore.cache.max.bytes)."),
 		cacheUsed:  desc("cache_used_bytes", "Bytes the active tasks' store caches hold."),
 		hookPanics: desc("hook_panics_total", "Panics recovered from hooks."),
+		memCapacity: desc("rocksdb_memory_capacity_bytes",
+			"The RocksDB stores' shared memory budget (Config.StoreMemoryBytes): the capacity of the one block cache they share."),
+		memUsed: desc("rocksdb_memory_used_bytes",
+			"Bytes the shared block cache holds: data, index and filter blocks and the write buffers charged to it (RocksDB block-cache-usage of the shared cache)."),
+		memPinned:       desc("rocksdb_memory_pinned_bytes", "Bytes of the shared block cache that cannot be evicted now (RocksDB block-cache-pinned-usage of the shared cache)."),
+		memWriteBuffers: desc("rocksdb_memory_write_buffer_bytes", "Bytes of every store's memtables, charged to the shared budget."),
+		memWriteBufferLimit: desc("rocksdb_memory_write_buffer_limit_bytes",
+			"Memtable bytes past which RocksDB flushes one (the write-buffer manager's limit: half the budget by default)."),
+		memStores: desc("rocksdb_memory_stores", "Open RocksDB instances (stores and segments) on the shared budget."),
 
 		process: task("task_process_total", "Records a task processed (Kafka Streams: process-total, task level)."),
 		processLatency: task("task_process_latency_seconds",
@@ -124,6 +134,7 @@ func newDescs() descs {
 func (d *descs) all() []*prom.Desc {
 	return []*prom.Desc{d.appState, d.lag, d.restoringStores, d.restoreSkipped, d.globalDropped, d.productionDropped, d.deliveryDeadLetters,
 		d.purges, d.purgeFailures, d.cacheMax, d.cacheUsed, d.hookPanics,
+		d.memCapacity, d.memUsed, d.memPinned, d.memWriteBuffers, d.memWriteBufferLimit, d.memStores,
 		d.process, d.processLatency, d.processLatencyMax, d.commits, d.enforced, d.lateness, d.latenessMax, d.late, d.dropped, d.deadLetters,
 		d.buffered, d.bufferedBytes, d.blocked,
 		d.nodeProcess, d.e2e, d.e2eMin, d.e2eMax, d.recordsConsumed, d.bytesConsumed, d.recordsProduced, d.bytesProduced,

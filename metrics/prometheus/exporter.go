@@ -259,6 +259,14 @@ func (e *Exporter) collect(ch chan<- prom.Metric, s streams.Metrics) {
 	m.gauge(d.cacheMax, float64(s.CacheMaxBytes))
 	m.gauge(d.cacheUsed, float64(s.CacheUsedBytes))
 	m.counter(d.hookPanics, s.HookPanics)
+	if sm := s.StoreMemory; sm != nil {
+		m.gauge(d.memCapacity, float64(sm.CapacityBytes))
+		m.gauge(d.memUsed, float64(sm.UsedBytes))
+		m.gauge(d.memPinned, float64(sm.PinnedBytes))
+		m.gauge(d.memWriteBuffers, float64(sm.WriteBufferBytes))
+		m.gauge(d.memWriteBufferLimit, float64(sm.WriteBufferLimitBytes))
+		m.gauge(d.memStores, float64(sm.Stores))
+	}
 	const ms, nanos = 1e3, 1e9 // per second
 	for _, t := range s.Tasks {
 		id := t.ID.String()

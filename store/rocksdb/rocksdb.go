@@ -456,14 +456,21 @@ func (s *kv) DBProperties() (store.DBProperties, bool) {
 		v, _ := s.db.GetIntProperty(name)
 		return v
 	}
+	cache := get
+	if s.mem != nil {
+		// The block cache is the App's shared budget: its figures belong
+		// to the budget (Memory.Stats), not to each store on it, where
+		// summing them would count the one cache once per store.
+		cache = func(string) uint64 { return 0 }
+	}
 	return store.DBProperties{
 		Instances:                      1,
 		SizeAllMemTables:               get("rocksdb.size-all-mem-tables"),
 		CurSizeAllMemTables:            get("rocksdb.cur-size-all-mem-tables"),
 		NumImmutableMemTables:          get("rocksdb.num-immutable-mem-table"),
-		BlockCacheCapacity:             get("rocksdb.block-cache-capacity"),
-		BlockCacheUsage:                get("rocksdb.block-cache-usage"),
-		BlockCachePinnedUsage:          get("rocksdb.block-cache-pinned-usage"),
+		BlockCacheCapacity:             cache("rocksdb.block-cache-capacity"),
+		BlockCacheUsage:                cache("rocksdb.block-cache-usage"),
+		BlockCachePinnedUsage:          cache("rocksdb.block-cache-pinned-usage"),
 		EstimateNumKeys:                get("rocksdb.estimate-num-keys"),
 		EstimateTableReadersMem:        get("rocksdb.estimate-table-readers-mem"),
 		TotalSSTFilesSize:              get("rocksdb.total-sst-files-size"),
