@@ -27,10 +27,13 @@ const cacheEntryOverhead = 112
 // entries only), so a store is only ever flushed by the goroutine of the
 // task that owns it.
 //
-// The budget (UsedBytes) is the only counter the stores share; hits,
-// misses, evictions and flushes are counted by each store under its own
-// lock, so a read touches no memory another task writes. Stats adds them
-// up when asked.
+// The budget (UsedBytes) is the only counter the stores share, and each
+// store adds its changes to it in steps of up to 16 KiB (a 64th of the
+// budget when smaller), not on every write, so the tasks' writes rarely
+// touch one cache line; the budget may therefore be passed by that step per
+// cached store. Hits, misses, evictions and flushes are counted by each
+// store under its own lock, so a read touches no memory another task
+// writes. Stats adds them up when asked.
 type Cache struct {
 	max  int64
 	used atomic.Int64
@@ -48,8 +51,10 @@ func NewCache(maxBytes int64) *Cache {
 // MaxBytes returns the budget.
 func (c *Cache) MaxBytes() int64 { return c.max }
 
-// UsedBytes returns the bytes held by all caches on this budget.
-func (c *Cache) UsedBytes() int64 { return c.used.Load() }
+// UsedBytes returns the bytes the open stores' caches hold, summed from the
+// stores under their locks (exact; eviction works on the shared total,
+// which each store updates in steps). Safe from any goroutine.
+func (c *Cache) UsedBytes() int64 { return c.Stats().UsedBytes }
 
 // CacheStats is a snapshot of a cache's counters: of one store's cache
 // (CacheMetricsOf) or of every store on a budget (Cache.Stats).
@@ -178,7 +183,18 @@ type cachedKV struct {
 	lastMissValid bool
 	// Counters of this store's cache, under mu (see Cache).
 	hits, misses, evictions, flushes int64
+	// unpublished is the change of bytes not yet added to the shared
+	// budget's total: it is added once it reaches publishEvery either way,
+	// so a write touches the shared counter about once per publishEvery
+	// bytes, not every time (the counter's cache line is then rarely
+	// written, and reading it rarely misses).
+	unpublished, publishEvery int64
 }
+
+// maxUnpublishedBytes bounds what one store keeps out of the shared total:
+// the budget may be passed by up to that much per cached store (16 KiB, or
+// a 64th of the budget when that is smaller).
+const maxUnpublishedBytes = 16 << 10
 
 func newCachedKV(inner KeyValueBytes) *cachedKV {
 	return &cachedKV{inner: inner, entries: map[string]*centry{},
@@ -200,6 +216,7 @@ func (c *cachedKV) Init(ctx InitContext) error {
 	if c.cache == nil {
 		c.cache = NewCache(DefaultCacheBytes)
 	}
+	c.publishEvery = max(1, min(maxUnpublishedBytes, c.cache.max/64))
 	c.recTS = ctx.RecordTimestamp
 	cache := c.cache
 	c.mu.Unlock()
@@ -280,8 +297,23 @@ func (c *cachedKV) resize(e *centry, size int64) {
 	d := size - e.size
 	e.size = size
 	c.bytes += d
-	c.cache.used.Add(d)
+	c.unpublished += d
+	if c.unpublished >= c.publishEvery || -c.unpublished >= c.publishEvery {
+		c.publish()
+	}
 }
+
+// publish adds what the store has not yet told the shared budget.
+func (c *cachedKV) publish() {
+	if c.unpublished != 0 {
+		c.cache.used.Add(c.unpublished)
+		c.unpublished = 0
+	}
+}
+
+// overBudget reports whether the shared budget is exceeded, counting this
+// store's unpublished change.
+func (c *cachedKV) overBudget() bool { return c.cache.used.Load()+c.unpublished > c.cache.max }
 
 func (c *cachedKV) insert(key []byte, value []byte) *centry {
 	e := &centry{key: string(key), value: value}
@@ -346,7 +378,7 @@ func (c *cachedKV) get(key []byte) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	e := c.insert(key, v)
-	for c.cache.used.Load() > c.cache.max && c.tail != nil {
+	for c.overBudget() && c.tail != nil {
 		if c.tail.dirty {
 			c.remove(e) // only dirty entries to evict: keep the read uncached
 			break
@@ -455,7 +487,7 @@ func (c *cachedKV) Write(batch []Entry) error {
 // dirty entry in one batch.
 func (c *cachedKV) maybeEvict() ([]Flushed, error) {
 	var pending []Flushed
-	for c.cache.used.Load() > c.cache.max && c.tail != nil {
+	for c.overBudget() && c.tail != nil {
 		e := c.tail
 		if e.dirty {
 			fl, err := c.flushDirty()
@@ -598,6 +630,9 @@ func (c *cachedKV) Close() error {
 		e = next
 	}
 	c.dhead, c.dtail = nil, nil
+	if c.cache != nil {
+		c.publish()
+	}
 	cache := c.cache
 	c.mu.Unlock()
 	if cache != nil {
