@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/millrace/millrace/processor"
+	"github.com/millrace/millrace/streams"
+)
+
+// startChildProcessor starts the processor of a row inside its child.
+func startChildProcessor(spec childSpec) (childHandle, error) {
+	switch spec.Kind {
+	case kindRaw:
+		return startRaw(spec)
+	case kindRawRead:
+		return startRawReader(spec)
+	case kindGoka:
+		return startGoka(spec)
+	}
+	topo, err := topologyFor(spec)
+	if err != nil {
+		return nil, err
+	}
+	cfg := streams.Config{ApplicationID: spec.AppID, BootstrapServers: spec.Bootstrap, StateDir: spec.StateDir,
+		BufferedRecordsPerPartition: spec.Buffered}
+	if len(spec.AppConsumerConfig) > 0 {
+		cfg.ConsumerConfig = map[string]any{}
+		for k, v := range spec.AppConsumerConfig {
+			cfg.ConsumerConfig[k] = v
+		}
+	}
+	if spec.EOS {
+		cfg.ProcessingGuarantee = streams.ExactlyOnceV2
+	}
+	var reg *prometheus.Registry
+	if spec.Kind == kindWindowed || spec.Kind == kindRestore {
+		// The processed and restored counters are read from the tasks'
+		// statistics when gathered: registering costs nothing per record.
+		reg = prometheus.NewRegistry()
+		cfg.Registerer = reg
+	}
+	h, err := startApp(topo, cfg)
+	if err != nil {
+		return nil, err
+	}
+	h.reg = reg
+	if spec.Kind == kindRestore {
+		h.wantRestored = int64(spec.Records)
+	}
+	return h, nil
+}
+
+// appHandle runs a Millrace App; it is ready when the App reaches RUNNING.
+type appHandle struct {
+	app          *streams.App
+	reg          *prometheus.Registry // nil unless the row reads the App's counters
+	wantRestored int64                // restore rows: the records the store must have restored
+	running      chan struct{}
+	at           time.Time
+	once         sync.Once
+	done         chan struct{}
+	err          error
+	stopOnce     sync.Once
+}
+
+func startApp(topo *processor.Topology, cfg streams.Config) (*appHandle, error) {
+	h := &appHandle{running: make(chan struct{}), done: make(chan struct{})}
+	cfg.StateListener = func(_, to streams.State) {
+		if to == streams.Running {
+			h.once.Do(func() {
+				h.at = time.Now()
+				close(h.running)
+			})
+		}
+	}
+	app, err := streams.New(topo, cfg)
+	if err != nil {
+		return nil, err
+	}
+	h.app = app
+	go func() {
+		defer close(h.done)
+		h.err = app.Run(context.Background())
+	}()
+	return h, nil
+}
+
+func (h *appHandle) ready() <-chan struct{}  { return h.running }
+func (h *appHandle) readyAt() time.Time      { return h.at }
+func (h *appHandle) exited() <-chan struct{} { return h.done }
+
+func (h *appHandle) stop() error {
+	h.stopOnce.Do(func() { h.app.Close() })
+	<-h.done
+	return h.err
+}
+
+// counter sums one of the App's counters; 0 without a registry.
+func (h *appHandle) counter(name string) (int64, error) {
+	if h.reg == nil {
+		return 0, nil
+	}
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		return 0, err
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return int64(sum), nil
+}
+
+// processedCount is the records the App's tasks processed.
+func (h *appHandle) processedCount() (int64, error) {
+	return h.counter("millrace_processed_records_total")
+}
+
+// info reports, for a restore row, how many records the App restored,
+// and fails if that is not the changelog's count.
+func (h *appHandle) info() (map[string]string, error) {
+	if h.wantRestored == 0 {
+		return nil, nil
+	}
+	n, err := h.counter("millrace_restored_records_total")
+	if err != nil {
+		return nil, err
+	}
+	if n != h.wantRestored {
+		return nil, fmt.Errorf("the App reached RUNNING having restored %d of the changelog's %d records", n, h.wantRestored)
+	}
+	return map[string]string{"restored": fmt.Sprint(n)}, nil
+}
