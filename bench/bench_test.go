@@ -231,6 +231,29 @@ func TestMurmur2MatchesJavaClients(t *testing.T) {
 	}
 }
 
+// TestRawLoopCommitsOnlyWhatIsDelivered proves the at-least-once
+// baseline's rule: positions noted after some records were produced are
+// committable only once every output partition has delivered as many, and
+// the newest such note wins.
+func TestRawLoopCommitsOnlyWhatIsDelivered(t *testing.T) {
+	notes := []commitNote{{produced: []int64{10, 0}}, {produced: []int64{20, 5}}, {produced: []int64{30, 9}}}
+	for _, c := range []struct {
+		delivered []int64
+		want      int
+	}{
+		{[]int64{0, 0}, -1},
+		{[]int64{9, 100}, -1}, // partition 0 is one short of the first note
+		{[]int64{10, 0}, 0},
+		{[]int64{25, 4}, 0}, // partition 1 holds the second note back
+		{[]int64{25, 5}, 1},
+		{[]int64{30, 9}, 2},
+	} {
+		if got := committable(notes, func(p int) int64 { return c.delivered[p] }); got != c.want {
+			t.Errorf("delivered %v: note %d committable, want %d", c.delivered, got, c.want)
+		}
+	}
+}
+
 // TestRatiosDivideByTheBaselineOfTheSameRun proves each ratio is taken
 // within a run, and the summary of several runs is the median of the
 // per-run ratios, not a ratio of medians.

@@ -85,15 +85,20 @@ func writeChart(w io.Writer, rows []summary, title string) {
 			}
 			fmt.Fprintf(w, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.0f" fill="%s"><title>%s %s: %.2fx %s</title></rect>`+"\n",
 				x0, by, math.Max(x1-x0, 1), barH, colors[i], esc(s.name), esc(metrics[i].name), s.ratio[i], esc(s.base))
-			label := fmt.Sprintf("%.2f", s.ratio[i])
-			if l := math.Log2(s.ratio[i]); l < lo || l > hi {
-				label += " (off scale)"
-			}
+			// The label goes past the bar's end, or inside it, in white,
+			// when the bar reaches the edge of the axis.
+			label, fill := fmt.Sprintf("%.2f", s.ratio[i]), "#000"
 			tx, anchor := x(s.ratio[i])+3, "start"
 			if s.ratio[i] < 1 {
 				tx, anchor = x(s.ratio[i])-3, "end"
 			}
-			fmt.Fprintf(w, `<text x="%.1f" y="%.1f" font-size="8" text-anchor="%s">%s</text>`+"\n", tx, by+barH-1, anchor, esc(label))
+			switch l := math.Log2(s.ratio[i]); {
+			case l < lo:
+				label, fill, tx, anchor = label+" (off scale)", "#fff", x(s.ratio[i])+3, "start"
+			case l > hi:
+				label, fill, tx, anchor = label+" (off scale)", "#fff", x(s.ratio[i])-3, "end"
+			}
+			fmt.Fprintf(w, `<text x="%.1f" y="%.1f" font-size="8" text-anchor="%s" fill="%s">%s</text>`+"\n", tx, by+barH-1, anchor, fill, esc(label))
 		}
 	}
 	fmt.Fprintln(w, "</svg>")

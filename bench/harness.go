@@ -26,7 +26,7 @@ const distinctKeys = 10_000
 // Options configure a harness run. Zero values take the defaults of the
 // command's flags.
 type Options struct {
-	Records     int           // throughput-phase records per row; default 200,000
+	Records     int           // throughput-phase records per row; default 500,000
 	BigRecords  int           // records of count-1m-keys, raw-read and restore; default 1,000,000
 	ValueBytes  int           // value size; default 100
 	Partitions  int           // partitions of rows without a /pN suffix; default 4
@@ -59,7 +59,7 @@ type Options struct {
 
 func (o *Options) withDefaults() error {
 	if o.Records == 0 {
-		o.Records = 200_000
+		o.Records = 500_000
 	}
 	if o.BigRecords == 0 {
 		o.BigRecords = 1_000_000

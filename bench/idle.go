@@ -202,7 +202,8 @@ func (h *harness) idleRow(ctx context.Context, counts *requestCounter, r row, d 
 func PrintIdle(w io.Writer, results []IdleResult, args []string) {
 	cmd := append([]string{"bench"}, args[1:]...)
 	fmt.Fprintf(w, "\ncommand: %s\nmachine: %s\nload:    %s\n\n", strings.Join(quoteArgs(cmd), " "), machine(""), loadAverage())
-	fmt.Fprintf(w, "idle: each processor with its defaults on an empty input (after 1 s at RUNNING), requests the broker received\n")
+	fmt.Fprintf(w, "idle: each processor on an empty input (Apps with their defaults; raw and goka-count as tuned for the rows),\n")
+	fmt.Fprintf(w, "from 1 s after it was ready: the requests the broker received\n")
 	fmt.Fprintf(w, "%-18s | %10s | %12s | %9s | %s\n", "row", "Fetch/s", "requests/s", "CPU", "by request (per second)")
 	fmt.Fprintf(w, "%s\n", strings.Repeat("-", 18)+"-+-"+strings.Repeat("-", 10)+"-+-"+strings.Repeat("-", 12)+"-+-"+strings.Repeat("-", 9)+"-+-"+strings.Repeat("-", 30))
 	for _, r := range results {

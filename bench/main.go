@@ -84,7 +84,7 @@ func main() {
 	var scenarios, outDir string
 	var quick bool
 	var idle time.Duration
-	flag.IntVar(&o.Records, "records", 200_000, "records per row for the throughput phase")
+	flag.IntVar(&o.Records, "records", 500_000, "records per row for the throughput phase")
 	flag.IntVar(&o.BigRecords, "big-records", 1_000_000, "records of the count-1m-keys, raw-read and restore rows")
 	flag.IntVar(&o.ValueBytes, "value-bytes", 100, "size of each record value in bytes (the -1kb rows use 1024)")
 	flag.IntVar(&o.Partitions, "partitions", 4, "partitions of every row's topics, but for rows named row/pN")

@@ -353,12 +353,7 @@ func (r *rawLoop) commitSome(ctx context.Context) error {
 	if len(pos) > 0 {
 		r.notes = append(r.notes, commitNote{offsets: pos, produced: slices.Clone(r.produced)})
 	}
-	ready := -1
-	for i, n := range r.notes {
-		if r.deliveredUpTo(n.produced) {
-			ready = i
-		}
-	}
+	ready := committable(r.notes, func(p int) int64 { return r.delivered[p].Load() })
 	if ready < 0 {
 		return nil
 	}
@@ -367,13 +362,24 @@ func (r *rawLoop) commitSome(ctx context.Context) error {
 	return r.commitOffsets(offsets)
 }
 
-func (r *rawLoop) deliveredUpTo(produced []int64) bool {
-	for p, n := range produced {
-		if r.delivered[p].Load() < n {
-			return false
+// committable returns the index of the newest note whose records are all
+// delivered (each output partition's deliveries reached the note's count
+// of records produced to it), or -1.
+func committable(notes []commitNote, delivered func(partition int) int64) int {
+	ready := -1
+	for i, n := range notes {
+		all := true
+		for p, c := range n.produced {
+			if delivered(p) < c {
+				all = false
+				break
+			}
+		}
+		if all {
+			ready = i
 		}
 	}
-	return true
+	return ready
 }
 
 // commitAll delivers everything produced and commits the positions (on
