@@ -171,6 +171,8 @@ func TestIdleModeCountsTheFetchRequestsOfAnIdleApp(t *testing.T) {
 	}
 }
 
+// TestOptionsReportEveryProblemAtOnce proves validation names every bad
+// option and row, not just the first.
 func TestOptionsReportEveryProblemAtOnce(t *testing.T) {
 	o := Options{Records: -1, Scenarios: []string{"raw", "nope", "raw", "count/16", "count/p0"},
 		RawConfig: map[string]string{"linger.ms": "1"}}
@@ -186,6 +188,9 @@ func TestOptionsReportEveryProblemAtOnce(t *testing.T) {
 	}
 }
 
+// TestPartitionVariantsAreDividedByTheirOwnBaseline proves a row's shape
+// (partitions, value size, key space, records) and baseline resolve from
+// its name.
 func TestPartitionVariantsAreDividedByTheirOwnBaseline(t *testing.T) {
 	o := Options{Scenarios: []string{"count/p16", "raw/p16", "passthrough-1kb", "count-1m-keys", "stream-join"}, Records: 1001}
 	if err := o.withDefaults(); err != nil {
