@@ -128,11 +128,11 @@ func childMain() int {
 	case <-p.ready():
 	case <-p.exited():
 		return stopWith(errors.New(errText(p.stop())))
-	case _, ok := <-cmds:
-		if !ok {
+	case c, ok := <-cmds:
+		if !ok || c == "stop" {
 			return stopWith(nil)
 		}
-		return stopWith(errors.New("a command arrived before the processor was ready"))
+		return stopWith(fmt.Errorf("command %q arrived before the processor was ready", c))
 	}
 	w.printf("ready %d %d", p.readyAt().UnixNano(), int64(processCPU()))
 	if in, ok := p.(infoer); ok {
