@@ -292,7 +292,7 @@ func TestRatiosDivideByTheBaselineOfTheSameRun(t *testing.T) {
 		t.Errorf("the baseline has a ratio: %+v", s[0])
 	}
 	var svg bytes.Buffer
-	writeChart(&svg, s, "t")
+	writeChart(&svg, s, "t", "s")
 	if got := countBars(t, svg.Bytes()); got != len(metrics) {
 		t.Errorf("%d bars, want one per figure of passthrough (%d)", got, len(metrics))
 	}

@@ -12,11 +12,11 @@ import (
 // horizontal bars, one bar per figure, on a log2 axis centred on 1 (the
 // baseline): records/s to the right is better, the other figures to the
 // left are. Ratios beyond 1/8 or 8 are drawn at the edge and labelled.
-func writeChart(w io.Writer, rows []summary, title string) {
+func writeChart(w io.Writer, rows []summary, title, subtitle string) {
 	colors := []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"}
 	const (
 		left, plotW, right = 190.0, 640.0, 70.0
-		top                = 78.0
+		top                = 94.0
 		barH, barGap       = 9.0, 1.0
 		groupGap           = 10.0
 		lo, hi             = -3.0, 3.0 // log2 of the axis ends: 1/8 .. 8
@@ -44,6 +44,7 @@ func writeChart(w io.Writer, rows []summary, title string) {
 		width, height, width, height)
 	fmt.Fprintf(w, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(w, `<text x="10" y="18" font-size="13" font-weight="bold">%s</text>`+"\n", esc(title))
+	fmt.Fprintf(w, `<text x="10" y="34" fill="#555">%s</text>`+"\n", esc(subtitle))
 	// Legend.
 	lx := 10.0
 	for i, m := range metrics {
@@ -52,7 +53,7 @@ func writeChart(w io.Writer, rows []summary, title string) {
 			better = "higher is better"
 		}
 		label := fmt.Sprintf("%s (%s)", m.name, better)
-		fmt.Fprintf(w, `<rect x="%.0f" y="30" width="10" height="10" fill="%s"/><text x="%.0f" y="39">%s</text>`+"\n", lx, colors[i], lx+14, esc(label))
+		fmt.Fprintf(w, `<rect x="%.0f" y="46" width="10" height="10" fill="%s"/><text x="%.0f" y="55">%s</text>`+"\n", lx, colors[i], lx+14, esc(label))
 		lx += 14 + 6.2*float64(len(label)) + 14
 	}
 	// Axis grid.

@@ -373,8 +373,11 @@ func (r *Report) printHow(w io.Writer) {
 	fmt.Fprintln(w, "\nrows:")
 	for _, row := range o.rows {
 		suffix := ""
-		if _, p, ok := strings.Cut(row.name, "/"); ok {
-			suffix = fmt.Sprintf(" (on %s partitions)", strings.TrimPrefix(p, "p"))
+		if strings.Contains(row.name, "/") {
+			suffix = fmt.Sprintf(" (on %d partitions)", row.partitions)
+			if row.partitions == 1 {
+				suffix = " (on 1 partition)"
+			}
 		}
 		fmt.Fprintf(w, "  %-18s %s%s\n", row.name, row.doc, suffix)
 	}
@@ -483,11 +486,13 @@ func (r *Report) WriteFiles(dir string, args []string) error {
 		return err
 	}
 	var svg strings.Builder
-	writeChart(&svg, r.summarize(r.allRuns()), r.chartTitle(args))
+	title, subtitle := r.chartTitle(args)
+	writeChart(&svg, r.summarize(r.allRuns()), title, subtitle)
 	return os.WriteFile(filepath.Join(dir, "report.svg"), []byte(svg.String()), 0o644)
 }
 
-func (r *Report) chartTitle(args []string) string {
+func (r *Report) chartTitle(args []string) (string, string) {
 	cmd := append([]string{"bench"}, args[1:]...)
-	return fmt.Sprintf("Millrace bench: ratios to the baseline of the same run (%s; load %s)", strings.Join(quoteArgs(cmd), " "), r.Load)
+	return "Millrace bench: each row / its baseline, measured in the same run",
+		fmt.Sprintf("%s; load %s", strings.Join(quoteArgs(cmd), " "), r.Load)
 }
