@@ -5,7 +5,7 @@
 // can be divided by its baseline's. README.md next to this file describes
 // the rows and gives the figures of one run.
 //
-//	go run ./bench                      # embedded kfake broker, every row (about 6 minutes)
+//	go run ./bench                      # embedded kfake broker, every row (about 5 minutes)
 //	go run ./bench -quick               # every row on small inputs (a smoke run, about 1 minute)
 //	go run ./bench -out /tmp/bench      # also writes report.txt and report.svg (a chart of the ratios) there
 //	go run ./bench -brokers host:9092   # a real cluster
