@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,11 +13,12 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
-// createTopics creates fresh topics and waits until metadata shows them.
-func createTopics(ctx context.Context, admin *kafka.AdminClient, topics []string, partitions int) error {
+// createTopics creates fresh topics (with config, if any) and waits until
+// metadata shows them.
+func createTopics(ctx context.Context, admin *kafka.AdminClient, topics []string, partitions int, config map[string]string) error {
 	specs := make([]kafka.TopicSpecification, len(topics))
 	for i, t := range topics {
-		specs[i] = kafka.TopicSpecification{Topic: t, NumPartitions: partitions, ReplicationFactor: -1}
+		specs[i] = kafka.TopicSpecification{Topic: t, NumPartitions: partitions, ReplicationFactor: -1, Config: config}
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -49,9 +52,24 @@ func createTopics(ctx context.Context, admin *kafka.AdminClient, topics []string
 	}
 }
 
-// deleteTopics removes a scenario's topics, so an embedded broker does not
-// keep them in memory and a real cluster is left as found. Best effort.
-func deleteTopics(admin *kafka.AdminClient, topics []string) {
+// deleteTopicsWithPrefix removes a row's topics, those it created and
+// those its processor did (changelogs, Goka's table), so an embedded
+// broker does not keep them in memory and a real cluster is left as
+// found. Best effort.
+func deleteTopicsWithPrefix(admin *kafka.AdminClient, prefix string) {
+	md, err := admin.GetMetadata(nil, true, 10_000)
+	if err != nil {
+		return
+	}
+	var topics []string
+	for t := range md.Topics {
+		if strings.HasPrefix(t, prefix) {
+			topics = append(topics, t)
+		}
+	}
+	if len(topics) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, _ = admin.DeleteTopics(ctx, topics, kafka.SetAdminOperationTimeout(30*time.Second))
@@ -190,26 +208,32 @@ type outputCounter interface {
 	perPartition() []int64
 	reached() <-chan struct{}
 	reachedAt() time.Time
+	firstOut() <-chan struct{}
+	firstAt() (time.Time, int64)
 	stop()
 }
 
 // target is the shared part of the counters: the count, and the moment it
 // first reached the target.
 type target struct {
-	want  int64
-	n     atomic.Int64
-	parts []atomic.Int64 // per output partition, for -v
-	at    time.Time
-	hit   chan struct{}
-	once  sync.Once
-	stopc chan struct{}
-	done  chan struct{}
-	stop1 sync.Once
+	want   int64
+	n      atomic.Int64
+	parts  []atomic.Int64 // per output partition, for -v
+	at     time.Time
+	first  time.Time // when the count first reached 1
+	firstN int64     // the count then
+	firstC chan struct{}
+	hit    chan struct{}
+	once   sync.Once
+	once1  sync.Once
+	stopc  chan struct{}
+	done   chan struct{}
+	stop1  sync.Once
 }
 
 func newTarget(want int, partitions int32) *target {
 	return &target{want: int64(want), parts: make([]atomic.Int64, partitions), hit: make(chan struct{}),
-		stopc: make(chan struct{}), done: make(chan struct{})}
+		firstC: make(chan struct{}), stopc: make(chan struct{}), done: make(chan struct{})}
 }
 
 // perPartition returns the count of each partition.
@@ -223,6 +247,12 @@ func (t *target) perPartition() []int64 {
 
 func (t *target) set(n int64, now time.Time) {
 	t.n.Store(n)
+	if n >= 1 {
+		t.once1.Do(func() {
+			t.first, t.firstN = now, n
+			close(t.firstC)
+		})
+	}
 	if n >= t.want {
 		t.once.Do(func() {
 			t.at = now
@@ -236,6 +266,13 @@ func (t *target) reached() <-chan struct{} { return t.hit }
 
 // reachedAt is valid once reached is closed.
 func (t *target) reachedAt() time.Time { return t.at }
+
+// firstOut is closed when the first record is counted.
+func (t *target) firstOut() <-chan struct{} { return t.firstC }
+
+// firstAt is when the first records were counted, and how many there
+// were; valid once firstOut is closed.
+func (t *target) firstAt() (time.Time, int64) { return t.first, t.firstN }
 
 func (t *target) halt() {
 	t.stop1.Do(func() { close(t.stopc) })
@@ -334,7 +371,7 @@ func startReader(bootstrap string, from []kafka.TopicPartition, committed, keepL
 			}
 			now := time.Now()
 			if keepLats {
-				r.lats = append(r.lats, now.Sub(m.Timestamp))
+				r.lats = append(r.lats, now.Sub(sentAt(m)))
 			}
 			n++
 			if p := m.TopicPartition.Partition; p >= 0 && int(p) < len(r.parts) {
@@ -360,6 +397,17 @@ func startConsumerCounter(bootstrap, topic string, partitions int32, want int, c
 // every record's latency.
 func startLatencyReader(bootstrap, topic string, from []kafka.TopicPartition, committed bool, want int) (*reader, error) {
 	return startReader(bootstrap, from, committed, true, want)
+}
+
+// sentAt is a record's input produce time: the bench-ts header where a
+// processor carries it there (goka-count), else the record's timestamp.
+func sentAt(m *kafka.Message) time.Time {
+	for _, h := range m.Headers {
+		if h.Key == latencyHeader && len(h.Value) == 8 {
+			return time.UnixMilli(int64(binary.BigEndian.Uint64(h.Value)))
+		}
+	}
+	return m.Timestamp
 }
 
 func (r *reader) stop() {

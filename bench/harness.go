@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -17,22 +16,23 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-
-	"github.com/millrace/millrace/kafkatest"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// distinctKeys is how many different keys the inputs use.
+// distinctKeys is how many different keys the inputs use, but for the
+// 1 M keys row.
 const distinctKeys = 10_000
 
 // Options configure a harness run. Zero values take the defaults of the
 // command's flags.
 type Options struct {
-	Records     int           // throughput-phase records per scenario; default 200,000
+	Records     int           // throughput-phase records per row; default 500,000
+	BigRecords  int           // records of count-1m-keys, raw-read and restore; default 1,000,000
 	ValueBytes  int           // value size; default 100
-	Partitions  int           // partitions of input and output topics; default 4
+	Partitions  int           // partitions of rows without a /pN suffix; default 4
 	Brokers     string        // bootstrap servers; empty starts an embedded broker
-	Runs        int           // repetitions of the scenario set; default 1
-	Scenarios   []string      // default AllScenarios()
+	Runs        int           // repetitions of the row set; default 1
+	Scenarios   []string      // row names; default AllScenarios()
 	LatencyRate int           // records/s in the latency phase; default 20,000; negative skips it
 	LatencyFor  time.Duration // length of the latency phase; default 5 s
 	Timeout     time.Duration // bound on each phase; default 2 minutes
@@ -43,18 +43,26 @@ type Options struct {
 	Buffered int
 	// AppConsumerConfig is added to the Apps' Config.ConsumerConfig (nil:
 	// none), for diagnosis.
-	AppConsumerConfig map[string]any
-	// ConsumerCount counts the output with a consumer in every scenario
-	// (read_uncommitted under at-least-once), so every scenario pays the
-	// same counting cost; by default at-least-once outputs are counted by
-	// their high watermarks, which costs next to nothing.
+	AppConsumerConfig map[string]string
+	// RawConfig overrides the raw baselines' tuned properties
+	// ("consumer.<property>" or "producer.<property>"), for diagnosis.
+	RawConfig map[string]string
+	// ConsumerCount counts the output with a consumer in every row
+	// (read_uncommitted under at-least-once), so every row pays the same
+	// counting cost; false counts at-least-once outputs by their high
+	// watermarks, which costs next to nothing.
 	ConsumerCount bool
 	Progress      io.Writer // a progress line every second; nil: silent
+
+	rows []row // resolved Scenarios
 }
 
 func (o *Options) withDefaults() error {
 	if o.Records == 0 {
-		o.Records = 200_000
+		o.Records = 500_000
+	}
+	if o.BigRecords == 0 {
+		o.BigRecords = 1_000_000
 	}
 	if o.ValueBytes == 0 {
 		o.ValueBytes = 100
@@ -78,25 +86,31 @@ func (o *Options) withDefaults() error {
 		o.Timeout = 2 * time.Minute
 	}
 	var errs []error
-	if o.Records < 0 {
-		errs = append(errs, fmt.Errorf("-records %d is negative", o.Records))
-	}
-	if o.ValueBytes < 0 {
-		errs = append(errs, fmt.Errorf("-value-bytes %d is negative", o.ValueBytes))
-	}
-	if o.Partitions < 0 {
-		errs = append(errs, fmt.Errorf("-partitions %d is negative", o.Partitions))
-	}
-	if o.Runs < 0 {
-		errs = append(errs, fmt.Errorf("-runs %d is negative", o.Runs))
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"-records", o.Records}, {"-big-records", o.BigRecords}, {"-value-bytes", o.ValueBytes},
+		{"-partitions", o.Partitions}, {"-runs", o.Runs}} {
+		if c.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %d is negative", c.name, c.v))
+		}
 	}
 	if o.LatencyFor < 0 {
 		errs = append(errs, fmt.Errorf("-latency-duration %v is negative", o.LatencyFor))
 	}
+	for k := range o.RawConfig {
+		if !strings.HasPrefix(k, "consumer.") && !strings.HasPrefix(k, "producer.") {
+			errs = append(errs, fmt.Errorf("-raw-config: %q names neither consumer.<property> nor producer.<property>", k))
+		}
+	}
 	seen := map[string]bool{}
+	o.rows = nil
 	for _, s := range o.Scenarios {
-		if _, ok := scenarioByName(s); !ok {
-			errs = append(errs, fmt.Errorf("unknown scenario %q (known: %s)", s, strings.Join(AllScenarios(), ", ")))
+		r, err := parseRow(s, o)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			o.rows = append(o.rows, r)
 		}
 		if seen[s] {
 			errs = append(errs, fmt.Errorf("scenario %q listed twice", s))
@@ -106,53 +120,79 @@ func (o *Options) withDefaults() error {
 	return errors.Join(errs...)
 }
 
-// Result is one scenario of one run.
+// Result is one row of one run.
 type Result struct {
 	Run      int
 	Scenario string
-	// Records is how many records the throughput phase moved.
+	// Base is the row the ratios divide by ("" for a baseline).
+	Base string
+	Kind kind
+	// Records is how many input records the measured window moved: from
+	// the first output to the last (restore rows: every record).
 	Records int
 	// Startup is from starting the processor to the moment the clock
 	// started (excluded from Elapsed).
 	Startup time.Duration
-	// Elapsed is from the clock start until the output held Records records.
+	// FirstOut is from the clock start until the first output record was
+	// counted, where the measured window starts.
+	FirstOut time.Duration
+	// Elapsed is the measured window: from the first output until the
+	// output held every record (restore rows: from the child's start
+	// until ready).
 	Elapsed time.Duration
 	// Rate is Records / Elapsed, in records per second.
 	Rate float64
 	// ClockStart and Counted say how the throughput was measured.
 	ClockStart, Counted string
-	// CPU is the process's CPU time (user + system, every thread: Go,
-	// librdkafka and, when embedded, the broker) during the throughput
-	// phase.
-	CPU     time.Duration
+	// CPU is the processor's child process's CPU time (user + system,
+	// every thread: Go, librdkafka, RocksDB) during the measured phase.
+	CPU time.Duration
+	// ParentCPU is this process's CPU time during the same phase: the
+	// loader's and counters' and, when embedded, the broker's.
+	ParentCPU time.Duration
+	// MaxRSS is the child's peak resident set over its whole life, in
+	// bytes.
+	MaxRSS  int64
 	Latency Latency
+	// Restore has the restore rows' extra facts.
+	Restore RestoreFacts
 	Err     error
+}
+
+// CPUPerRecord is the child's CPU time per record of the measured phase,
+// in microseconds.
+func (r Result) CPUPerRecord() float64 {
+	if r.Records == 0 {
+		return 0
+	}
+	return float64(r.CPU.Nanoseconds()) / 1e3 / float64(r.Records)
 }
 
 // Latency is the latency phase's outcome.
 type Latency struct {
 	Skipped            bool
-	Committed          bool // read with a read_committed reader
+	Why                string // why it was skipped
+	Committed          bool   // read with a read_committed reader
 	Sent, Received     int
 	P50, P95, P99, Max time.Duration
 }
 
-// Run runs every selected scenario opts.Runs times and returns the report.
-// A scenario that fails is reported with its error and the run goes on;
-// the error returned is for problems that stop the whole run.
+// Run runs every selected row opts.Runs times and returns the report.
+// A row that fails is reported with its error and the run goes on; the
+// error returned is for problems that stop the whole run.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := opts.withDefaults(); err != nil {
 		return nil, err
 	}
-	rep := &Report{Opts: opts, Machine: machine(opts.Brokers)}
+	rep := &Report{Opts: opts, Machine: machine(opts.Brokers), Load: loadAverage()}
 	bootstrap := opts.Brokers
 	if bootstrap == "" {
-		c, err := kafkatest.Start(kafkatest.Config{})
+		c, err := startEmbedded()
 		if err != nil {
 			return nil, err
 		}
 		defer c.Close()
-		bootstrap = c.Bootstrap()
+		bootstrap = strings.Join(c.ListenAddrs(), ",")
 	}
 	// The admin client takes no go.logs.channel.enable (it has no log channel).
 	admin, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": bootstrap, "log_level": 3})
@@ -161,29 +201,41 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	defer admin.Close()
 	h := &harness{opts: opts, bootstrap: bootstrap, admin: admin, tag: fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff),
-		prog: newProgress(opts.Progress)}
+		prog: newProgress(opts.Progress), keys: map[int][][]byte{}, values: map[int][][]byte{}}
 	defer h.prog.close()
-	h.makeData()
 	for run := 1; run <= opts.Runs; run++ {
-		for _, name := range opts.Scenarios {
+		for _, r := range opts.rows {
 			if err := ctx.Err(); err != nil {
 				return rep, err
 			}
-			sc, _ := scenarioByName(name)
-			h.prog.printf("[run %d/%d] %s", run, opts.Runs, sc.name)
-			res := h.runScenario(ctx, run, sc)
-			if res.Err != nil {
-				h.prog.printf("[run %d/%d] %s FAILED: %v", run, opts.Runs, sc.name, res.Err)
-			} else if res.Latency.Skipped {
-				h.prog.printf("[run %d/%d] %s: %.0f records/s", run, opts.Runs, sc.name, res.Rate)
-			} else {
-				h.prog.printf("[run %d/%d] %s: %.0f records/s, latency p50 %v p99 %v", run, opts.Runs, sc.name,
-					res.Rate, res.Latency.P50.Round(10*time.Microsecond), res.Latency.P99.Round(10*time.Microsecond))
+			h.prog.printf("[run %d/%d] %s", run, opts.Runs, r.name)
+			res := h.runRow(ctx, run, r)
+			switch {
+			case res.Err != nil:
+				h.prog.printf("[run %d/%d] %s FAILED: %v", run, opts.Runs, r.name, res.Err)
+			case res.Latency.Skipped:
+				h.prog.printf("[run %d/%d] %s: %.0f records/s, %.1f µs CPU/record, peak RSS %s", run, opts.Runs, r.name,
+					res.Rate, res.CPUPerRecord(), mib(res.MaxRSS))
+			default:
+				h.prog.printf("[run %d/%d] %s: %.0f records/s, %.1f µs CPU/record, latency p50 %v p99 %v, peak RSS %s", run, opts.Runs, r.name,
+					res.Rate, res.CPUPerRecord(), res.Latency.P50.Round(10*time.Microsecond), res.Latency.P99.Round(10*time.Microsecond), mib(res.MaxRSS))
 			}
 			rep.Results = append(rep.Results, res)
 		}
 	}
+	rep.Load += " -> " + loadAverage()
 	return rep, nil
+}
+
+// startEmbedded starts the in-process broker (kafkatest.Start's
+// settings, with the kfake cluster at hand for the idle mode's request
+// counting).
+func startEmbedded() (*kfake.Cluster, error) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker: %w", err)
+	}
+	return c, nil
 }
 
 type harness struct {
@@ -192,86 +244,125 @@ type harness struct {
 	admin     *kafka.AdminClient
 	tag       string // makes topic and group names unique to this invocation
 	prog      *progress
-	keys      [][]byte
-	values    [][]byte
+	keys      map[int][][]byte // by key space
+	values    map[int][][]byte // pools of 1024 values, by size
 }
 
-// makeData prepares the keys and a pool of values; records pick both with
-// a fixed seed, so every scenario sees the same input.
-func (h *harness) makeData() {
-	h.keys = make([][]byte, distinctKeys)
-	for i := range h.keys {
-		h.keys[i] = fmt.Appendf(nil, "key-%05d", i)
+// keySpace returns n distinct keys, made once.
+func (h *harness) keySpace(n int) [][]byte {
+	if ks, ok := h.keys[n]; ok {
+		return ks
+	}
+	width := len(fmt.Sprint(n - 1))
+	ks := make([][]byte, n)
+	for i := range ks {
+		ks[i] = fmt.Appendf(nil, "key-%0*d", width, i)
+	}
+	h.keys[n] = ks
+	return ks
+}
+
+// valuePool returns 1024 random values of size bytes, made once with a
+// fixed seed.
+func (h *harness) valuePool(size int) [][]byte {
+	if vs, ok := h.values[size]; ok {
+		return vs
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	h.values = make([][]byte, 1024)
-	for i := range h.values {
-		v := make([]byte, h.opts.ValueBytes)
+	vs := make([][]byte, 1024)
+	for i := range vs {
+		v := make([]byte, size)
 		for j := range v {
 			v[j] = byte('a' + rng.IntN(26))
 		}
-		h.values[i] = v
+		vs[i] = v
 	}
+	h.values[size] = vs
+	return vs
 }
 
-// records returns a generator of input records' keys and values, seeded so
+// records returns a generator of a row's input keys and values, seeded so
 // that runs repeat.
-func (h *harness) records(seed uint64) func() (key, value []byte) {
+func (h *harness) records(r row, seed uint64) func() (key, value []byte) {
+	keys, values := h.keySpace(r.keySpace), h.valuePool(r.valueBytes)
 	rng := rand.New(rand.NewPCG(seed, 7))
 	return func() ([]byte, []byte) {
-		return h.keys[rng.IntN(len(h.keys))], h.values[rng.IntN(len(h.values))]
+		return keys[rng.IntN(len(keys))], values[rng.IntN(len(values))]
 	}
 }
 
-func (h *harness) runScenario(ctx context.Context, run int, sc scenario) (res Result) {
-	res = Result{Run: run, Scenario: sc.name, Records: h.opts.Records}
+// topicBase names a row's topics and group: row names may hold '/'.
+func (h *harness) topicBase(run int, r row) string {
+	return fmt.Sprintf("bench-%s-r%d-%s", h.tag, run, strings.ReplaceAll(r.name, "/", "-"))
+}
+
+// clockOf says when a kind's clock starts.
+func clockOf(k kind) string {
+	switch k {
+	case kindRaw:
+		return "consumer assignment"
+	case kindGoka:
+		return "goka Processor.WaitForReady"
+	case kindRawRead:
+		return "the child's start (ends when every record is read)"
+	case kindRestore:
+		return "the child's start (ends at App state RUNNING)"
+	}
+	return "App state RUNNING"
+}
+
+// spec returns the child spec of a row.
+func (h *harness) spec(r row, appID, in, in2, out, stateDir string) childSpec {
+	s := childSpec{Row: r.name, Kind: r.kind, EOS: r.eos, Bootstrap: h.bootstrap, AppID: appID, In: in, In2: in2, Out: out,
+		StateDir: stateDir, Partitions: r.partitions, Records: r.records, Buffered: h.opts.Buffered,
+		AppConsumerConfig: h.opts.AppConsumerConfig, RawConfig: h.opts.RawConfig}
+	if p := h.opts.CPUProfile; p != "" {
+		if len(h.opts.rows) > 1 || h.opts.Runs > 1 {
+			ext := filepath.Ext(p)
+			p = strings.TrimSuffix(p, ext) + "." + strings.ReplaceAll(r.name, "/", "-") + ext
+		}
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		s.CPUProfile = p
+	}
+	return s
+}
+
+func (h *harness) runRow(ctx context.Context, run int, r row) (res Result) {
+	if r.shape == shapeLog {
+		return h.runRestoreRow(ctx, run, r)
+	}
+	res = Result{Run: run, Scenario: r.name, Base: r.base, Kind: r.kind, Records: r.records}
 	fail := func(err error) Result {
 		res.Err = err
 		return res
 	}
 	defer h.prog.set("", nil)
-	base := fmt.Sprintf("bench-%s-r%d-%s", h.tag, run, sc.name)
-	in, out := base+"-in", base+"-out"
+	base := h.topicBase(run, r)
+	in, out, in2 := base+"-in", base+"-out", ""
 	topics := []string{in, out}
-	if err := createTopics(ctx, h.admin, topics, h.opts.Partitions); err != nil {
+	if r.shape != shapeKeys {
+		in2 = base + "-in2"
+		topics = append(topics, in2)
+	}
+	if err := createTopics(ctx, h.admin, topics, r.partitions, nil); err != nil {
 		return fail(err)
 	}
-	if sc.kind == kindCount {
-		topics = append(topics, base+"-counts-changelog") // created by the App
-	}
-	defer deleteTopics(h.admin, topics)
+	defer deleteTopicsWithPrefix(h.admin, base)
 
-	// Pre-load.
-	label := fmt.Sprintf("[run %d/%d] %s", run, h.opts.Runs, sc.name)
-	if err := h.preload(ctx, label, in); err != nil {
+	label := fmt.Sprintf("[run %d/%d] %s", run, h.opts.Runs, r.name)
+	if err := h.preloadRow(ctx, label, r, in, in2); err != nil {
 		return fail(fmt.Errorf("pre-load: %w", err))
 	}
 
-	// Throughput.
-	var counter outputCounter
-	var err error
-	switch {
-	case sc.eos:
-		counter, err = startConsumerCounter(h.bootstrap, out, int32(h.opts.Partitions), h.opts.Records, true)
-		res.Counted = "read_committed consumer's record count"
-	case h.opts.ConsumerCount:
-		counter, err = startConsumerCounter(h.bootstrap, out, int32(h.opts.Partitions), h.opts.Records, false)
-		res.Counted = "read_uncommitted consumer's record count (-consumer-count)"
-	default:
-		counter, err = startWatermarkCounter(h.bootstrap, out, int32(h.opts.Partitions), h.opts.Records)
-		res.Counted = "sum of output high watermarks, polled every 20 ms"
-	}
-	if err != nil {
-		return fail(err)
-	}
-	defer counter.stop()
 	stateDir, err := os.MkdirTemp("", "millrace-bench-")
 	if err != nil {
 		return fail(err)
 	}
 	defer os.RemoveAll(stateDir)
 	began := time.Now()
-	p, err := startProcessor(sc, h.bootstrap, base, in, out, stateDir, h.opts)
+	p, err := startChild(h.spec(r, base, in, in2, out, stateDir), clockOf(r.kind))
 	if err != nil {
 		return fail(err)
 	}
@@ -281,13 +372,34 @@ func (h *harness) runScenario(ctx context.Context, run int, sc scenario) (res Re
 			p.stop()
 		}
 	}()
+
+	var counter outputCounter
+	switch {
+	case r.kind == kindWindowed:
+		counter = startChildCounter(p, r.records)
+		res.Counted = "counted by the App's processed-records counter, read from the child every 50 ms (outputs are cache-compacted)"
+	case r.eos:
+		counter, err = startConsumerCounter(h.bootstrap, out, int32(r.partitions), r.outputs(), true)
+		res.Counted = "counted by a read_committed consumer of the output"
+	case h.opts.ConsumerCount:
+		counter, err = startConsumerCounter(h.bootstrap, out, int32(r.partitions), r.outputs(), false)
+		res.Counted = "counted by a read_uncommitted consumer of the output"
+	default:
+		counter, err = startWatermarkCounter(h.bootstrap, out, int32(r.partitions), r.outputs())
+		res.Counted = "counted by the sum of the output's high watermarks, polled every 20 ms"
+	}
+	if err != nil {
+		return fail(err)
+	}
+	defer counter.stop()
+	if r.shape == shapePairs {
+		res.Counted += fmt.Sprintf(" (%d joined pairs)", r.outputs())
+	}
 	res.ClockStart = p.clockStart()
 	h.prog.set(label+" starting", func() string {
 		line := fmt.Sprintf("(%v)", time.Since(began).Round(time.Millisecond))
-		if r, ok := p.(interface{ restoring() string }); ok {
-			if s := r.restoring(); s != "" {
-				line += " " + s // state restoring from changelogs, live
-			}
+		if s := p.restoring(); s != "" {
+			line += " " + s // state restoring from changelogs, live
 		}
 		return line
 	})
@@ -301,55 +413,115 @@ func (h *harness) runScenario(ctx context.Context, run int, sc scenario) (res Re
 		return fail(ctx.Err())
 	}
 	t0 := p.readyAt()
-	res.Startup = t0.Sub(began)
-	stopProfile := h.startProfile(sc.name)
-	cpu0 := processCPU()
-	line := rateLine(counter.count, h.opts.Records, "records out", t0)
+	res.Startup = t0.Sub(p.started.at)
+	line := rateLine(counter.count, r.outputs(), "records out", t0)
 	if h.opts.Verbose {
 		line = func() string {
-			return rateLine(counter.count, h.opts.Records, "records out", t0)() + fmt.Sprint(" ", counter.perPartition())
+			return rateLine(counter.count, r.outputs(), "records out", t0)() + fmt.Sprint(" ", counter.perPartition())
 		}
 	}
 	h.prog.set(label+" throughput", line)
-	select {
-	case <-counter.reached():
-	case <-p.exited():
-		stopProfile()
-		return fail(fmt.Errorf("processor stopped with %d of %d records out: %w", counter.count(), h.opts.Records, stopErr(p)))
-	case <-time.After(h.opts.Timeout):
-		stopProfile()
-		return fail(fmt.Errorf("only %d of %d records out after %v", counter.count(), h.opts.Records, h.opts.Timeout))
-	case <-ctx.Done():
-		stopProfile()
-		return fail(ctx.Err())
+	deadline := time.After(h.opts.Timeout)
+	waitFor := func(ch <-chan struct{}) error {
+		select {
+		case <-ch:
+			return nil
+		case <-p.exited():
+			return fmt.Errorf("processor stopped with %d of %d records out: %w", counter.count(), r.outputs(), stopErr(p))
+		case <-deadline:
+			return fmt.Errorf("only %d of %d records out after %v", counter.count(), r.outputs(), h.opts.Timeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	stopProfile()
-	res.CPU = processCPU() - cpu0
-	res.Elapsed = counter.reachedAt().Sub(t0)
-	res.Rate = float64(h.opts.Records) / res.Elapsed.Seconds()
+	// The measured window runs from the first output to the last, so the
+	// start-up of every processor (joining, fetching offsets, the first
+	// fetch, the producer's id) is left out alike.
+	if err := waitFor(counter.firstOut()); err != nil {
+		return fail(err)
+	}
+	cpu0, err := p.cpu(false)
+	if err != nil {
+		return fail(err)
+	}
+	parent0 := processCPU()
+	first, firstN := counter.firstAt()
+	if err := waitFor(counter.reached()); err != nil {
+		return fail(err)
+	}
+	cpu1, err := p.cpu(true)
+	if err != nil {
+		return fail(err)
+	}
+	res.CPU, res.ParentCPU = cpu1-cpu0, processCPU()-parent0
+	res.FirstOut = first.Sub(t0)
+	res.Elapsed = counter.reachedAt().Sub(first)
+	// Input records per output record: 2 for a join's pairs.
+	res.Records = int(int64(r.outputs())-firstN) * r.records / r.outputs()
+	if res.Records <= 0 || res.Elapsed <= 0 {
+		// Everything arrived at once (tiny inputs): measure from the clock start.
+		res.Records, res.Elapsed, res.CPU = r.records, counter.reachedAt().Sub(t0), cpu1-p.readyStamp.cpu
+		res.Counted += "; all at once, so from the clock start"
+	}
+	res.Rate = float64(res.Records) / res.Elapsed.Seconds()
 	counter.stop()
 	h.prog.set("", nil)
 
-	// Latency.
-	if h.opts.LatencyRate > 0 && h.opts.LatencyFor > 0 {
-		lat, err := h.latency(ctx, label, sc, p, in, out)
+	switch {
+	case !r.hasLatency():
+		res.Latency = Latency{Skipped: true, Why: "outputs are cache-compacted and leave at commits (every 30 s)"}
+	case h.opts.LatencyRate > 0 && h.opts.LatencyFor > 0:
+		lat, err := h.latency(ctx, label, r, p, in, in2, out)
 		if err != nil {
 			return fail(fmt.Errorf("latency phase: %w", err))
 		}
 		res.Latency = lat
-	} else {
-		res.Latency.Skipped = true
+	default:
+		res.Latency = Latency{Skipped: true, Why: "-latency-rate 0"}
 	}
 	h.prog.set("", nil)
 	stopped = true
-	if err := p.stop(); err != nil {
+	err = p.stop()
+	res.MaxRSS = p.maxRSS()
+	if err != nil {
 		return fail(fmt.Errorf("processor stopped with an error: %w", err))
 	}
 	return res
 }
 
-// preload writes opts.Records records to topic and waits for every ack.
-func (h *harness) preload(ctx context.Context, label, topic string) error {
+// preloadRow writes a row's throughput input and waits for every ack.
+func (h *harness) preloadRow(ctx context.Context, label string, r row, in, in2 string) error {
+	switch r.shape {
+	case shapePairs:
+		pairs := r.records / 2
+		return h.load(ctx, label, r.records, func(i int, send func(topic string, k, v []byte) error) error {
+			k, v := pairKey(i), h.valuePool(r.valueBytes)[i%1024]
+			if err := send(in, k, v); err != nil {
+				return err
+			}
+			return send(in2, k, v)
+		}, pairs)
+	case shapeTable:
+		keys, values := h.keySpace(r.keySpace), h.valuePool(r.valueBytes)
+		if err := h.load(ctx, label+" table", len(keys), func(i int, send func(string, []byte, []byte) error) error {
+			return send(in2, keys[i], values[i%len(values)])
+		}, len(keys)); err != nil {
+			return err
+		}
+	}
+	next := h.records(r, 1)
+	return h.load(ctx, label, r.records, func(_ int, send func(string, []byte, []byte) error) error {
+		k, v := next()
+		return send(in, k, v)
+	}, r.records)
+}
+
+// pairKey is the key of the stream-join's pair i (both sides).
+func pairKey(i int) []byte { return fmt.Appendf(nil, "pair-%09d", i) }
+
+// load calls step steps times; each step sends records through send.
+// It waits until want records are acknowledged.
+func (h *harness) load(ctx context.Context, label string, want int, step func(i int, send func(topic string, k, v []byte) error) error, steps int) error {
 	lp, err := newLoadProducer(h.bootstrap, map[string]any{"linger.ms": 20, "batch.size": 1 << 20,
 		"batch.num.messages": 10_000, "queue.buffering.max.messages": 1_000_000, "queue.buffering.max.kbytes": 1 << 20})
 	if err != nil {
@@ -357,26 +529,30 @@ func (h *harness) preload(ctx context.Context, label, topic string) error {
 	}
 	defer lp.close()
 	start := time.Now()
-	h.prog.set(label+" pre-load", rateLine(lp.acked.Load, h.opts.Records, "records acked", start))
-	next := h.records(1)
-	for i := 0; i < h.opts.Records; i++ {
-		k, v := next()
-		if err := lp.produce(ctx, topic, k, v, time.Now()); err != nil {
+	h.prog.set(label+" pre-load", rateLine(lp.acked.Load, want, "records acked", start))
+	send := func(topic string, k, v []byte) error { return lp.produce(ctx, topic, k, v, time.Now()) }
+	for i := range steps {
+		if err := step(i, send); err != nil {
 			return err
 		}
 	}
-	return lp.wait(ctx, h.opts.Records, h.opts.Timeout)
+	return lp.wait(ctx, want, h.opts.Timeout)
 }
 
 // latency runs the paced phase against the running processor p.
-func (h *harness) latency(ctx context.Context, label string, sc scenario, p processorHandle, in, out string) (Latency, error) {
-	lat := Latency{Committed: sc.eos}
-	total := int(float64(h.opts.LatencyRate) * h.opts.LatencyFor.Seconds())
-	offsets, err := highWatermarks(h.bootstrap, out, int32(h.opts.Partitions))
+func (h *harness) latency(ctx context.Context, label string, r row, p *childProc, in, in2, out string) (Latency, error) {
+	lat := Latency{Committed: r.eos}
+	sends := int(float64(h.opts.LatencyRate) * h.opts.LatencyFor.Seconds())
+	outputs := sends
+	if r.shape == shapePairs {
+		sends -= sends % 2
+		outputs = sends / 2
+	}
+	offsets, err := highWatermarks(h.bootstrap, out, int32(r.partitions))
 	if err != nil {
 		return lat, err
 	}
-	rd, err := startLatencyReader(h.bootstrap, out, offsets, sc.eos, total)
+	rd, err := startLatencyReader(h.bootstrap, out, offsets, r.eos, outputs)
 	if err != nil {
 		return lat, err
 	}
@@ -389,14 +565,31 @@ func (h *harness) latency(ctx context.Context, label string, sc scenario, p proc
 	var sent atomic.Int64
 	start := time.Now()
 	h.prog.set(label+" latency", func() string {
-		return fmt.Sprintf("%d/%d sent at %d/s, %d received", sent.Load(), total, h.opts.LatencyRate, rd.count())
+		return fmt.Sprintf("%d/%d sent at %d/s, %d received", sent.Load(), sends, h.opts.LatencyRate, rd.count())
 	})
-	next := h.records(2)
-	for n := 0; n < total; {
-		due := min(int(float64(h.opts.LatencyRate)*time.Since(start).Seconds()), total)
-		for ; n < due; n++ {
+	next := h.records(r, 2)
+	send := func(n int) error {
+		switch r.shape {
+		case shapePairs:
+			// Pair keys after the throughput phase's, one side per send.
+			k, v := pairKey(r.records/2+n/2), h.valuePool(r.valueBytes)[n%1024]
+			topic := in
+			if n%2 == 1 {
+				topic = in2
+			}
+			return lp.produce(ctx, topic, k, v, time.Now())
+		default:
 			k, v := next()
-			if err := lp.produce(ctx, in, k, v, time.Now()); err != nil {
+			return lp.produce(ctx, in, k, v, time.Now())
+		}
+	}
+	for n := 0; n < sends; {
+		due := min(int(float64(h.opts.LatencyRate)*time.Since(start).Seconds()), sends)
+		if r.shape == shapePairs {
+			due -= due % 2
+		}
+		for ; n < due; n++ {
+			if err := send(n); err != nil {
 				return lat, err
 			}
 		}
@@ -409,7 +602,7 @@ func (h *harness) latency(ctx context.Context, label string, sc scenario, p proc
 		case <-time.After(time.Millisecond):
 		}
 	}
-	lat.Sent = total
+	lat.Sent = outputs
 	drain := 15*time.Second + h.opts.LatencyFor
 	select {
 	case <-rd.reached():
@@ -425,8 +618,8 @@ func (h *harness) latency(ctx context.Context, label string, sc scenario, p proc
 	if len(lats) == 0 {
 		return lat, fmt.Errorf("no output record arrived within %v of the last input", drain)
 	}
-	if len(lats) < total {
-		return lat, fmt.Errorf("%d of %d records arrived within %v of the last input", len(lats), total, drain)
+	if len(lats) < outputs {
+		return lat, fmt.Errorf("%d of %d records arrived within %v of the last input", len(lats), outputs, drain)
 	}
 	slices.Sort(lats)
 	pct := func(p float64) time.Duration { return lats[min(int(p*float64(len(lats))), len(lats)-1)] }
@@ -435,42 +628,46 @@ func (h *harness) latency(ctx context.Context, label string, sc scenario, p proc
 }
 
 // stopErr stops a processor that stopped by itself and returns why.
-func stopErr(p processorHandle) error {
+func stopErr(p *childProc) error {
 	if err := p.stop(); err != nil {
 		return err
 	}
 	return errors.New("it returned no error")
 }
 
-// startProfile profiles until the returned function is called.
-func (h *harness) startProfile(scenario string) func() {
-	if h.opts.CPUProfile == "" {
-		return func() {}
-	}
-	path := h.opts.CPUProfile
-	if len(h.opts.Scenarios) > 1 || h.opts.Runs > 1 {
-		ext := filepath.Ext(path)
-		path = strings.TrimSuffix(path, ext) + "." + scenario + ext
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		h.prog.printf("cpuprofile: %v", err)
-		return func() {}
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		h.prog.printf("cpuprofile: %v", err)
-		return func() {}
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			pprof.StopCPUProfile()
-			f.Close()
-			h.prog.printf("cpuprofile of %s's throughput phase written to %s", scenario, path)
-		})
-	}
+// childCounter polls a child's processed-records count.
+type childCounter struct {
+	*target
 }
+
+func startChildCounter(p *childProc, want int) *childCounter {
+	c := &childCounter{target: newTarget(want, 0)}
+	go func() {
+		defer close(c.done)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.stopc:
+				return
+			case <-p.exited():
+				return
+			case <-t.C:
+			}
+			select {
+			case <-p.ready():
+			default:
+				continue
+			}
+			if n, err := p.requestInt("count"); err == nil {
+				c.set(n, time.Now())
+			}
+		}
+	}()
+	return c
+}
+
+func (c *childCounter) stop() { c.halt() }
 
 // rateLine formats "done/total what (rate/s)" for progress lines.
 func rateLine(done func() int64, total int, what string, since time.Time) func() string {
@@ -548,3 +745,18 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// loadAverage returns the 1-minute load average ("?" if unknown).
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
