@@ -221,10 +221,10 @@ func (th *thread) checkFailures() error {
 	return nil
 }
 
-// readBatch is how many records one Read hands over at most: as many as
-// one pass of the loop took from Poll before (4096 events) would make the
-// retained arena of a batch large for a processor that keeps one value;
-// 1024 records of 100 bytes is about 150 KB per batch.
+// readBatch is how many records one Read hands over at most. Each Read
+// has its own arena, which a processor keeping one value of it keeps
+// whole: 1024 records of 100 bytes make about 150 KB, where 4096 (what one
+// pass of the loop took from Poll at most) would make four times that.
 const readBatch = 1024
 
 // startReader sets up batch reading of the main consumer. A consumer the
