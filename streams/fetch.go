@@ -6,6 +6,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"go.uber.org/zap"
 
+	"github.com/millrace/millrace/internal/rdkbatch"
 	"github.com/millrace/millrace/record"
 )
 
@@ -93,6 +94,33 @@ func (f *fetcher) message(e *kafka.Message) {
 		r.Headers = make(record.Headers, len(e.Headers))
 		for i, h := range e.Headers {
 			r.Headers[i] = record.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	in.pending = append(in.pending, r)
+}
+
+// batched buffers one record of a batch read for its task: message's job
+// for what the Reader hands over. m's bytes live in an arena of their own
+// (rdkbatch.Config.Retain), so the record keeps them.
+func (f *fetcher) batched(m *rdkbatch.Message) {
+	in := f.inputs[topicPartition{m.Topic, m.Partition}]
+	if in == nil {
+		return // fetched before a revoke: the new owner reads it
+	}
+	r := record.ConsumerRecord{Topic: in.tp.topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value,
+		Timestamp: m.Timestamp}
+	switch m.TimestampType {
+	case kafka.TimestampCreateTime:
+		r.TimestampType = record.TimestampCreateTime
+	case kafka.TimestampLogAppendTime:
+		r.TimestampType = record.TimestampLogAppendTime
+	default:
+		r.TimestampType, r.Timestamp = record.TimestampNotAvailable, -1
+	}
+	if len(m.Headers) > 0 {
+		r.Headers = make(record.Headers, len(m.Headers))
+		for i, h := range m.Headers {
+			r.Headers[i] = record.Header{Key: string(h.Key), Value: h.Value}
 		}
 	}
 	in.pending = append(in.pending, r)

@@ -46,6 +46,13 @@ type producer struct {
 
 	failed    atomic.Bool  // failure is set
 	delivered atomic.Int64 // delivery reports handled
+	// flushers counts flush calls waiting on cond. A flusher adds itself
+	// under mu before it compares delivered with its target; a delivery
+	// adds to delivered before it reads flushers. Either the flusher sees
+	// the delivery, or the delivery sees the flusher and broadcasts under
+	// mu, which it can take only once the flusher waits: no wakeup is lost,
+	// and with no flusher a delivery takes no lock.
+	flushers atomic.Int32
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -112,12 +119,21 @@ func (pr *producer) delivered1(m *kafka.Message) {
 	if tp.Error != nil {
 		failure = pr.deliveryFailed(m)
 	}
+	if failure == nil && (tp.Error != nil || !pr.tracked[*tp.Topic]) {
+		// The common case: nothing to record but the count.
+		pr.delivered.Add(1)
+		if pr.flushers.Load() > 0 {
+			pr.mu.Lock()
+			pr.cond.Broadcast()
+			pr.mu.Unlock()
+		}
+		return
+	}
 	pr.mu.Lock()
 	first := false
-	switch {
-	case failure != nil:
+	if failure != nil {
 		first = pr.setFailure(failure)
-	case tp.Error == nil && pr.tracked[*tp.Topic]:
+	} else {
 		k := topicPartition{*tp.Topic, tp.Partition}
 		if next := int64(tp.Offset) + 1; next > pr.offsets[k] {
 			pr.offsets[k] = next
@@ -301,6 +317,8 @@ func (pr *producer) flush(timeout time.Duration) error {
 	defer stop.Stop()
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
+	pr.flushers.Add(1) // before reading delivered: see the field's doc
+	defer pr.flushers.Add(-1)
 	target := pr.sentLocked()
 	for pr.delivered.Load() < target && pr.failure == nil {
 		if !time.Now().Before(deadline) {

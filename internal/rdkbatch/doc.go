@@ -127,7 +127,11 @@
 // 0.4 µs of CPU off each record; the wrapper's delivery-report path is
 // most of what is left.
 //
-// # Integrating it into streams (not done here)
+// # Integrating it into streams
+//
+// The App's main consumer reads through a Reader as described here
+// (streams/thread.go read, streams/fetch.go batched); the restore and
+// global consumers and the Writer for sinks are not integrated yet.
 //
 // In the thread's poll loop (streams/thread.go, loop), Read replaces the
 // blocking Poll(20): n, err := reader.Read(20ms, batch); hand the n
