@@ -231,39 +231,14 @@ func findHooks(hs []Hook) (*hooks, []error) {
 	for i, h := range hs {
 		logged := new(atomic.Bool)
 		found := false
-		add := func(ok bool) bool {
+		for _, ok := range []bool{
+			collect(&out.newApp, h, i, logged), collect(&out.processBatch, h, i, logged),
+			collect(&out.punctuate, h, i, logged), collect(&out.commit, h, i, logged),
+			collect(&out.rebalance, h, i, logged), collect(&out.stateChange, h, i, logged),
+			collect(&out.restoreStart, h, i, logged), collect(&out.restoreBatch, h, i, logged),
+			collect(&out.restoreEnd, h, i, logged), collect(&out.restoreSuspended, h, i, logged),
+		} {
 			found = found || ok
-			return ok
-		}
-		if x, ok := h.(HookNewApp); add(ok) {
-			out.newApp = append(out.newApp, hookOf[HookNewApp]{x, i, logged})
-		}
-		if x, ok := h.(HookProcessBatch); add(ok) {
-			out.processBatch = append(out.processBatch, hookOf[HookProcessBatch]{x, i, logged})
-		}
-		if x, ok := h.(HookPunctuate); add(ok) {
-			out.punctuate = append(out.punctuate, hookOf[HookPunctuate]{x, i, logged})
-		}
-		if x, ok := h.(HookCommit); add(ok) {
-			out.commit = append(out.commit, hookOf[HookCommit]{x, i, logged})
-		}
-		if x, ok := h.(HookRebalance); add(ok) {
-			out.rebalance = append(out.rebalance, hookOf[HookRebalance]{x, i, logged})
-		}
-		if x, ok := h.(HookStateChange); add(ok) {
-			out.stateChange = append(out.stateChange, hookOf[HookStateChange]{x, i, logged})
-		}
-		if x, ok := h.(HookRestoreStart); add(ok) {
-			out.restoreStart = append(out.restoreStart, hookOf[HookRestoreStart]{x, i, logged})
-		}
-		if x, ok := h.(HookRestoreBatch); add(ok) {
-			out.restoreBatch = append(out.restoreBatch, hookOf[HookRestoreBatch]{x, i, logged})
-		}
-		if x, ok := h.(HookRestoreEnd); add(ok) {
-			out.restoreEnd = append(out.restoreEnd, hookOf[HookRestoreEnd]{x, i, logged})
-		}
-		if x, ok := h.(HookRestoreSuspended); add(ok) {
-			out.restoreSuspended = append(out.restoreSuspended, hookOf[HookRestoreSuspended]{x, i, logged})
 		}
 		switch {
 		case h == nil:
@@ -273,6 +248,16 @@ func findHooks(hs []Hook) (*hooks, []error) {
 		}
 	}
 	return out, errs
+}
+
+// collect appends h to dst when it implements H, and reports whether it
+// does.
+func collect[H any](dst *[]hookOf[H], h Hook, index int, logged *atomic.Bool) bool {
+	x, ok := h.(H)
+	if ok {
+		*dst = append(*dst, hookOf[H]{x, index, logged})
+	}
+	return ok
 }
 
 // call runs one hook, recovering a panic: the first of each hook is
