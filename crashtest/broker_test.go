@@ -206,6 +206,9 @@ func brokerMain() int {
 		return 1
 	}
 	defer c.Close()
+	if os.Getenv(envNoRebalanceCap) == "" {
+		capRebalanceTimeouts(c, rebalanceCap) // first, so the sync hold records capped JoinGroups
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // before c.Close: the sync hold stops asking kfake first
 	if os.Getenv(envNoSyncHold) == "" {
@@ -238,6 +241,17 @@ func brokerMain() int {
 			}}
 		wg.Add(1)
 		go func() { defer wg.Done(); j.run(ctx) }()
+	}
+	if os.Getenv(envGroups) != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			watchGroups(ctx, c, strings.Split(os.Getenv(envGroups), ","), func(group string, v groupView, d time.Duration) {
+				fmt.Fprintf(os.Stderr, "%s group %s: rebalancing for %v (%s, generation %d)\n",
+					time.Now().Format(time.RFC3339Nano), group, d.Round(time.Millisecond), v.state, v.generation)
+				e.emit("STALL %s %s", group, v.state)
+			})
+		}()
 	}
 	e.emit("BROKER %s", strings.Join(c.ListenAddrs(), ","))
 	_, _ = bufio.NewReader(os.Stdin).WriteTo(discard{})

@@ -424,9 +424,9 @@ func (h *harness) report(t *testing.T, in *input, rep report, live *liveReader, 
 	var endings []*ending
 	var fired map[string]int
 	var fallbacks int
-	var starts, janitored, syncHeld int
+	var starts, janitored, syncHeld, stalls int
 	h.do(func() {
-		janitored, syncHeld = h.janitored, h.syncHeld
+		janitored, syncHeld, stalls = h.janitored, h.syncHeld, h.stalls
 		endings = h.endings
 		fired = h.fired
 		fallbacks = h.fallbacks
@@ -473,6 +473,7 @@ func (h *harness) report(t *testing.T, in *input, rep report, live *liveReader, 
 	fmt.Fprintf(&b, "  longest output stall during the chaos: %v\n", stall.Round(time.Millisecond))
 	fmt.Fprintf(&b, "  dead group members the broker's janitor removed (kfake bug workaround): %d\n", janitored)
 	fmt.Fprintf(&b, "  members removed while the broker's sync hold held their SyncGroup (each a stalled rebalance in kfake alone): %d\n", syncHeld)
+	fmt.Fprintf(&b, "  rebalances that lasted %v or more (the broker's %v rebalance cap ends a skewed kfake barrier): %d\n", stallAfter, rebalanceCap, stalls)
 	fmt.Fprintf(&b, "  wall: %v (%s)", wall.Round(time.Millisecond), strings.Join(phases, ", "))
 	_ = fired
 	t.Log(b.String())

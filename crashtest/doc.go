@@ -107,6 +107,18 @@
 // TestKfakeStallsRebalanceAfterRemovingMemberWaitingInSync reproduces the
 // bug on its own.
 //
+// Last, it caps every member's rebalance timeout at 20 s (the Apps ask for
+// librdkafka's max.poll.interval.ms, at least 5 minutes) and watches the
+// group: kfake's join barrier can wait for a JoinGroup that never comes by
+// more than one path (the two above are the ones found), and such a wait
+// lasts the largest rebalance timeout. Capped, it ends as kfake's own timer
+// ends it, in 20 s, under the hang detector's 60 s; the clients are not
+// reconfigured. The watcher logs every change of the group's state,
+// generation and members to the broker's log, which a hang's report
+// quotes, and the run's figures count the rebalances that lasted 10 s or
+// more. MILLRACE_CRASH_NO_REBALANCE_CAP=1 turns the cap off;
+// TestRebalanceCapEndsASkewedBarrier shows it end a skewed barrier.
+//
 // # Issues found
 //
 // known_test.go holds the runtime issues the suite found (a killed instance

@@ -186,6 +186,7 @@ type harness struct {
 	fallbacks int
 	janitored int // dead members the broker's janitor removed
 	syncHeld  int // members removed while the broker's sync hold held their SyncGroup
+	stalls    int // rebalances the broker's group watcher saw last stallAfter or longer
 	errs      []string
 	others    []*incarnation // dumpers
 }
@@ -527,6 +528,9 @@ func (h *harness) onLine(l line) {
 		if strings.HasPrefix(l.text, "SYNCHOLD ") {
 			h.syncHeld++
 		}
+		if strings.HasPrefix(l.text, "STALL ") {
+			h.stalls++
+		}
 		return
 	}
 	in, inc := h.instanceOf(l.c)
@@ -693,8 +697,12 @@ func (h *harness) checkHang() {
 			if h.broker != nil {
 				_ = h.broker.cmd.Process.Signal(syscall.SIGUSR1)
 			}
-			h.failf("HANG: instance %s incarnation %d has been in state %q for %v (arm %s, tasks [%s]):\n%s",
-				in.name, inc.n, inc.state, d.Round(time.Second), inc.arm, inc.tasks, logTail(inc.c.logPath, 40))
+			broker := ""
+			if h.broker != nil {
+				broker = logTail(h.broker.logPath, 40)
+			}
+			h.failf("HANG: instance %s incarnation %d has been in state %q for %v (arm %s, tasks [%s]):\n%s\nall instances:\n%s\nthe broker's log (group changes, sync hold, janitor):\n%s",
+				in.name, inc.n, inc.state, d.Round(time.Second), inc.arm, inc.tasks, logTail(inc.c.logPath, 40), h.status(), indent(broker))
 		}
 	}
 }

@@ -618,3 +618,30 @@ func finishRebalance(t *testing.T, ctx context.Context, leader *rawMember, jr *k
 		}
 	}
 }
+
+// TestRebalanceCapEndsASkewedBarrier shows the broker role's rebalance cap
+// at work on the skew above, without the sync hold: the follower is removed
+// while kfake parks its SyncGroup, so kfake's barrier waits for a JoinGroup
+// that never comes; with every JoinGroup's rebalance timeout capped at 2 s
+// (the members ask for 60 s) the live leader's rejoin is answered after
+// about 2 s instead of 60.
+func TestRebalanceCapEndsASkewedBarrier(t *testing.T) {
+	const limit = 2 * time.Second
+	s := startFollower(t, false, 10_000)
+	capRebalanceTimeouts(s.c, limit)
+	start := time.Now()
+	joins := s.removeFollower("leave-group")
+	got, all := s.awaitRejoins(joins, limit+8*time.Second)
+	took := time.Since(start)
+	if !all {
+		gi := s.c.GroupInfo(s.group)
+		t.Fatalf("the leader's rejoin was not answered %v after the removal (group %s, %d members): the cap did not end the barrier", took, gi.State, len(gi.Members))
+	}
+	if r := got[0]; r.err != nil || r.jr.LeaderID != s.leaderID || len(r.jr.Members) != 1 {
+		t.Fatalf("the leader's rejoin: err %v, response %+v; want it to lead the group alone", r.err, r.jr)
+	}
+	if took < limit-200*time.Millisecond {
+		t.Fatalf("the rebalance completed after %v, before the %v cap: the barrier was not skewed, so this test shows nothing", took, limit)
+	}
+	t.Logf("the capped barrier completed %v after the removal", took.Round(time.Millisecond))
+}
