@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/millrace/millrace/handler"
+	"github.com/millrace/millrace/internal/rdkbatch"
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
@@ -56,6 +57,16 @@ type collector struct {
 	changelog map[string]string // store -> changelog topic
 	headers   []kafka.Header
 	dlq       kafka.Message // dead letters' message (see deadletter.go)
+	// batch, when the producer's client is one rdkbatch accepts, holds the
+	// task's records until the task's goroutine flushes them (flushBatch)
+	// in one cgo call: at the end of each step, in a commit before the
+	// task answers, at close, and when it is full. Until then they are not
+	// sent: no flush counts them and no gate has admitted them, so a
+	// record reaches the producer (and a transaction) only through the
+	// gate, as a direct send does. Without it (nil), every record is
+	// produced at once.
+	batch *rdkbatch.Writer
+	out   rdkbatch.OutMessage
 	// task is the collector's task, bound once it exists: the production
 	// handler is asked with its ErrorContext and its dead letters are
 	// written (and counted) by it.
@@ -76,10 +87,16 @@ type collector struct {
 
 func newCollector(pr *producer, appID string, id processor.TaskID, logger *zap.Logger) *collector {
 	c := &collector{pr: pr, appID: appID, partition: id.Partition, taskID: id.String(), logger: logger,
-		topics: map[string]*string{}, changelog: map[string]string{}}
+		topics: map[string]*string{}, changelog: map[string]string{}, batch: pr.newBatch()}
 	pr.register(c)
 	return c
 }
+
+// A pending batch is flushed once it holds this many records or bytes.
+const (
+	batchRecords = 1024
+	batchBytes   = 1 << 20
+)
 
 // boundTask is what a collector needs of its task (*task.Task).
 type boundTask interface {
@@ -236,8 +253,21 @@ func (c *collector) writeDeadLetters(dls []handler.DeadLetter) error {
 	return nil
 }
 
-// send hands one record to the producer through the gate (see enter).
+// send hands one record to the producer through the gate (see enter), or
+// adds it to the pending batch.
 func (c *collector) send(topic string, partition int32, key, value []byte, headers record.Headers, ts int64) error {
+	if c.batch != nil {
+		if recordBytes(key, value, headers) <= c.pr.batchRecordBytes {
+			return c.appendRecord(topic, partition, key, value, headers, ts)
+		}
+		// A record near or over the producer's message.max.bytes goes
+		// out on its own, after the batch, so a refusal is decided while
+		// its source record is processed (the common refusal: librdkafka
+		// checks the size when it takes a record).
+		if err := c.flushBatch(); err != nil {
+			return err
+		}
+	}
 	if err := c.enter(); err != nil {
 		return err
 	}
@@ -289,4 +319,138 @@ func (c *collector) Log(storeName string, key, value []byte, ts int64) error {
 		return handler.Fatal(fmt.Errorf("changelog %s of store %q: %w", t, storeName, err))
 	}
 	return nil
+}
+
+// recordBytes is what a record weighs against the producer's
+// message.max.bytes, but for librdkafka's per-record overhead.
+func recordBytes(key, value []byte, headers record.Headers) int {
+	n := len(key) + len(value)
+	for _, h := range headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// appendRecord adds one record to the pending batch, flushing it when full.
+func (c *collector) appendRecord(topic string, partition int32, key, value []byte, headers record.Headers, ts int64) error {
+	if c.gate.Load() == gateClosed {
+		return fmt.Errorf("%w: task %s can no longer produce", processor.ErrTaskClosed, c.taskID)
+	}
+	if partition < 0 {
+		partition = kafka.PartitionAny
+	}
+	c.out.Topic, c.out.Partition, c.out.Key, c.out.Value, c.out.Timestamp = topic, partition, key, value, ts
+	if err := c.batch.Append(&c.out); err != nil {
+		return fmt.Errorf("streams: produce to %q: %w", topic, err)
+	}
+	for _, h := range headers {
+		c.batch.AddHeader(h.Key, h.Value)
+	}
+	if c.batch.Pending() >= batchRecords || c.batch.PendingBytes() >= batchBytes {
+		return c.flushBatch()
+	}
+	return nil
+}
+
+// flushBatch hands the pending batch to the producer through the gate; the
+// task's goroutine calls it. A record the producer refuses goes to the
+// production handler, with the task's error context at the time of the
+// flush (a changelog record is never skipped: its refusal is fatal), and
+// the records after it are flushed once the handler said continue. The
+// error is fatal, or processor.ErrTaskClosed once the gate is closed (the
+// batch is then dropped: nothing of a closed task may reach the producer).
+func (c *collector) flushBatch() error {
+	if c.batch == nil || c.batch.Pending() == 0 {
+		return nil
+	}
+	for c.batch.Pending() > 0 {
+		if err := c.enter(); err != nil {
+			c.batch.Discard()
+			return err
+		}
+		if err := c.pr.err(); err != nil {
+			c.inSend.Add(-1)
+			c.batch.Discard()
+			return err
+		}
+		before := c.batch.Pending()
+		err := c.batch.Flush()
+		if n := before - c.batch.Pending(); n > 0 {
+			c.sent.Add(int64(n))
+			if !c.dirty.Load() {
+				c.dirty.Store(true)
+			}
+		}
+		c.inSend.Add(-1)
+		if err == nil {
+			return nil
+		}
+		var ke kafka.Error
+		if errors.As(err, &ke) && ke.Code() == kafka.ErrQueueFull {
+			time.Sleep(time.Millisecond) // librdkafka's queue drains in the background
+			continue
+		}
+		if err := c.refused(err); err != nil {
+			c.batch.Discard()
+			return err
+		}
+	}
+	return nil
+}
+
+// refused decides about the first pending record, which the producer
+// refused with err, and drops it from the batch; the error is fatal.
+func (c *collector) refused(err error) error {
+	m, _ := c.batch.Peek()
+	topic := m.Topic
+	wrapped := fmt.Errorf("streams: produce to %s: %w", topic, err)
+	if c.pr.eos {
+		switch tc := c.pr.classifyTxn(wrapped, err).(type) {
+		case txnFenced, txnAbortable:
+			return handler.Fatal(tc) // the transaction's fault: see producer.send
+		}
+	}
+	if c.pr.tracked[topic] {
+		return handler.Fatal(fmt.Errorf("changelog write to %s-%d refused: %w", topic, m.Partition, wrapped))
+	}
+	rec := &handler.ProducerRecord{Topic: topic, Partition: m.Partition, Key: bytesOrNil(m.Key), Value: bytesOrNil(m.Value),
+		Timestamp: m.Timestamp}
+	for _, h := range m.Headers {
+		rec.Headers = append(rec.Headers, record.Header{Key: string(h.Key), Value: bytesOrNil(h.Value)})
+	}
+	if rec.Partition < 0 {
+		rec.Partition = -1
+	}
+	c.batch.Skip()
+	resp, herr := handler.Production(c.pr.handler, c.errorContext(), rec, wrapped)
+	if herr != nil {
+		return handler.Fatal(herr)
+	}
+	if derr := c.writeDeadLetters(resp.DeadLetters); derr != nil {
+		return fmt.Errorf("%w (while handling the refused record for topic %q: %w)", derr, topic, wrapped)
+	}
+	if resp.Result == handler.Continue {
+		c.logger.Warn("record refused by the producer; dropped as the production handler says",
+			zap.String("task", c.taskID), zap.String("topic", topic), zap.Int64("timestamp", rec.Timestamp),
+			zap.Int("dead_letters", len(resp.DeadLetters)), zap.Error(wrapped))
+		c.pr.metrics.droppedProduction()
+		return nil
+	}
+	return handler.Fatal(wrapped)
+}
+
+// bytesOrNil copies b, keeping nil nil (the batch's bytes are reused).
+func bytesOrNil(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
+}
+
+// closeBatch frees the batch writer; pending records are dropped. Call it
+// once nothing can send through the collector.
+func (c *collector) closeBatch() {
+	if c.batch != nil {
+		_ = c.batch.Close()
+	}
 }

@@ -203,6 +203,10 @@ type Config struct {
 	ConsumerConfig map[string]any
 	ProducerConfig map[string]any
 	AdminConfig    map[string]any
+
+	// produceRecordByRecord makes tasks produce each record with its own
+	// call instead of in batches (tests of the fallback path).
+	produceRecordByRecord bool
 }
 
 // ProductionHandler decides about a record the producer could not write;

@@ -17,3 +17,7 @@ func DeadLettered(a *App) int64 {
 	}
 	return n
 }
+
+// ProduceRecordByRecord makes cfg's App produce each record with its own
+// call, as it does when batch produce is unavailable.
+func ProduceRecordByRecord(cfg *Config) { cfg.produceRecordByRecord = true }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/millrace/millrace/handler"
+	"github.com/millrace/millrace/internal/rdkbatch"
 )
 
 // producer is the instance's one producer (transactional under
@@ -64,6 +66,14 @@ type producer struct {
 	retired  int64                    // sends of collectors no longer live
 	done     chan struct{}
 
+	// batching: collectors produce in batches through rdkbatch (checked
+	// once when the producer is made).
+	batching bool
+	// batchRecordBytes is the largest record (key, value and headers) a
+	// collector batches: message.max.bytes less a margin for librdkafka's
+	// overhead; larger ones are produced on their own (see collector.send).
+	batchRecordBytes int
+
 	partsMu sync.Mutex
 	parts   map[string]int32
 }
@@ -84,6 +94,13 @@ func newProducer(cl *clients, processID string, changelogs map[string]bool, m *m
 		offsets: map[topicPartition]int64{}, tracked: changelogs, live: map[*collector]struct{}{},
 		done: make(chan struct{}), parts: map[string]int32{}}
 	pr.cond = sync.NewCond(&pr.mu)
+	if w, err := rdkbatch.NewWriter(p); err != nil {
+		pr.logger.Warn("batch produce unavailable (the client is not one rdkbatch knows); producing record by record", zap.Error(err))
+	} else {
+		_ = w.Close()
+		pr.batching = !cl.cfg.produceRecordByRecord
+		pr.batchRecordBytes = maxMessageBytes(cl.cfg) - batchRecordMargin
+	}
 	go pr.readEvents()
 	return pr, nil
 }
@@ -242,6 +259,44 @@ func (pr *producer) err() error {
 	return pr.failure
 }
 
+// batchRecordMargin is kept below message.max.bytes for librdkafka's own
+// accounting of a record (its wire overhead: tens of bytes).
+const batchRecordMargin = 1024
+
+// maxMessageBytes is the producer's message.max.bytes: the user's, or
+// librdkafka's default.
+func maxMessageBytes(cfg *Config) int {
+	const librdkafkaDefault = 1_000_000
+	switch v := cfg.ProducerConfig["message.max.bytes"].(type) {
+	case int:
+		return v
+	case int32:
+		return int(v)
+	case int64:
+		return int(v)
+	case string:
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return librdkafkaDefault
+}
+
+// newBatch returns a batch writer for a collector, or nil when the
+// producer's client is not one rdkbatch accepts (the collector then
+// produces record by record; the producer warned once).
+func (pr *producer) newBatch() *rdkbatch.Writer {
+	if !pr.batching {
+		return nil
+	}
+	w, err := rdkbatch.NewWriter(pr.p)
+	if err != nil {
+		pr.logger.Warn("batch produce unavailable; producing record by record", zap.Error(err))
+		return nil
+	}
+	return w
+}
+
 // register counts c's sends in flushes until retire.
 func (pr *producer) register(c *collector) {
 	pr.mu.Lock()
@@ -252,6 +307,7 @@ func (pr *producer) register(c *collector) {
 // retire stops tracking c; what it sent stays counted.
 func (pr *producer) retire(c *collector) {
 	pr.mu.Lock()
+	c.closeBatch() // nothing sends through c any more
 	if _, ok := pr.live[c]; ok {
 		delete(pr.live, c)
 		pr.retired += c.sent.Load()

@@ -154,6 +154,9 @@ func (r *runner) run() {
 			continue
 		}
 		if err := r.step(); err != nil {
+			// What the records before the failure sent still goes out, as
+			// it would have record by record.
+			_ = r.col.flushBatch()
 			r.failed = err
 			if !errors.Is(err, task.ErrCancelled) {
 				r.report(err)
@@ -275,6 +278,11 @@ func (r *runner) step() error {
 		r.busy, publish = true, true
 		end = time.Now()
 	}
+	// What the chunk and the punctuators sent goes to the producer in one
+	// call.
+	if err := r.col.flushBatch(); err != nil {
+		return err
+	}
 	if publish {
 		// Once per chunk (or batch, or punctuation round): what the task
 		// counted becomes readable by App.Metrics.
@@ -321,6 +329,11 @@ func (r *runner) handle(c control) bool {
 			rep = commitReply{r: r, err: r.failed}
 		} else {
 			offsets, err := r.task.Commit()
+			if err == nil {
+				// Everything the task sent, the stores' changelog writes
+				// included, reaches the producer before the task answers.
+				err = r.col.flushBatch()
+			}
 			r.task.PublishMetrics(time.Now()) // what the flush sent
 			r.commitReq.Store(false)
 			rep = commitReply{r: r, offsets: offsets, err: err}
@@ -382,7 +395,12 @@ func (r *runner) closeTask(req *closeRequest) error {
 	if req.clean && req.checkpoint != nil && r.task.State() != task.Closed {
 		errs = append(errs, r.checkpoint(req.checkpoint))
 	}
-	errs = append(errs, r.task.Close(), r.dir.Unlock())
+	errs = append(errs, r.task.Close())
+	if err := r.col.flushBatch(); err != nil && !errors.Is(err, processor.ErrTaskClosed) {
+		errs = append(errs, err)
+	}
+	r.col.closeBatch()
+	errs = append(errs, r.dir.Unlock())
 	r.task.PublishMetrics(time.Now()) // the final counts, which the runtime keeps
 	return errors.Join(errs...)
 }

@@ -2,6 +2,9 @@
  * The C side of the batch writer: one call (rdkw_produce) hands a batch of
  * messages, described by offsets into Go's arena, to librdkafka's producev
  * with RD_KAFKA_MSG_F_COPY, so librdkafka keeps no pointer into Go memory.
+ * Topics are passed by name (librdkafka finds its own topic object), so the
+ * writer holds no librdkafka reference that could outlive the producer:
+ * rdkw_close only frees the writer's own memory, and is safe at any time.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +14,7 @@
 /* librdkafka's producev argument tags (rd_kafka_vtype_t) and flags. */
 enum {
         RDKW_V_END       = 0,
-        RDKW_V_RKT       = 2,
+        RDKW_V_TOPIC     = 1,
         RDKW_V_PARTITION = 3,
         RDKW_V_VALUE     = 4,
         RDKW_V_KEY       = 5,
@@ -24,7 +27,7 @@ enum {
 
 struct rdkw_state {
         rd_kafka_t *rk;
-        rd_kafka_topic_t **rkts; /* our references to the topics used */
+        char **names; /* the topics used, by index */
         int64_t n, cap;
 };
 
@@ -36,19 +39,19 @@ rdkw_state *rdkw_new(rd_kafka_t *rk) {
 }
 
 int32_t rdkw_topic(rdkw_state *st, const char *name) {
-        rd_kafka_topic_t *rkt;
+        char *copy;
         if (st->n == st->cap) {
-                int64_t ncap            = st->cap ? 2 * st->cap : 8;
-                rd_kafka_topic_t **nrkts = realloc(st->rkts, ncap * sizeof(*nrkts));
-                if (!nrkts)
+                int64_t ncap  = st->cap ? 2 * st->cap : 8;
+                char **nnames = realloc(st->names, ncap * sizeof(*nnames));
+                if (!nnames)
                         return -1;
-                st->rkts = nrkts;
-                st->cap  = ncap;
+                st->names = nnames;
+                st->cap   = ncap;
         }
-        rkt = rd_kafka_topic_new(st->rk, name, NULL);
-        if (!rkt)
+        copy = strdup(name);
+        if (!copy)
                 return -1;
-        st->rkts[st->n] = rkt;
+        st->names[st->n] = copy;
         return (int32_t)st->n++;
 }
 
@@ -71,7 +74,7 @@ int64_t rdkw_produce(rdkw_state *st, const rdkw_msg *msgs, int64_t n, const char
                         }
                 }
                 e = rd_kafka_producev(
-                    st->rk, RDKW_V_RKT, st->rkts[m->topic], RDKW_V_PARTITION, (int32_t)m->partition,
+                    st->rk, RDKW_V_TOPIC, st->names[m->topic], RDKW_V_PARTITION, (int32_t)m->partition,
                     RDKW_V_MSGFLAGS, (int)RDKW_MSG_F_COPY, RDKW_V_VALUE,
                     (void *)(m->val_len < 0 ? NULL : arena + m->val_off),
                     (size_t)(m->val_len < 0 ? 0 : m->val_len), RDKW_V_KEY,
@@ -91,7 +94,7 @@ int64_t rdkw_produce(rdkw_state *st, const rdkw_msg *msgs, int64_t n, const char
 void rdkw_close(rdkw_state *st) {
         int64_t i;
         for (i = 0; i < st->n; i++)
-                rd_kafka_topic_destroy(st->rkts[i]);
-        free(st->rkts);
+                free(st->names[i]);
+        free(st->names);
         free(st);
 }

@@ -247,3 +247,95 @@ func TestNewWriterRefusesANilOrClosedProducerAndWriteFailsAfterClose(t *testing.
 		t.Fatal("NewWriter on a closed producer succeeded")
 	}
 }
+
+// A record librdkafka refuses at once (larger than message.max.bytes)
+// stops Flush there: the records before it are written, it is the first
+// pending one, with its key, value and headers, and once skipped the rest
+// is written in order.
+func TestFlushStopsAtARefusedRecordThatPeekShowsAndSkipDrops(t *testing.T) {
+	cl := startCluster(t, map[string]int32{"out": 1})
+	p, _ := newProducer(t, cl.Bootstrap(), kafka.ConfigMap{"message.max.bytes": 2000})
+	w, err := NewWriter(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Close() })
+	big := bytes.Repeat([]byte("x"), 4000)
+	in := []OutMessage{
+		{Topic: "out", Partition: 0, Value: []byte("v0")},
+		{Topic: "out", Partition: 0, Value: []byte("v1")},
+		{Topic: "out", Partition: 0, Key: []byte("big"), Value: big, Headers: []Header{{Key: []byte("h"), Value: []byte("hv")}}},
+		{Topic: "out", Partition: 0, Value: []byte("v3")},
+	}
+	for i := range in {
+		if err := w.Append(&in[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = w.Flush()
+	var ke kafka.Error
+	if !errors.As(err, &ke) || ke.Code() != kafka.ErrMsgSizeTooLarge {
+		t.Fatalf("Flush with a record over message.max.bytes: %v, want a message-size kafka.Error", err)
+	}
+	if w.Pending() != 2 {
+		t.Fatalf("%d records pending after the refusal, want 2 (the refused one and the one after it)", w.Pending())
+	}
+	m, ok := w.Peek()
+	if !ok || string(m.Key) != "big" || !bytes.Equal(m.Value, big) || len(m.Headers) != 1 || string(m.Headers[0].Value) != "hv" {
+		t.Fatalf("Peek after the refusal: %v %q (%d value bytes) %v; want the refused record", ok, m.Key, len(m.Value), m.Headers)
+	}
+	w.Skip()
+	if err := w.Flush(); err != nil || w.Pending() != 0 {
+		t.Fatalf("Flush after Skip: %v, %d pending", err, w.Pending())
+	}
+	if left := p.Flush(20_000); left != 0 {
+		t.Fatalf("%d records not delivered", left)
+	}
+	var got []string
+	for _, r := range readBack(t, cl.Bootstrap(), "out", 3, false) {
+		got = append(got, string(r.Value))
+	}
+	if fmt.Sprint(got) != "[v0 v1 v3]" {
+		t.Fatalf("topic holds %v, want [v0 v1 v3]", got)
+	}
+}
+
+// The Writer holds no librdkafka object, so closing it after its producer
+// is safe, and appending or flushing after the producer closed fails
+// instead of reaching a destroyed client.
+func TestWriterClosesSafelyAfterItsProducer(t *testing.T) {
+	cl := startCluster(t, map[string]int32{"out": 1})
+	cm := kafka.ConfigMap{"bootstrap.servers": cl.Bootstrap(), "log_level": 3, "go.logs.channel.enable": false}
+	p, err := kafka.NewProducer(&cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range p.Events() {
+		}
+	}()
+	w, err := NewWriter(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(&OutMessage{Topic: "out", Partition: 0, Value: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	p.Flush(10_000)
+	p.Close()
+	if err := w.Append(&OutMessage{Topic: "out", Partition: 0, Value: []byte("y")}); err != nil {
+		t.Fatal(err) // appending only copies
+	}
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush after the producer closed succeeded")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(&OutMessage{Topic: "out", Value: []byte("z")}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Append after Close: %v, want ErrClosed", err)
+	}
+}
