@@ -77,3 +77,33 @@ func TestRetainAllocatesPerReadNotPerRecord(t *testing.T) {
 		t.Fatalf("%.2f allocations per Read of 100 records, want at most 2", a)
 	}
 }
+
+// Appending and flushing records with headers allocates nothing once the
+// Writer's buffers have grown: the per-record produce path of a task.
+func TestAppendAndFlushAllocateNothingInSteadyState(t *testing.T) {
+	broker := startChildBroker(t, map[string]int32{"out": 1})
+	// No delivery reports: the wrapper allocates one per record, in the background.
+	p, _ := newProducer(t, broker.bootstrap, kafka.ConfigMap{"queue.buffering.max.messages": 2_000_000, "go.delivery.reports": false})
+	w, err := NewWriter(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Close() })
+	m := OutMessage{Topic: "out", Partition: kafka.PartitionAny, Key: []byte("key"), Value: []byte("value"), Timestamp: 1}
+	hv := []byte("hv")
+	batch := func() {
+		for range 256 {
+			if err := w.Append(&m); err != nil {
+				t.Fatal(err)
+			}
+			w.AddHeader("h", hv)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch() // grows the buffers and learns the topic
+	if a := testing.AllocsPerRun(50, batch) / 256; a != 0 {
+		t.Fatalf("%.3f allocations per appended record, want 0", a)
+	}
+}

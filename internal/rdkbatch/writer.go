@@ -53,6 +53,7 @@ type Writer struct {
 	head   int
 	hdescs []C.rdkb_hdr
 	arena  []byte
+	cerr   C.int32_t // rdkw_produce's error (a field: a local passed to C would escape)
 }
 
 // NewWriter makes a Writer for p, a producer created by
@@ -144,11 +145,10 @@ func (w *Writer) Flush() error {
 	if len(w.hdescs) > 0 {
 		hp = &w.hdescs[0]
 	}
-	var cerr C.int32_t
-	k := int(C.rdkw_produce(w.st, &w.descs[w.head], C.int64_t(n), (*C.char)(unsafe.Pointer(&w.arena[0])), hp, &cerr))
+	k := int(C.rdkw_produce(w.st, &w.descs[w.head], C.int64_t(n), (*C.char)(unsafe.Pointer(&w.arena[0])), hp, &w.cerr))
 	w.head += k
-	if cerr != 0 {
-		code := kafka.ErrorCode(cerr)
+	if w.cerr != 0 {
+		code := kafka.ErrorCode(w.cerr)
 		return kafka.NewError(code, fmt.Sprintf("produce to %s: %s", w.names[w.descs[w.head].topic], code), false)
 	}
 	w.reset()
