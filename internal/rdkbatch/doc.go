@@ -84,15 +84,21 @@
 //
 // # The Writer
 //
-// Write copies a batch into an arena and, in one cgo call, gives each
-// record to rd_kafka_producev with RD_KAFKA_MSG_F_COPY and no opaque. The
-// wrapper's producer therefore sees them as records produced with
+// Append copies a record into the Writer's arena (AddHeader adds headers
+// to it, with string keys), and Flush gives every pending record, in one
+// cgo call, to rd_kafka_producev with RD_KAFKA_MSG_F_COPY and no opaque.
+// The wrapper's producer therefore sees them as records produced with
 // p.Produce(m, nil): their delivery reports come on p.Events(), Flush and
-// Len count them, and they belong to the producer's open transaction. A
-// full queue stops the batch at the first record refused, which the
-// caller writes again. What remains per record is the wrapper's delivery
-// report path (a *kafka.Message and its topic and epoch, about four
-// allocations, a channel send), which no public API lets us batch.
+// Len count them, and they belong to the producer's open transaction.
+// Flush stops at the first record librdkafka refuses: Peek shows it, and
+// the caller flushes again (a full queue) or drops it with Skip. Topics go
+// to librdkafka by name, so the Writer holds no librdkafka object and may
+// be closed before or after its producer. Write(msgs) is Append and Flush
+// in one. Append, AddHeader and Flush allocate nothing once the arena has
+// grown (TestAppendAndFlushAllocateNothingInSteadyState). What remains per
+// record is the wrapper's delivery report path (a *kafka.Message and its
+// topic and epoch, about four allocations, a channel send), which no
+// public API lets us batch.
 //
 // # Measured
 //
@@ -130,8 +136,11 @@
 // # Integrating it into streams
 //
 // The App's main consumer reads through a Reader as described here
-// (streams/thread.go read, streams/fetch.go batched); the restore and
-// global consumers and the Writer for sinks are not integrated yet.
+// (streams/thread.go read, streams/fetch.go batched), and each task's
+// collector produces through a Writer (streams/collector.go: flushed at
+// the end of each step of the task, in a commit before the task answers,
+// at close, and at 1024 records or 1 MiB). The restore and global
+// consumers are not integrated yet.
 //
 // In the thread's poll loop (streams/thread.go, loop), Read replaces the
 // blocking Poll(20): n, err := reader.Read(20ms, batch); hand the n
@@ -161,11 +170,16 @@
 // consumers (assign only) can use a Reader the same way, Add before
 // IncrementalAssign.
 //
-// For sinks, a Writer per task goroutine (a Writer is not safe for
-// concurrent use; librdkafka's produce is) would collect a task's records
-// between Forward calls and write them when the task finishes a batch or
-// before a commit flushes; delivery reports, the production handler and
-// the changelog offsets read from them stay as they are.
+// For sinks, each task's collector has its own Writer (a Writer is not
+// safe for concurrent use; librdkafka's produce is). A record's bytes are
+// copied when the task sends it; the batch reaches the producer only
+// through the collector's gate, so a commit counts exactly what was
+// flushed. Records near message.max.bytes are produced on their own after
+// the batch, so the usual refusal (too large) reaches the production
+// handler while its source record is processed; other refusals reach it
+// at the flush, with the task's error context at that time. Delivery
+// reports, the production handler and the changelog offsets read from
+// them stay as they were.
 //
 // Goka's count scenario lives in bench/ and needs the App integrated; it is
 // not measured here.
