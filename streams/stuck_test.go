@@ -35,9 +35,12 @@ func produceTo(t testing.TB, bootstrap, topic string, partition int32, values ..
 type blocker struct {
 	release   chan struct{}
 	ignoreCtx bool
-	// dirty: forward "block" before blocking, so under exactly-once the
-	// task has written into the open transaction.
+	// dirty: forward "block" before blocking. A small record stays in
+	// the task's batch until the call returns; with bigValue set it goes
+	// to the producer at once (it is near message.max.bytes), so under
+	// exactly-once the task has written into the open transaction.
 	dirty    bool
+	bigValue bool
 	entered  atomic.Bool
 	sawDone  atomic.Bool
 	returned atomic.Bool
@@ -48,6 +51,9 @@ func (b *blocker) topology(t *testing.T) *processor.Topology {
 	processor.AddSource(bld, "in", record.String(), record.String(), "in")
 	processor.AddProcessor(bld, "maybe-block", processor.Func(func(ctx processor.Context[string, string], r record.Record[string, string]) error {
 		if r.Key() != "block" || b.dirty {
+			if r.Key() == "block" && b.bigValue {
+				r = r.WithValue(strings.Repeat("x", 999_000))
+			}
 			if err := ctx.Forward(r); err != nil {
 				return err
 			}
@@ -90,25 +96,28 @@ func blocked(app *streams.App, id string) float64 {
 
 func TestStuckProcessorDoesNotHoldOtherTasksAndFailsTheAppAfterTaskTimeout(t *testing.T) {
 	for _, c := range []struct {
-		name       string
-		g          streams.Guarantee
-		dirty      bool
-		othersHeld bool
+		name            string
+		g               streams.Guarantee
+		dirty, bigValue bool
+		othersHeld      bool
 	}{
-		{"at_least_once", streams.AtLeastOnce, true, false},
+		{"at_least_once", streams.AtLeastOnce, true, false, false},
 		// Under exactly-once the instance commits one transaction: a stuck
 		// task that wrote into it holds the others' commits, one that did
-		// not does not.
-		{"exactly_once_v2/clean", streams.ExactlyOnceV2, false, false},
-		{"exactly_once_v2/wrote_into_the_transaction", streams.ExactlyOnceV2, true, true},
+		// not does not, and neither does one whose output is still in its
+		// batch (it reaches the producer, through the gate, only once the
+		// call returns).
+		{"exactly_once_v2/clean", streams.ExactlyOnceV2, false, false, false},
+		{"exactly_once_v2/wrote_into_its_batch", streams.ExactlyOnceV2, true, false, false},
+		{"exactly_once_v2/wrote_into_the_transaction", streams.ExactlyOnceV2, true, true, true},
 	} {
-		t.Run(c.name, func(t *testing.T) { stuckTask(t, c.g, c.dirty, c.othersHeld) })
+		t.Run(c.name, func(t *testing.T) { stuckTask(t, c.g, c.dirty, c.bigValue, c.othersHeld) })
 	}
 }
 
-func stuckTask(t *testing.T, g streams.Guarantee, dirty, othersHeld bool) {
+func stuckTask(t *testing.T, g streams.Guarantee, dirty, bigValue, othersHeld bool) {
 	cl := cluster(t, map[string]int32{"in": 2, "out": 2})
-	b := &blocker{release: make(chan struct{}), dirty: dirty}
+	b := &blocker{release: make(chan struct{}), dirty: dirty, bigValue: bigValue}
 	defer close(b.release)
 	const taskTimeout = 6 * time.Second
 	cfg := streams.Config{ApplicationID: "stuck", BootstrapServers: cl.Bootstrap(), ProcessingGuarantee: g,
