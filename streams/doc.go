@@ -56,6 +56,16 @@
 //     commit once it answers. Under ExactlyOnceV2 the instance's commit is
 //     one transaction, so a task that wrote into it is waited for. A task
 //     inside one call past TaskTimeout fails the App with ErrTaskStuck.
+//   - A task's records reach the producer in batches: its collector copies
+//     each into a pending batch, handed to librdkafka in one call, through
+//     the collector's gate, at the end of each chunk of records and
+//     punctuations, in a commit before the task reports its offsets, at
+//     close, and at 1024 records or 1 MiB. A record near message.max.bytes
+//     goes out at once, after the batch. Until its batch is flushed a
+//     record is not sent: no commit counts it, so output stays in order and
+//     exactly once, and a task stuck with output still in its batch holds
+//     no transaction. If the client is not one internal/rdkbatch knows,
+//     each record is produced with its own call (logged at start).
 //   - A task closed, or given up on (past CloseTimeout), can reach no
 //     output: its processors' Context is cancelled, Forward fails, and its
 //     collector refuses every send before the runtime moves on (the send
