@@ -141,3 +141,18 @@ func (h *harness) runToReady(ctx context.Context, label string, spec childSpec) 
 	}
 	return p.readyStamp.at.Sub(p.started.at), p.readyStamp.cpu - p.started.cpu, p.maxRSS(), nil
 }
+
+// restoreRatios says how a restore row's records/s and MB/s compare with
+// its baseline's (raw-read) in the same run; empty without the baseline.
+func restoreRatios(s summary, rows []summary) string {
+	if len(s.hasRatio) == 0 || !s.hasRatio[0] {
+		return ""
+	}
+	for _, b := range rows {
+		if b.name != s.base || b.err != nil || b.restore.MBps() <= 0 {
+			continue
+		}
+		return fmt.Sprintf("; %.2fx %s's records/s, %.2fx its MB/s", s.ratio[0], b.name, s.restore.MBps()/b.restore.MBps())
+	}
+	return ""
+}

@@ -133,7 +133,11 @@ type restorePart struct {
 // (and one HookRestoreBatch reports).
 const restoreBatch = 1000
 
-func newRestorer(cl *clients, m *metrics) (*restorer, error) {
+func newRestorer(cl *clients, m *metrics) (*restorer, error) { return startRestorer(cl, m, true) }
+
+// startRestorer starts a restorer reading in batches, or polling records
+// one by one (batch false, or a consumer the batch reader refuses).
+func startRestorer(cl *clients, m *metrics, batch bool) (*restorer, error) {
 	c, err := cl.consumer(restoreConsumer)
 	if err != nil {
 		return nil, err
@@ -141,7 +145,9 @@ func newRestorer(cl *clients, m *metrics) (*restorer, error) {
 	r := &restorer{cons: c, logger: cl.cfg.Logger, metrics: m, cmds: make(chan restoreCmd, 64),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		active: map[processor.TaskID]*restoration{}, parts: map[topicPartition]partRef{}}
-	r.startReader()
+	if batch {
+		r.startReader()
+	}
 	go r.run()
 	return r, nil
 }
