@@ -22,7 +22,8 @@ import (
 //	raw-read  restore's baseline: a raw consumer with the raw tuning reads
 //	          the same kind of topic from start to end, writing nothing.
 //
-// Rates are records/s and MB/s (10^6 bytes of keys and values per second).
+// Rates are records/s and MB/s (10^6 bytes of keys and values per second);
+// the report gives restore's both as ratios to raw-read's in the same run.
 
 // RestoreFacts are a restore row's extra figures.
 type RestoreFacts struct {

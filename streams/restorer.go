@@ -383,6 +383,7 @@ func (r *restorer) flush(x *restoration, p *restorePart) error {
 		return fmt.Errorf("streams: task %s: restore store %q: %w", x.id, p.store, err)
 	}
 	r.metrics.restoreBatch(x.id, p.store, p.tp, p.last, len(p.batch))
+	clear(p.batch) // let go of the records (and the read batches holding them)
 	p.batch = p.batch[:0]
 	faultpoint.Hit(faultpoint.RestoreBatch)
 	return nil
