@@ -219,17 +219,21 @@ func configMap(cfg *Config, kind clientKind, logs chan kafka.LogEvent) kafka.Con
 		cm["auto.offset.reset"] = "earliest"
 		cm["isolation.level"] = isolation
 		if kind == restoreConsumer {
-			// A task's changelog partitions are assigned while the
-			// consumer may be waiting on a fetch of other tasks' (the
-			// broker holds an empty one up to fetch.wait.max.ms), and
-			// are fetched only once it returns: at librdkafka's default
-			// (500 ms) each task after the first waited that long. With
-			// TestRestoringEightTasksTakesAboutAsLongAsRestoringOne (8
-			// tasks of a few records each, fetch.queue.backoff.ms 0,
-			// Poll), from the first store's start to the last one's
-			// end: 2.53 s at 500 ms, 0.16 and 0.23 s at 50 ms, 0.15 and
-			// 0.25 s at 10 ms. The consumer holds only partitions still
-			// restoring, so the short wait costs no idle fetches.
+			// A task handed to the restorer while the consumer waits on
+			// a fetch of other tasks' partitions (the broker holds an
+			// empty one up to fetch.wait.max.ms) waits that long for its
+			// end offsets and its first fetch: at librdkafka's default
+			// (500 ms), each task after the first did. 8 tasks of a few
+			// records each in RocksDB stores (the test
+			// TestRestoringEightTasksTakesAboutAsLongAsRestoringOne
+			// runs, with in-memory stores), from the first store's start
+			// to the last one's end: polling, with fetch.queue.backoff.ms
+			// 0, 2.53 s at 500 ms, 0.16 and 0.23 s at 50 ms, 0.15 and
+			// 0.25 s at 10 ms; batch reading, 0.51 s at 500 ms (twice),
+			// 0.06-0.11 s at 50 ms on a quieter machine (the stores'
+			// restorations took 3-7 ms each either way: the wait was
+			// for the end offsets). The consumer holds only partitions
+			// still restoring: the short wait costs no idle fetches.
 			cm["fetch.wait.max.ms"] = 50
 			// librdkafka's default back-off (1000 ms) stops fetching a
 			// partition for a second once its queue holds
