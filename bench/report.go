@@ -313,6 +313,7 @@ func (r *Report) printRestore(w io.Writer, rows []summary) {
 		if res.Kind == kindRestore {
 			fmt.Fprintf(w, "; net of the %v an App takes to reach RUNNING on an empty changelog: %s records/s",
 				res.Restore.EmptyStart.Round(time.Millisecond), thousands(res.NetRate()))
+			fmt.Fprint(w, restoreRatios(s, rows))
 		}
 		fmt.Fprintln(w)
 	}

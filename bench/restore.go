@@ -22,7 +22,8 @@ import (
 //	raw-read  restore's baseline: a raw consumer with the raw tuning reads
 //	          the same kind of topic from start to end, writing nothing.
 //
-// Rates are records/s and MB/s (10^6 bytes of keys and values per second).
+// Rates are records/s and MB/s (10^6 bytes of keys and values per second);
+// the report gives restore's both as ratios to raw-read's in the same run.
 
 // RestoreFacts are a restore row's extra figures.
 type RestoreFacts struct {
@@ -140,4 +141,19 @@ func (h *harness) runToReady(ctx context.Context, label string, spec childSpec) 
 		return 0, 0, 0, fmt.Errorf("stopped with an error: %w", err)
 	}
 	return p.readyStamp.at.Sub(p.started.at), p.readyStamp.cpu - p.started.cpu, p.maxRSS(), nil
+}
+
+// restoreRatios says how a restore row's records/s and MB/s compare with
+// its baseline's (raw-read) in the same run; empty without the baseline.
+func restoreRatios(s summary, rows []summary) string {
+	if len(s.hasRatio) == 0 || !s.hasRatio[0] {
+		return ""
+	}
+	for _, b := range rows {
+		if b.name != s.base || b.err != nil || b.restore.MBps() <= 0 {
+			continue
+		}
+		return fmt.Sprintf("; %.2fx %s's records/s, %.2fx its MB/s", s.ratio[0], b.name, s.restore.MBps()/b.restore.MBps())
+	}
+	return ""
 }

@@ -119,8 +119,8 @@
 // Layout: thread.go runs the poll loop (Kafka Streams' StreamThread),
 // fetch.go hands fetched records to tasks, tasks.go owns the tasks'
 // lifecycle (TaskManager), runner.go is a task's goroutine, commit.go the
-// commit barrier, txn.go exactly-once recovery, restorer.go and global.go
-// restoration, watch.go the source-topic check, internal.go the internal
+// commit barrier, txn.go exactly-once recovery, restorer.go (with
+// restoreread.go, its read path) and global.go restoration, watch.go the source-topic check, internal.go the internal
 // topics' partition counts, purge.go their purge, clients.go every Kafka
 // client's configuration, producer.go and collector.go the write path,
 // query.go, windowquery.go and storeshape.go interactive queries,

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/millrace/millrace/internal/faultpoint"
+	"github.com/millrace/millrace/internal/rdkbatch"
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
@@ -21,11 +22,27 @@ import (
 // from the beginning, until the consumer's position reaches the end offset
 // taken when restoration began; transaction markers make "last record
 // offset + 1" the wrong test.
+//
+// Every task being restored is restored at once: the restorer takes every
+// restoration queued before it reads again and assigns all their changelog
+// partitions in one incremental assignment, so N tasks take about as long
+// as the largest one. Records are read in batches (restoreread.go) and
+// written into each store in write batches of up to restoreBatch records.
 type restorer struct {
 	cons    *kafka.Consumer
 	logger  *zap.Logger
 	metrics *metrics
 	cmds    chan restoreCmd
+	// reader batch-reads the changelog partitions (nil: the wrapper's
+	// Poll, one record at a time); buf is its batch.
+	reader *rdkbatch.Reader
+	buf    []rdkbatch.Message
+	// parts finds the restoration a changelog partition's record belongs
+	// to, for the active restorations.
+	parts map[topicPartition]partRef
+	// pending are begun restorations whose partitions are not assigned
+	// yet: assignPending assigns them together before the next read.
+	pending []*restoration
 	// results are handed to the poller through a mutex-guarded slice, not
 	// a bounded channel: the restorer must never block on a poller that
 	// may itself be blocked handing it commands (add, remove).
@@ -73,6 +90,17 @@ type restoration struct {
 	parts   []*restorePart
 	started time.Time
 	lastLog time.Time
+	// assign are the changelog partitions to read, from their start
+	// offsets; assigned: the consumer was given them.
+	assign   []kafka.TopicPartition
+	assigned bool
+}
+
+// partRef is a changelog partition's store and the restoration it is part
+// of.
+type partRef struct {
+	x *restoration
+	p *restorePart
 }
 
 type restorePart struct {
@@ -101,16 +129,25 @@ type restorePart struct {
 	skipped   int64
 }
 
+// restoreBatch is the most records one write batch into a store holds
+// (and one HookRestoreBatch reports).
 const restoreBatch = 1000
 
-func newRestorer(cl *clients, m *metrics) (*restorer, error) {
+func newRestorer(cl *clients, m *metrics) (*restorer, error) { return startRestorer(cl, m, true) }
+
+// startRestorer starts a restorer reading in batches, or polling records
+// one by one (batch false, or a consumer the batch reader refuses).
+func startRestorer(cl *clients, m *metrics, batch bool) (*restorer, error) {
 	c, err := cl.consumer(restoreConsumer)
 	if err != nil {
 		return nil, err
 	}
 	r := &restorer{cons: c, logger: cl.cfg.Logger, metrics: m, cmds: make(chan restoreCmd, 64),
 		stop: make(chan struct{}), done: make(chan struct{}),
-		active: map[processor.TaskID]*restoration{}}
+		active: map[processor.TaskID]*restoration{}, parts: map[topicPartition]partRef{}}
+	if batch {
+		r.startReader()
+	}
 	go r.run()
 	return r, nil
 }
@@ -153,6 +190,11 @@ func (r *restorer) remove(id processor.TaskID) {
 func (r *restorer) close() {
 	close(r.stop)
 	<-r.done
+	if r.reader != nil {
+		if err := r.reader.Close(); err != nil { // before the consumer
+			r.logger.Warn("close restore batch reader", zap.Error(err))
+		}
+	}
 	if err := closeConsumer(r.cons, r.fatal, time.Now().Add(consumerCloseTimeout)); err != nil {
 		r.logger.Warn("close restore consumer", zap.Error(err))
 	}
@@ -178,6 +220,7 @@ func (r *restorer) run() {
 			return
 		default:
 		}
+		r.assignPending()
 		r.poll()
 	}
 }
@@ -189,7 +232,7 @@ func (r *restorer) apply(c restoreCmd) {
 	}
 	if x, ok := r.active[c.remove]; ok {
 		r.unassign(x)
-		delete(r.active, c.remove)
+		r.forget(x)
 		r.logger.Info("restoration aborted", zap.Stringer("task", c.remove))
 	}
 	close(c.ack)
@@ -238,11 +281,20 @@ func (r *restorer) begin(x *restoration) {
 		r.deliver(restoreResult{id: x.id, restoredTo: endsOf(x)})
 		return
 	}
-	if err := r.cons.IncrementalAssign(assign); err != nil {
-		r.deliver(restoreResult{id: x.id, err: fmt.Errorf("streams: task %s: assign changelogs: %w", x.id, err)})
-		return
+	if r.reader != nil {
+		// Routed to the reader before they are assigned, so none of their
+		// records is left on the consumer queue.
+		if err := r.reader.Add(assign); err != nil {
+			r.deliver(restoreResult{id: x.id, err: fmt.Errorf("streams: task %s: route changelogs to the batch reader: %w", x.id, err)})
+			return
+		}
 	}
+	x.assign = assign
 	r.active[x.id] = x
+	for _, p := range x.parts {
+		r.parts[p.tp] = partRef{x, p}
+	}
+	r.pending = append(r.pending, x)
 	for _, p := range x.parts {
 		if !p.done {
 			p.reported = true
@@ -252,10 +304,45 @@ func (r *restorer) begin(x *restoration) {
 	r.logger.Info("restoring task state from changelogs", zap.Stringer("task", x.id), zap.Int64("records", total))
 }
 
+// assignPending gives the consumer the changelog partitions of every
+// restoration begun since the last read, in one incremental assignment:
+// they are all fetched from then on.
+func (r *restorer) assignPending() {
+	if len(r.pending) == 0 {
+		return
+	}
+	pending := r.pending
+	r.pending = nil
+	var assign []kafka.TopicPartition
+	for _, x := range pending {
+		assign = append(assign, x.assign...)
+	}
+	if err := r.cons.IncrementalAssign(assign); err != nil {
+		for _, x := range pending {
+			r.fail(x, fmt.Errorf("streams: task %s: assign changelogs: %w", x.id, err))
+		}
+		return
+	}
+	for _, x := range pending {
+		x.assigned = true
+	}
+}
+
+// forget drops a restoration that ended, failed or was aborted.
+func (r *restorer) forget(x *restoration) {
+	delete(r.active, x.id)
+	r.pending = slices.DeleteFunc(r.pending, func(y *restoration) bool { return y == x })
+	for _, p := range x.parts {
+		if ref, ok := r.parts[p.tp]; ok && ref.x == x {
+			delete(r.parts, p.tp)
+		}
+	}
+}
+
 func (r *restorer) unassign(x *restoration) {
 	var tps []kafka.TopicPartition
 	for _, p := range x.parts {
-		if !p.done {
+		if !p.done && x.assigned {
 			t := p.tp.topic
 			tps = append(tps, kafka.TopicPartition{Topic: &t, Partition: p.tp.partition})
 		}
@@ -270,76 +357,6 @@ func (r *restorer) unassign(x *restoration) {
 			r.metrics.restoreSuspended(x.id, p.store, p.tp)
 		}
 	}
-}
-
-func (r *restorer) find(topic string, partition int32) (*restoration, *restorePart) {
-	for _, x := range r.active {
-		for _, p := range x.parts {
-			if p.tp.topic == topic && p.tp.partition == partition {
-				return x, p
-			}
-		}
-	}
-	return nil, nil
-}
-
-func (r *restorer) poll() {
-	for i := 0; i < 10_000; i++ {
-		ev := r.cons.Poll(func() int {
-			if i == 0 {
-				return 50
-			}
-			return 0
-		}())
-		if ev == nil {
-			break
-		}
-		switch e := ev.(type) {
-		case *kafka.Message:
-			x, p := r.find(*e.TopicPartition.Topic, e.TopicPartition.Partition)
-			if p == nil || p.done {
-				continue
-			}
-			if e.TopicPartition.Error != nil {
-				// A partition-level error (the changelog is gone, an offset
-				// out of range): restoration cannot finish.
-				r.fail(x, fmt.Errorf("streams: task %s: restore store %q from %s-%d: %w", x.id, p.store,
-					p.tp.topic, p.tp.partition, e.TopicPartition.Error))
-				return
-			}
-			if p.source {
-				if int64(e.TopicPartition.Offset) >= p.end {
-					continue // processed again from the committed offset on
-				}
-				k, v, ok := r.convert(x, p, e)
-				if !ok {
-					if _, alive := r.active[x.id]; !alive {
-						return // Convert failed the restoration
-					}
-					continue
-				}
-				p.batch = append(p.batch, store.Entry{Key: k, Value: v})
-			} else {
-				p.batch = append(p.batch, store.Entry{Key: e.Key, Value: e.Value})
-			}
-			p.last = int64(e.TopicPartition.Offset)
-			p.count++
-			if len(p.batch) >= restoreBatch {
-				if err := r.flush(x, p); err != nil {
-					r.fail(x, err)
-					return
-				}
-			}
-		case kafka.Error:
-			if e.IsFatal() {
-				r.fatal = true
-				r.failAll(fmt.Errorf("streams: restore consumer: fatal: %w", e))
-				return
-			}
-			r.logger.Warn("restore consumer", zap.Error(e))
-		}
-	}
-	r.checkDone()
 }
 
 // failAll ends every restoration with err.
@@ -366,55 +383,15 @@ func (r *restorer) flush(x *restoration, p *restorePart) error {
 		return fmt.Errorf("streams: task %s: restore store %q: %w", x.id, p.store, err)
 	}
 	r.metrics.restoreBatch(x.id, p.store, p.tp, p.last, len(p.batch))
+	clear(p.batch) // let go of the records (and the read batches holding them)
 	p.batch = p.batch[:0]
 	faultpoint.Hit(faultpoint.RestoreBatch)
 	return nil
 }
 
-// convert turns a source-topic record into a store entry; ok is false for
-// a record skipped (logged and counted by reason). A Convert that fails
-// without a reason fails the restoration; one that panics skips the record
-// as undeserializable, as a global store's deserializer does.
-func (r *restorer) convert(x *restoration, p *restorePart, e *kafka.Message) (key, value []byte, ok bool) {
-	raw := record.ConsumerRecord{Topic: p.tp.topic, Partition: p.tp.partition, Offset: int64(e.TopicPartition.Offset),
-		Timestamp: e.Timestamp.UnixMilli(), Key: e.Key, Value: e.Value}
-	if e.Timestamp.IsZero() {
-		raw.Timestamp = -1
-	}
-	for _, h := range e.Headers {
-		raw.Headers = append(raw.Headers, record.Header{Key: h.Key, Value: h.Value})
-	}
-	skip, err := "", error(nil)
-	func() {
-		defer func() {
-			if pv := recover(); pv != nil {
-				skip, err = "deserialization-error", fmt.Errorf("Convert panicked: %v", pv)
-			}
-		}()
-		key, value, skip, err = p.convert(&raw)
-	}()
-	if skip == "" && err != nil {
-		r.fail(x, fmt.Errorf("streams: task %s: restore store %q from source topic %s-%d at offset %d: %w",
-			x.id, p.store, p.tp.topic, p.tp.partition, raw.Offset, err))
-		return nil, nil, false
-	}
-	if skip == "" && key == nil {
-		skip = "null-key"
-	}
-	if skip != "" {
-		p.skipped++
-		r.metrics.restoreSkippedRecord(p.store, skip)
-		r.logger.Warn("skipping a source-topic record while restoring a table's store", zap.Stringer("task", x.id),
-			zap.String("store", p.store), zap.String("topic", p.tp.topic), zap.Int32("partition", p.tp.partition),
-			zap.Int64("offset", raw.Offset), zap.String("reason", skip), zap.Error(err))
-		return nil, nil, false
-	}
-	return key, value, true
-}
-
 func (r *restorer) fail(x *restoration, err error) {
 	r.unassign(x)
-	delete(r.active, x.id)
+	r.forget(x)
 	r.deliver(restoreResult{id: x.id, err: err})
 }
 
@@ -422,6 +399,9 @@ func (r *restorer) fail(x *restoration, err error) {
 // and tasks whose partitions all did.
 func (r *restorer) checkDone() {
 	for id, x := range r.active {
+		if !x.assigned {
+			continue // its assignment failed, or comes before the next read
+		}
 		var tps []kafka.TopicPartition
 		for _, p := range x.parts {
 			if !p.done {
@@ -436,8 +416,9 @@ func (r *restorer) checkDone() {
 		}
 		remaining := int64(0)
 		for _, tp := range pos {
-			_, p := r.find(*tp.Topic, tp.Partition)
-			if p == nil || p.done {
+			ref, ok := r.parts[topicPartition{*tp.Topic, tp.Partition}]
+			p := ref.p
+			if !ok || ref.x != x || p.done {
 				continue
 			}
 			if int64(tp.Offset) >= p.end {
@@ -470,7 +451,7 @@ func (r *restorer) checkDone() {
 			el := time.Since(x.started)
 			r.logger.Info("task state restored", zap.Stringer("task", id), zap.Int64("records", n),
 				zap.Duration("took", el), zap.Float64("records_per_sec", float64(n)/max(el.Seconds(), 1e-9)))
-			delete(r.active, id)
+			r.forget(x)
 			r.deliver(restoreResult{id: id, restoredTo: endsOf(x)})
 			continue
 		}
