@@ -96,6 +96,21 @@ type Config struct {
 	// it already fetched for a paused partition and fetches it again, so
 	// pausing often costs throughput; measured, 10,000 removes the stalls.)
 	BufferedRecordsPerPartition int
+	// InputBufferMaxBytes bounds the bytes (keys, values and headers) of
+	// the input records the instance holds fetched and not yet processed,
+	// over all its input partitions together: Kafka Streams'
+	// input.buffer.max.bytes (KIP-770), which bounds memory whatever the
+	// records' size or the partitions' count, where
+	// BufferedRecordsPerPartition bounds neither. Past it, every partition
+	// with records buffered is paused at the consumer (an empty one is not,
+	// so a task waiting for that input is never held by the bound), and
+	// each is resumed once the total drained to half the bound, or its own
+	// records are all processed. Both bounds apply: whichever pauses first.
+	// The bound may be passed by what one pass of the poll loop reads
+	// (at most librdkafka's fetch queue, queued.max.messages.kbytes).
+	// Default DefaultInputBufferMaxBytes (512 MiB, KIP-770's figure);
+	// negative is an error.
+	InputBufferMaxBytes int64
 	// CacheMaxBytes is the instance's record-cache budget; default 10 MiB.
 	CacheMaxBytes int64
 	// StoreMemoryBytes is the instance's RocksDB memory budget: one block
@@ -212,6 +227,10 @@ type ProductionHandler = handler.ProductionHandler
 // ErrConfig is wrapped by New's error for an invalid Config.
 var ErrConfig = errors.New("streams: invalid config")
 
+// DefaultInputBufferMaxBytes is InputBufferMaxBytes's default: Kafka
+// Streams' input.buffer.max.bytes default (KIP-770).
+const DefaultInputBufferMaxBytes = 512 << 20
+
 // DefaultMaxTaskIdle bounds the wait for an input whose records are on
 // the broker but not yet fetched: long enough for librdkafka's fetch cycle
 // (fetch.wait.max.ms 500 ms, plus the fetch queue's back-off), short
@@ -234,6 +253,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.BufferedRecordsPerPartition == 0 {
 		c.BufferedRecordsPerPartition = 10_000
+	}
+	if c.InputBufferMaxBytes == 0 {
+		c.InputBufferMaxBytes = DefaultInputBufferMaxBytes
 	}
 	if c.CacheMaxBytes == 0 {
 		c.CacheMaxBytes = 10 << 20
@@ -307,6 +329,9 @@ func (c *Config) validate() error {
 	}
 	if c.BufferedRecordsPerPartition < 0 {
 		bad("BufferedRecordsPerPartition %d is negative", c.BufferedRecordsPerPartition)
+	}
+	if c.InputBufferMaxBytes < 0 {
+		bad("InputBufferMaxBytes %d is negative", c.InputBufferMaxBytes)
 	}
 	if c.CacheMaxBytes < 0 {
 		bad("CacheMaxBytes %d is negative", c.CacheMaxBytes)
