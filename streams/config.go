@@ -91,25 +91,32 @@ type Config struct {
 	// Streams waits for such fetches too: KIP-695).
 	MaxTaskIdle time.Duration
 	// BufferedRecordsPerPartition is the bound above which a partition is
-	// paused at the consumer until its task drains it to half; default
-	// 10,000. (Kafka Streams defaults to 1,000, but librdkafka drops what
-	// it already fetched for a paused partition and fetches it again, so
-	// pausing often costs throughput; measured, 10,000 removes the stalls.)
+	// paused at the consumer until its task drains it to half; 0 means the
+	// default, DefaultBufferedRecordsPerPartition (100,000). Kafka Streams
+	// defaults to 1,000, but librdkafka drops what it already fetched for
+	// a paused partition and fetches it again on resume, and a task with
+	// one busy input stalls for that refetch unless half the bound covers
+	// it: measured (bench/README.md, "Defaults"), a one-partition count ran
+	// at 0.10-0.13x the raw baseline with 10,000, 0.45-0.83x with 50,000
+	// and 0.80-1.01x with 100,000; 200,000 was no faster and took 50 MiB
+	// more. Memory is bounded by InputBufferMaxBytes, not by this bound.
 	BufferedRecordsPerPartition int
-	// InputBufferMaxBytes bounds the bytes (keys, values and headers) of
-	// the input records the instance holds fetched and not yet processed,
-	// over all its input partitions together: Kafka Streams'
-	// input.buffer.max.bytes (KIP-770), which bounds memory whatever the
-	// records' size or the partitions' count, where
-	// BufferedRecordsPerPartition bounds neither. Past it, every partition
-	// with records buffered is paused at the consumer (an empty one is not,
-	// so a task waiting for that input is never held by the bound), and
-	// each is resumed once the total drained to half the bound, or its own
-	// records are all processed. Both bounds apply: whichever pauses first.
-	// The bound may be passed by what one pass of the poll loop reads
-	// (at most librdkafka's fetch queue, queued.max.messages.kbytes).
-	// Default DefaultInputBufferMaxBytes (512 MiB, KIP-770's figure);
-	// negative is an error.
+	// InputBufferMaxBytes bounds the bytes of the input records the
+	// instance holds fetched and not yet processed, over all its input
+	// partitions together: input.buffer.max.bytes as KIP-770 specifies it
+	// for Kafka Streams (one instance here is one stream thread there).
+	// It bounds memory whatever the records' size or the partitions'
+	// count, which BufferedRecordsPerPartition does not. Past it, every
+	// partition with records buffered is paused at the consumer (an empty
+	// one is not, so a task waiting for that input is never held by the
+	// bound), and each is resumed once the total drained to half the
+	// bound, or its own records are all processed. Both bounds apply:
+	// whichever pauses first. The bound may be passed by what one pass of
+	// the poll loop reads (1,024 records at most, and no more than
+	// librdkafka's fetch queue holds). Sizes are
+	// record.ConsumerRecord.SizeInBytes: key, value, headers and a fixed
+	// per-record overhead. 0 means the default, DefaultInputBufferMaxBytes
+	// (512 MiB, KIP-770's figure); negative is an error.
 	InputBufferMaxBytes int64
 	// CacheMaxBytes is the instance's record-cache budget; default 10 MiB.
 	CacheMaxBytes int64
@@ -227,6 +234,10 @@ type ProductionHandler = handler.ProductionHandler
 // ErrConfig is wrapped by New's error for an invalid Config.
 var ErrConfig = errors.New("streams: invalid config")
 
+// DefaultBufferedRecordsPerPartition is BufferedRecordsPerPartition's
+// default (see there for the measurements behind it).
+const DefaultBufferedRecordsPerPartition = 100_000
+
 // DefaultInputBufferMaxBytes is InputBufferMaxBytes's default: Kafka
 // Streams' input.buffer.max.bytes default (KIP-770).
 const DefaultInputBufferMaxBytes = 512 << 20
@@ -252,7 +263,7 @@ func (c *Config) withDefaults() {
 		c.MaxTaskIdle = DefaultMaxTaskIdle
 	}
 	if c.BufferedRecordsPerPartition == 0 {
-		c.BufferedRecordsPerPartition = 10_000
+		c.BufferedRecordsPerPartition = DefaultBufferedRecordsPerPartition
 	}
 	if c.InputBufferMaxBytes == 0 {
 		c.InputBufferMaxBytes = DefaultInputBufferMaxBytes

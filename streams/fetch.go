@@ -222,7 +222,7 @@ func (in *input) release(processed int64) {
 // its own pause), and each is resumed once the total drained to half the
 // bound or its own buffer is empty. What a partition fetched before its
 // pause is still handed over, so the bound is passed by at most what one
-// pass of the poll loop reads.
+// pass of the poll loop reads (readBatch records).
 func (f *fetcher) pauseResume() {
 	var pause, resume []kafka.TopicPartition
 	byBytes := 0 // partitions the byte bound pauses now
