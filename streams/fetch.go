@@ -22,11 +22,11 @@ import (
 // Bytes are counted without touching the per-record path of the tasks: the
 // fetcher adds each record's size (record.ConsumerRecord.SizeInBytes: key,
 // value, headers and a fixed overhead, what the tasks' partition groups
-// count too) to a plain field of its own as it buffers it, and notes one mark per batch handed over
-// (its offsets and bytes). A task publishes only the next offset it will
-// process; the marks turn that back into bytes, on the fetcher's goroutine,
-// once per pass of the poll loop (a batch partly processed counts in
-// proportion to its offsets left).
+// count too) to a plain field of its own as it buffers it, and notes one
+// mark per batch handed over (its offsets and bytes). A task publishes
+// only the next offset it will process; the marks turn that back into
+// bytes, on the fetcher's goroutine, once per pass of the poll loop (a
+// batch partly processed counts in proportion to its offsets left).
 type fetcher struct {
 	cons    *kafka.Consumer
 	logger  *zap.Logger
