@@ -96,10 +96,11 @@ type Config struct {
 	// defaults to 1,000, but librdkafka drops what it already fetched for
 	// a paused partition and fetches it again on resume, and a task with
 	// one busy input stalls for that refetch unless half the bound covers
-	// it: measured (bench/README.md, "Defaults"), a one-partition count ran
-	// at 0.10-0.13x the raw baseline with 10,000, 0.45-0.83x with 50,000
-	// and 0.80-1.01x with 100,000; 200,000 was no faster and took 50 MiB
-	// more. Memory is bounded by InputBufferMaxBytes, not by this bound.
+	// it: measured (bench/README.md, "Defaults"; 1 M records on one
+	// partition), count ran at 0.08-0.10x the raw baseline with 10,000,
+	// 0.45-0.83x with 50,000, 0.64-1.01x with 100,000 and 0.72-1.10x with
+	// 200,000, which also took 30-50 MiB more than 100,000. Memory is
+	// bounded by InputBufferMaxBytes, not by this bound.
 	BufferedRecordsPerPartition int
 	// InputBufferMaxBytes bounds the bytes of the input records the
 	// instance holds fetched and not yet processed, over all its input
