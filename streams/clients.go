@@ -231,7 +231,7 @@ func configMap(cfg *Config, kind clientKind, logs chan kafka.LogEvent) kafka.Con
 		// and no value stood out of that. Latency did: p50 at 20 k rec/s
 		// was 0.7-1.1x raw's at 5 ms, 2.6-2.8x at 20, 4-5x at 50, 7-10x at
 		// 100 (Kafka Streams' own default). 1 ms cut the p50 to 0.5-0.8x
-		// raw's (4.3-6.4 ms against 6.3-10.2 ms; one row of 14 out of
+		// raw's (4.3-6.4 ms against 6.3-10.2 ms; one row of 12 out of
 		// line) but cost passthrough 16% more CPU per record (median of 7
 		// back-to-back pairs, 6 of them higher): smaller batches, more
 		// requests. Set linger.ms 1 in ProducerConfig where a few
