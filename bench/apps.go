@@ -32,6 +32,12 @@ func startChildProcessor(spec childSpec) (childHandle, error) {
 			cfg.ConsumerConfig[k] = v
 		}
 	}
+	if len(spec.AppProducerConfig) > 0 {
+		cfg.ProducerConfig = map[string]any{}
+		for k, v := range spec.AppProducerConfig {
+			cfg.ProducerConfig[k] = v
+		}
+	}
 	if spec.EOS {
 		cfg.ProcessingGuarantee = streams.ExactlyOnceV2
 	}

@@ -54,6 +54,7 @@ type childSpec struct {
 	Records           int
 	Buffered          int
 	AppConsumerConfig map[string]string
+	AppProducerConfig map[string]string
 	RawConfig         map[string]string
 	CPUProfile        string
 }

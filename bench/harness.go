@@ -44,6 +44,9 @@ type Options struct {
 	// AppConsumerConfig is added to the Apps' Config.ConsumerConfig (nil:
 	// none), for diagnosis.
 	AppConsumerConfig map[string]string
+	// AppProducerConfig is added to the Apps' Config.ProducerConfig (nil:
+	// none), for measuring the App's producer properties.
+	AppProducerConfig map[string]string
 	// RawConfig overrides the raw baselines' tuned properties
 	// ("consumer.<property>" or "producer.<property>"), for diagnosis.
 	RawConfig map[string]string
@@ -315,7 +318,7 @@ func clockOf(k kind) string {
 func (h *harness) spec(r row, appID, in, in2, out, stateDir string) childSpec {
 	s := childSpec{Row: r.name, Kind: r.kind, EOS: r.eos, Bootstrap: h.bootstrap, AppID: appID, In: in, In2: in2, Out: out,
 		StateDir: stateDir, Partitions: r.partitions, Records: r.records, Buffered: h.opts.Buffered,
-		AppConsumerConfig: h.opts.AppConsumerConfig, RawConfig: h.opts.RawConfig}
+		AppConsumerConfig: h.opts.AppConsumerConfig, AppProducerConfig: h.opts.AppProducerConfig, RawConfig: h.opts.RawConfig}
 	if p := h.opts.CPUProfile; p != "" {
 		if len(h.opts.rows) > 1 || h.opts.Runs > 1 {
 			ext := filepath.Ext(p)

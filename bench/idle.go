@@ -139,7 +139,7 @@ func (h *harness) idleRow(ctx context.Context, counts *requestCounter, r row, d 
 	}
 	defer os.RemoveAll(stateDir)
 	spec := h.spec(r, base, in, in2, out, stateDir)
-	spec.Buffered, spec.AppConsumerConfig, spec.RawConfig, spec.CPUProfile = 0, nil, nil, "" // the defaults
+	spec.Buffered, spec.AppConsumerConfig, spec.AppProducerConfig, spec.RawConfig, spec.CPUProfile = 0, nil, nil, nil, "" // the defaults
 	p, err := startChild(spec, clockOf(r.kind))
 	if err != nil {
 		res.Err = err

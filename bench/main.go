@@ -61,7 +61,8 @@
 // child's throughput phase (Go code only; librdkafka's C threads are
 // invisible to pprof), -v shows per-partition progress, -buffered and
 // -app-consumer-config change the Apps' BufferedRecordsPerPartition and
-// consumer properties, -raw-config the raw baselines' properties (the
+// consumer properties, -app-producer-config their producer's properties,
+// -raw-config the raw baselines' properties (the
 // report then says it is not the defaults).
 package main
 
@@ -103,6 +104,7 @@ func main() {
 		"(with several rows, the row's name is inserted before the extension)")
 	flag.IntVar(&o.Buffered, "buffered", 0, "BufferedRecordsPerPartition of the Apps (0: Millrace's default), for diagnosis")
 	appConsumer := flag.String("app-consumer-config", "", "extra librdkafka properties for the Apps' consumers, k=v,k=v (Config.ConsumerConfig), for diagnosis")
+	appProducer := flag.String("app-producer-config", "", "extra librdkafka properties for the Apps' producer, k=v,k=v (Config.ProducerConfig), for measuring its defaults")
 	rawConfig := flag.String("raw-config", "", "override the raw baselines' properties, consumer.k=v,producer.k=v, for diagnosis")
 	flag.BoolVar(&o.ConsumerCount, "consumer-count", true, "count outputs with a consumer in every row (exactly-once rows always are); false counts at-least-once outputs by high watermarks")
 	flag.BoolVar(&o.Verbose, "v", false, "progress lines show per-partition output counts")
@@ -123,6 +125,10 @@ func main() {
 	}
 	var err error
 	if o.AppConsumerConfig, err = parseKVs("-app-consumer-config", *appConsumer); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	if o.AppProducerConfig, err = parseKVs("-app-producer-config", *appProducer); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}

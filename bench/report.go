@@ -196,9 +196,9 @@ func (r *Report) Print(w io.Writer, args []string) {
 	fmt.Fprintf(w, "\ncommand: %s\n", strings.Join(quoteArgs(cmd), " "))
 	fmt.Fprintf(w, "options: -records %d -big-records %d -value-bytes %d -partitions %d -runs %d -latency-rate %d -latency-duration %v\n",
 		o.Records, o.BigRecords, o.ValueBytes, o.Partitions, o.Runs, max(o.LatencyRate, 0), o.LatencyFor)
-	if o.Buffered != 0 || len(o.AppConsumerConfig) > 0 {
-		fmt.Fprintf(w, "NOT THE DEFAULTS: Apps run with BufferedRecordsPerPartition=%d (0 = default) and ConsumerConfig=%v\n",
-			o.Buffered, o.AppConsumerConfig)
+	if o.Buffered != 0 || len(o.AppConsumerConfig) > 0 || len(o.AppProducerConfig) > 0 {
+		fmt.Fprintf(w, "NOT THE DEFAULTS: Apps run with BufferedRecordsPerPartition=%d (0 = default), ConsumerConfig=%v and ProducerConfig=%v\n",
+			o.Buffered, o.AppConsumerConfig, o.AppProducerConfig)
 	}
 	if len(o.RawConfig) > 0 {
 		fmt.Fprintf(w, "NOT THE TUNING BELOW: the raw baselines run with -raw-config %v\n", o.RawConfig)

@@ -261,9 +261,29 @@ func configMap(cfg *Config, kind clientKind, logs chan kafka.LogEvent) kafka.Con
 	case appProducer:
 		cm["partitioner"] = "murmur2_random" // where Java clients put keys
 		cm["go.delivery.report.fields"] = deliveryReportFields(cfg)
-		// 5 ms lets a task's records to a partition share a batch
-		// without adding much to latency; not re-measured here (the
-		// bench has no knob for the Apps' producer yet).
+		// linger.ms 5 (librdkafka's default, and the raw baseline's) lets
+		// a task's records to a partition share a batch. Measured with
+		// go run ./bench -scenarios raw,passthrough,count -records 500000
+		// -latency-duration 3s -app-producer-config linger.ms=N (embedded
+		// broker, 2 cores at load 4-13; bench/README.md, "Defaults"):
+		// throughput swung 0.4-1.5x raw from run to run at every value,
+		// and no value stood out of that. Latency did: p50 at 20 k rec/s
+		// was 0.7-1.1x raw's at 5 ms, 2.6-2.8x at 20, 4-5x at 50, 7-10x at
+		// 100 (Kafka Streams' own default). 1 ms cut the p50 to 0.5-0.8x
+		// raw's (4.3-6.4 ms against 6.3-10.2 ms; one row of 12 out of
+		// line) but cost passthrough 16% more CPU per record (median of 7
+		// back-to-back pairs, 6 of them higher): smaller batches, more
+		// requests. Set linger.ms 1 in ProducerConfig where a few
+		// milliseconds matter more than CPU.
+		//
+		// batch.size, batch.num.messages and queue.buffering.max.messages
+		// / .kbytes stay librdkafka's (1,000,000 bytes, 10,000, 100,000,
+		// 1 GiB): 8 MB batches of 100,000 records measured passthrough
+		// 0.66-1.31x raw and count 0.43-1.45x over four runs (two with
+		// linger.ms 20), a queue of 1,000,000 messages 0.69-0.85x and
+		// 0.47-1.05x, against the defaults' 0.59-1.13x and 0.79-0.97x in
+		// the same sweeps: no gain beyond the noise, and larger queues
+		// hold more memory.
 		cm["linger.ms"] = 5
 		cm["enable.idempotence"] = true
 		if eos {

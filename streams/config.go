@@ -91,11 +91,34 @@ type Config struct {
 	// Streams waits for such fetches too: KIP-695).
 	MaxTaskIdle time.Duration
 	// BufferedRecordsPerPartition is the bound above which a partition is
-	// paused at the consumer until its task drains it to half; default
-	// 10,000. (Kafka Streams defaults to 1,000, but librdkafka drops what
-	// it already fetched for a paused partition and fetches it again, so
-	// pausing often costs throughput; measured, 10,000 removes the stalls.)
+	// paused at the consumer until its task drains it to half; 0 means the
+	// default, DefaultBufferedRecordsPerPartition (100,000). Kafka Streams
+	// defaults to 1,000, but librdkafka drops what it already fetched for
+	// a paused partition and fetches it again on resume, and a task with
+	// one busy input stalls for that refetch unless half the bound covers
+	// it: measured (bench/README.md, "Defaults"; 1 M records on one
+	// partition), count ran at 0.08-0.10x the raw baseline with 10,000,
+	// 0.45-0.83x with 50,000, 0.64-1.01x with 100,000 and 0.72-1.10x with
+	// 200,000, which also took 30-50 MiB more than 100,000. Memory is
+	// bounded by InputBufferMaxBytes, not by this bound.
 	BufferedRecordsPerPartition int
+	// InputBufferMaxBytes bounds the bytes of the input records the
+	// instance holds fetched and not yet processed, over all its input
+	// partitions together: input.buffer.max.bytes as KIP-770 specifies it
+	// for Kafka Streams (one instance here is one stream thread there).
+	// It bounds memory whatever the records' size or the partitions'
+	// count, which BufferedRecordsPerPartition does not. Past it, every
+	// partition with records buffered is paused at the consumer (an empty
+	// one is not, so a task waiting for that input is never held by the
+	// bound), and each is resumed once the total drained to half the
+	// bound, or its own records are all processed. Both bounds apply:
+	// whichever pauses first. The bound may be passed by what one pass of
+	// the poll loop reads (1,024 records at most, and no more than
+	// librdkafka's fetch queue holds). Sizes are
+	// record.ConsumerRecord.SizeInBytes: key, value, headers and a fixed
+	// per-record overhead. 0 means the default, DefaultInputBufferMaxBytes
+	// (512 MiB, KIP-770's figure); negative is an error.
+	InputBufferMaxBytes int64
 	// CacheMaxBytes is the instance's record-cache budget; default 10 MiB.
 	CacheMaxBytes int64
 	// StoreMemoryBytes is the instance's RocksDB memory budget: one block
@@ -216,6 +239,14 @@ type ProductionHandler = handler.ProductionHandler
 // ErrConfig is wrapped by New's error for an invalid Config.
 var ErrConfig = errors.New("streams: invalid config")
 
+// DefaultBufferedRecordsPerPartition is BufferedRecordsPerPartition's
+// default (see there for the measurements behind it).
+const DefaultBufferedRecordsPerPartition = 100_000
+
+// DefaultInputBufferMaxBytes is InputBufferMaxBytes's default: Kafka
+// Streams' input.buffer.max.bytes default (KIP-770).
+const DefaultInputBufferMaxBytes = 512 << 20
+
 // DefaultMaxTaskIdle bounds the wait for an input whose records are on
 // the broker but not yet fetched: long enough for librdkafka's fetch cycle
 // (fetch.wait.max.ms 500 ms, plus the fetch queue's back-off), short
@@ -237,7 +268,10 @@ func (c *Config) withDefaults() {
 		c.MaxTaskIdle = DefaultMaxTaskIdle
 	}
 	if c.BufferedRecordsPerPartition == 0 {
-		c.BufferedRecordsPerPartition = 10_000
+		c.BufferedRecordsPerPartition = DefaultBufferedRecordsPerPartition
+	}
+	if c.InputBufferMaxBytes == 0 {
+		c.InputBufferMaxBytes = DefaultInputBufferMaxBytes
 	}
 	if c.CacheMaxBytes == 0 {
 		c.CacheMaxBytes = 10 << 20
@@ -311,6 +345,9 @@ func (c *Config) validate() error {
 	}
 	if c.BufferedRecordsPerPartition < 0 {
 		bad("BufferedRecordsPerPartition %d is negative", c.BufferedRecordsPerPartition)
+	}
+	if c.InputBufferMaxBytes < 0 {
+		bad("InputBufferMaxBytes %d is negative", c.InputBufferMaxBytes)
 	}
 	if c.CacheMaxBytes < 0 {
 		bad("CacheMaxBytes %d is negative", c.CacheMaxBytes)

@@ -12,7 +12,9 @@
 //   - One poller goroutine owns the consumer. It hands batches of records to
 //     the tasks' input queues without ever blocking on a task, and pauses a
 //     partition whose task holds more than Config.BufferedRecordsPerPartition
-//     of its records until the task drained half of them.
+//     of its records until the task drained half of them, and every
+//     partition holding records while all of them hold more than
+//     Config.InputBufferMaxBytes until they drained to half of it.
 //   - Commits are a barrier: every task stops between two records, flushes
 //     its caches and stores (writing their changelogs) and reports its
 //     offsets; then the producer's outputs are acknowledged and the offsets

@@ -14,15 +14,30 @@ import (
 // blocking on one: it batches each partition's records into its task's
 // input queue, pauses a partition whose task holds more than
 // BufferedRecordsPerPartition of its records until the task drained half of
-// them (and while the task restores), and tells tasks how far each input is
+// them (and while the task restores), pauses every partition with records
+// buffered while all of them together hold more than InputBufferMaxBytes
+// until they drained to half of it, and tells tasks how far each input is
 // behind its end, so a caught-up partition does not hold processing back.
+//
+// Bytes are counted without touching the per-record path of the tasks: the
+// fetcher adds each record's size (record.ConsumerRecord.SizeInBytes: key,
+// value, headers and a fixed overhead, what the tasks' partition groups
+// count too) to a plain field of its own as it buffers it, and notes one
+// mark per batch handed over (its offsets and bytes). A task publishes
+// only the next offset it will process; the marks turn that back into
+// bytes, on the fetcher's goroutine, once per pass of the poll loop (a
+// batch partly processed counts in proportion to its offsets left).
 type fetcher struct {
 	cons    *kafka.Consumer
 	logger  *zap.Logger
 	metrics *metrics
-	bound   int64
-	inputs  map[topicPartition]*input
-	lastLag time.Time
+	bound   int64 // BufferedRecordsPerPartition
+	// maxBytes is InputBufferMaxBytes; total what the inputs hold, as of
+	// the last pauseResume.
+	maxBytes int64
+	total    int64
+	inputs   map[topicPartition]*input
+	lastLag  time.Time
 }
 
 // input is one assigned source partition.
@@ -34,7 +49,28 @@ type input struct {
 	paused  bool
 	pending []record.ConsumerRecord
 	lag     int64
+	// pendingBytes are the bytes of pending; marks[head:] the batches
+	// handed to the task and not known to be processed, holding
+	// markedBytes together; bytes is what the task holds (markedBytes
+	// less the processed share of the oldest batch).
+	pendingBytes int64
+	marks        []batchMark
+	head         int
+	markedBytes  int64
+	bytes        int64
+	// byRecords, byBytes: which bound holds the partition paused.
+	byRecords, byBytes bool
 }
+
+// batchMark is one batch handed to a task: its records' offsets from first
+// to end (the offset after the last) and their bytes.
+type batchMark struct {
+	first, end int64
+	bytes      int64
+}
+
+// bytePauseMessage is logged (debug) when the byte bound pauses partitions.
+const bytePauseMessage = "input buffer above InputBufferMaxBytes: pausing the partitions that hold records"
 
 // lagUnset marks a lag never sent to the task.
 const lagUnset = -2
@@ -97,6 +133,7 @@ func (f *fetcher) message(e *kafka.Message) {
 		}
 	}
 	in.pending = append(in.pending, r)
+	in.pendingBytes += r.SizeInBytes()
 }
 
 // batched buffers one record of a batch read for its task: message's job
@@ -124,6 +161,7 @@ func (f *fetcher) batched(m *rdkbatch.Message) {
 		}
 	}
 	in.pending = append(in.pending, r)
+	in.pendingBytes += r.SizeInBytes()
 }
 
 // dispatch hands pending batches to their tasks.
@@ -133,21 +171,80 @@ func (f *fetcher) dispatch() {
 			continue
 		}
 		last := in.pending[len(in.pending)-1].Offset
+		in.mark(batchMark{first: in.pending[0].Offset, end: last + 1, bytes: in.pendingBytes})
 		in.r.in.push(inputItem{topic: in.tp.topic, partition: in.tp.partition, records: in.pending})
 		in.handed = last + 1
-		in.pending = nil
+		in.pending, in.pendingBytes = nil, 0
+	}
+}
+
+// mark notes a batch handed to the task. The marks' array is reused: what
+// was released is moved out once it is half of it, so a task that never
+// catches up does not grow it without end.
+func (in *input) mark(m batchMark) {
+	if in.head > 0 && in.head*2 >= len(in.marks) {
+		n := copy(in.marks, in.marks[in.head:])
+		in.marks, in.head = in.marks[:n], 0
+	}
+	in.marks = append(in.marks, m)
+	in.markedBytes += m.bytes
+	in.bytes += m.bytes
+}
+
+// release forgets the batches the task processed (processed is the next
+// offset it will process, -1 unknown) and updates in.bytes.
+func (in *input) release(processed int64) {
+	if processed < 0 {
+		return
+	}
+	for in.head < len(in.marks) && in.marks[in.head].end <= processed {
+		in.markedBytes -= in.marks[in.head].bytes
+		in.marks[in.head] = batchMark{}
+		in.head++
+	}
+	if in.head == len(in.marks) {
+		in.marks, in.head = in.marks[:0], 0
+	}
+	in.bytes = in.markedBytes
+	if in.head < len(in.marks) {
+		if m := in.marks[in.head]; processed > m.first && m.end > m.first {
+			in.bytes -= m.bytes * (processed - m.first) / (m.end - m.first)
+		}
 	}
 }
 
 // pauseResume pauses partitions whose tasks hold more than the bound, or
 // are still restoring, and resumes them once drained.
+//
+// The byte bound is the instance's (Kafka Streams' input.buffer.max.bytes,
+// KIP-770): past it, every partition with records buffered is paused, an
+// empty one is not (a task waiting for an input would otherwise wait for
+// its own pause), and each is resumed once the total drained to half the
+// bound or its own buffer is empty. What a partition fetched before its
+// pause is still handed over, so the bound is passed by at most what one
+// pass of the poll loop reads (readBatch records).
 func (f *fetcher) pauseResume() {
 	var pause, resume []kafka.TopicPartition
+	byBytes := 0 // partitions the byte bound pauses now
+	f.total = 0
+	for _, in := range f.inputs {
+		in.release(in.r.processed[in.idx].Load())
+		f.total += in.bytes
+	}
 	for _, in := range f.inputs {
 		want := !in.r.started
-		if !want && in.handed >= 0 {
-			buffered := in.handed - in.r.processed[in.idx].Load()
-			want = buffered > f.bound || (in.paused && buffered > f.bound/2)
+		if !want {
+			if in.handed >= 0 {
+				buffered := in.handed - in.r.processed[in.idx].Load()
+				in.byRecords = buffered > f.bound || (in.byRecords && buffered > f.bound/2)
+			}
+			empty := in.head == len(in.marks)
+			was := in.byBytes
+			in.byBytes = !empty && (f.total > f.maxBytes || (in.byBytes && f.total > f.maxBytes/2))
+			if in.byBytes && !was && !in.paused {
+				byBytes++
+			}
+			want = in.byRecords || in.byBytes
 		}
 		if want == in.paused {
 			continue
@@ -160,6 +257,10 @@ func (f *fetcher) pauseResume() {
 			resume = append(resume, tp)
 		}
 		in.paused = want
+	}
+	if byBytes > 0 {
+		f.logger.Debug(bytePauseMessage, zap.Int("partitions", byBytes), zap.Int64("bufferedBytes", f.total),
+			zap.Int64("InputBufferMaxBytes", f.maxBytes))
 	}
 	if len(pause) > 0 {
 		if err := f.cons.Pause(pause); err != nil {

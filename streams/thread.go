@@ -134,7 +134,7 @@ func (th *thread) start() error {
 	}
 	th.startReader()
 	th.fetch = &fetcher{cons: th.cons, logger: th.logger, metrics: th.a.m, bound: int64(cfg.BufferedRecordsPerPartition),
-		inputs: map[topicPartition]*input{}}
+		maxBytes: cfg.InputBufferMaxBytes, inputs: map[topicPartition]*input{}}
 	watched := slices.Clone(th.a.topo.SourceTopics())
 	for _, g := range th.a.topo.GlobalStores() {
 		watched = append(watched, g.Topic)
