@@ -150,8 +150,8 @@ type centry struct {
 	// old is what the store holds for the key while the entry is dirty,
 	// when known (oldKnown): flush listeners that want old values then
 	// need no store read.
-	old          []byte
-	oldKnown     bool
+	old      []byte
+	oldKnown bool
 	// owned says value is a buffer set allocated for this entry, which
 	// nothing outside the cache has kept: while the entry is dirty, a
 	// write of a value that fits is copied into it instead of into a new

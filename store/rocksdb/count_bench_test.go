@@ -36,7 +36,7 @@ func (p *countProcessor) Close() error { return nil }
 type discardCollector struct{}
 
 func (discardCollector) Send(string, int32, []byte, []byte, record.Headers, int64) error { return nil }
-func (discardCollector) PartitionCount(string) (int32, error)                           { return 1, nil }
+func (discardCollector) PartitionCount(string) (int32, error)                            { return 1, nil }
 
 // BenchmarkCountThroughTask counts records per key through a real task:
 // source (8-byte string keys "k0001234", 16-byte values) -> a processor
