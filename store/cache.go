@@ -359,9 +359,10 @@ func (c *cachedKV) Get(key []byte) ([]byte, bool, error) {
 	return v, ok, err
 }
 
-// getShared returns the cached slice itself (see sharedReader): put keeps
-// a fresh copy, and what a miss caches is the store's own unchanging slice
-// or a copy nobody else holds.
+// getShared returns the cached slice itself (see sharedReader), valid until
+// the next write: a write to a dirty entry may rewrite its buffer in place
+// (see centry.owned). What a miss caches is the store's own unchanging
+// slice or a copy nobody else holds.
 func (c *cachedKV) getShared(key []byte) ([]byte, bool, bool, error) {
 	if key == nil {
 		return nil, false, false, fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
