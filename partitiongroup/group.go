@@ -375,11 +375,18 @@ func (g *PartitionGroup) Ready(nowMs func() int64) (bool, error) {
 // call into the group, which then decodes the queue's following record.
 // ok is false when nothing is buffered.
 func (g *PartitionGroup) Next() (t Taken, ok bool, err error) {
+	ok, err = g.Take(&t)
+	return t, ok, err
+}
+
+// Take is Next writing the taken record into *dst (only when ok), so the
+// per-record path copies no Taken around. dst must not be nil.
+func (g *PartitionGroup) Take(dst *Taken) (ok bool, err error) {
 	if err := g.settle(); err != nil {
-		return Taken{}, false, err
+		return false, err
 	}
 	if len(g.heap) == 0 {
-		return Taken{}, false, nil
+		return false, nil
 	}
 	q := g.heap[0]
 	ts := q.headTS
@@ -410,7 +417,8 @@ func (g *PartitionGroup) Next() (t Taken, ok bool, err error) {
 		}
 	}
 	g.pending = q
-	return Taken{Queue: q.index, Topic: q.topic, Partition: q.partition, Offset: q.headOff, Timestamp: ts, Raw: q.headRaw}, true, nil
+	*dst = Taken{Queue: q.index, Topic: q.topic, Partition: q.partition, Offset: q.headOff, Timestamp: ts, Raw: q.headRaw}
+	return true, nil
 }
 
 // settle decodes the next head of the queue whose head was taken last and

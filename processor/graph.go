@@ -140,9 +140,12 @@ type runtimeNode interface {
 	close() error
 }
 
-// receiver is a node's typed input.
+// receiver is a node's typed input. It gets a pointer to the forwarding
+// context's copy of the record (see nodeContext.Forward), valid for the
+// call only: a processor node hands its Processor a copy of *r, a sink
+// reads it in place, and neither keeps the pointer.
 type receiver[K, V any] interface {
-	receive(r record.Record[K, V]) error
+	receive(r *record.Record[K, V], ts int64) error
 }
 
 // NewGraph instantiates sub-topology id for one task.
@@ -379,6 +382,42 @@ type nodeContext[K, V any] struct {
 	names    []string
 	stores   map[string]store.StateStore
 	logger   *zap.Logger
+	// free holds the slots Forward copies records into, so children get
+	// a pointer to one copy instead of a copy each (a record is ~90 bytes
+	// and every copy costs). Forward can nest: a cache flush that a child
+	// causes may forward from this very node while its own Forward is on
+	// the stack, so each nesting level takes a slot of its own from this
+	// list and puts it back when done. One slot is allocated per level of
+	// nesting ever reached (one in all, almost always); a panic drops the
+	// slot it held, which the next Forward replaces.
+	free *slot[K, V]
+}
+
+// slot is where nodeContext.Forward keeps the record its children read.
+type slot[K, V any] struct {
+	rec  record.Record[K, V]
+	ts   int64 // rec's timestamp, which receivers get without a copy of rec
+	next *slot[K, V]
+}
+
+// take returns a free slot holding r.
+func (c *nodeContext[K, V]) take(r *record.Record[K, V]) *slot[K, V] {
+	s := c.free
+	if s == nil {
+		s = new(slot[K, V])
+	} else {
+		c.free = s.next
+	}
+	s.rec = *r
+	s.ts = s.rec.Timestamp()
+	return s
+}
+
+// give puts s back on the free list. It keeps the record, as a node's last
+// forwarded record is kept until the next one replaces it.
+func (c *nodeContext[K, V]) give(s *slot[K, V]) {
+	s.next = c.free
+	c.free = s
 }
 
 func (c *nodeContext[K, V]) addChild(child runtimeNode) error {
@@ -395,8 +434,17 @@ func (c *nodeContext[K, V]) Forward(r record.Record[K, V]) error {
 	if c.g.env.closed.Load() {
 		return c.closedErr("forward")
 	}
+	s := c.take(&r)
+	err := c.forward(&s.rec, s.ts)
+	c.give(s)
+	return err
+}
+
+// forward passes *r, which the caller keeps unchanged until it returns,
+// to every child; ts is its timestamp.
+func (c *nodeContext[K, V]) forward(r *record.Record[K, V], ts int64) error {
 	for _, ch := range c.children {
-		if err := ch.receive(r); err != nil {
+		if err := ch.receive(r, ts); err != nil {
 			return err
 		}
 	}
@@ -409,7 +457,10 @@ func (c *nodeContext[K, V]) ForwardTo(child string, r record.Record[K, V]) error
 	}
 	for i, n := range c.names {
 		if n == child {
-			return c.children[i].receive(r)
+			s := c.take(&r)
+			err := c.children[i].receive(&s.rec, s.ts)
+			c.give(s)
+			return err
 		}
 	}
 	return fmt.Errorf("%w: node %q has no child %q (children: %v)", ErrUnknownChild, c.node.name, child, c.names)
@@ -479,11 +530,11 @@ func newProcNode[KIn, VIn, KOut, VOut any](g *Graph, spec *nodeSpec, supplier Su
 	return n, nil
 }
 
-func (n *procNode[KIn, VIn, KOut, VOut]) receive(r record.Record[KIn, VIn]) error {
+func (n *procNode[KIn, VIn, KOut, VOut]) receive(r *record.Record[KIn, VIn], ts int64) error {
 	env := n.env
 	prev, prevTS := env.current, env.ts
-	env.current, env.ts = &n.nodeBase, r.Timestamp()
-	err := n.proc.Process(r)
+	env.current, env.ts = &n.nodeBase, ts
+	err := n.proc.Process(*r)
 	env.current, env.ts = prev, prevTS
 	if err != nil {
 		return atNode(n.name, err)
@@ -522,8 +573,22 @@ func (n *sourceNode[K, V]) newHead() Head                { return &sourceHead[K,
 type sourceHead[K, V any] struct {
 	n    *sourceNode[K, V]
 	rec  record.Record[K, V]
+	ts   int64 // rec's timestamp
 	meta record.Metadata
+	// part is what Decode is doing, for the error a panic becomes.
+	part decodePart
 }
+
+// decodePart is the step of Decode that runs.
+type decodePart int8
+
+const (
+	decodingKey decodePart = iota
+	decodingValue
+	decodingTimestamp
+	// decoded: Decode is past every call that may panic.
+	decoded
+)
 
 func (h *sourceHead[K, V]) Node() string { return h.n.name }
 
@@ -531,17 +596,8 @@ func (h *sourceHead[K, V]) Decode(raw *record.ConsumerRecord, partitionTime int6
 	if raw == nil {
 		return 0, fmt.Errorf("source %q: nil record", h.n.name)
 	}
-	part := "key"
-	defer func() {
-		if p := recover(); p != nil {
-			if part == "timestamp" { // fatal, as an extractor's error is
-				err = fmt.Errorf("source %q: timestamp extractor: %w: %v", h.n.name, handler.ErrPanic, p)
-				return
-			}
-			err = &record.DeserializationError{Metadata: raw.Metadata(), Part: part,
-				Err: fmt.Errorf("%w: %v", handler.ErrPanic, p)}
-		}
-	}()
+	h.part = decodingKey
+	defer h.recoverDecode(raw, &err)
 	spec := h.n.spec
 	var k K
 	var v V
@@ -550,13 +606,13 @@ func (h *sourceHead[K, V]) Decode(raw *record.ConsumerRecord, partitionTime int6
 			return 0, &record.DeserializationError{Metadata: raw.Metadata(), Part: "key", Err: err}
 		}
 	}
-	part = "value"
+	h.part = decodingValue
 	if raw.Value != nil {
 		if v, err = spec.vs.Deserialize(raw.Value); err != nil {
 			return 0, &record.DeserializationError{Metadata: raw.Metadata(), Part: "value", Err: err}
 		}
 	}
-	part = "timestamp"
+	h.part = decodingTimestamp
 	if spec.valueTS != nil {
 		ts, err = spec.valueTS(k, v, raw, partitionTime)
 	} else {
@@ -568,24 +624,53 @@ func (h *sourceHead[K, V]) Decode(raw *record.ConsumerRecord, partitionTime int6
 	if ts < 0 {
 		return ts, nil
 	}
-	r, _ := record.New(k, v, ts)
-	r = r.WithHeaders(raw.Headers)
+	// ts >= 0: New cannot fail.
+	h.rec, _ = record.New(k, v, ts)
+	if raw.Headers != nil {
+		h.rec = h.rec.WithHeaders(raw.Headers)
+	}
 	if raw.Key == nil {
-		r = r.WithNullKey()
+		h.rec = h.rec.WithNullKey()
 	}
 	if raw.Value == nil {
-		r = r.WithNullValue()
+		h.rec = h.rec.WithNullValue()
 	}
-	h.rec = r
+	h.ts = ts
 	h.meta = record.Metadata{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset}
+	h.part = decoded
 	return ts, nil
+}
+
+// recoverDecode turns a panic of a deserializer into the record's
+// DeserializationError, and one of a timestamp extractor into a fatal
+// error, as their returned errors are.
+func (h *sourceHead[K, V]) recoverDecode(raw *record.ConsumerRecord, err *error) {
+	if h.part == decoded { // no panic: spare the recover call
+		return
+	}
+	p := recover()
+	if p == nil {
+		return
+	}
+	switch h.part {
+	case decodingTimestamp:
+		*err = fmt.Errorf("source %q: timestamp extractor: %w: %v", h.n.name, handler.ErrPanic, p)
+	case decodingKey:
+		*err = &record.DeserializationError{Metadata: raw.Metadata(), Part: "key", Err: fmt.Errorf("%w: %v", handler.ErrPanic, p)}
+	default:
+		*err = &record.DeserializationError{Metadata: raw.Metadata(), Part: "value", Err: fmt.Errorf("%w: %v", handler.ErrPanic, p)}
+	}
 }
 
 func (h *sourceHead[K, V]) Forward() error {
 	env := h.n.env
 	env.meta, env.hasMeta = h.meta, true
-	env.current, env.ts = &h.n.nodeBase, h.rec.Timestamp()
-	return h.n.ctx.Forward(h.rec)
+	env.current, env.ts = &h.n.nodeBase, h.ts
+	if env.closed.Load() {
+		return h.n.ctx.closedErr("forward")
+	}
+	// h.rec stays unchanged until the next Decode, after this returns.
+	return h.n.ctx.forward(&h.rec, h.ts)
 }
 
 // sinkNode serializes records and hands them to the collector.
@@ -609,11 +694,11 @@ func (n *sinkNode[K, V]) addChild(c runtimeNode) error {
 func (n *sinkNode[K, V]) init() error  { return nil }
 func (n *sinkNode[K, V]) close() error { return nil }
 
-func (n *sinkNode[K, V]) receive(r record.Record[K, V]) error {
+func (n *sinkNode[K, V]) receive(r *record.Record[K, V], ts int64) error {
 	env := n.env
 	prev := env.current
 	env.current = &n.nodeBase
-	err := n.send(r)
+	err := n.send(r, ts)
 	env.current = prev
 	if err != nil {
 		return atNode(n.name, err)
@@ -621,11 +706,11 @@ func (n *sinkNode[K, V]) receive(r record.Record[K, V]) error {
 	return nil
 }
 
-func (n *sinkNode[K, V]) send(r record.Record[K, V]) error {
+func (n *sinkNode[K, V]) send(r *record.Record[K, V], ts int64) error {
 	spec := n.spec
 	topic := n.topic
 	if spec.topicFn != nil {
-		if topic = spec.topicFn(r); topic == "" {
+		if topic = spec.topicFn(*r); topic == "" {
 			return errors.New("topic function returned an empty topic")
 		}
 	}
@@ -653,14 +738,14 @@ func (n *sinkNode[K, V]) send(r record.Record[K, V]) error {
 		if err != nil {
 			return fmt.Errorf("partition count of %q: %w", topic, err)
 		}
-		if p, ok := spec.partitioner(topic, r, count); ok {
+		if p, ok := spec.partitioner(topic, *r, count); ok {
 			if p < 0 || p >= count {
 				return fmt.Errorf("partitioner chose partition %d of topic %q, which has %d", p, topic, count)
 			}
 			partition = p
 		}
 	}
-	return n.collector.Send(topic, partition, kb, vb, r.Headers(), r.Timestamp())
+	return n.collector.Send(topic, partition, kb, vb, r.Headers(), ts)
 }
 
 // describeStore names a store's kind and types for error messages, in

@@ -30,10 +30,14 @@ type Record[K, V any] struct {
 // milliseconds. A negative timestamp is rejected with ErrNegativeTimestamp.
 func New[K, V any](key K, value V, timestamp int64) (Record[K, V], error) {
 	if timestamp < 0 {
-		return Record[K, V]{}, fmt.Errorf("%w: %d", ErrNegativeTimestamp, timestamp)
+		return Record[K, V]{}, negativeTimestamp(timestamp)
 	}
 	return Record[K, V]{key: key, value: value, timestamp: timestamp}, nil
 }
+
+// negativeTimestamp is the error of a negative timestamp; out of line, so
+// that New and WithTimestamp stay small enough to inline on the record path.
+func negativeTimestamp(ts int64) error { return fmt.Errorf("%w: %d", ErrNegativeTimestamp, ts) }
 
 // Key returns the key; it is the zero K when KeyIsNull reports true.
 func (r Record[K, V]) Key() K { return r.key }
@@ -88,7 +92,7 @@ func (r Record[K, V]) WithNullValue() Record[K, V] {
 // timestamp is rejected with ErrNegativeTimestamp and r is returned unchanged.
 func (r Record[K, V]) WithTimestamp(timestamp int64) (Record[K, V], error) {
 	if timestamp < 0 {
-		return r, fmt.Errorf("%w: %d", ErrNegativeTimestamp, timestamp)
+		return r, negativeTimestamp(timestamp)
 	}
 	r.timestamp = timestamp
 	return r, nil

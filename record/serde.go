@@ -96,33 +96,44 @@ func (s funcSerde[T]) Deserialize(data []byte) (T, error) { return s.de(data) }
 // Bytes returns the identity serde for []byte. A nil slice serializes to null
 // and Deserialize(nil) returns nil; an empty slice stays empty (not null).
 // Deserialize returns data itself, without copying.
-func Bytes() Serde[[]byte] { return bytesSerde{} }
+func Bytes() Serde[[]byte] { return &bytesSingleton }
+
+// The built-in serdes are singletons with pointer receivers, so an
+// interface call reaches the method itself rather than a generated
+// value-receiver wrapper, on every record a source or sink handles.
+var (
+	bytesSingleton   bytesSerde
+	stringSingleton  stringSerde
+	int64Singleton   int64Serde
+	int32Singleton   int32Serde
+	float64Singleton float64Serde
+)
 
 type bytesSerde struct{}
 
-func (bytesSerde) Serialize(dst []byte, v []byte) ([]byte, error) {
+func (*bytesSerde) Serialize(dst []byte, v []byte) ([]byte, error) {
 	if v == nil {
 		return nil, nil
 	}
 	return append(dst, v...), nil
 }
 
-func (bytesSerde) Deserialize(data []byte) ([]byte, error) { return data, nil }
+func (*bytesSerde) Deserialize(data []byte) ([]byte, error) { return data, nil }
 
 // Retains is true: Deserialize returns data itself.
-func (bytesSerde) Retains() bool { return true }
+func (*bytesSerde) Retains() bool { return true }
 
 // String returns the UTF-8 serde for string, byte-compatible with Kafka's
 // StringSerde. A string is never null: Deserialize(nil) returns "" and ""
 // serializes to empty (non-null) bytes; use Record.KeyIsNull and ValueIsNull
 // to see null.
-func String() Serde[string] { return stringSerde{} }
+func String() Serde[string] { return &stringSingleton }
 
 type stringSerde struct{}
 
-func (stringSerde) Serialize(dst []byte, v string) ([]byte, error) { return append(dst, v...), nil }
+func (*stringSerde) Serialize(dst []byte, v string) ([]byte, error) { return append(dst, v...), nil }
 
-func (stringSerde) Deserialize(data []byte) (string, error) {
+func (*stringSerde) Deserialize(data []byte) (string, error) {
 	if len(data) == 0 {
 		return "", nil
 	}
@@ -130,20 +141,20 @@ func (stringSerde) Deserialize(data []byte) (string, error) {
 }
 
 // Retains is false: the result shares no memory with data.
-func (stringSerde) Retains() bool { return false }
+func (*stringSerde) Retains() bool { return false }
 
 // Int64 returns the 8-byte big-endian serde for int64, byte-compatible with
 // Kafka's LongSerde. Deserialize of anything but 8 bytes (nil included) is an
 // error wrapping ErrSerde.
-func Int64() Serde[int64] { return int64Serde{} }
+func Int64() Serde[int64] { return &int64Singleton }
 
 type int64Serde struct{}
 
-func (int64Serde) Serialize(dst []byte, v int64) ([]byte, error) {
+func (*int64Serde) Serialize(dst []byte, v int64) ([]byte, error) {
 	return binary.BigEndian.AppendUint64(dst, uint64(v)), nil
 }
 
-func (int64Serde) Deserialize(data []byte) (int64, error) {
+func (*int64Serde) Deserialize(data []byte) (int64, error) {
 	if len(data) != 8 {
 		return 0, fmt.Errorf("%w: int64 needs 8 bytes, got %d", ErrSerde, len(data))
 	}
@@ -151,20 +162,20 @@ func (int64Serde) Deserialize(data []byte) (int64, error) {
 }
 
 // Retains is false: the result shares no memory with data.
-func (int64Serde) Retains() bool { return false }
+func (*int64Serde) Retains() bool { return false }
 
 // Int32 returns the 4-byte big-endian serde for int32, byte-compatible with
 // Kafka's IntegerSerde. Deserialize of anything but 4 bytes (nil included) is
 // an error wrapping ErrSerde.
-func Int32() Serde[int32] { return int32Serde{} }
+func Int32() Serde[int32] { return &int32Singleton }
 
 type int32Serde struct{}
 
-func (int32Serde) Serialize(dst []byte, v int32) ([]byte, error) {
+func (*int32Serde) Serialize(dst []byte, v int32) ([]byte, error) {
 	return binary.BigEndian.AppendUint32(dst, uint32(v)), nil
 }
 
-func (int32Serde) Deserialize(data []byte) (int32, error) {
+func (*int32Serde) Deserialize(data []byte) (int32, error) {
 	if len(data) != 4 {
 		return 0, fmt.Errorf("%w: int32 needs 4 bytes, got %d", ErrSerde, len(data))
 	}
@@ -172,16 +183,16 @@ func (int32Serde) Deserialize(data []byte) (int32, error) {
 }
 
 // Retains is false: the result shares no memory with data.
-func (int32Serde) Retains() bool { return false }
+func (*int32Serde) Retains() bool { return false }
 
 // Float64 returns the 8-byte big-endian IEEE 754 serde for float64,
 // byte-compatible with Kafka's DoubleSerde. Deserialize of anything but 8
 // bytes (nil included) is an error wrapping ErrSerde.
-func Float64() Serde[float64] { return float64Serde{} }
+func Float64() Serde[float64] { return &float64Singleton }
 
 type float64Serde struct{}
 
-func (float64Serde) Serialize(dst []byte, v float64) ([]byte, error) {
+func (*float64Serde) Serialize(dst []byte, v float64) ([]byte, error) {
 	bits := math.Float64bits(v)
 	if math.IsNaN(v) {
 		// Java's Double.doubleToLongBits writes every NaN as the canonical
@@ -191,7 +202,7 @@ func (float64Serde) Serialize(dst []byte, v float64) ([]byte, error) {
 	return binary.BigEndian.AppendUint64(dst, bits), nil
 }
 
-func (float64Serde) Deserialize(data []byte) (float64, error) {
+func (*float64Serde) Deserialize(data []byte) (float64, error) {
 	if len(data) != 8 {
 		return 0, fmt.Errorf("%w: float64 needs 8 bytes, got %d", ErrSerde, len(data))
 	}
@@ -199,7 +210,7 @@ func (float64Serde) Deserialize(data []byte) (float64, error) {
 }
 
 // Retains is false: the result shares no memory with data.
-func (float64Serde) Retains() bool { return false }
+func (*float64Serde) Retains() bool { return false }
 
 // JSON returns a serde that encodes T with encoding/json. A nil pointer, map,
 // slice or interface serializes to null bytes (not the text "null");

@@ -150,8 +150,15 @@ type centry struct {
 	// old is what the store holds for the key while the entry is dirty,
 	// when known (oldKnown): flush listeners that want old values then
 	// need no store read.
-	old          []byte
-	oldKnown     bool
+	old      []byte
+	oldKnown bool
+	// owned says value is a buffer set allocated for this entry, which
+	// nothing outside the cache has kept: while the entry is dirty, a
+	// write of a value that fits is copied into it instead of into a new
+	// buffer. It is cleared when the buffer leaves the cache's sole care:
+	// at a flush (the store and the listeners are handed it) and when a
+	// Range or PrefixScan snapshot holds it (pinned).
+	owned        bool
 	ts           int64
 	size         int64
 	prev, next   *centry // LRU list; head is most recent
@@ -181,6 +188,10 @@ type cachedKV struct {
 	// old value is absent without reading the store again at flush.
 	lastMiss      []byte
 	lastMissValid bool
+	// lastHit is the entry the last read found, if still cached: the
+	// read-then-write of an aggregation then finds its entry without a
+	// second map lookup.
+	lastHit *centry
 	// Counters of this store's cache, under mu (see Cache).
 	hits, misses, evictions, flushes int64
 	// unpublished is the change of bytes not yet added to the shared
@@ -235,7 +246,12 @@ func (c *cachedKV) stats() CacheStats {
 // usable returns ErrClosed after Close and ErrNotOpen before Init (the
 // store under would refuse the writes only at the next flush); the caller
 // holds the lock.
-func (c *cachedKV) usable() error { return lifecycleErr(c.Name(), c.cache != nil, c.closed.Load()) }
+func (c *cachedKV) usable() error {
+	if c.cache != nil && !c.closed.Load() { // open: the common case, without naming the store
+		return nil
+	}
+	return lifecycleErr(c.Name(), c.cache != nil, c.closed.Load())
+}
 
 func (c *cachedKV) setFlushListener(l FlushListener, wantOld bool) {
 	c.mu.Lock()
@@ -325,6 +341,9 @@ func (c *cachedKV) insert(key []byte, value []byte) *centry {
 }
 
 func (c *cachedKV) remove(e *centry) {
+	if c.lastHit == e {
+		c.lastHit = nil
+	}
 	c.unlink(e)
 	delete(c.entries, e.key)
 	c.sorted.Delete(e)
@@ -340,9 +359,10 @@ func (c *cachedKV) Get(key []byte) ([]byte, bool, error) {
 	return v, ok, err
 }
 
-// getShared returns the cached slice itself (see sharedReader): put keeps
-// a fresh copy, and what a miss caches is the store's own unchanging slice
-// or a copy nobody else holds.
+// getShared returns the cached slice itself (see sharedReader), valid until
+// the next write: a write to a dirty entry may rewrite its buffer in place
+// (see centry.owned). What a miss caches is the store's own unchanging
+// slice or a copy nobody else holds.
 func (c *cachedKV) getShared(key []byte) ([]byte, bool, bool, error) {
 	if key == nil {
 		return nil, false, false, fmt.Errorf("store %q: %w", c.Name(), ErrNullKey)
@@ -366,6 +386,7 @@ func (c *cachedKV) get(key []byte) ([]byte, bool, error) {
 	if e, ok := c.entries[view(key)]; ok {
 		c.hits++
 		c.touch(e)
+		c.lastHit = e
 		return e.value, e.value != nil, nil
 	}
 	c.misses++
@@ -417,20 +438,34 @@ func (c *cachedKV) put(key, value []byte) ([]Flushed, error) {
 // set writes key's dirty entry; the caller holds the lock, has checked the
 // cache is open, and evicts afterwards.
 func (c *cachedKV) set(key, value []byte) {
-	var v []byte
-	if value != nil {
-		v = bytes.Clone(value)
+	e := c.lastHit
+	ok := e != nil && e.key == view(key)
+	if !ok {
+		e, ok = c.entries[view(key)]
 	}
-	e, ok := c.entries[view(key)]
 	if ok {
 		if !e.dirty { // clean: the entry holds what the store holds
 			e.old, e.oldKnown = e.value, true
+			e.owned = false
 		}
-		e.value = v
+		switch {
+		case value == nil:
+			e.value, e.owned = nil, false
+		case e.owned && e.value != nil && cap(e.value) >= len(value):
+			// Dirty, and its buffer is the cache's alone: reuse it.
+			e.value = append(e.value[:0], value...)
+		default:
+			e.value, e.owned = bytes.Clone(value), true
+		}
 		c.touch(e)
-		c.resize(e, int64(len(e.key)+len(v))+cacheEntryOverhead)
+		c.resize(e, int64(len(e.key)+len(e.value))+cacheEntryOverhead)
 	} else {
+		var v []byte
+		if value != nil {
+			v = bytes.Clone(value)
+		}
 		e = c.insert(key, v)
+		e.owned = v != nil
 		e.oldKnown = c.lastMissValid && bytes.Equal(c.lastMiss, key)
 	}
 	c.lastMissValid = false
@@ -557,6 +592,7 @@ func (c *cachedKV) flushDirty() ([]Flushed, error) {
 		next := e.dnext
 		e.dirty, e.dprev, e.dnext = false, nil, nil
 		e.old, e.oldKnown = nil, false
+		e.owned = false // the store and the listeners have it now
 		if e.value == nil {
 			c.remove(e)
 		}
@@ -657,6 +693,7 @@ func (c *cachedKV) Range(from, to []byte, reverse bool) (Iterator[[]byte, []byte
 		if !reverse && to != nil && e.key > view(to) || reverse && from != nil && e.key < view(from) {
 			return false
 		}
+		e.owned = false // pinned: the snapshot holds the buffer
 		snap = append(snap, snapshotEntry{key: e.key, value: e.value})
 		return true
 	}
@@ -686,6 +723,7 @@ func (c *cachedKV) PrefixScan(prefix []byte) (Iterator[[]byte, []byte], error) {
 		if len(e.key) < len(p) || e.key[:len(p)] != p {
 			return false
 		}
+		e.owned = false // pinned: the snapshot holds the buffer
 		snap = append(snap, snapshotEntry{key: e.key, value: e.value})
 		return true
 	})

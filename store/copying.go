@@ -20,10 +20,11 @@ import (
 // sharedReader is implemented by this package's byte stores and layers that
 // can hand out a stored value without copying it. getShared says whether
 // it did (a layer over a store that copies cannot): a shared slice is the
-// store's own; stores never write into a slice they keep (every write
-// keeps a fresh copy), so it stays unchanged after the call, but the caller
-// must not write into it or let it reach code that may: a user, or a
-// deserializer that retains its input.
+// store's own, valid until the next write to the store (a cache may
+// rewrite a dirty entry's buffer in place; byte stores keep a fresh copy
+// per write), so the caller decodes it before writing, must not write into
+// it and must not let it reach code that may keep it or write into it: a
+// user, or a deserializer that retains its input.
 type sharedReader interface {
 	getShared(key []byte) (v []byte, ok, shared bool, err error)
 }

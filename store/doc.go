@@ -54,8 +54,11 @@
 //     may keep references into its input (record.Retains: the Bytes serde),
 //     so their values and keys, flush listeners' included, are the
 //     caller's; with the other built-in serdes they decode the store's bytes
-//     in place, allocating nothing. Stores never write into a slice they
-//     keep: each write keeps a fresh copy.
+//     in place, allocating nothing. Stores never write into a slice that
+//     anything outside them holds: each write keeps a fresh copy, except
+//     that a cache rewrites a dirty entry's own buffer in place while it
+//     is the cache's alone (no flush has handed it to the store and the
+//     listeners, no Range or PrefixScan snapshot holds it).
 //
 // Time arithmetic in window and session stores is safe for every int64
 // time (window starts and session ends may be anything from math.MinInt64

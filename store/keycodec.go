@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 )
@@ -16,14 +17,17 @@ var errBadCompositeKey = errors.New("store: malformed composite key")
 const keyTerminatorLen = 2
 
 func appendEscaped(dst, key []byte) []byte {
-	for _, b := range key {
-		if b == 0 {
-			dst = append(dst, 0, 0xFF)
-		} else {
-			dst = append(dst, b)
+	// The runs between zero bytes are copied whole: keys rarely hold a
+	// zero, so this is one copy per key on the window stores' every read
+	// and write.
+	for {
+		i := bytes.IndexByte(key, 0)
+		if i < 0 {
+			return append(append(dst, key...), 0, 0)
 		}
+		dst = append(append(dst, key[:i]...), 0, 0xFF)
+		key = key[i+1:]
 	}
-	return append(dst, 0, 0)
 }
 
 // splitEscaped decodes the escaped key at the start of c and returns it and

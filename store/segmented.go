@@ -62,11 +62,13 @@ type segmentedKV struct {
 	sup         SegmentSupplier
 	logger      *zap.Logger
 	segs        map[int64]KeyValueBytes
-	observed    int64
-	minLive     int64 // segments below this id are expired
-	expired     atomic.Int64
-	open        bool
-	closed      bool
+	// observed is written under the write lock and read without one by
+	// ObservedStreamTime, which window stores ask on every read and write.
+	observed atomic.Int64
+	minLive  int64 // segments below this id are expired
+	expired  atomic.Int64
+	open     bool
+	closed   bool
 
 	// minKeyLen is the length of the shortest composite key: timeOf reads
 	// the time at the end of a key, so shorter keys (garbage from a
@@ -79,8 +81,10 @@ type segmentedKV struct {
 func SegmentInterval(retention int64) int64 { return max(retention/2, 60_000) }
 
 func newSegmented(name string, retention, interval int64, timeOf func([]byte) int64, sup SegmentSupplierFactory) *segmentedKV {
-	return &segmentedKV{name: name, retention: retention, interval: interval, timeOf: timeOf,
-		newSupplier: sup, observed: noTime, minLive: noTime}
+	s := &segmentedKV{name: name, retention: retention, interval: interval, timeOf: timeOf,
+		newSupplier: sup, minLive: noTime}
+	s.observed.Store(noTime)
+	return s
 }
 
 func (s *segmentedKV) Name() string { return s.name }
@@ -195,12 +199,8 @@ func (s *segmentedKV) Wiped() bool {
 }
 
 // ObservedStreamTime returns the largest time written, or a very small value
-// before the first write.
-func (s *segmentedKV) ObservedStreamTime() int64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.observed
-}
+// before the first write. It takes no lock: one atomic load.
+func (s *segmentedKV) ObservedStreamTime() int64 { return s.observed.Load() }
 
 // ExpiredDrops counts writes dropped because their segment had expired.
 func (s *segmentedKV) ExpiredDrops() int64 { return s.expired.Load() }
@@ -208,10 +208,10 @@ func (s *segmentedKV) ExpiredDrops() int64 { return s.expired.Load() }
 // observe advances observed time and drops segments that expired; the caller
 // holds the write lock.
 func (s *segmentedKV) observe(t int64) {
-	if t <= s.observed {
+	if t <= s.observed.Load() {
 		return
 	}
-	s.observed = t
+	s.observed.Store(t)
 	// Clamped: a retention longer than t keeps everything (ids stay
 	// ordered; a wrapped difference would expire every segment).
 	minLive := floorDiv(record.SaturatingSub(t, s.retention), s.interval)
@@ -325,7 +325,7 @@ func (s *segmentedKV) Write(batch []Entry) error {
 	// time order.
 	groups := map[int64][]Entry{}
 	var order []int64
-	newest := s.observed
+	newest := s.observed.Load()
 	for _, e := range batch {
 		t := s.timeOf(e.Key)
 		id := floorDiv(t, s.interval)
@@ -381,7 +381,7 @@ func (s *segmentedKV) dropExpired(n int, id int64) {
 	s.expired.Add(int64(n))
 	s.logger.Debug("dropping writes to an expired segment", zap.String("store", s.name),
 		zap.Int64("segment_start", s.segmentStart(id)), zap.Int("records", n),
-		zap.Int64("observed_stream_time", s.observed))
+		zap.Int64("observed_stream_time", s.observed.Load()))
 }
 
 // liveSegments returns the segments in id order; the caller holds a lock.

@@ -30,15 +30,15 @@ func TimestampedSerde[V any](values record.Serde[V]) record.Serde[ValueAndTimest
 			func(ValueAndTimestamp[V]) ([]byte, error) { return nil, err },
 			func([]byte) (ValueAndTimestamp[V], error) { return ValueAndTimestamp[V]{}, err })
 	}
-	return tsSerde[V]{vs: values}
+	return &tsSerde[V]{vs: values}
 }
 
 type tsSerde[V any] struct{ vs record.Serde[V] }
 
 // Retains reports whether the value deserializer retains its input.
-func (s tsSerde[V]) Retains() bool { return record.Retains[V](s.vs) }
+func (s *tsSerde[V]) Retains() bool { return record.Retains[V](s.vs) }
 
-func (s tsSerde[V]) Serialize(dst []byte, v ValueAndTimestamp[V]) ([]byte, error) {
+func (s *tsSerde[V]) Serialize(dst []byte, v ValueAndTimestamp[V]) ([]byte, error) {
 	dst = binary.BigEndian.AppendUint64(dst, uint64(v.Timestamp))
 	out, err := s.vs.Serialize(dst, v.Value)
 	if err != nil || out == nil {
@@ -47,7 +47,7 @@ func (s tsSerde[V]) Serialize(dst []byte, v ValueAndTimestamp[V]) ([]byte, error
 	return out, nil
 }
 
-func (s tsSerde[V]) Deserialize(data []byte) (ValueAndTimestamp[V], error) {
+func (s *tsSerde[V]) Deserialize(data []byte) (ValueAndTimestamp[V], error) {
 	if len(data) < 8 {
 		return ValueAndTimestamp[V]{}, fmt.Errorf("%w: timestamped value needs at least 8 bytes, got %d", record.ErrSerde, len(data))
 	}

@@ -457,13 +457,12 @@ func (t *Task) Process() (bool, error) {
 		return false, err
 	}
 	streamTime := t.group.StreamTime()
-	taken, ok, err := t.group.Next()
+	ok, err := t.group.Take(&t.current)
 	if err != nil || !ok {
 		t.flushProcessed()
 		return false, err
 	}
-	t.current = taken
-	t.meters.taken(taken.Queue, taken.Timestamp, streamTime)
+	t.meters.taken(t.current.Queue, t.current.Timestamp, streamTime)
 	t.commitNeeded = true
 	if err := t.forward(); err != nil {
 		return true, err
@@ -479,16 +478,23 @@ func (t *Task) Process() (bool, error) {
 func (t *Task) forward() (err error) {
 	t.graph.ResetCurrent()
 	t.inRecord = true
+	returned := false
 	defer func() {
 		t.inRecord = false
+		if returned { // no panic: spare the recover call
+			return
+		}
 		if p := recover(); p != nil {
 			err = t.handle(&handler.ProcessingError{Node: t.graph.CurrentNode(),
 				Err: fmt.Errorf("%w: %v", handler.ErrPanic, p), Panic: p, Stack: debug.Stack()}, false)
 		}
 	}()
 	if err := t.heads[t.current.Queue].Forward(); err != nil {
-		return t.handle(&handler.ProcessingError{Node: nodeOf(err, t.graph), Err: unwrapNode(err)}, false)
+		err = t.handle(&handler.ProcessingError{Node: nodeOf(err, t.graph), Err: unwrapNode(err)}, false)
+		returned = true
+		return err
 	}
+	returned = true
 	return nil
 }
 
