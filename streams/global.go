@@ -12,6 +12,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"go.uber.org/zap"
 
+	"github.com/millrace/millrace/internal/rdkbatch"
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
@@ -22,7 +23,12 @@ import (
 // changelog), then kept up to date by one goroutine. Tasks read them
 // through read-only views.
 type globals struct {
-	cons   *kafka.Consumer
+	cons *kafka.Consumer
+	// reader reads the consumer's records in batches (rdkbatch), buf
+	// holds a batch; nil when the Reader refused the consumer, which is
+	// then polled record by record.
+	reader *rdkbatch.Reader
+	buf    []rdkbatch.Message
 	specs  []processor.GlobalStore
 	stores map[string]store.StateStore
 	views  map[string]store.StateStore
@@ -69,6 +75,11 @@ func startGlobals(ctx context.Context, cl *clients, topo *processor.Topology, ap
 		return nil, errors.Join(err, g.closeStores())
 	}
 	g.cons = c
+	if rd, err := rdkbatch.New(c, rdkbatch.Config{}); err != nil {
+		g.logger.Warn("global consumer: batch reading unavailable; polling records one by one", zap.Error(err))
+	} else {
+		g.reader, g.buf = rd, make([]rdkbatch.Message, globalReadBatch)
+	}
 	ends := map[topicPartition]int64{}
 	var assign []kafka.TopicPartition
 	md, err := c.GetMetadata(nil, true, int(cfg.StartupTimeout.Milliseconds()))
@@ -92,6 +103,12 @@ func startGlobals(ctx context.Context, cl *clients, topo *processor.Topology, ap
 			assign = append(assign, kafka.TopicPartition{Topic: &t, Partition: p.ID, Offset: kafka.OffsetBeginning})
 		}
 	}
+	if g.reader != nil {
+		if err := g.reader.Add(assign); err != nil {
+			g.close()
+			return nil, fmt.Errorf("streams: global stores: batch reader: %w", err)
+		}
+	}
 	if err := c.Assign(assign); err != nil {
 		g.close()
 		return nil, fmt.Errorf("streams: global stores: assign: %w", err)
@@ -104,7 +121,7 @@ func startGlobals(ctx context.Context, cl *clients, topo *processor.Topology, ap
 			g.close()
 			return nil, ctx.Err()
 		}
-		if err := g.event(c.Poll(50), &n); err != nil {
+		if err := g.read(&n); err != nil {
 			g.close()
 			return nil, err
 		}
@@ -132,13 +149,53 @@ func startGlobals(ctx context.Context, cl *clients, topo *processor.Topology, ap
 	return g, nil
 }
 
-func (g *globals) apply(m *kafka.Message) error {
+// globalReadBatch is how many records one batch read returns at most.
+const globalReadBatch = 1000
+
+// read applies what the consumer has: a batch of records (waiting up to
+// 50 ms for the first), then the consumer queue's events; without the
+// batch reader, one polled event. Records are counted in n.
+func (g *globals) read(n *int64) error {
+	if g.reader == nil {
+		return g.event(g.cons.Poll(50), n)
+	}
+	k, err := g.reader.Read(50*time.Millisecond, g.buf)
+	if err != nil {
+		return fmt.Errorf("streams: global stores: batch read: %w", err)
+	}
+	for i := range g.buf[:k] {
+		m := &g.buf[i]
+		if m.Err != nil {
+			return fmt.Errorf("streams: global stores: reading %s-%d: %w", m.Topic, m.Partition, m.Err)
+		}
+		// The batch's bytes are reused by the next Read: stores copy what
+		// they keep, as they do for a polled record's.
+		if err := g.apply(m.Topic, m.Partition, m.Offset, m.Key, m.Value, m.Timestamp); err != nil {
+			return err
+		}
+		*n++
+	}
+	// Errors stay on the consumer's own queue (the partitions' records
+	// are forwarded to the reader's).
+	for range 100 {
+		ev := g.cons.Poll(0)
+		if ev == nil {
+			break
+		}
+		if err := g.event(ev, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *globals) apply(topic string, partition int32, offset int64, key, value []byte, ts int64) error {
 	for _, spec := range g.specs {
-		if spec.Topic != *m.TopicPartition.Topic {
+		if spec.Topic != topic {
 			continue
 		}
-		raw := record.ConsumerRecord{Topic: spec.Topic, Partition: m.TopicPartition.Partition,
-			Offset: int64(m.TopicPartition.Offset), Key: m.Key, Value: m.Value, Timestamp: m.Timestamp.UnixMilli()}
+		raw := record.ConsumerRecord{Topic: spec.Topic, Partition: partition,
+			Offset: offset, Key: key, Value: value, Timestamp: ts}
 		skip, err := spec.Update(g.stores[spec.Name], &raw)
 		if skip != "" {
 			g.logger.Warn("global store: skipping record", zap.String("store", spec.Name), zap.String("reason", skip),
@@ -171,7 +228,7 @@ func (g *globals) run() {
 		default:
 		}
 		var n int64
-		if err := g.event(g.cons.Poll(50), &n); err != nil {
+		if err := g.read(&n); err != nil {
 			g.setErr(err)
 			return
 		}
@@ -186,7 +243,8 @@ func (g *globals) event(ev kafka.Event, n *int64) error {
 		if e.TopicPartition.Error != nil {
 			return fmt.Errorf("streams: global stores: reading %s-%d: %w", *e.TopicPartition.Topic, e.TopicPartition.Partition, e.TopicPartition.Error)
 		}
-		if err := g.apply(e); err != nil {
+		if err := g.apply(*e.TopicPartition.Topic, e.TopicPartition.Partition, int64(e.TopicPartition.Offset),
+			e.Key, e.Value, e.Timestamp.UnixMilli()); err != nil {
 			return err
 		}
 		*n++
@@ -222,6 +280,10 @@ func (g *globals) close() {
 			close(g.stop)
 			<-g.done
 		}
+	}
+	if g.reader != nil {
+		_ = g.reader.Close() // before the consumer it reads
+		g.reader = nil
 	}
 	if g.cons != nil {
 		if err := closeConsumer(g.cons, g.fatal, time.Now().Add(consumerCloseTimeout)); err != nil {

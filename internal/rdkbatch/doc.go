@@ -139,8 +139,9 @@
 // (streams/thread.go read, streams/fetch.go batched), and each task's
 // collector produces through a Writer (streams/collector.go: flushed at
 // the end of each step of the task, in a commit before the task answers,
-// at close, and at 1024 records or 1 MiB). The restore and global
-// consumers are not integrated yet.
+// at close, and at 1024 records or 1 MiB). The restore consumer
+// (streams/restoreread.go) and the global stores' consumer
+// (streams/global.go) read through Readers too.
 //
 // In the thread's poll loop (streams/thread.go, loop), Read replaces the
 // blocking Poll(20): n, err := reader.Read(20ms, batch); hand the n
