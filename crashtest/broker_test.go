@@ -246,7 +246,9 @@ func brokerMain() int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			watchGroups(ctx, c, strings.Split(os.Getenv(envGroups), ","), func(group string, v groupView, d time.Duration) {
+			watchGroups(ctx, c, strings.Split(os.Getenv(envGroups), ","), func(group string, v groupView, n int) {
+				e.emit("GROUP %s %s %d", group, v.state, n)
+			}, func(group string, v groupView, d time.Duration) {
 				fmt.Fprintf(os.Stderr, "%s group %s: rebalancing for %v (%s, generation %d)\n",
 					time.Now().Format(time.RFC3339Nano), group, d.Round(time.Millisecond), v.state, v.generation)
 				e.emit("STALL %s %s", group, v.state)

@@ -424,9 +424,9 @@ func (h *harness) report(t *testing.T, in *input, rep report, live *liveReader, 
 	var endings []*ending
 	var fired map[string]int
 	var fallbacks int
-	var starts, janitored, syncHeld, stalls int
+	var starts, janitored, syncHeld, stalls, stranded int
 	h.do(func() {
-		janitored, syncHeld, stalls = h.janitored, h.syncHeld, h.stalls
+		janitored, syncHeld, stalls, stranded = h.janitored, h.syncHeld, h.stalls, h.stranded
 		endings = h.endings
 		fired = h.fired
 		fallbacks = h.fallbacks
@@ -474,6 +474,7 @@ func (h *harness) report(t *testing.T, in *input, rep report, live *liveReader, 
 	fmt.Fprintf(&b, "  dead group members the broker's janitor removed (kfake bug workaround): %d\n", janitored)
 	fmt.Fprintf(&b, "  members removed while the broker's sync hold held their SyncGroup (each a stalled rebalance in kfake alone): %d\n", syncHeld)
 	fmt.Fprintf(&b, "  rebalances that lasted %v or more (the broker's %v rebalance cap ends a skewed kfake barrier): %d\n", stallAfter, rebalanceCap, stalls)
+	fmt.Fprintf(&b, "  instances left out of a Stable group for %v and restarted (kfake dropped the member; see checkHang): %d\n", strandAfter, stranded)
 	fmt.Fprintf(&b, "  wall: %v (%s)", wall.Round(time.Millisecond), strings.Join(phases, ", "))
 	_ = fired
 	t.Log(b.String())

@@ -87,9 +87,11 @@ func rebalancing(state string) bool {
 	return state == "PreparingRebalance" || state == "CompletingRebalance"
 }
 
-// watchGroups polls the groups until ctx ends. stalled is called once per
+// watchGroups polls the groups until ctx ends. changed is called on every
+// change of a group's state, generation or members; stalled once per
 // rebalance that has lasted stallAfter.
-func watchGroups(ctx context.Context, c *kfake.Cluster, groups []string, stalled func(group string, v groupView, d time.Duration)) {
+func watchGroups(ctx context.Context, c *kfake.Cluster, groups []string, changed func(group string, v groupView, n int),
+	stalled func(group string, v groupView, d time.Duration)) {
 	last := map[string]groupView{}
 	since := map[string]time.Time{} // when the group's current rebalance began
 	reported := map[string]bool{}
@@ -102,7 +104,8 @@ func watchGroups(ctx context.Context, c *kfake.Cluster, groups []string, stalled
 		case <-tick.C:
 		}
 		for _, g := range groups {
-			v := viewOf(c.GroupInfo(g))
+			gi := c.GroupInfo(g)
+			v := viewOf(gi)
 			if ctx.Err() != nil {
 				return
 			}
@@ -110,6 +113,11 @@ func watchGroups(ctx context.Context, c *kfake.Cluster, groups []string, stalled
 				fmt.Fprintf(os.Stderr, "%s group %s: %s, generation %d, members [%s]\n",
 					time.Now().Format(time.RFC3339Nano), g, v.state, v.generation, v.members)
 				last[g] = v
+				n := 0
+				if gi != nil {
+					n = len(gi.Members)
+				}
+				changed(g, v, n)
 			}
 			if !rebalancing(v.state) {
 				delete(since, g)
