@@ -702,8 +702,9 @@ const hangAfter = 60 * time.Second
 // load; not root-caused). An instance in REBALANCING for strandAfter while
 // the group has been Stable for groupSettled with fewer members than there
 // are live instances is killed and restarted, as a crash of the chaos
-// would be (so every guarantee is still checked), at most maxStranded times
-// a run; the figures count them. Past that, the hang detector applies.
+// would be (so every guarantee is still checked; in a run of clean stops it
+// is stopped cleanly instead), at most maxStranded times a run; the
+// figures count them. Past that, the hang detector applies.
 const (
 	strandAfter  = 30 * time.Second
 	groupSettled = 15 * time.Second
@@ -722,10 +723,16 @@ func (h *harness) checkHang() {
 			h.stranded < maxStranded && h.groupState == "Stable" && time.Since(h.groupSince) > groupSettled &&
 			h.groupMembers < h.liveInstances() && inc.c.alive() {
 			h.stranded++
-			inc.parentEnd = "stranded"
-			h.logEvent(in, "incarnation %d left out of the Stable group (%d members) for %v: killed to restart it",
+			h.logEvent(in, "incarnation %d left out of the Stable group (%d members) for %v: restarting it",
 				inc.n, h.groupMembers, d.Round(time.Second))
-			inc.c.kill()
+			if h.sc.kills {
+				inc.parentEnd = "stranded"
+				inc.c.kill()
+			} else {
+				// A run of clean stops stays one: it must be exact.
+				inc.parentEnd = "clean stop"
+				inc.c.stop()
+			}
 			continue
 		}
 		if d := time.Since(inc.stateAt); d > hangAfter {
