@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/millrace/millrace/internal/murmur2"
 	"hash"
 	"io"
 	"log"
@@ -80,7 +81,7 @@ type kafkaHasher struct{ b []byte }
 func newKafkaHasher() hash.Hash32 { return &kafkaHasher{} }
 
 func (h *kafkaHasher) Write(p []byte) (int, error) { h.b = append(h.b, p...); return len(p), nil }
-func (h *kafkaHasher) Sum32() uint32               { return uint32(murmur2(h.b)) & 0x7fffffff }
+func (h *kafkaHasher) Sum32() uint32               { return uint32(murmur2.Positive(h.b)) }
 func (h *kafkaHasher) Reset()                      { h.b = h.b[:0] }
 func (h *kafkaHasher) Size() int                   { return 4 }
 func (h *kafkaHasher) BlockSize() int              { return 4 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/millrace/millrace/internal/murmur2"
 	"maps"
 	"slices"
 	"strings"
@@ -299,7 +300,7 @@ func (r *rawLoop) partitionOf(key []byte) int32 {
 		r.rr = (r.rr + 1) % r.parts
 		return r.rr
 	}
-	return int32(uint32(murmur2(key))&0x7fffffff) % r.parts
+	return murmur2.Partition(key, r.parts)
 }
 
 func (r *rawLoop) produce(ctx context.Context, m *kafka.Message) error {
@@ -507,39 +508,4 @@ func (r *rawReader) stop() error {
 	r.cancel()
 	<-r.done
 	return r.err
-}
-
-// murmur2 is Kafka's murmur2 hash (the Java client's Utils.murmur2).
-func murmur2(data []byte) int32 {
-	const (
-		seed uint32 = 0x9747b28c
-		m    uint32 = 0x5bd1e995
-		r           = 24
-	)
-	n := len(data)
-	h := seed ^ uint32(n)
-	for i := 0; i+4 <= n; i += 4 {
-		k := uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
-		k *= m
-		k ^= k >> r
-		k *= m
-		h *= m
-		h ^= k
-	}
-	tail := n &^ 3
-	switch n % 4 {
-	case 3:
-		h ^= uint32(data[tail+2]) << 16
-		fallthrough
-	case 2:
-		h ^= uint32(data[tail+1]) << 8
-		fallthrough
-	case 1:
-		h ^= uint32(data[tail])
-		h *= m
-	}
-	h ^= h >> 13
-	h *= m
-	h ^= h >> 15
-	return int32(h)
 }

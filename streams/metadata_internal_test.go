@@ -15,35 +15,6 @@ import (
 	"github.com/millrace/millrace/store"
 )
 
-func TestMurmur2MatchesKafkasJavaClient(t *testing.T) {
-	// The vectors of Kafka's UtilsTest.testMurmur2.
-	for in, want := range map[string]int32{
-		"21":                         -973932308,
-		"foobar":                     -790332482,
-		"a-little-bit-long-string":   -985981536,
-		"a-little-bit-longer-string": -1486304829,
-		"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
-		"abc": 479470107,
-	} {
-		if got := murmur2([]byte(in)); got != want {
-			t.Errorf("murmur2(%q) = %d, want %d", in, got, want)
-		}
-	}
-}
-
-func TestDefaultPartitionIsPositiveMurmur2ModuloTheCount(t *testing.T) {
-	// murmur2("21") is negative: the sign bit is masked, not negated.
-	h := int32(-973932308)
-	if got, want := defaultPartition([]byte("21"), 7), int32(uint32(h)&0x7fffffff)%7; got != want {
-		t.Errorf("defaultPartition(21, 7) = %d, want %d", got, want)
-	}
-	for i := range 1000 {
-		if p := defaultPartition([]byte{byte(i), byte(i >> 8)}, 5); p < 0 || p >= 5 {
-			t.Fatalf("partition %d out of 0..4", p)
-		}
-	}
-}
-
 // claimRecord encodes a claim as the topic holds it.
 func claimRecord(t *testing.T, endpoint, run string, seq int64, stores map[string][]int32, tasks ...string) []byte {
 	t.Helper()

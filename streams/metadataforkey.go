@@ -3,6 +3,7 @@ package streams
 import (
 	"errors"
 	"fmt"
+	"github.com/millrace/millrace/internal/murmur2"
 
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
@@ -245,42 +246,5 @@ func (a *App) metaView(what string) (*metaView, error) {
 // defaultPartition is the partition Kafka's default partitioner gives a
 // non-null key: murmur2 of its bytes, made positive, modulo the count.
 func defaultPartition(key []byte, numPartitions int32) int32 {
-	return int32(uint32(murmur2(key))&0x7fffffff) % numPartitions
-}
-
-// murmur2 is the 32-bit MurmurHash2 that Kafka's clients partition keys
-// with (seed 0x9747b28c; the Java client's Utils.murmur2, librdkafka's
-// rd_murmur2).
-func murmur2(data []byte) int32 {
-	const (
-		seed uint32 = 0x9747b28c
-		m    uint32 = 0x5bd1e995
-		r           = 24
-	)
-	n := len(data)
-	h := seed ^ uint32(n)
-	for i := 0; i+4 <= n; i += 4 {
-		k := uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
-		k *= m
-		k ^= k >> r
-		k *= m
-		h *= m
-		h ^= k
-	}
-	tail := data[n&^3:]
-	switch len(tail) {
-	case 3:
-		h ^= uint32(tail[2]) << 16
-		fallthrough
-	case 2:
-		h ^= uint32(tail[1]) << 8
-		fallthrough
-	case 1:
-		h ^= uint32(tail[0])
-		h *= m
-	}
-	h ^= h >> 13
-	h *= m
-	h ^= h >> 15
-	return int32(h)
+	return murmur2.Partition(key, numPartitions)
 }
