@@ -10,6 +10,7 @@ package dsl_test
 
 import (
 	"fmt"
+	"github.com/millrace/millrace/internal/tasktest"
 	"testing"
 
 	"github.com/millrace/millrace/dsl"
@@ -23,6 +24,8 @@ const (
 	// benchKeys distinct 8-byte string keys, in a fixed scrambled order
 	// (7919 is prime, coprime with benchKeys).
 	benchKeys = 1000
+	// benchCacheBytes is the record cache of a benchmark's task.
+	benchCacheBytes = 64 << 20
 	// benchCommitEvery records between two commits inside the timed loop:
 	// a cached count compacts about ten updates of a key into one.
 	benchCommitEvery = 10_000
@@ -35,26 +38,6 @@ func (d *discard) Send(string, int32, []byte, []byte, record.Headers, int64) err
 	return nil
 }
 func (d *discard) PartitionCount(string) (int32, error) { return 1, nil }
-
-func benchTask(b *testing.B, topo *processor.Topology, col processor.RecordCollector) *task.Task {
-	b.Helper()
-	t, err := task.New(task.Config{Topology: topo, Collector: col, StateDir: b.TempDir(), Cache: store.NewCache(64 << 20)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if err := t.Close(); err != nil {
-			b.Error(err)
-		}
-	})
-	if err := t.InitializeStores(); err != nil {
-		b.Fatal(err)
-	}
-	if err := t.CompleteRestoration(); err != nil {
-		b.Fatal(err)
-	}
-	return t
-}
 
 // benchBatch is one of every key, values "value-<key>" (16 bytes).
 func benchBatch() []record.ConsumerRecord {
@@ -117,7 +100,7 @@ func BenchmarkFilterMapValuesTo(b *testing.B) {
 		s := dsl.FromTopics(bld, []string{"in"}, record.String(), record.String())
 		dsl.To(dsl.MapValues(dsl.Filter(s, keep), length), "out")
 		col := &discard{}
-		runThroughTask(b, benchTask(b, mustBuild(b, bld), col))
+		runThroughTask(b, tasktest.Start(b, mustBuild(b, bld), col, benchCacheBytes))
 		check(b, col)
 	})
 	b.Run("processor", func(b *testing.B) {
@@ -131,7 +114,7 @@ func BenchmarkFilterMapValuesTo(b *testing.B) {
 			b.Fatal(err)
 		}
 		col := &discard{}
-		runThroughTask(b, benchTask(b, topo, col))
+		runThroughTask(b, tasktest.Start(b, topo, col, benchCacheBytes))
 		check(b, col)
 	})
 }
@@ -177,7 +160,7 @@ func BenchmarkGroupByKeyCount(b *testing.B) {
 			counts := dsl.Count(dsl.GroupByKey(dsl.FromTopics(bld, []string{"in"}, record.String(), record.String())), opts...)
 			dsl.To(dsl.ToStream(counts), "out")
 			col := &discard{}
-			t := benchTask(b, mustBuild(b, bld), col)
+			t := tasktest.Start(b, mustBuild(b, bld), col, benchCacheBytes)
 			runThroughTask(b, t)
 			checkCounts(b, t, col, cached)
 		})
@@ -196,7 +179,7 @@ func BenchmarkGroupByKeyCount(b *testing.B) {
 				b.Fatal(err)
 			}
 			col := &discard{}
-			t := benchTask(b, topo, col)
+			t := tasktest.Start(b, topo, col, benchCacheBytes)
 			runThroughTask(b, t)
 			checkCounts(b, t, col, cached)
 		})

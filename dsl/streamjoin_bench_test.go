@@ -3,6 +3,7 @@
 package dsl_test
 
 import (
+	"github.com/millrace/millrace/internal/tasktest"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func BenchmarkStreamJoin(b *testing.B) {
 			in := dsl.FromTopics(bld, []string{"in"}, record.String(), record.String())
 			dsl.To(dsl.Join(in, in, concat, w, append(be.opts, dsl.As("j"))...), "out")
 			col := &discard{}
-			runThroughTask(b, benchTask(b, mustBuild(b, bld), col))
+			runThroughTask(b, tasktest.Start(b, mustBuild(b, bld), col, benchCacheBytes))
 			checkJoinOutputs(b, col)
 		})
 		b.Run(be.name+"/processor", func(b *testing.B) {
@@ -65,7 +66,7 @@ func BenchmarkStreamJoin(b *testing.B) {
 				b.Fatal(err)
 			}
 			col := &discard{}
-			runThroughTask(b, benchTask(b, topo, col))
+			runThroughTask(b, tasktest.Start(b, topo, col, benchCacheBytes))
 			checkJoinOutputs(b, col)
 		})
 	}

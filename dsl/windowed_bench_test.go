@@ -4,6 +4,7 @@ package dsl_test
 
 import (
 	"encoding/binary"
+	"github.com/millrace/millrace/internal/tasktest"
 	"testing"
 	"time"
 
@@ -54,7 +55,7 @@ func BenchmarkWindowedCount(b *testing.B) {
 			opts := append(append([]dsl.Option{dsl.As("counts")}, be.opts...), extra...)
 			dsl.To(dsl.ToStream(dsl.CountWindows(dsl.WindowedBy(g, w), opts...)), "out")
 			col := &discard{}
-			t := benchTask(b, mustBuild(b, bld), col)
+			t := tasktest.Start(b, mustBuild(b, bld), col, benchCacheBytes)
 			runThroughTask(b, t)
 			checkWindowed(b, t, col)
 		}
@@ -79,7 +80,7 @@ func BenchmarkWindowedCount(b *testing.B) {
 				b.Fatal(err)
 			}
 			col := &discard{}
-			t := benchTask(b, topo, col)
+			t := tasktest.Start(b, topo, col, benchCacheBytes)
 			runThroughTask(b, t)
 			checkWindowed(b, t, col)
 		}
@@ -93,7 +94,7 @@ func BenchmarkWindowedCount(b *testing.B) {
 			counts := dsl.CountWindows(dsl.WindowedBy(g, w), append([]dsl.Option{dsl.As("counts")}, be.opts...)...)
 			dsl.To(dsl.ToStream(dsl.Suppress(counts, dsl.UntilWindowCloses(window.Unbounded()), dsl.Named("final"))), "out")
 			col := &discard{}
-			t := benchTask(b, mustBuild(b, bld), col)
+			t := tasktest.Start(b, mustBuild(b, bld), col, benchCacheBytes)
 			runThroughTask(b, t)
 			checkWindowed(b, t, col)
 		})

@@ -3,6 +3,7 @@ package window_test
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/millrace/millrace/internal/tasktest"
 	"testing"
 	"time"
 
@@ -70,29 +71,6 @@ type changeSerializer struct{}
 func (changeSerializer) Serialize(dst []byte, c window.Change[int64]) ([]byte, error) {
 	dst = binary.BigEndian.AppendUint64(dst, uint64(c.New))
 	return binary.BigEndian.AppendUint64(dst, uint64(c.Old)), nil
-}
-
-// benchTask creates, opens and starts a task for topo with a state directory
-// and a record cache, closing it when b ends.
-func benchTask(b *testing.B, topo *processor.Topology, col processor.RecordCollector) *task.Task {
-	b.Helper()
-	t, err := task.New(task.Config{ID: processor.TaskID{}, Topology: topo, Collector: col,
-		StateDir: b.TempDir(), Cache: store.NewCache(benchCacheBytes)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if err := t.Close(); err != nil {
-			b.Error(err)
-		}
-	})
-	if err := t.InitializeStores(); err != nil {
-		b.Fatal(err)
-	}
-	if err := t.CompleteRestoration(); err != nil {
-		b.Fatal(err)
-	}
-	return t
 }
 
 // batchFeeder refills one input partition with a pre-built batch of
@@ -186,7 +164,7 @@ func benchWindowedCount(b *testing.B, backend window.WindowBackend) {
 		delta += int64(binary.BigEndian.Uint64(value)) - int64(binary.BigEndian.Uint64(value[8:]))
 		return nil
 	}}
-	t := benchTask(b, topo, col)
+	t := tasktest.Start(b, topo, col, benchCacheBytes)
 	in := newBatchFeeder("in", benchRecordsPerMs, 0, func([]byte) []byte { return make([]byte, 16) })
 	group := t.PartitionGroup()
 
@@ -312,7 +290,7 @@ func benchStreamStreamJoin(b *testing.B, kind window.JoinKind, windows window.Wi
 		}
 		return nil
 	}}
-	t := benchTask(b, topo, col)
+	t := tasktest.Start(b, topo, col, benchCacheBytes)
 	// Both partitions are caught up: the task never waits (MaxTaskIdle) for
 	// one side while the other has records, as with consumer lag 0.
 	for _, topic := range []string{"left", "right"} {

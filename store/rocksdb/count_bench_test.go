@@ -2,12 +2,12 @@ package rocksdb_test
 
 import (
 	"fmt"
+	"github.com/millrace/millrace/internal/tasktest"
 	"testing"
 
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
-	"github.com/millrace/millrace/task"
 )
 
 // countProcessor counts records per key in a key-value store: Get, add 1,
@@ -63,22 +63,7 @@ func benchCountThroughTask(b *testing.B, supplier func(string) store.KeyValueByt
 	if err != nil {
 		b.Fatal(err)
 	}
-	t, err := task.New(task.Config{ID: processor.TaskID{}, Topology: topo, Collector: discardCollector{},
-		StateDir: b.TempDir(), Cache: store.NewCache(benchCacheBytes)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if err := t.Close(); err != nil {
-			b.Error(err)
-		}
-	})
-	if err := t.InitializeStores(); err != nil {
-		b.Fatal(err)
-	}
-	if err := t.CompleteRestoration(); err != nil {
-		b.Fatal(err)
-	}
+	t := tasktest.Start(b, topo, discardCollector{}, benchCacheBytes)
 	batch := make([]record.ConsumerRecord, keys)
 	for i := range batch {
 		batch[i] = record.ConsumerRecord{Topic: "in", Key: fmt.Appendf(nil, "k%07d", i*7919%keys), Value: make([]byte, 16)}
