@@ -1,6 +1,7 @@
 package streams
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -205,22 +206,29 @@ func (c *collector) Send(topic string, partition int32, key, value []byte, heade
 	if partition < 0 {
 		rec.Partition = -1
 	}
+	return c.handleRefused(rec, err)
+}
+
+// handleRefused asks the production handler about rec, which the producer
+// refused with err, and writes the dead letters it answers with: nil when
+// the record is dropped (logged and counted), else a fatal error (the
+// handler's Fail stops the App; the processing handler is not asked
+// again).
+func (c *collector) handleRefused(rec *handler.ProducerRecord, err error) error {
 	resp, herr := handler.Production(c.pr.handler, c.errorContext(), rec, err)
 	if herr != nil {
 		return handler.Fatal(herr)
 	}
 	if derr := c.writeDeadLetters(resp.DeadLetters); derr != nil {
-		return fmt.Errorf("%w (while handling the refused record for topic %q: %w)", derr, topic, err)
+		return fmt.Errorf("%w (while handling the refused record for topic %q: %w)", derr, rec.Topic, err)
 	}
 	if resp.Result == handler.Continue {
 		c.logger.Warn("record refused by the producer; dropped as the production handler says",
-			zap.String("task", c.taskID), zap.String("topic", topic), zap.Int64("timestamp", ts),
+			zap.String("task", c.taskID), zap.String("topic", rec.Topic), zap.Int64("timestamp", rec.Timestamp),
 			zap.Int("dead_letters", len(resp.DeadLetters)), zap.Error(err))
 		c.pr.metrics.droppedProduction()
 		return nil
 	}
-	// The production handler's Fail stops the App; the processing handler
-	// is not asked again.
 	return handler.Fatal(err)
 }
 
@@ -403,48 +411,24 @@ func (c *collector) flushBatch() error {
 func (c *collector) refused(err error) error {
 	m, _ := c.batch.Peek()
 	topic := m.Topic
-	wrapped := fmt.Errorf("streams: produce to %s: %w", topic, err)
-	if c.pr.eos {
-		switch tc := c.pr.classifyTxn(wrapped, err).(type) {
-		case txnFenced, txnAbortable:
-			return handler.Fatal(tc) // the transaction's fault: see producer.send
-		}
+	wrapped := c.pr.refusal(topic, err)
+	if errors.Is(wrapped, handler.ErrFatal) {
+		return wrapped
 	}
 	if c.pr.tracked[topic] {
 		return handler.Fatal(fmt.Errorf("changelog write to %s-%d refused: %w", topic, m.Partition, wrapped))
 	}
-	rec := &handler.ProducerRecord{Topic: topic, Partition: m.Partition, Key: bytesOrNil(m.Key), Value: bytesOrNil(m.Value),
+	// Copies: the batch's bytes are reused once the record is skipped.
+	rec := &handler.ProducerRecord{Topic: topic, Partition: m.Partition, Key: bytes.Clone(m.Key), Value: bytes.Clone(m.Value),
 		Timestamp: m.Timestamp}
 	for _, h := range m.Headers {
-		rec.Headers = append(rec.Headers, record.Header{Key: string(h.Key), Value: bytesOrNil(h.Value)})
+		rec.Headers = append(rec.Headers, record.Header{Key: string(h.Key), Value: bytes.Clone(h.Value)})
 	}
 	if rec.Partition < 0 {
 		rec.Partition = -1
 	}
 	c.batch.Skip()
-	resp, herr := handler.Production(c.pr.handler, c.errorContext(), rec, wrapped)
-	if herr != nil {
-		return handler.Fatal(herr)
-	}
-	if derr := c.writeDeadLetters(resp.DeadLetters); derr != nil {
-		return fmt.Errorf("%w (while handling the refused record for topic %q: %w)", derr, topic, wrapped)
-	}
-	if resp.Result == handler.Continue {
-		c.logger.Warn("record refused by the producer; dropped as the production handler says",
-			zap.String("task", c.taskID), zap.String("topic", topic), zap.Int64("timestamp", rec.Timestamp),
-			zap.Int("dead_letters", len(resp.DeadLetters)), zap.Error(wrapped))
-		c.pr.metrics.droppedProduction()
-		return nil
-	}
-	return handler.Fatal(wrapped)
-}
-
-// bytesOrNil copies b, keeping nil nil (the batch's bytes are reused).
-func bytesOrNil(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return append([]byte{}, b...)
+	return c.handleRefused(rec, wrapped)
 }
 
 // closeBatch frees the batch writer; pending records are dropped. Call it

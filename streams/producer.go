@@ -344,18 +344,24 @@ func (pr *producer) send(msg *kafka.Message) error {
 			}
 			continue
 		}
-		wrapped := fmt.Errorf("streams: produce to %s: %w", *msg.TopicPartition.Topic, err)
-		if pr.eos {
-			switch c := pr.classifyTxn(wrapped, err).(type) {
-			case txnFenced, txnAbortable:
-				// The transaction's fault, not the record's, and not for
-				// any handler: the runtime aborts (or replaces the
-				// producer) and resumes from the last commit.
-				return handler.Fatal(c)
-			}
-		}
-		return wrapped
+		return pr.refusal(*msg.TopicPartition.Topic, err)
 	}
+}
+
+// refusal is the error for a record to topic that librdkafka refused at
+// once with err: fatal when it is the transaction's fault, not the
+// record's, and not for any handler (the runtime aborts, or replaces the
+// producer, and resumes from the last commit); otherwise the record's, for
+// the production handler.
+func (pr *producer) refusal(topic string, err error) error {
+	wrapped := fmt.Errorf("streams: produce to %s: %w", topic, err)
+	if pr.eos {
+		switch c := pr.classifyTxn(wrapped, err).(type) {
+		case txnFenced, txnAbortable:
+			return handler.Fatal(c)
+		}
+	}
+	return wrapped
 }
 
 // flush waits until every record handed to librdkafka so far is
