@@ -40,6 +40,9 @@ var owned = map[string]string{
 	"transactional.id":                "ProcessingGuarantee",
 	"enable.idempotence":              "",
 	"partition.assignment.strategy":   "",
+	"group.protocol":                  "GroupProtocol",
+	"group.remote.assignor":           "GroupProtocol",
+	"heartbeat.interval.ms":           "SessionTimeout",
 	"group.instance.id":               "InstanceID",
 	"bootstrap.servers":               "BootstrapServers",
 	"metadata.broker.list":            "BootstrapServers",
@@ -170,12 +173,21 @@ func configMap(cfg *Config, kind clientKind, logs chan kafka.LogEvent) kafka.Con
 	case mainConsumer:
 		session := int(cfg.SessionTimeout.Milliseconds())
 		cm["group.id"] = cfg.ApplicationID
-		cm["partition.assignment.strategy"] = "range"
+		if cfg.GroupProtocol == ConsumerProtocol {
+			// KIP-848: the broker assigns (range keeps co-partitioned
+			// partitions together) and owns the session timeout and the
+			// heartbeat interval; librdkafka refuses a consumer that sets
+			// them, or an assignment strategy.
+			cm["group.protocol"] = "consumer"
+			cm["group.remote.assignor"] = "range"
+		} else {
+			cm["partition.assignment.strategy"] = "range"
+			cm["session.timeout.ms"] = session
+			cm["heartbeat.interval.ms"] = min(3000, max(session/3, 1))
+		}
 		cm["enable.auto.commit"] = false
 		cm["enable.auto.offset.store"] = false
 		cm["auto.offset.reset"] = "earliest"
-		cm["session.timeout.ms"] = session
-		cm["heartbeat.interval.ms"] = min(3000, max(session/3, 1))
 		cm["isolation.level"] = isolation
 		// The poller waits on a commit barrier at most TaskTimeout (a
 		// stuck task then fails the App), so it polls at least that often.
@@ -204,6 +216,17 @@ func configMap(cfg *Config, kind clientKind, logs chan kafka.LogEvent) kafka.Con
 		// within the noise, and more to drop on every pause, so the
 		// librdkafka defaults stay.
 		cm["fetch.queue.backoff.ms"] = 0
+		// librdkafka backs a partition's fetching off by
+		// fetch.error.backoff.ms (default 500 ms) when a fetch response
+		// comes back for an older version of the partition, which every
+		// pause makes it: librdkafka's own pause of the whole assignment
+		// at each rebalance event, and the App's pauses of a partition
+		// whose task holds enough records. Under the consumer protocol
+		// (two events per incremental rebalance) the tasks that did not
+		// move stopped for about a second at every rebalance on the
+		// embedded broker (TestUnmovedTasksKeepCommittingThroughAn-
+		// IncrementalRebalance); at 50 ms they go on.
+		cm["fetch.error.backoff.ms"] = 50
 		if cfg.InstanceID != "" {
 			cm["group.instance.id"] = cfg.InstanceID
 		}

@@ -177,6 +177,7 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 			a.r.noteCommitted(a.offsets)
 		}
 		faultpoint.Hit(faultpoint.CommitDone)
+		th.noteHeld(closing, answers)
 		release(func(*runner) resumeInfo { return resumeInfo{hold: closing} })
 	} else {
 		if err := th.prod.flush(time.Until(earliest(deadline, time.Now().Add(th.prod.ackTimeout())))); err != nil {
@@ -184,20 +185,31 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 			return err
 		}
 		faultpoint.Hit(faultpoint.CommitOutputsAcked)
+		committed := true // nothing to commit is a success
 		if len(offsets) > 0 {
 			if done, err := th.cons.CommitOffsets(offsets); err != nil {
 				// A rebalance is under way (the next owner resumes from the
 				// previous commit, reprocessing), or a source topic is gone.
 				th.logger.Warn("offset commit failed", zap.Error(err))
 				th.watch.suspect()
+				committed = false
 			} else {
 				th.purge.committed(done) // those without a partition error
-				for _, a := range answers {
-					a.r.noteCommitted(a.offsets)
+				if failed := failedPartitions(done); len(failed) > 0 {
+					// The commit went through for the others only; the
+					// next commit carries these again.
+					th.logger.Warn("offset commit failed for some partitions", zap.Strings("partitions", failed))
+					committed = false
 				}
 			}
 		}
+		if committed {
+			for _, a := range answers {
+				a.r.noteCommitted(a.offsets)
+			}
+		}
 		faultpoint.Hit(faultpoint.CommitDone)
+		th.noteHeld(closing, answers)
 		release(func(r *runner) resumeInfo {
 			if closing {
 				return resumeInfo{hold: true} // the close writes the checkpoint
@@ -207,6 +219,30 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 	}
 	th.a.m.observeCommit(len(answers), len(offsets), time.Since(start))
 	return nil
+}
+
+// failedPartitions names the partitions of an offset commit's result that
+// carry an error, with it.
+func failedPartitions(done []kafka.TopicPartition) []string {
+	var out []string
+	for _, p := range done {
+		if p.Error != nil && p.Topic != nil {
+			out = append(out, fmt.Sprintf("%s-%d: %v", *p.Topic, p.Partition, p.Error))
+		}
+	}
+	return out
+}
+
+// noteHeld records the tasks a successful closing commit holds: an
+// incremental revocation closes some of them and releases the others (a
+// control message with nothing in it).
+func (th *thread) noteHeld(closing bool, answers []answer) {
+	if !closing || !th.incremental() {
+		return
+	}
+	for _, a := range answers {
+		th.held = append(th.held, a.r)
+	}
 }
 
 // checkpointDue asks a task to checkpoint once enough changelog records

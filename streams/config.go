@@ -41,6 +41,18 @@ func (g Guarantee) String() string {
 	return "at_least_once"
 }
 
+// GroupProtocol is a consumer group protocol (Config.GroupProtocol).
+type GroupProtocol string
+
+const (
+	// ClassicProtocol is the classic (eager) consumer group protocol with
+	// the range assignor, run by the group's leader.
+	ClassicProtocol GroupProtocol = "classic"
+	// ConsumerProtocol is KIP-848's consumer group protocol with the
+	// broker's range assignor: incremental rebalances.
+	ConsumerProtocol GroupProtocol = "consumer"
+)
+
 // Config configures an App. Zero values take the documented defaults; New
 // validates everything and reports every problem at once.
 type Config struct {
@@ -54,6 +66,29 @@ type Config struct {
 	// a restarted instance gets its partitions back without a rebalance
 	// if it returns within SessionTimeout.
 	InstanceID string
+	// GroupProtocol chooses the consumer group protocol: ClassicProtocol
+	// (the default) or ConsumerProtocol (KIP-848, opt-in).
+	//
+	// Classic: the eager range protocol. A rebalance revokes every
+	// partition; the tasks commit and are suspended with their stores open,
+	// and those assigned again resume without reopening or restoring
+	// anything (the others close). Every task pauses for the rebalance.
+	//
+	// Consumer (KIP-848; a broker of Kafka 4.0 or later, and librdkafka
+	// 2.11.1 ships it as a preview): the broker's range assignor computes
+	// the assignment, and rebalances are incremental: only the tasks that
+	// move stop, the others keep processing. It needs InstanceID (the
+	// range assignment is then a function of the sorted instance ids).
+	// The session timeout and heartbeat interval are the broker's (group
+	// settings group.consumer.session.timeout.ms, 45 s by default, and
+	// group.consumer.heartbeat.interval.ms): SessionTimeout is not sent.
+	// A task starts only once all its co-partitioned input partitions are
+	// assigned. Under ExactlyOnceV2, a broker without KIP-1251 (relaxed
+	// offset-commit epochs) rejects a transaction's offsets when the
+	// group's epoch moved while it was open: the transaction aborts and
+	// the tasks start over from the last commit, their stores restored
+	// (outputs stay exactly once; the App logs this at start).
+	GroupProtocol GroupProtocol
 	// ApplicationServer is this instance's query endpoint, host:port,
 	// advertised to the other instances of the application (Kafka
 	// Streams' application.server): MetadataForKey, MetadataForStore and
@@ -358,6 +393,16 @@ func (c *Config) validate() error {
 	}
 	if c.SessionTimeout < 0 || (c.SessionTimeout > 0 && c.SessionTimeout < time.Millisecond) {
 		bad("SessionTimeout %v is under 1ms", c.SessionTimeout)
+	}
+	switch c.GroupProtocol {
+	case "", ClassicProtocol:
+	case ConsumerProtocol:
+		if c.InstanceID == "" {
+			bad("GroupProtocol %q needs InstanceID: with the consumer protocol the broker's range assignor places tasks "+
+				"by sorted instance ids (without one, by random member ids that change at every restart)", c.GroupProtocol)
+		}
+	default:
+		bad("GroupProtocol %q is neither %q nor %q", c.GroupProtocol, ClassicProtocol, ConsumerProtocol)
 	}
 	if c.StartupTimeout < 0 {
 		bad("StartupTimeout %v is negative", c.StartupTimeout)

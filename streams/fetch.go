@@ -98,6 +98,17 @@ func (f *fetcher) rebind(r *runner) {
 	}
 }
 
+// remove forgets a task's inputs (it closes while others go on).
+func (f *fetcher) remove(r *runner) {
+	for _, in := range r.inputs {
+		tp := topicPartition{in.Topic, in.Partition}
+		if x := f.inputs[tp]; x != nil && x.r == r {
+			f.metrics.setLag(tp, -1)
+			delete(f.inputs, tp)
+		}
+	}
+}
+
 // clear forgets every input (all tasks closed).
 func (f *fetcher) clear() {
 	for tp := range f.inputs {

@@ -55,7 +55,11 @@ type metrics struct {
 	restoreSkipped map[[2]string]int64
 	restores       map[restoreKey]*restoreStat
 	round          restoreRound
+	// lifecycle counts, per task, its openings and resumptions.
+	lifecycle map[processor.TaskID]*taskLifecycle
 }
+
+type taskLifecycle struct{ opened, resumed int64 }
 
 type liveTask struct {
 	t      *task.Task
@@ -92,14 +96,34 @@ func newMetrics(cfg *Config, hs *hooks) *metrics {
 	return &metrics{appID: cfg.ApplicationID, hooks: hs, debug: cfg.MetricsRecordingLevel == RecordDebug,
 		cacheMax: cfg.CacheMaxBytes, live: map[processor.TaskID]*liveTask{}, retired: map[processor.TaskID]*TaskMetrics{},
 		lags: map[topicPartition]int64{}, blocked: map[processor.TaskID]time.Duration{}, globalDropped: map[string]int64{},
-		restoreSkipped: map[[2]string]int64{}, restores: map[restoreKey]*restoreStat{}}
+		restoreSkipped: map[[2]string]int64{}, restores: map[restoreKey]*restoreStat{},
+		lifecycle: map[processor.TaskID]*taskLifecycle{}}
 }
 
 // addTask starts reading a new task's counters.
 func (m *metrics) addTask(id processor.TaskID, t *task.Task) {
 	m.mu.Lock()
 	m.live[id] = &liveTask{t: t, stores: t.Stores()}
+	m.lifecycleOf(id).opened++
 	m.mu.Unlock()
+}
+
+// taskResumed counts a task resumed after a rebalance (its counters were
+// never removed: it stayed live while suspended).
+func (m *metrics) taskResumed(id processor.TaskID) {
+	m.mu.Lock()
+	m.lifecycleOf(id).resumed++
+	m.mu.Unlock()
+}
+
+// lifecycleOf returns a task's lifecycle counts; the caller holds mu.
+func (m *metrics) lifecycleOf(id processor.TaskID) *taskLifecycle {
+	lc := m.lifecycle[id]
+	if lc == nil {
+		lc = &taskLifecycle{}
+		m.lifecycle[id] = lc
+	}
+	return lc
 }
 
 // removeTask keeps a closed task's counters with those of its earlier
@@ -376,6 +400,9 @@ func (m *metrics) snapshot(state State, now time.Time) Metrics {
 			addCounters(&tm, *r)
 		}
 		m.addRestores(&tm)
+		if lc := m.lifecycle[id]; lc != nil {
+			tm.Opened, tm.Resumed = lc.opened, lc.resumed
+		}
 		for _, s := range tm.Stores {
 			out.CacheUsedBytes += s.Cache.UsedBytes
 		}

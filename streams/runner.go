@@ -22,8 +22,9 @@ import (
 // at most one outstanding per task (ctrl has room for it), so sending one
 // never blocks the runtime's goroutine.
 type control struct {
-	commit *commitRequest
-	close  *closeRequest
+	commit  *commitRequest
+	close   *closeRequest
+	suspend *suspendRequest
 }
 
 type commitRequest struct {
@@ -99,6 +100,17 @@ type runner struct {
 
 	// The runtime goroutine's own state.
 	started bool
+	// suspended: kept across a rebalance (suspend.go): stores open,
+	// directory locked, no goroutine.
+	suspended bool
+	// expect are the committed offsets of the inputs the task's state
+	// reflects (absent: none committed); inFinalCommit: the task took part
+	// in the last commit that succeeded since the revocation began.
+	expect        map[topicPartition]int64
+	inFinalCommit bool
+	// stores are the task's stores restored from a changelog or a source
+	// topic, with their partitions.
+	stores []restoredStore
 	// committed are the group's committed offsets the task started from.
 	committed []kafka.TopicPartition
 	// restoredTo is where restoration brought each changelog partition.
@@ -112,6 +124,15 @@ type runner struct {
 	// matter; lastCheckpoint is the changelog offsets last checkpointed.
 	hasPersistent  bool
 	lastCheckpoint map[topicPartition]int64
+}
+
+// restoredStore is one of a task's stores that restorations fill, and the
+// partition they read.
+type restoredStore struct {
+	tp      topicPartition
+	store   string
+	source  bool
+	convert func(*record.ConsumerRecord) ([]byte, []byte, string, error)
 }
 
 type taskFailure struct {
@@ -364,6 +385,9 @@ func (r *runner) handle(c control) bool {
 		return false
 	case c.close != nil:
 		c.close.reply <- r.closeTask(c.close)
+		return true
+	case c.suspend != nil:
+		c.suspend.reply <- r.suspend()
 		return true
 	}
 	return false

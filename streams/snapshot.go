@@ -73,6 +73,12 @@ type TaskMetrics struct {
 	// EnforcedProcessing the records processed while an input was empty
 	// past MaxTaskIdle; LateRecords those older than stream time.
 	Processed, Punctuations, Commits, EnforcedProcessing, LateRecords int64
+	// Opened counts the times this instance opened the task (created it:
+	// stores opened, restored from their checkpoint or changelog); Resumed
+	// the times it resumed the task after a rebalance, kept suspended with
+	// its stores open (nothing reopened; nothing restored but what another
+	// owner wrote meanwhile).
+	Opened, Resumed int64
 	// DeadLettered counts the dead letters the task wrote
 	// (Config.DeadLetterQueueTopic, or a handler's own).
 	DeadLettered int64

@@ -149,20 +149,13 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 	r := &runner{id: id, task: tk, dir: td, col: col, in: newInputQueue(), ctrl: make(chan control, 1),
 		failures: tm.failures, done: make(chan struct{}), abandoned: make(chan struct{}), logger: tm.logger,
 		metrics: tm.a.m, inputs: tk.Partitions(), lastCheckpoint: map[topicPartition]int64{}}
-	r.processed = make([]atomic.Int64, len(r.inputs))
-	for i := range r.processed {
-		r.processed[i].Store(-1)
-	}
+	r.initProcessed(committed)
+	r.noteExpected(committed)
 	closeFail := func(err error) (*runner, error) {
 		tm.prod.retire(col)
 		return fail(errors.Join(err, tk.Close()))
 	}
 	for _, p := range committed {
-		for i, in := range r.inputs {
-			if in.Topic == *p.Topic && in.Partition == p.Partition && p.Offset >= 0 {
-				r.processed[i].Store(int64(p.Offset))
-			}
-		}
 		if p.Metadata != nil {
 			if t, ok, err := decodePartitionTime(*p.Metadata); err != nil {
 				tm.logger.Warn("ignoring commit metadata", zap.String("topic", *p.Topic), zap.Int32("partition", p.Partition), zap.Error(err))
@@ -208,6 +201,7 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 		tp := topicPartition{spec.topic, id.Partition}
 		if p := part(spec.store, tp); p != nil {
 			r.changelogs = append(r.changelogs, tp)
+			r.stores = append(r.stores, restoredStore{tp: tp, store: spec.store})
 			x.parts = append(x.parts, p)
 		}
 	}
@@ -229,6 +223,7 @@ func (tm *taskManager) create(id processor.TaskID, committed []kafka.TopicPartit
 			}
 		}
 		r.sources = append(r.sources, tp)
+		r.stores = append(r.stores, restoredStore{tp: tp, store: ss.name, source: true, convert: ss.convert})
 		x.parts = append(x.parts, p)
 	}
 	if len(stale) > 0 && !tm.eos && !ignoreCheckpoint { // otherwise deleted already
@@ -310,19 +305,27 @@ func (tm *taskManager) started() []*runner {
 	return out
 }
 
-// closeAll closes every task, writing checkpoints when clean. Tasks close
-// at once, not one after another: every running task is sent its close
-// first. A task with an unanswered commit request (inside a processor call)
-// gets until lateDeadline to answer, then its close, dirty (it was not in the
-// last commit, so under exactly-once its writes since are in a transaction
-// nobody commits); one that does not answer is given up on. Every other
-// task gets until deadline to close. It returns the tasks given up on.
+// closeAll closes every task, writing checkpoints when clean. It returns
+// the tasks given up on (see closeSome).
 func (tm *taskManager) closeAll(clean bool, lateDeadline, deadline time.Time, awaitLate func(*runner, time.Time) bool) []*runner {
 	ids := make([]processor.TaskID, 0, len(tm.runners))
 	for id := range tm.runners {
 		ids = append(ids, id)
 	}
 	slices.SortFunc(ids, processor.TaskID.Compare)
+	return tm.closeSome(ids, clean, lateDeadline, deadline, awaitLate)
+}
+
+// closeSome closes the tasks ids (sorted), writing checkpoints when clean.
+// Tasks close at once, not one after another: every running task is sent
+// its close first. A task with an unanswered commit request (inside a
+// processor call) gets until lateDeadline to answer, then its close, dirty
+// (it was not in the last commit, so under exactly-once its writes since
+// are in a transaction nobody commits); one that does not answer is given
+// up on. Every other task gets until deadline to close. A suspended task
+// (kept across a rebalance, its goroutine gone) is closed here at once.
+// It returns the tasks given up on.
+func (tm *taskManager) closeSome(ids []processor.TaskID, clean bool, lateDeadline, deadline time.Time, awaitLate func(*runner, time.Time) bool) []*runner {
 	type closing struct {
 		r     *runner
 		reply chan error
@@ -335,12 +338,14 @@ func (tm *taskManager) closeAll(clean bool, lateDeadline, deadline time.Time, aw
 		// producer's offsets; a task still restoring holds less (and the
 		// producer's offsets may be from an earlier incarnation, or from
 		// aborted writes): it keeps the checkpoint it had, if any.
-		if clean && r.hasPersistent && r.started {
+		if clean && r.hasPersistent && (r.started || r.suspended) {
 			cp = r.changelogPositions(tm.prod)
 		}
 		req := &closeRequest{clean: clean, checkpoint: cp}
 		if !r.started {
-			tm.rest.remove(r.id)
+			if !r.suspended {
+				tm.rest.remove(r.id)
+			}
 			if err := r.closeTask(req); err != nil {
 				tm.logger.Warn("closing task", zap.Stringer("task", r.id), zap.Error(err))
 			}
@@ -384,11 +389,17 @@ func (tm *taskManager) closeAll(clean bool, lateDeadline, deadline time.Time, aw
 		}
 	}
 	for _, id := range ids {
-		tm.a.m.removeTask(id)
-		delete(tm.runners, id)
+		tm.forget(id)
 	}
 	slices.SortFunc(abandoned, func(a, b *runner) int { return a.id.Compare(b.id) })
 	return abandoned
+}
+
+// forget drops a task closed, or given up on, from the instance's tasks;
+// its counters stay in the metrics.
+func (tm *taskManager) forget(id processor.TaskID) {
+	tm.a.m.removeTask(id)
+	delete(tm.runners, id)
 }
 
 // abandon gives up on a task whose processor does not return: its context
@@ -432,9 +443,14 @@ func (r *runner) changelogPositions(pr *producer) map[topicPartition]int64 {
 	return cur
 }
 
-// noteCommitted records the committed offsets of the partitions of source
-// topics whose stores take them as checkpoints.
+// noteCommitted records a successful commit of the task's offsets: what
+// its state now reflects (see atOffsets), and the committed offsets of the
+// partitions of source topics whose stores take them as checkpoints.
 func (r *runner) noteCommitted(offsets []partitiongroup.Offset) {
+	r.inFinalCommit = true
+	for _, o := range offsets {
+		r.expect[topicPartition{o.Topic, o.Partition}] = o.Offset
+	}
 	if len(r.sources) == 0 {
 		return
 	}
@@ -460,6 +476,22 @@ func (r *runner) positions() string {
 		fmt.Fprintf(&b, "%s-%d@%d", in.Topic, in.Partition, r.processed[i].Load())
 	}
 	return b.String()
+}
+
+// initProcessed publishes the committed offsets the task starts from as
+// its next offsets to process (-1: none committed).
+func (r *runner) initProcessed(committed []kafka.TopicPartition) {
+	r.processed = make([]atomic.Int64, len(r.inputs))
+	for i := range r.processed {
+		r.processed[i].Store(-1)
+	}
+	for _, p := range committed {
+		for i, in := range r.inputs {
+			if in.Topic == *p.Topic && in.Partition == p.Partition && p.Offset >= 0 {
+				r.processed[i].Store(int64(p.Offset))
+			}
+		}
+	}
 }
 
 // reuseInputs carries a recreated task's published positions over.

@@ -59,7 +59,9 @@ type thread struct {
 	// without waiting again.
 	stuckRunners map[*runner]bool
 	assignment   []kafka.TopicPartition
-	fatal        error
+	// held are the tasks the last closing commit holds (incremental.go).
+	held  []*runner
+	fatal error
 	// closing: the consumer is being closed; a rebalance callback (which
 	// may then run on the goroutine closing it) only unassigns.
 	closing    atomic.Bool
@@ -146,6 +148,7 @@ func (th *thread) start() error {
 	if err := th.cons.SubscribeTopics(th.a.topo.SourceTopics(), th.rebalance); err != nil {
 		return fmt.Errorf("streams: subscribe: %w", err)
 	}
+	th.warnIncrementalEOS()
 	th.lastCommit, th.lastClean = time.Now(), time.Now()
 	return nil
 }
@@ -285,6 +288,11 @@ func (th *thread) handle(ev kafka.Event) {
 		if e.IsFatal() {
 			th.consFatal = true
 			th.fatal = fmt.Errorf("streams: consumer: fatal: %w", e)
+			if e.Code() == kafka.ErrUnreleasedInstanceID {
+				th.fatal = fmt.Errorf("streams: consumer: fatal: instance id %q is still held by this instance's previous "+
+					"member, until the broker's session timeout (group.consumer.session.timeout.ms, 45 s by default) "+
+					"expires it; start again after that: %w", th.cfg.InstanceID, e)
+			}
 			return
 		}
 		if code := e.Code(); code == kafka.ErrUnknownTopicOrPart || code == kafka.ErrUnknownTopic {
@@ -360,6 +368,9 @@ func (th *thread) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 		}
 		return nil
 	}
+	if th.incremental() {
+		return th.rebalanceIncremental(c, ev)
+	}
 	start := time.Now()
 	switch e := ev.(type) {
 	case kafka.AssignedPartitions:
@@ -392,14 +403,17 @@ func (th *thread) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 	return nil
 }
 
-// revoked commits and closes every task; with the eager protocol a
-// rebalance takes all partitions away. A commit that fails because of the
-// transaction aborts it and closes the tasks dirty (the next owner resumes
-// from the last commit); any other failure stops the App.
+// revoked commits every task and suspends it (suspend.go); with the eager
+// protocol a rebalance takes all partitions away. A commit that fails
+// because of the transaction aborts it and closes the tasks dirty (the next
+// owner resumes from the last commit); any other failure stops the App.
 func (th *thread) revoked() {
 	clean := th.fatal == nil && !th.a.crash.Load()
 	deadline := time.Now().Add(th.cfg.CloseTimeout)
 	if clean && len(th.tasks.runners) > 0 {
+		for _, r := range th.tasks.runners {
+			r.inFinalCommit = false
+		}
 		if err := th.commitAll(true, lateDeadline(deadline)); err != nil {
 			clean = false
 			if !th.eos || !isTxnFailure(err) {
@@ -407,7 +421,7 @@ func (th *thread) revoked() {
 			}
 		}
 	}
-	th.closeTasks(clean, deadline)
+	th.revokeTasks(clean, deadline)
 	th.queriesRevoked()
 	if th.eos && !clean && th.fatal == nil {
 		// The next assignment's tasks start a fresh transaction.
@@ -465,9 +479,22 @@ func (th *thread) assigned(parts []kafka.TopicPartition) {
 		ids = append(ids, id)
 	}
 	slices.SortFunc(ids, processor.TaskID.Compare)
+	kept := th.tasks.keepOrClose(byTask, time.Now().Add(th.cfg.CloseTimeout), th.awaitLate)
 	var pause []kafka.TopicPartition
+	resumed, restoring := 0, 0
 	for _, id := range ids {
-		r, err := th.tasks.create(id, byTask[id], false)
+		var r *runner
+		var err error
+		switch k := kept[id]; {
+		case k == nil:
+			r, err = th.tasks.create(id, byTask[id], false)
+		case k.suspended:
+			r, err = th.tasks.resume(k, byTask[id])
+			resumed++
+		default: // still restoring from before the revocation
+			r = k
+			restoring++
+		}
 		if err != nil {
 			th.fatal = err
 			return
@@ -481,7 +508,8 @@ func (th *thread) assigned(parts []kafka.TopicPartition) {
 		}
 	}
 	th.queriesAssigned(ids)
-	th.logger.Info("partitions assigned", zap.Int("partitions", len(parts)), zap.Int("tasks", len(byTask)))
+	th.logger.Info("partitions assigned", zap.Int("partitions", len(parts)), zap.Int("tasks", len(byTask)),
+		zap.Int("resumed", resumed), zap.Int("still_restoring", restoring))
 }
 
 // shutdown stops everything the run started, within CloseTimeout; it

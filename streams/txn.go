@@ -113,9 +113,14 @@ func (th *thread) restartTasks(why string) error {
 	for i := range assigned {
 		assigned[i].Offset = kafka.OffsetStored
 	}
-	if err := th.cons.Assign(assigned); err != nil {
+	if err := th.rewind(assigned); err != nil {
 		return fmt.Errorf("streams: reassign after %s: %w", why, err)
 	}
-	th.assigned(assigned)
+	if th.incremental() {
+		th.assignment = assigned
+		th.assignedIncrementally()
+	} else {
+		th.assigned(assigned)
+	}
 	return th.fatal
 }

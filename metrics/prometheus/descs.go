@@ -11,6 +11,7 @@ type descs struct {
 
 	process, processLatency, processLatencyMax, commits, enforced *prom.Desc
 	lateness, latenessMax, late, dropped, deadLetters             *prom.Desc
+	opened, resumed                                               *prom.Desc
 	buffered, bufferedBytes, blocked                              *prom.Desc
 
 	nodeProcess, e2e, e2eMin, e2eMax                               *prom.Desc
@@ -82,6 +83,10 @@ func newDescs() descs {
 			"reason"),
 		deadLetters: task("task_dead_letters_total",
 			"Dead letters a task wrote to the dead-letter topic (Config.DeadLetterQueueTopic, Kafka Streams: errors.dead.letter.queue.topic.name) or to a handler's own."),
+		opened: task("task_opened_total",
+			"Times this instance opened a task: created it, its stores opened and restored from their checkpoint or changelog (Kafka Streams: task-created-total, thread level)."),
+		resumed: task("task_resumed_total",
+			"Times this instance resumed a task it kept suspended across a rebalance: no store reopened, nothing restored but what another owner wrote meanwhile."),
 		buffered:      task("task_buffered_records", "Records waiting in the task's partition queues (Kafka Streams: active-buffer-count)."),
 		bufferedBytes: task("task_buffered_bytes", "Bytes of the records waiting in the task's partition queues (Kafka Streams: input-buffer-bytes-total)."),
 		blocked: task("task_blocked_seconds",
@@ -135,7 +140,7 @@ func (d *descs) all() []*prom.Desc {
 	return []*prom.Desc{d.appState, d.lag, d.restoringStores, d.restoreSkipped, d.globalDropped, d.productionDropped, d.deliveryDeadLetters,
 		d.purges, d.purgeFailures, d.cacheMax, d.cacheUsed, d.hookPanics,
 		d.memCapacity, d.memUsed, d.memPinned, d.memWriteBuffers, d.memWriteBufferLimit, d.memStores,
-		d.process, d.processLatency, d.processLatencyMax, d.commits, d.enforced, d.lateness, d.latenessMax, d.late, d.dropped, d.deadLetters,
+		d.process, d.processLatency, d.processLatencyMax, d.commits, d.enforced, d.lateness, d.latenessMax, d.late, d.dropped, d.deadLetters, d.opened, d.resumed,
 		d.buffered, d.bufferedBytes, d.blocked,
 		d.nodeProcess, d.e2e, d.e2eMin, d.e2eMax, d.recordsConsumed, d.bytesConsumed, d.recordsProduced, d.bytesProduced,
 		d.cacheHits, d.cacheMisses, d.cacheEvictions, d.cacheHitRatio, d.cacheSize, d.cacheEntries, d.restored, d.restoreRemaining, d.expired,

@@ -277,6 +277,8 @@ func (e *Exporter) collect(ch chan<- prom.Metric, s streams.Metrics) {
 		m.summary(d.lateness, t.Lateness, ms, id)
 		m.counter(d.late, t.LateRecords, id)
 		m.counter(d.deadLetters, t.DeadLettered, id)
+		m.counter(d.opened, t.Opened, id)
+		m.counter(d.resumed, t.Resumed, id)
 		for _, dr := range t.Dropped {
 			m.counter(d.dropped, dr.Count, id, dr.Reason)
 		}

@@ -1,0 +1,265 @@
+package streams_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/millrace/millrace/kafkatest"
+	"github.com/millrace/millrace/streams"
+)
+
+// kip848Cluster is an embedded cluster whose KIP-848 groups heartbeat
+// every heartbeat and expire a silent member after 10 s.
+func kip848Cluster(t *testing.T, topics map[string]int32, heartbeat time.Duration) *kafkatest.Cluster {
+	t.Helper()
+	c, err := kafkatest.Start(kafkatest.Config{Topics: topics, BrokerConfigs: map[string]string{
+		"group.consumer.heartbeat.interval.ms": fmt.Sprint(heartbeat.Milliseconds()), "group.consumer.session.timeout.ms": "10000"}})
+	must(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// rebalanceLog records when an App handled each rebalance event.
+type rebalanceLog struct {
+	mu     sync.Mutex
+	events []rebalanceEvent
+}
+
+type rebalanceEvent struct {
+	at time.Time
+	streams.Rebalance
+}
+
+func (l *rebalanceLog) OnRebalance(r streams.Rebalance) {
+	l.mu.Lock()
+	l.events = append(l.events, rebalanceEvent{time.Now(), r})
+	l.mu.Unlock()
+}
+
+func (l *rebalanceLog) since(t0 time.Time) []rebalanceEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []rebalanceEvent
+	for _, e := range l.events {
+		if !e.at.Before(t0) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// feed writes one record to every partition of topic every few
+// milliseconds until stop is closed; each key stays on one partition.
+// It returns how many it wrote per partition once stopped.
+func feed(t *testing.T, bootstrap, topic string, partitions int32, stop <-chan struct{}) func() []int64 {
+	t.Helper()
+	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": bootstrap, "linger.ms": 1,
+		"go.logs.channel.enable": false, "log_level": 3})
+	must(t, err)
+	counts := make([]int64, partitions)
+	done := make(chan struct{})
+	go func() {
+		for range p.Events() {
+		}
+	}()
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				p.Flush(10_000)
+				return
+			case <-time.After(3 * time.Millisecond):
+			}
+			for part := range partitions {
+				m := &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: part},
+					Key: fmt.Appendf(nil, "p%d-k%d", part, i%5), Value: []byte("x")}
+				if err := p.Produce(m, nil); err == nil {
+					counts[part]++
+				}
+			}
+		}
+	}()
+	return func() []int64 {
+		<-done
+		p.Close()
+		return counts
+	}
+}
+
+// committedOffsets reads the group's committed offsets of topic's
+// partitions (-1 where none), as an administrator does.
+func committedOffsets(t *testing.T, ad *kafka.AdminClient, group, topic string, partitions int32) []int64 {
+	var tps []kafka.TopicPartition
+	for p := range partitions {
+		tps = append(tps, kafka.TopicPartition{Topic: &topic, Partition: p})
+	}
+	out := make([]int64, partitions)
+	for i := range out {
+		out[i] = -1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := ad.ListConsumerGroupOffsets(ctx, []kafka.ConsumerGroupTopicPartitions{{Group: group, Partitions: tps}})
+	if err != nil || len(res.ConsumerGroupsTopicPartitions) != 1 {
+		t.Logf("list committed offsets: %v", err)
+		return out
+	}
+	for _, tp := range res.ConsumerGroupsTopicPartitions[0].Partitions {
+		if tp.Error != nil {
+			t.Logf("DEBUG %v", tp.Error)
+		}
+		if tp.Error == nil && tp.Offset >= 0 {
+			out[tp.Partition] = int64(tp.Offset)
+		}
+	}
+	return out
+}
+
+// TestUnmovedTasksKeepCommittingThroughAnIncrementalRebalance runs the
+// consumer protocol (KIP-848, the broker's range assignor) with static
+// members a and b over six partitions while input flows, then lets c
+// join: range over a, b, c moves task 2 from a to b and tasks 4 and 5
+// from b to c. Members heartbeat every second, so each step of the
+// broker's reconciliation (b and a revoke, acknowledge, c is assigned)
+// takes up to a heartbeat. The tasks that stay (0, 1 and 3) must keep
+// processing and committing between the end of the last revocation and
+// c's assignment, while the eager protocol would hold every task; afterwards
+// every key's count is complete.
+func TestUnmovedTasksKeepCommittingThroughAnIncrementalRebalance(t *testing.T) {
+	c := kip848Cluster(t, map[string]int32{"in": 6, "out": 6}, time.Second)
+	cfg := streams.Config{ApplicationID: "incremental", BootstrapServers: c.Bootstrap(),
+		CommitInterval: 50 * time.Millisecond, GroupProtocol: streams.ConsumerProtocol}
+	logs := map[string]*rebalanceLog{}
+	at := func(id string) streams.Config {
+		x := cfg
+		x.InstanceID = id
+		logs[id] = &rebalanceLog{}
+		x.Hooks = []streams.Hook{logs[id]}
+		return x
+	}
+	stop := make(chan struct{})
+	written := feed(t, c.Bootstrap(), "in", 6, stop)
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+			written()
+		}
+	}()
+	a := start(t, countTopology(t, "in", "out", 0), at("a"))
+	b := start(t, countTopology(t, "in", "out", 0), at("b"))
+	waitSpread(t, 3, 60*time.Second, a, b)
+
+	admin, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": c.Bootstrap(), "log_level": 3})
+	must(t, err)
+	defer admin.Close()
+	type sample struct {
+		at      time.Time
+		offsets []int64
+	}
+	var samples []sample
+	var sampling atomic.Bool
+	sampling.Store(true)
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for sampling.Load() {
+			samples = append(samples, sample{time.Now(), committedOffsets(t, admin, cfg.ApplicationID, "in", 6)})
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+
+	joined := time.Now()
+	n := start(t, countTopology(t, "in", "out", 0), at("c"))
+	waitSpread(t, 2, 60*time.Second, a, b, n)
+	sampling.Store(false)
+	<-sampled
+
+	// The end of the join's last revocation, and the assignment that gave
+	// c its tasks.
+	var revokedAt, assignedAt time.Time
+	for _, id := range []string{"a", "b"} {
+		for _, e := range logs[id].since(joined) {
+			if e.Phase == streams.Revoked && e.Tasks > 0 && e.at.After(revokedAt) {
+				revokedAt = e.at
+			}
+		}
+	}
+	for _, e := range logs["c"].since(joined) {
+		if e.Phase == streams.Assigned && e.Tasks > 0 {
+			assignedAt = e.at
+		}
+	}
+	if revokedAt.IsZero() || assignedAt.IsZero() {
+		t.Fatalf("no revocation (%v) or no assignment on c (%v) seen", revokedAt, assignedAt)
+	}
+	var before, after []int64
+	for _, s := range samples {
+		if !s.at.After(revokedAt) {
+			before = s.offsets
+		}
+		if after == nil && !s.at.Before(assignedAt) {
+			after = s.offsets
+		}
+	}
+	if before == nil || after == nil {
+		t.Fatalf("no committed offsets sampled around the rebalance (%d samples, revoked at %v, assigned at %v)",
+			len(samples), revokedAt.Sub(joined), assignedAt.Sub(joined))
+	}
+	t.Logf("join: last revocation done after %v, c assigned after %v", revokedAt.Sub(joined), assignedAt.Sub(joined))
+	if t.Failed() || testing.Verbose() {
+		for _, id := range []string{"a", "b", "c"} {
+			for _, e := range logs[id].since(joined) {
+				t.Logf("%s at %v: %+v", id, e.at.Sub(joined), e.Rebalance)
+			}
+		}
+	}
+	for _, p := range []int{0, 1, 3} {
+		if after[p] <= before[p] {
+			t.Errorf("partition %d of a task that did not move: committed offset %d after the last revocation and %d when c got "+
+				"its tasks; want it to advance (the task keeps processing)", p, before[p], after[p])
+		}
+	}
+	for id, tasks := range map[string][]string{"a": {"0_0", "0_1"}, "b": {"0_2", "0_3"}, "c": {"0_4", "0_5"}} {
+		app := map[string]*running{"a": a, "b": b, "c": n}[id]
+		for _, want := range tasks {
+			found := false
+			for tid := range activeTasks(app.app) {
+				found = found || tid.String() == want
+			}
+			if !found {
+				t.Errorf("instance %s does not run task %s: range over a, b, c gives a {0,1}, b {2,3}, c {4,5}", id, want)
+			}
+		}
+	}
+
+	close(stop)
+	per := written()
+	var total int64
+	for _, w := range per {
+		total += w
+	}
+	out := consumeUntil(t, c.Bootstrap(), "out", false, 90*time.Second, func(o []consumed) bool {
+		var sum int64
+		for _, v := range lastCounts(o) {
+			sum += v
+		}
+		return sum >= total
+	}, a, b, n)
+	var sum int64
+	for _, v := range lastCounts(out) {
+		sum += v
+	}
+	if sum != total {
+		t.Errorf("counts add up to %d, want the %d records written: a rebalance without failures must neither lose nor repeat one",
+			sum, total)
+	}
+}
