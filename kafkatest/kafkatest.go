@@ -50,6 +50,16 @@ type Config struct {
 	// Ports fixes the brokers' loopback ports, one per broker (the first
 	// Brokers of them); empty lets the system choose free ones.
 	Ports []int
+	// BrokerConfigs sets broker-level configs at start (kfake's
+	// BrokerConfigs), as a broker's server.properties would; DescribeConfigs
+	// reports them as dynamic broker configs. Tests of KIP-848 consumer
+	// groups (group.protocol=consumer) lower
+	// group.consumer.heartbeat.interval.ms (5000 by default) and
+	// group.consumer.session.timeout.ms (45000; the broker enforces no
+	// minimum) so members heartbeat and expire in milliseconds. An empty
+	// value keeps the default. Names are not checked: one the broker does
+	// not know is stored and has no effect.
+	BrokerConfigs map[string]string
 }
 
 // Cluster is a running embedded cluster, made by Start, or a cluster that
@@ -89,6 +99,14 @@ func Start(cfg Config) (*Cluster, error) {
 			return nil, fmt.Errorf("kafkatest: %d ports for %d brokers", len(cfg.Ports), n)
 		}
 		opts = append(opts, kfake.Ports(cfg.Ports[:n]...))
+	}
+	if len(cfg.BrokerConfigs) > 0 {
+		for name := range cfg.BrokerConfigs {
+			if name == "" {
+				return nil, fmt.Errorf("kafkatest: a broker config has an empty name")
+			}
+		}
+		opts = append(opts, kfake.BrokerConfigs(cfg.BrokerConfigs))
 	}
 	for topic, parts := range cfg.Topics {
 		if parts <= 0 {
