@@ -29,7 +29,10 @@ import (
 // A and B of six partitions each; after every stable assignment each
 // member's assignment is Range over the keys read from the group's
 // description, the same partition numbers of A and B, and after a member
-// leaves every partition that moved is on its Successor.
+// crashes every partition that moved, from the crashed member or between
+// survivors, is on its Successor. The description is read here as
+// streams' describeMembership reads it (unexported there; tested in
+// streams).
 
 const (
 	partitions = 6
@@ -114,7 +117,11 @@ func startMember(t *testing.T, cl *kafkatest.Cluster, group string, proto protoc
 	}
 	m := &member{name: name, c: c, stop: make(chan struct{}), done: make(chan struct{})}
 	go m.poll()
-	t.Cleanup(m.close)
+	t.Cleanup(func() {
+		if !m.close() {
+			t.Errorf("consumer %s did not close in 30 s", name)
+		}
+	})
 	return m
 }
 
@@ -209,9 +216,9 @@ func (m *member) poll() {
 	}
 }
 
-// close stops an in-process member's poller and waits for the consumer's
-// Close; idempotent.
-func (m *member) close() {
+// close stops an in-process member's poller and waits up to 30 s for the
+// consumer's Close; false if it did not return. Idempotent.
+func (m *member) close() bool {
 	select {
 	case <-m.stop:
 	default:
@@ -219,8 +226,9 @@ func (m *member) close() {
 	}
 	select {
 	case <-m.done:
+		return true
 	case <-time.After(30 * time.Second):
-		panic(fmt.Sprintf("consumer %s did not close in 30 s", m.name))
+		return false
 	}
 }
 
