@@ -220,16 +220,37 @@ func (th *thread) taskIDs() []processor.TaskID {
 // rewind makes the consumer fetch the assignment from the group's
 // committed offsets again (after a transaction was aborted). Under the
 // consumer protocol a whole assignment cannot be replaced (Assign fails
-// while the protocol is cooperative): the partitions are unassigned and
-// assigned again incrementally.
+// while the protocol is cooperative): each partition is sought to its
+// committed offset instead, or where auto.offset.reset puts a partition
+// with none.
 func (th *thread) rewind(assigned []kafka.TopicPartition) error {
 	if !th.incremental() {
 		return th.cons.Assign(assigned)
 	}
-	if err := th.cons.IncrementalUnassign(assigned); err != nil {
-		return err
+	if len(assigned) == 0 {
+		return nil
 	}
-	return th.cons.IncrementalAssign(assigned)
+	committed, err := th.cons.Committed(assigned, int(th.cfg.StartupTimeout.Milliseconds()))
+	if err != nil {
+		return fmt.Errorf("read committed offsets: %w", err)
+	}
+	reset := kafka.OffsetBeginning
+	if v, ok := th.cfg.ConsumerConfig["auto.offset.reset"]; ok && (v == "latest" || v == "largest" || v == "end") {
+		reset = kafka.OffsetEnd
+	}
+	for i := range committed {
+		if committed[i].Offset < 0 {
+			committed[i].Offset = reset
+		}
+	}
+	done, err := th.cons.SeekPartitions(committed)
+	if err != nil {
+		return fmt.Errorf("seek to committed offsets: %w", err)
+	}
+	if failed := failedPartitions(done); len(failed) > 0 {
+		return fmt.Errorf("seek to committed offsets: %v", failed)
+	}
+	return nil
 }
 
 // warnIncrementalEOS says, at start, what exactly-once costs under the

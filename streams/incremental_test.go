@@ -3,6 +3,9 @@ package streams_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -261,5 +264,69 @@ func TestUnmovedTasksKeepCommittingThroughAnIncrementalRebalance(t *testing.T) {
 	if sum != total {
 		t.Errorf("counts add up to %d, want the %d records written: a rebalance without failures must neither lose nor repeat one",
 			sum, total)
+	}
+}
+
+// TestFencingUnderTheConsumerProtocolRewindsBySeekAndStaysExactlyOnce
+// fences the App's transactional producer while it runs the consumer
+// protocol: the App aborts, closes its tasks, seeks its partitions back
+// to the committed offsets (Assign is refused while the protocol is
+// cooperative) and starts over, and every count is still exactly once.
+func TestFencingUnderTheConsumerProtocolRewindsBySeekAndStaysExactlyOnce(t *testing.T) {
+	c := kip848Cluster(t, map[string]int32{"in": 2, "out": 2}, 100*time.Millisecond)
+	dir := t.TempDir()
+	input := events(4, 400)
+	app := start(t, countTopology(t, "in", "out", 300*time.Microsecond), streams.Config{ApplicationID: "fenced-848",
+		BootstrapServers: c.Bootstrap(), StateDir: dir, ProcessingGuarantee: streams.ExactlyOnceV2,
+		GroupProtocol: streams.ConsumerProtocol, InstanceID: "only"})
+	produce(t, c.Bootstrap(), "in", input[:800])
+	consumeUntil(t, c.Bootstrap(), "out", true, 60*time.Second, func(o []consumed) bool { return len(o) >= 100 }, app)
+	rest := make(chan struct{})
+	go func() { // keeps the tasks busy through the fencing
+		defer close(rest)
+		for i := 800; i < len(input); i += 100 {
+			produceQuiet(c.Bootstrap(), "in", input[i:i+100])
+		}
+	}()
+	defer func() { <-rest }()
+	pid, err := os.ReadFile(filepath.Join(dir, "fenced-848", "process-id"))
+	must(t, err)
+	zombie, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": c.Bootstrap(), "log_level": 3,
+		"transactional.id": "fenced-848-" + strings.TrimSpace(string(pid))})
+	must(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	must(t, zombie.InitTransactions(ctx))
+	zombie.Close()
+	expectEachCountOnce(t, c.Bootstrap(), "out", 90*time.Second, input, app)
+	if app.app.State() == streams.Error {
+		t.Error("the App stopped instead of replacing its fenced producer")
+	}
+	var opened int64
+	for _, tm := range app.app.Metrics().Tasks {
+		opened += tm.Opened
+	}
+	if opened <= 2 {
+		t.Errorf("tasks opened %d times in all, want more than their 2 first openings: the fencing must restart them", opened)
+	}
+}
+
+// TestConsumerProtocolNeedsAnInstanceID: without one the broker's range
+// would place tasks by random member ids.
+func TestConsumerProtocolNeedsAnInstanceID(t *testing.T) {
+	err := newErr(t, countTopology(t, "in", "out", 0), streams.Config{ApplicationID: "x", BootstrapServers: "localhost:1",
+		GroupProtocol: streams.ConsumerProtocol})
+	if err == nil || !strings.Contains(err.Error(), "InstanceID") {
+		t.Errorf("New = %v, want an error naming InstanceID", err)
+	}
+	err = newErr(t, countTopology(t, "in", "out", 0), streams.Config{ApplicationID: "x", BootstrapServers: "localhost:1",
+		GroupProtocol: "cooperative"})
+	if err == nil || !strings.Contains(err.Error(), "GroupProtocol") {
+		t.Errorf("New = %v, want an error naming GroupProtocol", err)
+	}
+	err = newErr(t, countTopology(t, "in", "out", 0), streams.Config{ApplicationID: "x", BootstrapServers: "localhost:1",
+		ConsumerConfig: map[string]any{"group.protocol": "consumer"}})
+	if err == nil || !strings.Contains(err.Error(), "GroupProtocol") {
+		t.Errorf("New = %v, want an error saying group.protocol is set through GroupProtocol", err)
 	}
 }
