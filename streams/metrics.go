@@ -55,6 +55,8 @@ type metrics struct {
 	restoreSkipped map[[2]string]int64
 	restores       map[restoreKey]*restoreStat
 	round          restoreRound
+	// sb are the standby tasks' figures (standbymetrics.go).
+	sb standbyStats
 }
 
 type liveTask struct {
@@ -395,6 +397,7 @@ func (m *metrics) snapshot(state State, now time.Time) Metrics {
 		return cmp.Or(cmp.Compare(a.Store, b.Store), cmp.Compare(a.Reason, b.Reason))
 	})
 	out.Restore = m.round.progress(now)
+	out.Standbys = m.standbys()
 	return out
 }
 

@@ -52,6 +52,8 @@ type thread struct {
 	tasks     *taskManager
 	fetch     *fetcher
 	watch     *sourceWatch
+	// standbys are the standby tasks (standby.go); nil without them.
+	standbys *standbyManager
 
 	failures chan taskFailure
 	late     []*commitRound // rounds some tasks have not answered yet
@@ -129,6 +131,7 @@ func (th *thread) start() error {
 	th.tasks = &taskManager{a: th.a, cfg: cfg, logger: th.logger, plan: p, dir: th.dir, cache: store.NewCache(cfg.CacheMaxBytes),
 		rest: th.rest, globals: th.globals.views, failures: th.failures, eos: th.eos, prod: th.prod,
 		runners: map[processor.TaskID]*runner{}}
+	th.startStandbys() // standby.go
 	if th.cons, err = th.clients.consumer(mainConsumer); err != nil {
 		return err
 	}
@@ -179,6 +182,7 @@ func (th *thread) loop() error {
 		th.fetch.updateLags(th.assignment)
 		th.fetch.pauseResume()
 		th.maybeCleanState()
+		th.maybeReconcileStandbys() // standby.go
 		if err := th.watch.check(); err != nil {
 			return err
 		}
@@ -193,6 +197,7 @@ func (th *thread) loop() error {
 			if err != nil {
 				return err
 			}
+			th.standbys.checkpointTick() // standby.go
 		}
 		th.updateState()
 	}
@@ -216,6 +221,10 @@ func (th *thread) checkFailures() error {
 		return err
 	}
 	for _, res := range th.rest.take() {
+		if res.standby { // standby.go
+			th.standbys.result(res)
+			continue
+		}
 		nr, err := th.tasks.restored(res)
 		if err != nil {
 			return err
@@ -306,6 +315,7 @@ func (th *thread) maybeCleanState() {
 	for id := range th.tasks.runners {
 		assigned[id.String()] = true
 	}
+	th.standbys.addAssigned(assigned) // standby.go: standbys are kept
 	removed, err := th.dir.CleanRemovedTasks(assigned, th.cfg.StateCleanupDelay, time.Now())
 	if err != nil {
 		th.logger.Warn("cleaning state of unassigned tasks", zap.Error(err))
@@ -465,6 +475,7 @@ func (th *thread) assigned(parts []kafka.TopicPartition) {
 		ids = append(ids, id)
 	}
 	slices.SortFunc(ids, processor.TaskID.Compare)
+	th.standbys.release(ids) // standby.go: promotion, before the active opens the directory
 	var pause []kafka.TopicPartition
 	for _, id := range ids {
 		r, err := th.tasks.create(id, byTask[id], false)
@@ -482,6 +493,7 @@ func (th *thread) assigned(parts []kafka.TopicPartition) {
 	}
 	th.queriesAssigned(ids)
 	th.logger.Info("partitions assigned", zap.Int("partitions", len(parts)), zap.Int("tasks", len(byTask)))
+	th.reconcileStandbys() // standby.go
 }
 
 // shutdown stops everything the run started, within CloseTimeout; it
@@ -529,6 +541,7 @@ func (th *thread) shutdown(errp *error) {
 		}
 	}
 	th.stopQueries(crashed, deadline)
+	th.standbys.closeAll(!crashed) // standby.go: before the restorer stops
 	if th.rest != nil {
 		th.rest.close()
 	}
