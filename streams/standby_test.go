@@ -1,10 +1,12 @@
 package streams_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +47,27 @@ func endOffsets(t *testing.T, bootstrap, topic string, partitions int32) map[int
 		out[p] = high
 	}
 	return out
+}
+
+// countsReach returns a done function for consumeUntil: true once every
+// key k0..k<keys-1> has a count of at least n. It looks at each record once.
+func countsReach(keys int, n int64) func([]consumed) bool {
+	seen, below := 0, keys
+	last := map[string]int64{}
+	return func(out []consumed) bool {
+		for _, c := range out[seen:] {
+			if len(c.value) != 8 {
+				continue
+			}
+			k, v := string(c.key), int64(binary.BigEndian.Uint64(c.value))
+			if last[k] < n && v >= n {
+				below--
+			}
+			last[k] = max(last[k], v)
+		}
+		seen = len(out)
+		return below == 0
+	}
 }
 
 // consumeFrom reads topic from the offsets given (read_committed when
@@ -154,15 +177,10 @@ func failoverRun(t *testing.T, app string, standbys int, guarantee streams.Guara
 	produce(t, c.Bootstrap(), "in", recs)
 	eos := guarantee == streams.ExactlyOnceV2
 	began := time.Now()
-	consumeUntil(t, c.Bootstrap(), "out", eos, 90*time.Second, func(o []consumed) bool {
-		got := lastCounts(o)
-		for k := range keys {
-			if got[fmt.Sprintf("k%d", k)] < rounds {
-				return false
-			}
-		}
-		return true
-	}, a, b)
+	all := countsReach(keys, rounds)
+	if !all(consumeUntil(t, c.Bootstrap(), "out", eos, 120*time.Second, all, a, b)) {
+		t.Fatalf("not every key counted %d within 120s", rounds)
+	}
 	if standbys != 0 {
 		// Caught up twice, more than three commit intervals apart: nothing
 		// more reaches the changelogs.
@@ -198,15 +216,7 @@ func failoverRun(t *testing.T, app string, standbys int, guarantee streams.Guara
 		more = append(more, kv{fmt.Sprintf("k%d", k), "x", int64(5000)})
 	}
 	produce(t, c.Bootstrap(), "in", more)
-	out := consumeFrom(t, c.Bootstrap(), "out", from, eos, 90*time.Second, func(o []consumed) bool {
-		got := lastCounts(o)
-		for k := range keys {
-			if got[fmt.Sprintf("k%d", k)] < rounds+1 {
-				return false
-			}
-		}
-		return true
-	}, a)
+	out := consumeFrom(t, c.Bootstrap(), "out", from, eos, 90*time.Second, countsReach(keys, rounds+1), a)
 	got := lastCounts(out)
 	for k := range keys {
 		key := fmt.Sprintf("k%d", k)
@@ -366,5 +376,19 @@ func TestStandbyDirectoriesSurviveTheStateCleaner(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "counts")); err != nil {
 		t.Fatalf("standby %s's store: %v", id, err)
+	}
+}
+
+func TestStandbyReplicasNegativeOtherThanStandbyAllIsAConfigError(t *testing.T) {
+	for _, n := range []int{-2, -100} {
+		err := newErr(t, standbyCount(t), streams.Config{StandbyReplicas: n})
+		if err == nil || !strings.Contains(err.Error(), "StandbyReplicas") {
+			t.Errorf("StandbyReplicas %d: New = %v, want an error naming StandbyReplicas", n, err)
+		}
+	}
+	for _, n := range []int{0, 1, 2, streams.StandbyAll} {
+		if err := newErr(t, standbyCount(t), streams.Config{StandbyReplicas: n}); err != nil {
+			t.Errorf("StandbyReplicas %d: New = %v, want no error", n, err)
+		}
 	}
 }
