@@ -16,8 +16,8 @@ type StandbyMetrics struct {
 	Open bool
 	// Lag is the changelog offsets the standby has yet to apply, summed
 	// over its changelog partitions: their end offsets (as last fetched)
-	// less its positions. It is known once the standby began following its
-	// changelogs; 0 before.
+	// less its positions. It is -1 until the standby began following its
+	// changelogs (its end offsets are not known before), and 0 once closed.
 	Lag int64
 	// Applied counts the changelog records the standby wrote into its
 	// stores, over every standby of the task on this instance.
@@ -50,7 +50,7 @@ func (s *standbyStats) get(id processor.TaskID) *StandbyMetrics {
 func (m *metrics) standbyOpened(id processor.TaskID) {
 	m.sb.mu.Lock()
 	st := m.sb.get(id)
-	st.Open, st.Lag = true, 0
+	st.Open, st.Lag = true, -1
 	m.sb.mu.Unlock()
 }
 

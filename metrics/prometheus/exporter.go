@@ -258,7 +258,9 @@ func (e *Exporter) collect(ch chan<- prom.Metric, s streams.Metrics) {
 		id := sb.ID.String()
 		if sb.Open {
 			open++
-			m.gauge(d.standbyLag, float64(sb.Lag), id)
+			if sb.Lag >= 0 {
+				m.gauge(d.standbyLag, float64(sb.Lag), id)
+			}
 		}
 		m.counter(d.standbyApplied, sb.Applied, id)
 		m.counter(d.standbyCheckpoints, sb.Checkpoints, id)
