@@ -85,7 +85,7 @@ func newDescs() descs {
 			"Dead letters a task wrote to the dead-letter topic (Config.DeadLetterQueueTopic, Kafka Streams: errors.dead.letter.queue.topic.name) or to a handler's own."),
 		buffered:      task("task_buffered_records", "Records waiting in the task's partition queues (Kafka Streams: active-buffer-count)."),
 		bufferedBytes: task("task_buffered_bytes", "Bytes of the records waiting in the task's partition queues (Kafka Streams: input-buffer-bytes-total)."),
-		standbyTasks: desc("standby_tasks", "Standby tasks the instance keeps now (Config.StandbyReplicas; Kafka Streams: standby tasks of the thread)."),
+		standbyTasks:  desc("standby_tasks", "Standby tasks the instance keeps now (Config.StandbyReplicas; Kafka Streams: standby tasks of the thread)."),
 		standbyLag: task("standby_lag_records",
 			"Changelog offsets a standby task has yet to apply, summed over its changelog partitions: end offsets less its positions."),
 		standbyApplied: task("standby_applied_records_total",
