@@ -61,8 +61,10 @@ type restorer struct {
 	// fatal: the consumer raised a fatal error (it cannot be closed).
 	fatal bool
 	// paused are the standby changelog partitions paused while active
-	// tasks restore.
-	paused map[topicPartition]bool
+	// tasks restore; waiting are standbys added meanwhile, begun (their
+	// end offsets queried) only once no active task restores.
+	paused  map[topicPartition]bool
+	waiting []*restoration
 }
 
 type restoreCmd struct {
@@ -224,6 +226,7 @@ func (r *restorer) close() {
 func (r *restorer) run() {
 	defer close(r.done)
 	for {
+		r.beginWaiting()
 		if len(r.active) == 0 {
 			select {
 			case c := <-r.cmds:
@@ -249,6 +252,10 @@ func (r *restorer) run() {
 
 func (r *restorer) apply(c restoreCmd) {
 	if c.add != nil {
+		if c.add.sb != nil && r.restoring() {
+			r.waiting = append(r.waiting, c.add)
+			return
+		}
 		r.begin(c.add)
 		return
 	}
@@ -256,6 +263,7 @@ func (r *restorer) apply(c restoreCmd) {
 		r.checkpointStandbys(false)
 		return
 	}
+	r.waiting = slices.DeleteFunc(r.waiting, func(x *restoration) bool { return x.id == c.remove })
 	if x, ok := r.active[c.remove]; ok {
 		if x.sb != nil {
 			r.closeStandby(x, c.clean)

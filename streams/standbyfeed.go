@@ -23,7 +23,9 @@ import (
 //     them was handed to record, on this goroutine) written as the
 //     checkpoint.
 //   - While any active task restores, every standby partition is paused
-//     (prioritize), and resumed once none does.
+//     (prioritize), and resumed once none does; a standby added meanwhile
+//     is begun (its end offsets queried) only after: standbys never delay
+//     an active task's start.
 //   - Everything here runs on the restorer's goroutine, which alone
 //     touches a standby's stores and task directory while it is open.
 
@@ -184,16 +186,33 @@ func (r *restorer) updateStandbys() {
 	}
 }
 
+// restoring reports whether an active task restores.
+func (r *restorer) restoring() bool {
+	for _, x := range r.active {
+		if x.sb == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// beginWaiting begins the standbys added while active tasks restored, once
+// none does.
+func (r *restorer) beginWaiting() {
+	if len(r.waiting) == 0 || r.restoring() {
+		return
+	}
+	waiting := r.waiting
+	r.waiting = nil
+	for _, x := range waiting {
+		r.begin(x)
+	}
+}
+
 // prioritize pauses every standby partition while an active task restores
 // and resumes them once none does.
 func (r *restorer) prioritize() {
-	restoring := false
-	for _, x := range r.active {
-		if x.sb == nil {
-			restoring = true
-			break
-		}
-	}
+	restoring := r.restoring()
 	var flip []kafka.TopicPartition
 	for _, x := range r.active {
 		if x.sb == nil || !x.assigned {
