@@ -393,3 +393,81 @@ func TestStandbyReplicasNegativeOtherThanStandbyAllIsAConfigError(t *testing.T) 
 		}
 	}
 }
+
+func TestStandbyWithACheckpointBeyondItsChangelogEndIsWipedAndRebuilt(t *testing.T) {
+	const partitions, keys, rounds = 2, 600, 5
+	app := "standby-rebuild"
+	c := cluster(t, map[string]int32{"in": partitions, "out": partitions})
+	cfg := streams.Config{ApplicationID: app, BootstrapServers: c.Bootstrap(), CommitInterval: 100 * time.Millisecond,
+		StandbyReplicas: streams.StandbyAll}
+	ca, cb := cfg, cfg
+	ca.InstanceID, cb.InstanceID = "a", "b"
+	ca.StateDir = t.TempDir()
+	a := start(t, standbyCount(t), ca)
+	b := start(t, standbyCount(t), cb)
+	waitUntil(t, 60*time.Second, "each instance runs 1 task", func() (bool, string) {
+		return len(a.app.LocalTasks()) == 1 && len(b.app.LocalTasks()) == 1,
+			fmt.Sprintf("a runs %v, b runs %v", a.app.LocalTasks(), b.app.LocalTasks())
+	})
+	var recs []kv
+	for r := range rounds {
+		for k := range keys {
+			recs = append(recs, kv{fmt.Sprintf("k%d", k), "x", int64(1000 + r)})
+		}
+	}
+	produce(t, c.Bootstrap(), "in", recs)
+	waitUntil(t, 60*time.Second, "a keeps a caught-up standby of b's task", func() (bool, string) {
+		if len(a.app.LocalTasks()) != 1 || len(b.app.LocalTasks()) != 1 {
+			return false, fmt.Sprintf("a runs %v, b runs %v", a.app.LocalTasks(), b.app.LocalTasks())
+		}
+		if ok, why := caughtUp(a.app, 1); !ok {
+			return false, why
+		}
+		var applied int64
+		for _, s := range a.app.Metrics().Standbys {
+			applied += s.Applied
+		}
+		return applied > 0, "the standby applied nothing yet"
+	})
+	id := a.app.StandbyTasks()[0]
+	must(t, a.stop(t))
+	changelog := app + "-counts-changelog"
+	end := endOffsets(t, c.Bootstrap(), changelog, partitions)[id.Partition]
+	d, err := statedir.Open(ca.StateDir, app, nil)
+	must(t, err)
+	td, err := d.LockTask(id.String())
+	must(t, err)
+	must(t, td.WriteCheckpoint(map[statedir.TopicPartition]int64{{Topic: changelog, Partition: id.Partition}: end + 1000}))
+	must(t, td.Unlock())
+	a2 := start(t, standbyCount(t), ca)
+	waitUntil(t, 60*time.Second, "the restarted standby is rebuilt", func() (bool, string) {
+		if got := a2.app.StandbyTasks(); !slices.Equal(got, []processor.TaskID{id}) {
+			return false, fmt.Sprintf("standbys %v, want [%s]", got, id)
+		}
+		return caughtUp(a2.app, 1)
+	})
+	for _, s := range a2.app.Metrics().Standbys {
+		if s.ID == id && s.Applied != end {
+			t.Errorf("the standby of %s applied %d records after its checkpoint claimed %d, want all %d: rebuilt from the start",
+				id, s.Applied, end+1000, end)
+		}
+	}
+	// The rebuilt standby is promoted and counts on from the right state.
+	from := endOffsets(t, c.Bootstrap(), "out", partitions)
+	must(t, streams.Crash(b.app))
+	waitUntil(t, 60*time.Second, "a takes over every task", func() (bool, string) {
+		return len(a2.app.LocalTasks()) == partitions, fmt.Sprintf("a runs %v", a2.app.LocalTasks())
+	})
+	var more []kv
+	for k := range keys {
+		more = append(more, kv{fmt.Sprintf("k%d", k), "x", int64(5000)})
+	}
+	produce(t, c.Bootstrap(), "in", more)
+	out := consumeFrom(t, c.Bootstrap(), "out", from, false, 60*time.Second, countsReach(keys, rounds+1), a2)
+	got := lastCounts(out)
+	for k := range keys {
+		if key := fmt.Sprintf("k%d", k); got[key] < rounds+1 {
+			t.Errorf("%s counts %d after the promotion, want %d", key, got[key], rounds+1)
+		}
+	}
+}
