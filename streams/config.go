@@ -194,6 +194,14 @@ type Config struct {
 	// StateCleanupDelay is how long the state of a task no longer assigned
 	// is kept before it is deleted; default 10 minutes.
 	StateCleanupDelay time.Duration
+	// StandbyReplicas is how many standby replicas of each stateful task
+	// the application keeps (Kafka Streams' num.standby.replicas): a
+	// standby task holds a copy of the task's persistent logged stores,
+	// fed from their changelogs, so the instance that takes the task over
+	// restores only what the standby had not fetched yet. 0 (the
+	// default): none. StandbyAll: every instance keeps a standby of every
+	// stateful task it does not run (goka's hot standby). See standby.go.
+	StandbyReplicas int
 	// ReplicationFactor of internal topics; default -1 (the broker's).
 	ReplicationFactor int
 	// RepartitionPurgeInterval is how often the App deletes the records of
@@ -415,6 +423,9 @@ func (c *Config) validate() error {
 	}
 	if c.StateCleanupDelay < 0 {
 		bad("StateCleanupDelay %v is negative", c.StateCleanupDelay)
+	}
+	if c.StandbyReplicas < 0 && c.StandbyReplicas != StandbyAll {
+		bad("StandbyReplicas %d is negative (StandbyAll, %d, keeps a standby of every task on every instance)", c.StandbyReplicas, StandbyAll)
 	}
 	if c.RepartitionPurgeInterval < 0 {
 		bad("RepartitionPurgeInterval %v is negative", c.RepartitionPurgeInterval)

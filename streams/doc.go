@@ -116,13 +116,25 @@
 //     has read the topic to the end it had at start. A key's partition is
 //     the default partitioner's (murmur2 of the serialized key, as the
 //     App's sinks and Java clients place keys), unless a partitioner is
-//     given. There are no standby replicas.
+//     given. Instance metadata names no standby replicas yet.
+//   - Standby tasks (Config.StandbyReplicas; standby.go): a standby holds a
+//     task's persistent logged stores under the task directory's lock (so
+//     never together with the active task), runs no processors, and is fed
+//     by the restorer from the changelogs (read_committed under
+//     exactly-once), paused while any active task restores. It checkpoints
+//     (stores flushed first) every checkpointDelta offsets on the commit
+//     tick and at a clean close; its checkpoint stays valid under
+//     exactly-once. A task assigned here closes its standby cleanly first,
+//     so it restores only what the standby had not applied. Placement:
+//     StandbyAll keeps every task's standby on every instance; k > 0 is not
+//     placed yet.
 //
 // Layout: thread.go runs the poll loop (Kafka Streams' StreamThread),
 // fetch.go hands fetched records to tasks, tasks.go owns the tasks'
 // lifecycle (TaskManager), runner.go is a task's goroutine, commit.go the
 // commit barrier, txn.go exactly-once recovery, restorer.go (with
-// restoreread.go, its read path) and global.go restoration, watch.go the source-topic check, internal.go the internal
+// restoreread.go, its read path, and standbyfeed.go, its standby side) and global.go restoration,
+// standby.go standby tasks, watch.go the source-topic check, internal.go the internal
 // topics' partition counts, purge.go their purge, clients.go every Kafka
 // client's configuration, producer.go and collector.go the write path,
 // query.go, windowquery.go and storeshape.go interactive queries,

@@ -122,6 +122,7 @@ func (th *thread) assignedIncrementally() {
 			return
 		}
 		byReady := th.tasksOf(committed)
+		th.standbys.release(ready) // standby.go: promotion, before the active opens the directory
 		var pause []kafka.TopicPartition
 		for _, id := range ready {
 			r, err := th.tasks.create(id, byReady[id], false)
@@ -140,6 +141,7 @@ func (th *thread) assignedIncrementally() {
 		th.logger.Info("partitions assigned", zap.Int("tasks", len(ready)), zap.Int("running_or_restoring", len(th.tasks.runners)))
 	}
 	th.queriesAssigned(th.taskIDs())
+	th.reconcileStandbys() // standby.go
 }
 
 // revokedIncrementally commits every task and closes those the revoked

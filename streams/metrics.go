@@ -57,6 +57,8 @@ type metrics struct {
 	round          restoreRound
 	// lifecycle counts, per task, its openings and resumptions.
 	lifecycle map[processor.TaskID]*taskLifecycle
+	// sb are the standby tasks' figures (standbymetrics.go).
+	sb standbyStats
 }
 
 type taskLifecycle struct{ opened, resumed int64 }
@@ -422,6 +424,7 @@ func (m *metrics) snapshot(state State, now time.Time) Metrics {
 		return cmp.Or(cmp.Compare(a.Store, b.Store), cmp.Compare(a.Reason, b.Reason))
 	})
 	out.Restore = m.round.progress(now)
+	out.Standbys = m.standbys()
 	return out
 }
 

@@ -28,6 +28,13 @@ import (
 // partitions in one incremental assignment, so N tasks take about as long
 // as the largest one. Records are read in batches (restoreread.go) and
 // written into each store in write batches of up to restoreBatch records.
+//
+// It also feeds standby tasks (standby.go), Kafka Streams' "updating"
+// changelog partitions next to the "restoring" ones: a standby's
+// restoration never completes, its partitions are paused while any active
+// task restores (standbys never delay an active task's start), and it
+// checkpoints on the runtime's commit tick and when it is closed cleanly
+// (standbyfeed.go).
 type restorer struct {
 	cons    *kafka.Consumer
 	logger  *zap.Logger
@@ -53,12 +60,21 @@ type restorer struct {
 	active  map[processor.TaskID]*restoration
 	// fatal: the consumer raised a fatal error (it cannot be closed).
 	fatal bool
+	// paused are the standby changelog partitions paused while active
+	// tasks restore; waiting are standbys added meanwhile, begun (their
+	// end offsets queried) only once no active task restores.
+	paused  map[topicPartition]bool
+	waiting []*restoration
 }
 
 type restoreCmd struct {
 	add    *restoration
 	remove processor.TaskID
 	ack    chan struct{} // closed when a remove took effect
+	// clean: a standby removed checkpoints first (flush, then positions).
+	clean bool
+	// checkpoint: the commit tick; standbys checkpoint if enough changed.
+	checkpoint bool
 }
 
 type restoreResult struct {
@@ -73,6 +89,8 @@ type restoreResult struct {
 	// restored to: what a checkpoint holds when the task writes nothing
 	// more.
 	restoredTo map[topicPartition]int64
+	// standby: the result is of a standby task (only errors and wipes).
+	standby bool
 }
 
 // endsOf returns the offsets a finished restoration brought its stores to.
@@ -94,6 +112,8 @@ type restoration struct {
 	// offsets; assigned: the consumer was given them.
 	assign   []kafka.TopicPartition
 	assigned bool
+	// sb is set for a standby task's restoration, which never completes.
+	sb *standbyFeed
 }
 
 // partRef is a changelog partition's store and the restoration it is part
@@ -144,7 +164,7 @@ func startRestorer(cl *clients, m *metrics, batch bool) (*restorer, error) {
 	}
 	r := &restorer{cons: c, logger: cl.cfg.Logger, metrics: m, cmds: make(chan restoreCmd, 64),
 		stop: make(chan struct{}), done: make(chan struct{}),
-		active: map[processor.TaskID]*restoration{}, parts: map[topicPartition]partRef{}}
+		active: map[processor.TaskID]*restoration{}, parts: map[topicPartition]partRef{}, paused: map[topicPartition]bool{}}
 	if batch {
 		r.startReader()
 	}
@@ -172,10 +192,13 @@ func (r *restorer) take() []restoreResult {
 
 // remove aborts a task's restoration and waits until the restorer let go of
 // its stores.
-func (r *restorer) remove(id processor.TaskID) {
+func (r *restorer) remove(id processor.TaskID) { r.removeTask(id, false) }
+
+// removeTask is remove; clean makes a standby checkpoint first.
+func (r *restorer) removeTask(id processor.TaskID, clean bool) {
 	ack := make(chan struct{})
 	select {
-	case r.cmds <- restoreCmd{remove: id, ack: ack}:
+	case r.cmds <- restoreCmd{remove: id, ack: ack, clean: clean}:
 		<-ack
 	case <-r.done:
 	}
@@ -203,6 +226,7 @@ func (r *restorer) close() {
 func (r *restorer) run() {
 	defer close(r.done)
 	for {
+		r.beginWaiting()
 		if len(r.active) == 0 {
 			select {
 			case c := <-r.cmds:
@@ -221,19 +245,33 @@ func (r *restorer) run() {
 		default:
 		}
 		r.assignPending()
+		r.prioritize()
 		r.poll()
 	}
 }
 
 func (r *restorer) apply(c restoreCmd) {
 	if c.add != nil {
+		if c.add.sb != nil && r.restoring() {
+			r.waiting = append(r.waiting, c.add)
+			return
+		}
 		r.begin(c.add)
 		return
 	}
+	if c.checkpoint {
+		r.checkpointStandbys(false)
+		return
+	}
+	r.waiting = slices.DeleteFunc(r.waiting, func(x *restoration) bool { return x.id == c.remove })
 	if x, ok := r.active[c.remove]; ok {
-		r.unassign(x)
-		r.forget(x)
-		r.logger.Info("restoration aborted", zap.Stringer("task", c.remove))
+		if x.sb != nil {
+			r.closeStandby(x, c.clean)
+		} else {
+			r.unassign(x)
+			r.forget(x)
+			r.logger.Info("restoration aborted", zap.Stringer("task", c.remove))
+		}
 	}
 	close(c.ack)
 }
@@ -252,6 +290,13 @@ func (r *restorer) begin(x *restoration) {
 		if p.source {
 			p.end = min(high, max(p.committed, 0))
 		}
+		if x.sb != nil && p.fromCheckpoint && p.start < low {
+			// Records the standby never applied were deleted: its state
+			// misses them.
+			r.deliver(restoreResult{id: x.id, standby: true, wipe: storesOf(x),
+				reason: fmt.Sprintf("store %q: checkpoint offset %d, changelog %s-%d starts at %d", p.store, p.start, p.tp.topic, p.tp.partition, low)})
+			return
+		}
 		if p.fromCheckpoint && p.start > p.end {
 			// The checkpoint claims more than the changelog holds: the
 			// changelog was recreated or truncated, or the checkpoint is
@@ -262,14 +307,14 @@ func (r *restorer) begin(x *restoration) {
 			if p.source {
 				what = "source topic, up to its committed offset,"
 			}
-			r.deliver(restoreResult{id: x.id, wipe: storesOf(x),
+			r.deliver(restoreResult{id: x.id, wipe: storesOf(x), standby: x.sb != nil,
 				reason: fmt.Sprintf("store %q: checkpoint offset %d, %s %s-%d ends at %d", p.store, p.start, what, p.tp.topic, p.tp.partition, p.end)})
 			return
 		}
 		if p.start < low {
 			p.start = low // nothing before the log start is left to read
 		}
-		if p.start >= p.end {
+		if p.start >= p.end && x.sb == nil {
 			p.done = true
 			continue
 		}
@@ -295,6 +340,12 @@ func (r *restorer) begin(x *restoration) {
 		r.parts[p.tp] = partRef{x, p}
 	}
 	r.pending = append(r.pending, x)
+	if x.sb != nil {
+		x.sb.begun(x)
+		r.metrics.standbyLag(x.id, total)
+		r.logger.Info("standby task following its changelogs", zap.Stringer("task", x.id), zap.Int64("behind", total))
+		return
+	}
 	for _, p := range x.parts {
 		if !p.done {
 			p.reported = true
@@ -353,6 +404,9 @@ func (r *restorer) unassign(x *restoration) {
 		}
 	}
 	for _, p := range x.parts {
+		delete(r.paused, p.tp)
+	}
+	for _, p := range x.parts {
 		if !p.done && p.reported {
 			r.metrics.restoreSuspended(x.id, p.store, p.tp)
 		}
@@ -382,7 +436,11 @@ func (r *restorer) flush(x *restoration, p *restorePart) error {
 	if err := p.target.Write(p.batch); err != nil {
 		return fmt.Errorf("streams: task %s: restore store %q: %w", x.id, p.store, err)
 	}
-	r.metrics.restoreBatch(x.id, p.store, p.tp, p.last, len(p.batch))
+	if x.sb != nil {
+		r.metrics.standbyApplied(x.id, len(p.batch))
+	} else {
+		r.metrics.restoreBatch(x.id, p.store, p.tp, p.last, len(p.batch))
+	}
 	clear(p.batch) // let go of the records (and the read batches holding them)
 	p.batch = p.batch[:0]
 	faultpoint.Hit(faultpoint.RestoreBatch)
@@ -392,15 +450,15 @@ func (r *restorer) flush(x *restoration, p *restorePart) error {
 func (r *restorer) fail(x *restoration, err error) {
 	r.unassign(x)
 	r.forget(x)
-	r.deliver(restoreResult{id: x.id, err: err})
+	r.deliver(restoreResult{id: x.id, err: err, standby: x.sb != nil})
 }
 
 // checkDone completes partitions whose position reached their end offset
 // and tasks whose partitions all did.
 func (r *restorer) checkDone() {
 	for id, x := range r.active {
-		if !x.assigned {
-			continue // its assignment failed, or comes before the next read
+		if !x.assigned || x.sb != nil {
+			continue // its assignment failed, or comes before the next read; standbys never end
 		}
 		var tps []kafka.TopicPartition
 		for _, p := range x.parts {

@@ -54,6 +54,7 @@ func (r *restorer) poll() {
 		return
 	}
 	r.checkDone()
+	r.updateStandbys()
 }
 
 // readBatches reads up to restoreReads batches; false: the consumer
@@ -133,6 +134,13 @@ func (r *restorer) record(topic string, partition int32, offset int64, key, valu
 		return
 	}
 	x, p := ref.x, ref.p
+	if x.sb != nil && (err != nil || offset < p.start || (p.count > 0 && offset <= p.last)) {
+		// The changelog is gone, or was truncated: the consumer reset to
+		// its start (auto.offset.reset) or reports the offset out of
+		// range. The standby's state cannot be trusted: rebuild it.
+		r.rebuildStandby(x, p, offset, err)
+		return
+	}
 	if err != nil {
 		// A partition-level error (the changelog is gone, an offset out
 		// of range): restoration cannot finish.

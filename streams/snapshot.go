@@ -33,6 +33,9 @@ type Metrics struct {
 	// Restore is the progress of the current, or last, round of
 	// restorations.
 	Restore RestoreProgress
+	// Standbys are the standby tasks the instance keeps or kept
+	// (Config.StandbyReplicas), ordered by id.
+	Standbys []StandbyMetrics
 	// RestoreSkipped counts source-topic records skipped while restoring a
 	// table's store (store.SourceChangelog), by store and reason.
 	RestoreSkipped []SkippedRecords

@@ -52,6 +52,8 @@ type thread struct {
 	tasks     *taskManager
 	fetch     *fetcher
 	watch     *sourceWatch
+	// standbys are the standby tasks (standby.go); nil without them.
+	standbys *standbyManager
 
 	failures chan taskFailure
 	late     []*commitRound // rounds some tasks have not answered yet
@@ -131,6 +133,7 @@ func (th *thread) start() error {
 	th.tasks = &taskManager{a: th.a, cfg: cfg, logger: th.logger, plan: p, dir: th.dir, cache: store.NewCache(cfg.CacheMaxBytes),
 		rest: th.rest, globals: th.globals.views, failures: th.failures, eos: th.eos, prod: th.prod,
 		runners: map[processor.TaskID]*runner{}}
+	th.startStandbys() // standby.go
 	if th.cons, err = th.clients.consumer(mainConsumer); err != nil {
 		return err
 	}
@@ -182,6 +185,7 @@ func (th *thread) loop() error {
 		th.fetch.updateLags(th.assignment)
 		th.fetch.pauseResume()
 		th.maybeCleanState()
+		th.maybeReconcileStandbys() // standby.go
 		if err := th.watch.check(); err != nil {
 			return err
 		}
@@ -196,6 +200,7 @@ func (th *thread) loop() error {
 			if err != nil {
 				return err
 			}
+			th.standbys.checkpointTick() // standby.go
 		}
 		th.updateState()
 	}
@@ -219,6 +224,10 @@ func (th *thread) checkFailures() error {
 		return err
 	}
 	for _, res := range th.rest.take() {
+		if res.standby { // standby.go
+			th.standbys.result(res)
+			continue
+		}
 		nr, err := th.tasks.restored(res)
 		if err != nil {
 			return err
@@ -314,6 +323,7 @@ func (th *thread) maybeCleanState() {
 	for id := range th.tasks.runners {
 		assigned[id.String()] = true
 	}
+	th.standbys.addAssigned(assigned) // standby.go: standbys are kept
 	removed, err := th.dir.CleanRemovedTasks(assigned, th.cfg.StateCleanupDelay, time.Now())
 	if err != nil {
 		th.logger.Warn("cleaning state of unassigned tasks", zap.Error(err))
@@ -480,6 +490,7 @@ func (th *thread) assigned(parts []kafka.TopicPartition) {
 	}
 	slices.SortFunc(ids, processor.TaskID.Compare)
 	kept := th.tasks.keepOrClose(byTask, time.Now().Add(th.cfg.CloseTimeout), th.awaitLate)
+	th.standbys.release(ids) // standby.go: promotion, before the active opens the directory
 	var pause []kafka.TopicPartition
 	resumed, restoring := 0, 0
 	for _, id := range ids {
@@ -510,6 +521,7 @@ func (th *thread) assigned(parts []kafka.TopicPartition) {
 	th.queriesAssigned(ids)
 	th.logger.Info("partitions assigned", zap.Int("partitions", len(parts)), zap.Int("tasks", len(byTask)),
 		zap.Int("resumed", resumed), zap.Int("still_restoring", restoring))
+	th.reconcileStandbys() // standby.go
 }
 
 // shutdown stops everything the run started, within CloseTimeout; it
@@ -560,6 +572,7 @@ func (th *thread) shutdown(errp *error) {
 		}
 	}
 	th.stopQueries(crashed, deadline)
+	th.standbys.closeAll(!crashed) // standby.go: before the restorer stops
 	if th.rest != nil {
 		th.rest.close()
 	}

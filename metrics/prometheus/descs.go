@@ -13,6 +13,7 @@ type descs struct {
 	lateness, latenessMax, late, dropped, deadLetters             *prom.Desc
 	opened, resumed                                               *prom.Desc
 	buffered, bufferedBytes, blocked                              *prom.Desc
+	standbyTasks, standbyLag, standbyApplied, standbyCheckpoints  *prom.Desc
 
 	nodeProcess, e2e, e2eMin, e2eMax                               *prom.Desc
 	recordsConsumed, bytesConsumed, recordsProduced, bytesProduced *prom.Desc
@@ -89,6 +90,12 @@ func newDescs() descs {
 			"Times this instance resumed a task it kept suspended across a rebalance: no store reopened, nothing restored but what another owner wrote meanwhile."),
 		buffered:      task("task_buffered_records", "Records waiting in the task's partition queues (Kafka Streams: active-buffer-count)."),
 		bufferedBytes: task("task_buffered_bytes", "Bytes of the records waiting in the task's partition queues (Kafka Streams: input-buffer-bytes-total)."),
+		standbyTasks:  desc("standby_tasks", "Standby tasks the instance keeps now (Config.StandbyReplicas; Kafka Streams: standby tasks of the thread)."),
+		standbyLag: task("standby_lag_records",
+			"Changelog offsets a standby task has yet to apply, summed over its changelog partitions: end offsets less its positions."),
+		standbyApplied: task("standby_applied_records_total",
+			"Changelog records a standby task wrote into its stores (Kafka Streams: update-total of a standby task)."),
+		standbyCheckpoints: task("standby_checkpoints_total", "Checkpoints a standby task wrote (stores flushed, then their positions)."),
 		blocked: task("task_blocked_seconds",
 			"How long a task has been inside one processor call without reaching a commit it was asked for (0 when it is not)."),
 
@@ -141,7 +148,7 @@ func (d *descs) all() []*prom.Desc {
 		d.purges, d.purgeFailures, d.cacheMax, d.cacheUsed, d.hookPanics,
 		d.memCapacity, d.memUsed, d.memPinned, d.memWriteBuffers, d.memWriteBufferLimit, d.memStores,
 		d.process, d.processLatency, d.processLatencyMax, d.commits, d.enforced, d.lateness, d.latenessMax, d.late, d.dropped, d.deadLetters, d.opened, d.resumed,
-		d.buffered, d.bufferedBytes, d.blocked,
+		d.buffered, d.bufferedBytes, d.blocked, d.standbyTasks, d.standbyLag, d.standbyApplied, d.standbyCheckpoints,
 		d.nodeProcess, d.e2e, d.e2eMin, d.e2eMax, d.recordsConsumed, d.bytesConsumed, d.recordsProduced, d.bytesProduced,
 		d.cacheHits, d.cacheMisses, d.cacheEvictions, d.cacheHitRatio, d.cacheSize, d.cacheEntries, d.restored, d.restoreRemaining, d.expired,
 		d.rocksSizeAllMemTables, d.rocksCurSizeAllMemTables, d.rocksImmutableMemTables, d.rocksBlockCacheCapacity,

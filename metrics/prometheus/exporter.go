@@ -253,6 +253,19 @@ func (e *Exporter) collect(ch chan<- prom.Metric, s streams.Metrics) {
 		m.counter(d.globalDropped, g.Count, g.Reason)
 	}
 	m.counter(d.productionDropped, s.ProductionDropped)
+	open := 0
+	for _, sb := range s.Standbys {
+		id := sb.ID.String()
+		if sb.Open {
+			open++
+			if sb.Lag >= 0 {
+				m.gauge(d.standbyLag, float64(sb.Lag), id)
+			}
+		}
+		m.counter(d.standbyApplied, sb.Applied, id)
+		m.counter(d.standbyCheckpoints, sb.Checkpoints, id)
+	}
+	m.gauge(d.standbyTasks, float64(open))
 	m.counter(d.deliveryDeadLetters, s.DeliveryDeadLettered)
 	m.counter(d.purges, s.Purges)
 	m.counter(d.purgeFailures, s.PurgeFailures)
