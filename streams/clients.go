@@ -83,6 +83,13 @@ type clients struct {
 	stop   chan struct{}
 	done   chan struct{}
 	once   sync.Once
+	// processID, once known, makes the group consumer's client.id unique
+	// per instance (<application id>-consumer-<process id>): standby
+	// placement finds its own member in the group's description by it,
+	// and classic member ids (client.id plus a UUID) then sort the same
+	// way across restarts. mainClientID is what the consumer got.
+	processID    string
+	mainClientID string
 }
 
 // newClients starts forwarding client logs; close stops it after every
@@ -382,6 +389,12 @@ func durationProperty(cm kafka.ConfigMap, names ...string) (time.Duration, bool)
 
 func (c *clients) consumer(kind clientKind) (*kafka.Consumer, error) {
 	cm := configMap(c.cfg, kind, c.logs)
+	if kind == mainConsumer {
+		if _, own := c.cfg.ConsumerConfig["client.id"]; !own && c.processID != "" {
+			cm["client.id"] = fmt.Sprintf("%v-%s", cm["client.id"], c.processID)
+		}
+		c.mainClientID = fmt.Sprint(cm["client.id"])
+	}
 	cons, err := kafka.NewConsumer(&cm)
 	if err != nil {
 		return nil, fmt.Errorf("streams: create %s: %w", kind, err)

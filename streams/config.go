@@ -424,6 +424,11 @@ func (c *Config) validate() error {
 	if c.StateCleanupDelay < 0 {
 		bad("StateCleanupDelay %v is negative", c.StateCleanupDelay)
 	}
+	if c.StandbyReplicas > 2 {
+		bad("StandbyReplicas %d: standbys are placed by predicting the range assignment, which gives each task at most 2 "+
+			"places to go when one member leaves or joins (its neighbours); use 1, 2, or StandbyAll (%d) to keep a standby "+
+			"of every task on every instance", c.StandbyReplicas, StandbyAll)
+	}
 	if c.StandbyReplicas < 0 && c.StandbyReplicas != StandbyAll {
 		bad("StandbyReplicas %d is negative (StandbyAll, %d, keeps a standby of every task on every instance)", c.StandbyReplicas, StandbyAll)
 	}

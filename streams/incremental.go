@@ -141,6 +141,7 @@ func (th *thread) assignedIncrementally() {
 		th.logger.Info("partitions assigned", zap.Int("tasks", len(ready)), zap.Int("running_or_restoring", len(th.tasks.runners)))
 	}
 	th.queriesAssigned(th.taskIDs())
+	th.refreshPlacement()
 	th.reconcileStandbys() // standby.go
 }
 

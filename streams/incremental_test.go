@@ -18,11 +18,11 @@ import (
 )
 
 // kip848Cluster is an embedded cluster whose KIP-848 groups heartbeat
-// every heartbeat and expire a silent member after 10 s.
+// every heartbeat and expire a silent member after 3 s.
 func kip848Cluster(t *testing.T, topics map[string]int32, heartbeat time.Duration) *kafkatest.Cluster {
 	t.Helper()
 	c, err := kafkatest.Start(kafkatest.Config{Topics: topics, BrokerConfigs: map[string]string{
-		"group.consumer.heartbeat.interval.ms": fmt.Sprint(heartbeat.Milliseconds()), "group.consumer.session.timeout.ms": "10000"}})
+		"group.consumer.heartbeat.interval.ms": fmt.Sprint(heartbeat.Milliseconds()), "group.consumer.session.timeout.ms": "3000"}})
 	must(t, err)
 	t.Cleanup(c.Close)
 	return c

@@ -39,6 +39,9 @@ type metrics struct {
 	cacheMax int64
 
 	productionDropped, deliveryDeadLettered, purges, purgeFailures atomic.Int64
+	// placementMismatches counts assignments that differed from the
+	// standby placement's prediction (standbyplace.go).
+	placementMismatches atomic.Int64
 	// storeMem is the RocksDB budget while the App runs with one.
 	storeMem atomic.Pointer[storeMemory]
 
@@ -109,6 +112,10 @@ func (m *metrics) addTask(id processor.TaskID, t *task.Task) {
 	m.lifecycleOf(id).opened++
 	m.mu.Unlock()
 }
+
+// placementMismatch counts an assignment the standby placement did not
+// predict.
+func (m *metrics) placementMismatch() { m.placementMismatches.Add(1) }
 
 // taskResumed counts a task resumed after a rebalance (its counters were
 // never removed: it stayed live while suspended).
@@ -352,6 +359,7 @@ func (r *restoreRound) progress(now time.Time) RestoreProgress {
 func (m *metrics) snapshot(state State, now time.Time) Metrics {
 	out := Metrics{ApplicationID: m.appID, State: state, Time: now, CacheMaxBytes: m.cacheMax,
 		ProductionDropped: m.productionDropped.Load(), DeliveryDeadLettered: m.deliveryDeadLettered.Load(), Purges: m.purges.Load(), PurgeFailures: m.purgeFailures.Load(),
+		PlacementMismatches: m.placementMismatches.Load(),
 		HookPanics: m.hooks.panics.Load()}
 	if m.debug {
 		out.Level = RecordDebug

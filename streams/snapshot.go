@@ -60,6 +60,11 @@ type Metrics struct {
 	// (Config.StoreMemoryBytes); nil while the App runs without one (each
 	// store then reports its own block cache in its DBProperties).
 	StoreMemory *StoreMemoryMetrics
+	// PlacementMismatches counts the times this instance's assignment
+	// differed from the range prediction its standbys are placed by
+	// (StandbyReplicas 1 or 2): its standbys may then not be where its
+	// tasks go, which costs restore time only. Logged once per membership.
+	PlacementMismatches int64
 	// HookPanics counts panics recovered from hooks.
 	HookPanics int64
 }

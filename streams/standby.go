@@ -81,37 +81,62 @@ func newStandbyManager(th *thread) *standbyManager {
 
 // wantedStandbys is the one seam of standby placement: the tasks this
 // instance should keep standbys of now (those it runs active are left out
-// by the caller). StandbyAll: every task of every sub-topology with logged
-// stores, over the partition counts of the plan. k > 0 needs a placement
-// (the group's membership and the range assignment): not wired yet, so
-// none.
-func (th *thread) wantedStandbys() map[processor.TaskID]bool {
-	if th.cfg.StandbyReplicas != StandbyAll {
-		return nil
+// by the caller), from the placement's source (standbyplace.go); ok is
+// false while the source does not know, and the standbys held stay.
+func (th *thread) wantedStandbys() (map[processor.TaskID]bool, bool) {
+	if th.standbySource == nil {
+		return nil, false
 	}
-	subs := map[int]bool{}
-	for _, spec := range th.tasks.plan.changelogs {
-		subs[spec.sub] = true
-	}
+	return th.standbySource.wanted()
+}
+
+// allStandbys is the source of StandbyAll: every task of every
+// sub-topology with logged stores, over the partition counts of the plan.
+type allStandbys struct{ plan *plan }
+
+func (s allStandbys) wanted() (map[processor.TaskID]bool, bool) {
 	out := map[processor.TaskID]bool{}
-	for sub := range subs {
-		for p := range th.tasks.plan.subParts[sub] {
+	for _, sub := range s.plan.statefulSubtopologies() {
+		for p := range s.plan.subParts[sub] {
 			out[processor.TaskID{Subtopology: sub, Partition: p}] = true
 		}
 	}
+	return out, true
+}
+
+func (allStandbys) refresh() {}
+func (allStandbys) close()   {}
+
+// statefulSubtopologies are the sub-topologies with changelogged stores,
+// sorted.
+func (p *plan) statefulSubtopologies() []int {
+	var out []int
+	for _, spec := range p.changelogs {
+		if !slices.Contains(out, spec.sub) {
+			out = append(out, spec.sub)
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 
-// startStandbys sets up the standby manager (nil without standbys).
-func (th *thread) startStandbys() {
+// startStandbys sets up the standby manager and the placement source
+// (nil without standbys). It runs once the consumer exists.
+func (th *thread) startStandbys() error {
 	if th.cfg.StandbyReplicas == 0 {
-		return
+		return nil
 	}
-	if th.cfg.StandbyReplicas > 0 {
-		th.logger.Warn("StandbyReplicas > 0 needs standby placement, which is not wired yet: no standby tasks will run "+
-			"(StandbyAll runs them)", zap.Int("standby_replicas", th.cfg.StandbyReplicas))
+	if th.cfg.StandbyReplicas == StandbyAll {
+		th.standbySource = allStandbys{plan: th.tasks.plan}
+	} else {
+		rs, err := newRangeStandbys(th, th.cfg.StandbyReplicas)
+		if err != nil {
+			return err
+		}
+		th.standbySource = rs
 	}
 	th.standbys = newStandbyManager(th)
+	return nil
 }
 
 // reconcileStandbys opens the standbys wanted and not active here and
@@ -124,7 +149,10 @@ func (th *thread) reconcileStandbys() {
 		return
 	}
 	sm.last = time.Now()
-	want := th.wantedStandbys()
+	want, known := th.wantedStandbys()
+	if !known {
+		return // the standbys held stay until the placement is known
+	}
 	for id := range th.tasks.runners {
 		delete(want, id)
 	}

@@ -54,6 +54,9 @@ type thread struct {
 	watch     *sourceWatch
 	// standbys are the standby tasks (standby.go); nil without them.
 	standbys *standbyManager
+	// standbySource says which standbys this instance keeps
+	// (standbyplace.go); nil without standbys.
+	standbySource standbySource
 
 	failures chan taskFailure
 	late     []*commitRound // rounds some tasks have not answered yet
@@ -133,8 +136,11 @@ func (th *thread) start() error {
 	th.tasks = &taskManager{a: th.a, cfg: cfg, logger: th.logger, plan: p, dir: th.dir, cache: store.NewCache(cfg.CacheMaxBytes),
 		rest: th.rest, globals: th.globals.views, failures: th.failures, eos: th.eos, prod: th.prod,
 		runners: map[processor.TaskID]*runner{}}
-	th.startStandbys() // standby.go
+	th.clients.processID = pid
 	if th.cons, err = th.clients.consumer(mainConsumer); err != nil {
+		return err
+	}
+	if err := th.startStandbys(); err != nil { // standby.go
 		return err
 	}
 	th.startReader()
@@ -521,6 +527,7 @@ func (th *thread) assigned(parts []kafka.TopicPartition) {
 	th.queriesAssigned(ids)
 	th.logger.Info("partitions assigned", zap.Int("partitions", len(parts)), zap.Int("tasks", len(byTask)),
 		zap.Int("resumed", resumed), zap.Int("still_restoring", restoring))
+	th.refreshPlacement()
 	th.reconcileStandbys() // standby.go
 }
 
@@ -561,6 +568,9 @@ func (th *thread) shutdown(errp *error) {
 			th.a.failing(*errp)
 		}
 		th.closing.Store(true)
+		if th.standbySource != nil {
+			th.standbySource.close() // its admin client rides on the consumer
+		}
 		if th.fetch != nil {
 			th.fetch.waker.close()
 		}

@@ -6,6 +6,7 @@ import prom "github.com/prometheus/client_golang/prometheus"
 // and help texts are the table in docs/metrics.md.
 type descs struct {
 	appState, lag, restoringStores, restoreSkipped, globalDropped, productionDropped, deliveryDeadLetters *prom.Desc
+	placementMismatches                                                                                   *prom.Desc
 	purges, purgeFailures, cacheMax, cacheUsed, hookPanics                                                *prom.Desc
 	memCapacity, memUsed, memPinned, memWriteBuffers, memWriteBufferLimit, memStores                      *prom.Desc
 
@@ -49,6 +50,8 @@ func newDescs() descs {
 		globalDropped: desc("global_dropped_records_total", "Records of global stores' topics skipped, by reason.", "reason"),
 		productionDropped: desc("production_dropped_records_total",
 			"Records the producer could not deliver, dropped as the production handler said."),
+		placementMismatches: desc("standby_placement_mismatches_total",
+			"Times this instance's assignment differed from the range prediction its standbys are placed by (StandbyReplicas 1 or 2); costs restore time only."),
 		deliveryDeadLetters: desc("delivery_dead_letters_total",
 			"Dead letters the producer wrote for records whose delivery failed after their task had moved on (at-least-once)."),
 		purges: desc("internal_topic_purges_total",
@@ -144,7 +147,7 @@ func newDescs() descs {
 }
 
 func (d *descs) all() []*prom.Desc {
-	return []*prom.Desc{d.appState, d.lag, d.restoringStores, d.restoreSkipped, d.globalDropped, d.productionDropped, d.deliveryDeadLetters,
+	return []*prom.Desc{d.appState, d.lag, d.restoringStores, d.restoreSkipped, d.globalDropped, d.productionDropped, d.deliveryDeadLetters, d.placementMismatches,
 		d.purges, d.purgeFailures, d.cacheMax, d.cacheUsed, d.hookPanics,
 		d.memCapacity, d.memUsed, d.memPinned, d.memWriteBuffers, d.memWriteBufferLimit, d.memStores,
 		d.process, d.processLatency, d.processLatencyMax, d.commits, d.enforced, d.lateness, d.latenessMax, d.late, d.dropped, d.deadLetters, d.opened, d.resumed,

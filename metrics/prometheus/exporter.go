@@ -267,6 +267,7 @@ func (e *Exporter) collect(ch chan<- prom.Metric, s streams.Metrics) {
 	}
 	m.gauge(d.standbyTasks, float64(open))
 	m.counter(d.deliveryDeadLetters, s.DeliveryDeadLettered)
+	m.counter(d.placementMismatches, s.PlacementMismatches)
 	m.counter(d.purges, s.Purges)
 	m.counter(d.purgeFailures, s.PurgeFailures)
 	m.gauge(d.cacheMax, float64(s.CacheMaxBytes))
