@@ -360,7 +360,7 @@ func (m *metrics) snapshot(state State, now time.Time) Metrics {
 	out := Metrics{ApplicationID: m.appID, State: state, Time: now, CacheMaxBytes: m.cacheMax,
 		ProductionDropped: m.productionDropped.Load(), DeliveryDeadLettered: m.deliveryDeadLettered.Load(), Purges: m.purges.Load(), PurgeFailures: m.purgeFailures.Load(),
 		PlacementMismatches: m.placementMismatches.Load(),
-		HookPanics: m.hooks.panics.Load()}
+		HookPanics:          m.hooks.panics.Load()}
 	if m.debug {
 		out.Level = RecordDebug
 	}
