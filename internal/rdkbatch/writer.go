@@ -29,10 +29,12 @@ type OutMessage struct {
 }
 
 // Writer produces batches of records through a confluent-kafka-go
-// producer's own librdkafka client, one cgo call per batch. Delivery
-// reports arrive on the producer's Events channel exactly as for
-// p.Produce(m, nil) (a *kafka.Message with no Opaque), and the producer's
-// Flush, Len, transactions and Close see these records like any other.
+// producer's own librdkafka client (NewWriter), or through a Producer of
+// this package (NewProducerWriter), one cgo call per batch. With the
+// wrapper, delivery reports arrive on the producer's Events channel
+// exactly as for p.Produce(m, nil) (a *kafka.Message with no Opaque); with
+// a Producer, it serves them. Either producer's Flush, Len, transactions
+// and Close see these records like any other.
 //
 // Records are appended to a pending batch (copied at once, so the caller
 // may reuse its buffers) and handed to librdkafka, in order, by Flush. The
