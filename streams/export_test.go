@@ -1,5 +1,12 @@
 package streams
 
+import "os"
+
+func init() {
+	// MILLRACE_OWN_PRODUCER=1 runs the tests with the own producer client.
+	ownProducerForTests = os.Getenv("MILLRACE_OWN_PRODUCER") == "1"
+}
+
 // Crash stops a running App hard, as a killed process would: no commit, no
 // checkpoint, queued output purged. Tests restart from the same state
 // directory afterwards.

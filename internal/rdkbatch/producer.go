@@ -44,7 +44,8 @@ type ProducerConfig struct {
 
 // LogLine is one of the client's log lines.
 type LogLine struct {
-	Level   int // syslog level: 3 error, 4 warning, 6 info, 7 debug
+	Client  string // the client's name (Producer.String)
+	Level   int    // syslog level: 3 error, 4 warning, 6 info, 7 debug
 	Tag     string
 	Message string
 }
@@ -187,7 +188,7 @@ func (p *Producer) serveNotes() {
 			continue
 		}
 		if p.cfg.Log != nil {
-			p.cfg.Log(LogLine{Level: int(n.level), Tag: C.GoString(n.tag), Message: C.GoString(n.text)})
+			p.cfg.Log(LogLine{Client: p.name, Level: int(n.level), Tag: C.GoString(n.tag), Message: C.GoString(n.text)})
 		}
 	}
 	if len(errs) > 0 {
