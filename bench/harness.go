@@ -315,7 +315,7 @@ func (h *harness) records(r row, seed uint64) func() (key, value []byte) {
 
 // topicBase names a row's topics and group: row names may hold '/'.
 func (h *harness) topicBase(run int, r row) string {
-	return fmt.Sprintf("bench-%s-r%d-%s", h.tag, run, strings.ReplaceAll(r.name, "/", "-"))
+	return fmt.Sprintf("bench-%s-r%d-%s", h.tag, run, strings.NewReplacer("/", "-", "+", "-").Replace(r.name))
 }
 
 // clockOf says when a kind's clock starts.
@@ -341,7 +341,7 @@ func (h *harness) spec(r row, appID, in, in2, out, stateDir string) childSpec {
 	if p := h.opts.CPUProfile; p != "" {
 		if len(h.opts.rows) > 1 || h.opts.Runs > 1 {
 			ext := filepath.Ext(p)
-			p = strings.TrimSuffix(p, ext) + "." + strings.ReplaceAll(r.name, "/", "-") + ext
+			p = strings.TrimSuffix(p, ext) + "." + strings.NewReplacer("/", "-", "+", "-").Replace(r.name) + ext
 		}
 		if abs, err := filepath.Abs(p); err == nil {
 			p = abs
