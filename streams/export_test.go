@@ -28,3 +28,7 @@ func DeadLettered(a *App) int64 {
 // ProduceRecordByRecord makes cfg's App produce each record with its own
 // call, as it does when batch produce is unavailable.
 func ProduceRecordByRecord(cfg *Config) { cfg.produceRecordByRecord = true }
+
+// OwnProducer makes cfg's App produce through Millrace's own producer
+// client (internal/rdkbatch.Producer) instead of confluent-kafka-go's.
+func OwnProducer(cfg *Config) { cfg.ownProducer = true }
