@@ -105,8 +105,13 @@ type Producer struct {
 	errMu sync.Mutex
 	errs  []kafka.Error // client errors for TakeErrors
 
-	// single record produce (Produce): its own arena, under mu1.
-	mu1   sync.Mutex
+	// bufs holds Produce's buffers (*produceBuf): per P, so concurrent
+	// Produce calls share no lock and allocate nothing in steady state.
+	bufs sync.Pool
+}
+
+// produceBuf is one Produce call's copy of a record.
+type produceBuf struct {
 	arena []byte
 	hdrs  []C.rdkb_hdr
 }
@@ -313,15 +318,20 @@ func (p *Producer) Produce(m *OutMessage, opaque uint64) error {
 		return ErrProducerClosed
 	}
 	defer p.exit()
-	p.mu1.Lock()
-	defer p.mu1.Unlock()
-	p.arena, p.hdrs = append(p.arena[:0], 0), p.hdrs[:0]
+	pb, _ := p.bufs.Get().(*produceBuf)
+	if pb == nil {
+		pb = &produceBuf{}
+	}
+	defer p.bufs.Put(pb)
+	// One leading byte: the arena pointer handed to C is never nil, so an
+	// empty key stays empty.
+	pb.arena, pb.hdrs = append(pb.arena[:0], 0), pb.hdrs[:0]
 	put := func(b []byte) (C.int64_t, C.int64_t) {
 		if b == nil {
 			return 0, -1
 		}
-		off := len(p.arena)
-		p.arena = append(p.arena, b...)
+		off := len(pb.arena)
+		pb.arena = append(pb.arena, b...)
 		return C.int64_t(off), C.int64_t(len(b))
 	}
 	koff, klen := put(m.Key)
@@ -333,17 +343,17 @@ func (p *Producer) Produce(m *OutMessage, opaque uint64) error {
 			hd.key_len = 0
 		}
 		hd.val_off, hd.val_len = put(h.Value)
-		p.hdrs = append(p.hdrs, hd)
+		pb.hdrs = append(pb.hdrs, hd)
 	}
 	var hp *C.rdkb_hdr
-	if len(p.hdrs) > 0 {
-		hp = &p.hdrs[0]
+	if len(pb.hdrs) > 0 {
+		hp = &pb.hdrs[0]
 	}
 	topic := C.CString(m.Topic)
 	defer C.free(unsafe.Pointer(topic))
-	a := (*C.char)(unsafe.Pointer(&p.arena[0]))
+	a := (*C.char)(unsafe.Pointer(&pb.arena[0]))
 	code := C.rdkp_produce1(p.rk, topic, C.int32_t(m.Partition), (*C.char)(unsafe.Add(unsafe.Pointer(a), koff)), klen,
-		(*C.char)(unsafe.Add(unsafe.Pointer(a), voff)), vlen, C.int64_t(m.Timestamp), hp, C.int32_t(len(p.hdrs)), a,
+		(*C.char)(unsafe.Add(unsafe.Pointer(a), voff)), vlen, C.int64_t(m.Timestamp), hp, C.int32_t(len(pb.hdrs)), a,
 		C.uint64_t(opaque))
 	if code != 0 {
 		c := kafka.ErrorCode(code)
