@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/millrace/millrace/internal/streamsopt"
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/streams"
 )
@@ -40,6 +41,9 @@ func startChildProcessor(spec childSpec) (childHandle, error) {
 	}
 	if spec.EOS {
 		cfg.ProcessingGuarantee = streams.ExactlyOnceV2
+	}
+	if spec.OwnProducer {
+		streamsopt.OwnProducer(&cfg, true)
 	}
 	h, err := startApp(topo, cfg)
 	if err != nil {

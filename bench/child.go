@@ -57,6 +57,8 @@ type childSpec struct {
 	AppProducerConfig map[string]string
 	RawConfig         map[string]string
 	CPUProfile        string
+	// OwnProducer runs the App on its own producer client (a +own row).
+	OwnProducer bool
 }
 
 // isChild reports whether this process is a row's child.

@@ -47,6 +47,9 @@ type Options struct {
 	// AppProducerConfig is added to the Apps' Config.ProducerConfig (nil:
 	// none), for measuring the App's producer properties.
 	AppProducerConfig map[string]string
+	// OwnProducer also runs every App row on the App's own producer
+	// client (the row's name with +own), right after it.
+	OwnProducer bool
 	// RawConfig overrides the raw baselines' tuned properties
 	// ("consumer.<property>" or "producer.<property>"), for diagnosis.
 	RawConfig map[string]string
@@ -105,6 +108,22 @@ func (o *Options) withDefaults() error {
 		if !strings.HasPrefix(k, "consumer.") && !strings.HasPrefix(k, "producer.") {
 			errs = append(errs, fmt.Errorf("-raw-config: %q names neither consumer.<property> nor producer.<property>", k))
 		}
+	}
+	if o.OwnProducer {
+		// Every App row is also run on the own producer client, right
+		// after it, so the two are measured in the same run.
+		var with []string
+		listed := map[string]bool{}
+		for _, s := range o.Scenarios {
+			listed[s] = true
+		}
+		for _, s := range o.Scenarios {
+			with = append(with, s)
+			if r, err := parseRow(s, o); err == nil && r.kind.isApp() && !r.own && !listed[s+ownSuffix] {
+				with = append(with, s+ownSuffix)
+			}
+		}
+		o.Scenarios = with
 	}
 	seen := map[string]bool{}
 	o.rows = nil
@@ -296,7 +315,7 @@ func (h *harness) records(r row, seed uint64) func() (key, value []byte) {
 
 // topicBase names a row's topics and group: row names may hold '/'.
 func (h *harness) topicBase(run int, r row) string {
-	return fmt.Sprintf("bench-%s-r%d-%s", h.tag, run, strings.ReplaceAll(r.name, "/", "-"))
+	return fmt.Sprintf("bench-%s-r%d-%s", h.tag, run, strings.NewReplacer("/", "-", "+", "-").Replace(r.name))
 }
 
 // clockOf says when a kind's clock starts.
@@ -318,11 +337,11 @@ func clockOf(k kind) string {
 func (h *harness) spec(r row, appID, in, in2, out, stateDir string) childSpec {
 	s := childSpec{Row: r.name, Kind: r.kind, EOS: r.eos, Bootstrap: h.bootstrap, AppID: appID, In: in, In2: in2, Out: out,
 		StateDir: stateDir, Partitions: r.partitions, Records: r.records, Buffered: h.opts.Buffered,
-		AppConsumerConfig: h.opts.AppConsumerConfig, AppProducerConfig: h.opts.AppProducerConfig, RawConfig: h.opts.RawConfig}
+		AppConsumerConfig: h.opts.AppConsumerConfig, AppProducerConfig: h.opts.AppProducerConfig, RawConfig: h.opts.RawConfig, OwnProducer: r.own}
 	if p := h.opts.CPUProfile; p != "" {
 		if len(h.opts.rows) > 1 || h.opts.Runs > 1 {
 			ext := filepath.Ext(p)
-			p = strings.TrimSuffix(p, ext) + "." + strings.ReplaceAll(r.name, "/", "-") + ext
+			p = strings.TrimSuffix(p, ext) + "." + strings.NewReplacer("/", "-", "+", "-").Replace(r.name) + ext
 		}
 		if abs, err := filepath.Abs(p); err == nil {
 			p = abs

@@ -107,6 +107,8 @@ func main() {
 	appProducer := flag.String("app-producer-config", "", "extra librdkafka properties for the Apps' producer, k=v,k=v (Config.ProducerConfig), for measuring its defaults")
 	rawConfig := flag.String("raw-config", "", "override the raw baselines' properties, consumer.k=v,producer.k=v, for diagnosis")
 	flag.BoolVar(&o.ConsumerCount, "consumer-count", true, "count outputs with a consumer in every row (exactly-once rows always are); false counts at-least-once outputs by high watermarks")
+	flag.BoolVar(&o.OwnProducer, "own-producer", false, "also run every App row on the App's own producer client (row name +own, same baseline), right after it;\n"+
+		"any App row may also be listed with +own in -scenarios")
 	flag.BoolVar(&o.Verbose, "v", false, "progress lines show per-partition output counts")
 	flag.Parse()
 	if flag.NArg() > 0 {

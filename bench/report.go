@@ -320,9 +320,15 @@ func (r *Report) printRestore(w io.Writer, rows []summary) {
 }
 
 // printComparisons compares rows that are not each other's baseline:
-// Millrace's count against Goka's.
+// Millrace's count against Goka's, and each +own row against the same row
+// on the wrapper's producer.
 func (r *Report) printComparisons(w io.Writer, rows []summary) {
 	pairs := [][2]string{{"count", "goka-count"}}
+	for _, row := range r.Opts.rows {
+		if row.own {
+			pairs = append(pairs, [2]string{row.name, strings.TrimSuffix(row.name, ownSuffix)})
+		}
+	}
 	for _, pr := range pairs {
 		ratios := make([][]float64, len(metrics))
 		for _, run := range r.allRuns() {
@@ -379,6 +385,9 @@ func (r *Report) printHow(w io.Writer) {
 			if row.partitions == 1 {
 				suffix = " (on 1 partition)"
 			}
+		}
+		if row.own {
+			suffix += ", on the App's own producer client (internal/rdkbatch.Producer)"
 		}
 		fmt.Fprintf(w, "  %-18s %s%s\n", row.name, row.doc, suffix)
 	}

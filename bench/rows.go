@@ -83,6 +83,23 @@ type row struct {
 	keySpace   int
 	records    int // input records of the throughput phase (both sides of a join)
 	shape      shape
+	// own runs the App on Millrace's own producer client (a row named
+	// with the suffix +own; see ownSuffix).
+	own bool
+}
+
+// ownSuffix, at the end of an App row's name, runs it with the App's own
+// producer client (streams' unexported switch) instead of
+// confluent-kafka-go's, against the same baseline.
+const ownSuffix = "+own"
+
+// isApp reports whether a kind runs a Millrace App.
+func (k kind) isApp() bool {
+	switch k {
+	case kindRaw, kindGoka, kindRawRead:
+		return false
+	}
+	return true
 }
 
 // outputs is how many output records the throughput phase waits for.
@@ -129,6 +146,17 @@ func defByName(name string) (rowDef, bool) {
 
 // parseRow resolves a row name ("count", "count/p16") against the options.
 func parseRow(name string, o *Options) (row, error) {
+	if plain, ok := strings.CutSuffix(name, ownSuffix); ok {
+		r, err := parseRow(plain, o)
+		if err != nil {
+			return row{}, err
+		}
+		if !r.kind.isApp() {
+			return row{}, fmt.Errorf("scenario %q: %s applies to rows that run an App, not %s", name, ownSuffix, plain)
+		}
+		r.name, r.own = name, true
+		return r, nil
+	}
 	baseName, suffix, hasSuffix := strings.Cut(name, "/")
 	d, ok := defByName(baseName)
 	if !ok {

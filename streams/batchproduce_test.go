@@ -17,7 +17,8 @@ import (
 // message.max.bytes on their own after the batch: whichever way a record
 // goes, the sink's output is the input in order, with null and empty keys
 // and values kept apart and headers carried, under both guarantees and on
-// the record-by-record path the App falls back to.
+// the record-by-record path the App falls back to, on either producer
+// client.
 func TestBatchedOutputKeepsOrderNullsEmptiesAndHeadersAcrossLargeRecords(t *testing.T) {
 	const n = 3000
 	var in []record.Record[[]byte, []byte]
@@ -50,11 +51,10 @@ func TestBatchedOutputKeepsOrderNullsEmptiesAndHeadersAcrossLargeRecords(t *test
 		in = append(in, r.WithHeaders(record.Headers{{Key: "i", Value: []byte(strconv.Itoa(i))}}))
 	}
 	for _, g := range []streams.Guarantee{streams.AtLeastOnce, streams.ExactlyOnceV2} {
-		for _, batched := range []bool{true, false} {
-			name := g.String() + "/batched"
-			if !batched {
-				name = g.String() + "/record-by-record"
-			}
+		for _, variant := range []string{"batched", "record-by-record", "batched-own-client", "record-by-record-own-client"} {
+			batched := variant == "batched" || variant == "batched-own-client"
+			own := variant == "batched-own-client" || variant == "record-by-record-own-client"
+			name := g.String() + "/" + variant
 			t.Run(name, func(t *testing.T) {
 				c := cluster(t, map[string]int32{"in": 1, "out": 1})
 				must(t, kafkatest.Produce(c, "in", record.Bytes(), record.Bytes(), in...))
@@ -67,6 +67,9 @@ func TestBatchedOutputKeepsOrderNullsEmptiesAndHeadersAcrossLargeRecords(t *test
 					CommitInterval: 50 * time.Millisecond}
 				if !batched {
 					streams.ProduceRecordByRecord(&cfg)
+				}
+				if own {
+					streams.OwnProducer(&cfg)
 				}
 				app := start(t, topo, cfg)
 				out, err := kafkatest.Read(c, "out", record.Bytes(), record.Bytes(), n, kafkatest.ReadOptions{Timeout: 60 * time.Second})

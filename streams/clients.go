@@ -3,12 +3,15 @@ package streams
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/millrace/millrace/internal/rdkbatch"
 )
 
 // clientKind names one of the App's Kafka clients. Every librdkafka
@@ -408,6 +411,33 @@ func (c *clients) producer(processID string) (*kafka.Producer, error) {
 		cm["transactional.id"] = transactionalID(c.cfg, processID)
 	}
 	p, err := kafka.NewProducer(&cm)
+	if err != nil {
+		return nil, fmt.Errorf("streams: create %s: %w", appProducer, err)
+	}
+	return p, nil
+}
+
+// ownProducer makes the App's producer as Millrace's own client, from the
+// same configuration as producer's; properties of confluent-kafka-go's
+// own ("go.*") have no meaning for it and are left out. Its log lines go
+// to the App's logger like the other clients'. notify is called after a
+// poll with news (see rdkbatch.ProducerConfig).
+func (c *clients) ownProducer(processID string, notify func()) (*rdkbatch.Producer, error) {
+	cm := configMap(c.cfg, appProducer, nil)
+	if c.cfg.ProcessingGuarantee == ExactlyOnceV2 {
+		cm["transactional.id"] = transactionalID(c.cfg, processID)
+	}
+	props := make(map[string]string, len(cm))
+	for k, v := range cm {
+		if strings.HasPrefix(k, "go.") {
+			continue
+		}
+		props[k] = fmt.Sprint(v)
+	}
+	p, err := rdkbatch.NewProducer(rdkbatch.ProducerConfig{Properties: props, Notify: notify,
+		Log: func(l rdkbatch.LogLine) {
+			c.log(kafka.LogEvent{Name: l.Client, Tag: l.Tag, Message: l.Message, Level: l.Level})
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("streams: create %s: %w", appProducer, err)
 	}

@@ -153,12 +153,9 @@ func (th *thread) commitAll(closing bool, deadline time.Time) error {
 				return txnAbortable{fmt.Errorf("streams: task %s wrote into the transaction and did not reach the commit", r.id)}
 			}
 		}
-		meta, err := th.cons.GetConsumerGroupMetadata()
-		if err == nil {
-			ctx, cancel := context.WithDeadline(context.Background(), earliest(deadline, time.Now().Add(th.prod.ackTimeout())))
-			err = th.prod.commitTransaction(ctx, offsets, meta, func() { faultpoint.Hit(faultpoint.CommitOffsetsSent) })
-			cancel()
-		}
+		ctx, cancel := context.WithDeadline(context.Background(), earliest(deadline, time.Now().Add(th.prod.ackTimeout())))
+		err := th.prod.commitTransaction(ctx, offsets, th.cons, func() { faultpoint.Hit(faultpoint.CommitOffsetsSent) })
+		cancel()
 		if err != nil {
 			release(hold)
 			if isTxnFailure(err) && !closing {

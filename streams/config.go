@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/millrace/millrace/handler"
+	"github.com/millrace/millrace/internal/streamsopt"
 	"github.com/millrace/millrace/processor"
 	"github.com/millrace/millrace/record"
 	"github.com/millrace/millrace/store"
@@ -273,7 +274,28 @@ type Config struct {
 	// produceRecordByRecord makes tasks produce each record with its own
 	// call instead of in batches (tests of the fallback path).
 	produceRecordByRecord bool
+	// ownProducer makes the App produce through Millrace's own producer
+	// client (internal/rdkbatch.Producer: delivery reports served in C)
+	// in place of confluent-kafka-go's. Off by default; the bench sets it
+	// through internal/streamsopt, tests through MILLRACE_OWN_PRODUCER.
+	ownProducer bool
 }
+
+func init() {
+	streamsopt.OwnProducer = func(cfg any, on bool) {
+		if c, ok := cfg.(*Config); ok {
+			c.ownProducer = on
+		}
+	}
+}
+
+// ownProducerForTests turns ownProducer on for every App (set by the
+// package's tests when MILLRACE_OWN_PRODUCER=1).
+var ownProducerForTests bool
+
+// usesOwnProducer reports whether cfg's App produces through the own
+// client.
+func usesOwnProducer(cfg *Config) bool { return cfg.ownProducer || ownProducerForTests }
 
 // ProductionHandler decides about a record the producer could not write;
 // see handler.ProductionHandler.

@@ -97,6 +97,9 @@ func (pr *producer) writeDeadLettersNow(dls []handler.DeadLetter) error {
 }
 
 func (pr *producer) writeDeadLetterNow(dl *handler.DeadLetter) error {
+	if pr.own != nil {
+		return pr.writeDeadLetterNowOwn(dl)
+	}
 	topic := dl.Topic
 	m := &kafka.Message{}
 	setDeadLetter(m, &topic, dl)

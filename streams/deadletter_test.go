@@ -215,14 +215,29 @@ func (f productionHandler) OnProductionError(ec *handler.ErrorContext, rec *hand
 // after the task moved on: the handler gets the failed record's bytes and
 // headers, and the built-in dead letter is that record.
 func TestRecordTheBrokerRefusesIsDeadLetteredWithItsOwnBytesUnderAtLeastOnce(t *testing.T) {
+	brokerRefusalIsDeadLettered(t, false)
+}
+
+// The same on Millrace's own producer client: its failed delivery reaches
+// the production handler with the record's bytes, and the dead letter is
+// written and acknowledged from its event goroutine.
+func TestRecordTheBrokerRefusesIsDeadLetteredWithItsOwnBytesOnTheOwnProducerClient(t *testing.T) {
+	brokerRefusalIsDeadLettered(t, true)
+}
+
+func brokerRefusalIsDeadLettered(t *testing.T, own bool) {
 	c := cluster(t, map[string]int32{"in": 1, "dlq": 1})
 	createTopic(t, c.Bootstrap(), "out", map[string]string{"max.message.bytes": "2000"})
 	must(t, kafkatest.Produce(c, "in", record.String(), record.Bytes(),
 		rawRecord(t, "small", amount(10), 10), rawRecord(t, "huge", amount(5000), 20), rawRecord(t, "small2", amount(20), 30)))
-	app := start(t, bigTopology(t), streams.Config{ApplicationID: "dlq-broker", BootstrapServers: c.Bootstrap(),
+	cfg := streams.Config{ApplicationID: "dlq-broker", BootstrapServers: c.Bootstrap(),
 		CommitInterval: 50 * time.Millisecond, DeadLetterQueueTopic: "dlq", ProductionHandler: handler.LogAndContinue{},
 		// One record per request: the broker refuses whole batches.
-		ProducerConfig: map[string]any{"batch.size": 1500}})
+		ProducerConfig: map[string]any{"batch.size": 1500}}
+	if own {
+		streams.OwnProducer(&cfg)
+	}
+	app := start(t, bigTopology(t), cfg)
 	out, err := kafkatest.Read(c, "out", record.String(), record.String(), 2, kafkatest.ReadOptions{})
 	must(t, err)
 	if out[0].Key() != "small" || out[1].Key() != "small2" {

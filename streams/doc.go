@@ -68,6 +68,14 @@
 //     exactly once, and a task stuck with output still in its batch holds
 //     no transaction. If the client is not one internal/rdkbatch knows,
 //     each record is produced with its own call (logged at start).
+//   - Behind an unexported Config switch (ownProducer, off by default; the
+//     bench's +own rows), the App's producer is Millrace's own client
+//     (internal/rdkbatch.Producer) instead of confluent-kafka-go's: its
+//     delivery reports are counted in C and only failures, errors and
+//     log lines reach Go, in batches (own.go). Flushes, changelog offsets,
+//     the production handler, dead letters and transactions keep the
+//     wrapper's semantics: a failure goes through the same code as the
+//     wrapper's report of it.
 //   - A task closed, or given up on (past CloseTimeout), can reach no
 //     output: its processors' Context is cancelled, Forward fails, and its
 //     collector refuses every send before the runtime moves on (the send
@@ -136,7 +144,7 @@
 // restoreread.go, its read path, and standbyfeed.go, its standby side) and global.go restoration,
 // standby.go standby tasks, watch.go the source-topic check, internal.go the internal
 // topics' partition counts, purge.go their purge, clients.go every Kafka
-// client's configuration, producer.go and collector.go the write path,
+// client's configuration, producer.go, own.go and collector.go the write path,
 // query.go, windowquery.go and storeshape.go interactive queries,
 // instancemeta.go, metaview.go, metadataforkey.go and hostinfo.go instance
 // metadata, querystate.go what the runtime tells both.

@@ -1,5 +1,12 @@
 package streams
 
+import "os"
+
+func init() {
+	// MILLRACE_OWN_PRODUCER=1 runs the tests with the own producer client.
+	ownProducerForTests = os.Getenv("MILLRACE_OWN_PRODUCER") == "1"
+}
+
 // Crash stops a running App hard, as a killed process would: no commit, no
 // checkpoint, queued output purged. Tests restart from the same state
 // directory afterwards.
@@ -21,3 +28,7 @@ func DeadLettered(a *App) int64 {
 // ProduceRecordByRecord makes cfg's App produce each record with its own
 // call, as it does when batch produce is unavailable.
 func ProduceRecordByRecord(cfg *Config) { cfg.produceRecordByRecord = true }
+
+// OwnProducer makes cfg's App produce through Millrace's own producer
+// client (internal/rdkbatch.Producer) instead of confluent-kafka-go's.
+func OwnProducer(cfg *Config) { cfg.ownProducer = true }

@@ -24,7 +24,12 @@ import (
 // of changelog writes for checkpoints, and counts the reports, which is how
 // a flush knows when every record sent so far is done.
 type producer struct {
+	// p is confluent-kafka-go's producer, or nil when the App produces
+	// through own, Millrace's own client (Config.ownProducer; see
+	// own.go): one of the two is set.
 	p       *kafka.Producer
+	own     *rdkbatch.Producer
+	ownRun  ownRun // the own client's event goroutine's state
 	eos     bool
 	logger  *zap.Logger
 	handler ProductionHandler
@@ -84,16 +89,15 @@ type topicPartition struct {
 }
 
 func newProducer(cl *clients, processID string, changelogs map[string]bool, m *metrics, onFatal func(error)) (*producer, error) {
+	if usesOwnProducer(cl.cfg) {
+		return newOwnProducer(cl, processID, changelogs, m, onFatal)
+	}
 	p, err := cl.producer(processID)
 	if err != nil {
 		return nil, err
 	}
-	pr := &producer{p: p, eos: cl.cfg.ProcessingGuarantee == ExactlyOnceV2, logger: cl.cfg.Logger,
-		handler: cl.cfg.ProductionHandler, metrics: m, onFatal: onFatal, timeout: deliveryTimeout(cl.cfg),
-		dlqTopic: cl.cfg.DeadLetterQueueTopic, stop: make(chan struct{}),
-		offsets: map[topicPartition]int64{}, tracked: changelogs, live: map[*collector]struct{}{},
-		done: make(chan struct{}), parts: map[string]int32{}}
-	pr.cond = sync.NewCond(&pr.mu)
+	pr := newProducerState(cl, changelogs, m, onFatal)
+	pr.p = p
 	if w, err := rdkbatch.NewWriter(p); err != nil {
 		pr.logger.Warn("batch produce unavailable (the client is not one rdkbatch knows); producing record by record", zap.Error(err))
 	} else {
@@ -103,6 +107,17 @@ func newProducer(cl *clients, processID string, changelogs map[string]bool, m *m
 	}
 	go pr.readEvents()
 	return pr, nil
+}
+
+// newProducerState is a producer without its client.
+func newProducerState(cl *clients, changelogs map[string]bool, m *metrics, onFatal func(error)) *producer {
+	pr := &producer{eos: cl.cfg.ProcessingGuarantee == ExactlyOnceV2, logger: cl.cfg.Logger,
+		handler: cl.cfg.ProductionHandler, metrics: m, onFatal: onFatal, timeout: deliveryTimeout(cl.cfg),
+		dlqTopic: cl.cfg.DeadLetterQueueTopic, stop: make(chan struct{}),
+		offsets: map[topicPartition]int64{}, tracked: changelogs, live: map[*collector]struct{}{},
+		done: make(chan struct{}), parts: map[string]int32{}}
+	pr.cond = sync.NewCond(&pr.mu)
+	return pr
 }
 
 // ackTimeout is the longest wait for acknowledgements.
@@ -115,18 +130,23 @@ func (pr *producer) readEvents() {
 		case *kafka.Message:
 			pr.delivered1(e)
 		case kafka.Error:
-			if e.IsFatal() {
-				if pr.eos && pr.classifyTxn(e, e) != error(e) {
-					// Fenced: the next transaction commit reports it and the
-					// runtime replaces this producer.
-					pr.logger.Warn("producer fenced", zap.Error(e))
-					continue
-				}
-				pr.fail(fmt.Errorf("streams: producer: fatal: %w", e))
-			} else {
-				pr.logger.Debug("producer error", zap.Error(e))
-			}
+			pr.clientError(e)
 		}
+	}
+}
+
+// clientError handles an error the client reported on its own.
+func (pr *producer) clientError(e kafka.Error) {
+	if e.IsFatal() {
+		if pr.eos && pr.classifyTxn(e, e) != error(e) {
+			// Fenced: the next transaction commit reports it and the
+			// runtime replaces this producer.
+			pr.logger.Warn("producer fenced", zap.Error(e))
+			return
+		}
+		pr.fail(fmt.Errorf("streams: producer: fatal: %w", e))
+	} else {
+		pr.logger.Debug("producer error", zap.Error(e))
 	}
 }
 
@@ -289,7 +309,13 @@ func (pr *producer) newBatch() *rdkbatch.Writer {
 	if !pr.batching {
 		return nil
 	}
-	w, err := rdkbatch.NewWriter(pr.p)
+	var w *rdkbatch.Writer
+	var err error
+	if pr.own != nil {
+		w, err = rdkbatch.NewProducerWriter(pr.own)
+	} else {
+		w, err = rdkbatch.NewWriter(pr.p)
+	}
 	if err != nil {
 		pr.logger.Warn("batch produce unavailable; producing record by record", zap.Error(err))
 		return nil
@@ -332,7 +358,7 @@ func (pr *producer) send(msg *kafka.Message) error {
 		return err
 	}
 	for {
-		err := pr.p.Produce(msg, nil)
+		err := pr.produce1(msg)
 		if err == nil {
 			return nil
 		}
@@ -395,6 +421,9 @@ func (pr *producer) flush(timeout time.Duration) error {
 // changelogOffsets returns, for the given changelog partitions, the offset
 // after the last acknowledged write.
 func (pr *producer) changelogOffsets(tps []topicPartition) map[topicPartition]int64 {
+	if pr.own != nil {
+		return pr.ownOffsets(tps)
+	}
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	out := make(map[topicPartition]int64, len(tps))
@@ -407,14 +436,26 @@ func (pr *producer) changelogOffsets(tps []topicPartition) map[topicPartition]in
 }
 
 func (pr *producer) initTransactions(ctx context.Context) error {
-	if err := pr.p.InitTransactions(ctx); err != nil {
+	var err error
+	if pr.own != nil {
+		err = pr.own.InitTransactions(ctx)
+	} else {
+		err = pr.p.InitTransactions(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("streams: init transactions: %w", err)
 	}
 	return pr.begin()
 }
 
 func (pr *producer) begin() error {
-	if err := pr.p.BeginTransaction(); err != nil {
+	var err error
+	if pr.own != nil {
+		err = pr.own.BeginTransaction()
+	} else {
+		err = pr.p.BeginTransaction()
+	}
+	if err != nil {
 		return fmt.Errorf("streams: begin transaction: %w", err)
 	}
 	return nil
@@ -423,7 +464,9 @@ func (pr *producer) begin() error {
 // commitTransaction commits outputs, changelog writes and offsets, then
 // begins the next transaction. offsetsSent runs between the two steps
 // (a crash test's fault point).
-func (pr *producer) commitTransaction(ctx context.Context, offsets []kafka.TopicPartition, meta *kafka.ConsumerGroupMetadata, offsetsSent func()) error {
+// cons is the group consumer whose offsets they are (its group metadata
+// goes with them).
+func (pr *producer) commitTransaction(ctx context.Context, offsets []kafka.TopicPartition, cons *kafka.Consumer, offsetsSent func()) error {
 	pr.mu.Lock()
 	txnErr := pr.txnError
 	pr.mu.Unlock()
@@ -431,12 +474,26 @@ func (pr *producer) commitTransaction(ctx context.Context, offsets []kafka.Topic
 		return txnAbortable{txnErr}
 	}
 	if len(offsets) > 0 {
-		if err := retryTxn(ctx, func() error { return pr.p.SendOffsetsToTransaction(ctx, offsets, meta) }); err != nil {
+		send := func() error { return pr.own.SendOffsetsToTransaction(ctx, offsets, cons) }
+		if pr.own == nil {
+			meta, err := cons.GetConsumerGroupMetadata()
+			if err != nil {
+				return err
+			}
+			send = func() error { return pr.p.SendOffsetsToTransaction(ctx, offsets, meta) }
+		}
+		if err := retryTxn(ctx, send); err != nil {
 			return pr.classifyTxn(fmt.Errorf("streams: send offsets to transaction: %w", err), err)
 		}
 	}
 	offsetsSent()
-	if err := retryTxn(ctx, func() error { return pr.p.CommitTransaction(ctx) }); err != nil {
+	commit := func() error {
+		if pr.own != nil {
+			return pr.own.CommitTransaction(ctx)
+		}
+		return pr.p.CommitTransaction(ctx)
+	}
+	if err := retryTxn(ctx, commit); err != nil {
 		return pr.classifyTxn(fmt.Errorf("streams: commit transaction: %w", err), err)
 	}
 	// The commit flushed every record; their delivery reports (changelog
@@ -453,7 +510,7 @@ func (pr *producer) commitTransaction(ctx context.Context, offsets []kafka.Topic
 func retryTxn(ctx context.Context, call func() error) error {
 	for {
 		err := call()
-		var ke kafka.Error
+		var ke clientErr
 		if err == nil || !errors.As(err, &ke) || !ke.IsRetriable() || ctx.Err() != nil {
 			return err
 		}
@@ -465,9 +522,27 @@ func retryTxn(ctx context.Context, call func() error) error {
 	}
 }
 
+// clientErr is what the runtime reads of a client's error: kafka.Error's
+// predicates, which the own client's rdkbatch.TxnError has too.
+type clientErr interface {
+	error
+	Code() kafka.ErrorCode
+	IsFatal() bool
+	IsRetriable() bool
+	TxnRequiresAbort() bool
+}
+
+// abortRaw aborts the open transaction, nothing more.
+func (pr *producer) abortRaw(ctx context.Context) error {
+	if pr.own != nil {
+		return pr.own.AbortTransaction(ctx)
+	}
+	return pr.p.AbortTransaction(ctx)
+}
+
 // abortTransaction aborts the open transaction and begins a new one.
 func (pr *producer) abortTransaction(ctx context.Context) error {
-	if err := retryTxn(ctx, func() error { return pr.p.AbortTransaction(ctx) }); err != nil {
+	if err := retryTxn(ctx, func() error { return pr.abortRaw(ctx) }); err != nil {
 		return pr.classifyTxn(fmt.Errorf("streams: abort transaction: %w", err), err)
 	}
 	// Aborted records are purged; their delivery reports say so.
@@ -495,14 +570,14 @@ func (e txnFenced) Unwrap() error { return e.error }
 // classifyTxn marks err as txnFenced or txnAbortable where it is one,
 // returning wrapped otherwise.
 func (pr *producer) classifyTxn(wrapped, err error) error {
-	var ke kafka.Error
+	var ke clientErr
 	if !errors.As(err, &ke) {
 		return wrapped
 	}
 	if ke.Code() == kafka.ErrFatal {
 		// librdkafka reports calls made after a fatal error as "Local:
 		// Fatal error"; the cause (often a fencing) is kept aside.
-		if cause := pr.p.GetFatalError(); cause != nil {
+		if cause := pr.fatalError(); cause != nil {
 			if ce, ok := cause.(kafka.Error); ok {
 				ke = ce
 			}
@@ -528,15 +603,22 @@ func (pr *producer) partitionCount(topic string) (int32, error) {
 	if ok {
 		return n, nil
 	}
-	md, err := pr.p.GetMetadata(&topic, false, 10_000)
-	if err != nil {
-		return 0, fmt.Errorf("streams: metadata of %q: %w", topic, err)
+	if pr.own != nil {
+		var err error
+		if n, err = pr.own.PartitionCount(topic, 10*time.Second); err != nil {
+			return 0, fmt.Errorf("streams: topic %q does not exist (%v)", topic, err)
+		}
+	} else {
+		md, err := pr.p.GetMetadata(&topic, false, 10_000)
+		if err != nil {
+			return 0, fmt.Errorf("streams: metadata of %q: %w", topic, err)
+		}
+		t, ok := md.Topics[topic]
+		if !ok || t.Error.Code() != kafka.ErrNoError || len(t.Partitions) == 0 {
+			return 0, fmt.Errorf("streams: topic %q does not exist (%v)", topic, t.Error)
+		}
+		n = int32(len(t.Partitions))
 	}
-	t, ok := md.Topics[topic]
-	if !ok || t.Error.Code() != kafka.ErrNoError || len(t.Partitions) == 0 {
-		return 0, fmt.Errorf("streams: topic %q does not exist (%v)", topic, t.Error)
-	}
-	n = int32(len(t.Partitions))
 	pr.partsMu.Lock()
 	pr.parts[topic] = n
 	pr.partsMu.Unlock()
@@ -546,7 +628,14 @@ func (pr *producer) partitionCount(topic string) (int32, error) {
 // purge drops what librdkafka still holds (a crash, an abandoned
 // transaction): their delivery reports say they failed.
 func (pr *producer) purge() {
-	if err := pr.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking); err != nil {
+	flags := kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking
+	var err error
+	if pr.own != nil {
+		err = pr.own.Purge(flags)
+	} else {
+		err = pr.p.Purge(flags)
+	}
+	if err != nil {
 		pr.logger.Debug("purge", zap.Error(err))
 	}
 }
@@ -557,7 +646,11 @@ func (pr *producer) close(timeout time.Duration) error {
 	pr.stopOnce.Do(func() { close(pr.stop) })
 	done := make(chan struct{})
 	go func() {
-		pr.p.Close()
+		if pr.own != nil {
+			pr.own.Close()
+		} else {
+			pr.p.Close()
+		}
 		<-pr.done
 		close(done)
 	}()

@@ -627,7 +627,7 @@ func (th *thread) shutdown(errp *error) {
 func (th *thread) abortOpenTransaction(deadline time.Time) {
 	ctx, cancel := context.WithDeadline(context.Background(), earliest(deadline, time.Now().Add(10*time.Second)))
 	defer cancel()
-	if err := th.prod.p.AbortTransaction(ctx); err != nil {
+	if err := th.prod.abortRaw(ctx); err != nil {
 		th.logger.Debug("abort open transaction", zap.Error(err))
 	}
 }

@@ -107,3 +107,38 @@ func TestAppendAndFlushAllocateNothingInSteadyState(t *testing.T) {
 		t.Fatalf("%.3f allocations per appended record, want 0", a)
 	}
 }
+
+// With the own Producer, producing records and having their delivery
+// reports served allocates nothing per record in the whole process (the
+// poll goroutine included): the reports are counted in C.
+func TestOwnProducerDeliveriesAllocateNothingPerRecord(t *testing.T) {
+	broker := startChildBroker(t, map[string]int32{"out": 1})
+	p := newOwnProducer(t, broker.bootstrap, map[string]string{"queue.buffering.max.messages": "2000000"})
+	w := newOwnWriter(t, p)
+	m := OutMessage{Topic: "out", Partition: kafka.PartitionAny, Key: []byte("key"), Value: []byte("value"), Timestamp: 1}
+	hv := []byte("hv")
+	var sent int64
+	batch := func() {
+		for range 1000 {
+			if err := w.Append(&m); err != nil {
+				t.Fatal(err)
+			}
+			w.AddHeader("h", hv)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		sent += 1000
+		deadline := time.Now().Add(30 * time.Second)
+		for p.Delivered() < sent {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d delivered", p.Delivered(), sent)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	batch()
+	if a := testing.AllocsPerRun(20, batch) / 1000; a > 0.01 {
+		t.Fatalf("%.4f allocations per delivered record, want 0", a)
+	}
+}

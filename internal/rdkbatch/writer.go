@@ -29,10 +29,12 @@ type OutMessage struct {
 }
 
 // Writer produces batches of records through a confluent-kafka-go
-// producer's own librdkafka client, one cgo call per batch. Delivery
-// reports arrive on the producer's Events channel exactly as for
-// p.Produce(m, nil) (a *kafka.Message with no Opaque), and the producer's
-// Flush, Len, transactions and Close see these records like any other.
+// producer's own librdkafka client (NewWriter), or through a Producer of
+// this package (NewProducerWriter), one cgo call per batch. With the
+// wrapper, delivery reports arrive on the producer's Events channel
+// exactly as for p.Produce(m, nil) (a *kafka.Message with no Opaque); with
+// a Producer, it serves them. Either producer's Flush, Len, transactions
+// and Close see these records like any other.
 //
 // Records are appended to a pending batch (copied at once, so the caller
 // may reuse its buffers) and handed to librdkafka, in order, by Flush. The
@@ -40,7 +42,7 @@ type OutMessage struct {
 // may be closed before or after the producer; nothing may be appended or
 // flushed once the producer is closed. It is not safe for concurrent use.
 type Writer struct {
-	p      *kafka.Producer
+	p      target
 	st     *C.rdkw_state
 	topics map[string]int32
 	last   string // topic of the previous message, and its index
@@ -56,6 +58,37 @@ type Writer struct {
 	cerr   C.int32_t // rdkw_produce's error (a field: a local passed to C would escape)
 }
 
+// target is the client a Writer produces through: begin admits a flush
+// (its error says why not), end closes it.
+type target interface {
+	begin() error
+	end()
+	String() string
+}
+
+// wrapped is a confluent-kafka-go producer as a Writer's target.
+type wrapped struct{ p *kafka.Producer }
+
+func (w wrapped) begin() error {
+	if w.p.IsClosed() {
+		return fmt.Errorf("rdkbatch: producer %s is closed", w.p)
+	}
+	return nil
+}
+
+func (w wrapped) end() {}
+
+func (w wrapped) String() string { return w.p.String() }
+
+func (p *Producer) begin() error {
+	if !p.enter() {
+		return ErrProducerClosed
+	}
+	return nil
+}
+
+func (p *Producer) end() { p.exit() }
+
 // NewWriter makes a Writer for p, a producer created by
 // confluent-kafka-go v2.11.x; anything else is an error that says what
 // did not match.
@@ -64,6 +97,26 @@ func NewWriter(p *kafka.Producer) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newWriter(rk, wrapped{p})
+}
+
+// NewProducerWriter makes a Writer for this package's own Producer: its
+// records' delivery reports are served by the Producer (Delivered,
+// Offset, TakeFailures), and it may be closed before or after it; a
+// Flush once the Producer's Close has begun fails with ErrProducerClosed.
+func NewProducerWriter(p *Producer) (*Writer, error) {
+	if p == nil {
+		return nil, fmt.Errorf("rdkbatch: nil producer")
+	}
+	if err := p.begin(); err != nil {
+		return nil, err
+	}
+	defer p.end()
+	return newWriter(p.rk, p)
+}
+
+func newWriter(rk *C.rd_kafka_t, t target) (*Writer, error) {
+	p := t
 	st := C.rdkw_new(rk)
 	if st == nil {
 		return nil, fmt.Errorf("rdkbatch: writer for %s: out of memory", p)
@@ -138,14 +191,15 @@ func (w *Writer) Flush() error {
 	if n == 0 {
 		return nil
 	}
-	if w.p.IsClosed() {
-		return fmt.Errorf("rdkbatch: producer %s is closed", w.p)
+	if err := w.p.begin(); err != nil {
+		return err
 	}
 	var hp *C.rdkb_hdr
 	if len(w.hdescs) > 0 {
 		hp = &w.hdescs[0]
 	}
 	k := int(C.rdkw_produce(w.st, &w.descs[w.head], C.int64_t(n), (*C.char)(unsafe.Pointer(&w.arena[0])), hp, &w.cerr))
+	w.p.end()
 	w.head += k
 	if w.cerr != 0 {
 		code := kafka.ErrorCode(w.cerr)
