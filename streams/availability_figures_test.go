@@ -141,29 +141,34 @@ func dirBytes(dir string) int64 {
 	return n
 }
 
-// TestAvailabilityFiguresFailover: two static instances a and b run a
+// TestAvailabilityFiguresFailover: three static instances a, b, c run a
 // RocksDB count over six partitions holding 1 M records of state (1 M
 // distinct keys: every changelog record is a key of its own); once every
-// record is counted (and every standby caught up) the input stops and b is
-// stopped hard. Per StandbyReplicas (0, 1) it gives the failover time (from
-// the crash until a runs all six tasks; the group notices the crash after
-// the 2 s session timeout), the records a restored, and what the standbys
-// cost a: the changelog records they applied (extra reads) and a's state
-// directory and RocksDB write buffers.
+// record is counted (and every standby caught up) the input stops and a is
+// stopped hard. Range then moves tasks 0 and 1 from a to b and task 3 from
+// b to c. Per StandbyReplicas (0, 1, 2) it gives the failover time (from
+// the crash until b and c run all six tasks; the group notices the crash
+// after the 2 s session timeout), the records the moved tasks restored,
+// and what the standbys cost: the changelog records they applied (extra
+// reads) and the instances' state directories.
 func TestAvailabilityFiguresFailover(t *testing.T) {
 	figuresWanted(t)
 	const partitions, records = 6, 1_000_000
-	for _, standbys := range []int{0, 1} {
+	for _, standbys := range []int{0, 1, 2} {
 		t.Run(fmt.Sprintf("standbys=%d", standbys), func(t *testing.T) {
 			c := cluster(t, map[string]int32{"in": partitions, "out": partitions})
 			cfg := streams.Config{ApplicationID: fmt.Sprintf("failover-%d", standbys), BootstrapServers: c.Bootstrap(),
 				StandbyReplicas: standbys}
-			ca, cb := cfg, cfg
-			ca.InstanceID, cb.InstanceID = "a", "b"
-			ca.StateDir = t.TempDir()
-			a := start(t, standbyCount(t), ca)
-			b := start(t, standbyCount(t), cb)
-			waitSpread(t, 3, 60*time.Second, a, b)
+			apps := map[string]*running{}
+			dirs := map[string]string{}
+			for _, id := range []string{"a", "b", "c"} {
+				x := cfg
+				x.InstanceID, x.StateDir = id, t.TempDir()
+				dirs[id] = x.StateDir
+				apps[id] = start(t, standbyCount(t), x)
+			}
+			a, b, n := apps["a"], apps["b"], apps["c"]
+			waitSpread(t, 2, 60*time.Second, a, b, n)
 			recs := make([]kv, records)
 			for i := range recs {
 				recs[i] = kv{fmt.Sprintf("key-%07d", i), "x", 1000}
@@ -172,7 +177,7 @@ func TestAvailabilityFiguresFailover(t *testing.T) {
 			produce(t, c.Bootstrap(), "in", recs)
 			waitUntil(t, 10*time.Minute, "every record counted", func() (bool, string) {
 				var n int64
-				for _, r := range []*running{a, b} {
+				for _, r := range apps {
 					for _, tm := range r.app.Metrics().Tasks {
 						n += tm.Processed
 					}
@@ -180,41 +185,42 @@ func TestAvailabilityFiguresFailover(t *testing.T) {
 				return n >= records, fmt.Sprintf("%d processed", n)
 			})
 			loaded := time.Since(t0)
-			if standbys > 0 {
-				for range 2 {
-					waitUntil(t, 5*time.Minute, "a's standbys catch up", func() (bool, string) { return caughtUp(a.app, 3) })
-					time.Sleep(time.Second) // spacing between the two checks, not synchronisation
+			var applied, disk int64
+			for id, r := range apps {
+				if standbys > 0 {
+					for range 2 {
+						waitUntil(t, 5*time.Minute, id+"'s standbys catch up", func() (bool, string) {
+							return caughtUp(r.app, len(r.app.StandbyTasks()))
+						})
+						time.Sleep(time.Second) // spacing between the two checks, not synchronisation
+					}
 				}
+				for _, s := range r.app.Metrics().Standbys {
+					applied += s.Applied
+				}
+				disk += dirBytes(dirs[id])
 			}
-			m := a.app.Metrics()
-			var applied int64
-			for _, s := range m.Standbys {
-				applied += s.Applied
-			}
-			var wb int64
-			if m.StoreMemory != nil {
-				wb = m.StoreMemory.WriteBufferBytes
-			}
-			disk := dirBytes(ca.StateDir)
-			moved := b.app.LocalTasks()
-			before := restoredByTask(a.app)
+			beforeB, beforeC := restoredByTask(b.app), restoredByTask(n.app)
 			crashed := time.Now()
-			must(t, streams.Crash(b.app))
-			waitUntil(t, 5*time.Minute, "a takes over every task", func() (bool, string) {
-				return len(a.app.LocalTasks()) == partitions && a.app.State() == streams.Running,
-					fmt.Sprintf("a runs %v (%s)", a.app.LocalTasks(), a.app.State())
+			must(t, streams.Crash(a.app))
+			waitUntil(t, 5*time.Minute, "b and c take over every task", func() (bool, string) {
+				return len(b.app.LocalTasks())+len(n.app.LocalTasks()) == partitions &&
+						b.app.State() == streams.Running && n.app.State() == streams.Running,
+					fmt.Sprintf("b runs %v, c runs %v", b.app.LocalTasks(), n.app.LocalTasks())
 			})
 			took := time.Since(crashed)
-			after := restoredByTask(a.app)
+			afterB, afterC := restoredByTask(b.app), restoredByTask(n.app)
 			var restored int64
-			for _, id := range moved {
-				restored += after[id] - before[id]
+			for id, v := range afterB {
+				restored += v - beforeB[id]
 			}
-			t.Logf("FIGURE failover with StandbyReplicas=%d: state loaded and counted in %v; a ran all tasks %v after b's crash "+
-				"(2 s session timeout included), restoring %d records; before the crash a's standbys had applied %d changelog records, "+
-				"a's state directory held %.1f MB and its RocksDB write buffers %.1f MB",
-				standbys, loaded.Round(time.Millisecond), took.Round(time.Millisecond), restored, applied,
-				float64(disk)/1e6, float64(wb)/1e6)
+			for id, v := range afterC {
+				restored += v - beforeC[id]
+			}
+			t.Logf("FIGURE failover with StandbyReplicas=%d: 1 M records of state loaded and counted in %v; b and c ran all "+
+				"tasks %v after a's crash (2 s session timeout included), restoring %d records; before the crash the standbys "+
+				"had applied %d changelog records (extra reads), and the three state directories held %.1f MB",
+				standbys, loaded.Round(time.Millisecond), took.Round(time.Millisecond), restored, applied, float64(disk)/1e6)
 		})
 	}
 }

@@ -1,9 +1,12 @@
 package streams
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/millrace/millrace/internal/placement"
@@ -44,5 +47,28 @@ func TestAPlacementMismatchThatLastsIsCountedOnceAndATransientOneIsNot(t *testin
 	rs.check(m, keys, keys[0], []int{0})
 	if n := app.m.placementMismatches.Load(); n != 1 {
 		t.Fatalf("a lasting mismatch counted %d times, want once", n)
+	}
+}
+
+// TestAnInstanceIDStillHeldStopsTheAppSayingWhenToStartAgain: under the
+// consumer protocol a restart within the broker's session timeout finds
+// the instance id held by the previous member, a fatal error librdkafka
+// gives as UNRELEASED_INSTANCE_ID; the App's error names the instance id
+// and says to start again after the timeout.
+func TestAnInstanceIDStillHeldStopsTheAppSayingWhenToStartAgain(t *testing.T) {
+	cfg := &Config{ApplicationID: "x", InstanceID: "pod-3", GroupProtocol: ConsumerProtocol}
+	th := &thread{cfg: cfg, logger: zaptest.NewLogger(t)}
+	th.handle(kafka.NewError(kafka.ErrUnreleasedInstanceID, "The instance ID is still used by another member", true))
+	if th.fatal == nil || !th.consFatal {
+		t.Fatalf("fatal = %v, consFatal = %v; want the App stopped", th.fatal, th.consFatal)
+	}
+	for _, want := range []string{`"pod-3"`, "session timeout", "start again"} {
+		if !strings.Contains(th.fatal.Error(), want) {
+			t.Errorf("error %q does not say %s", th.fatal, want)
+		}
+	}
+	var ke kafka.Error
+	if !errors.As(th.fatal, &ke) || ke.Code() != kafka.ErrUnreleasedInstanceID {
+		t.Errorf("error %v does not wrap the client's error", th.fatal)
 	}
 }
