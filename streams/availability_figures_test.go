@@ -150,7 +150,8 @@ func dirBytes(dir string) int64 {
 // the crash until b and c run all six tasks; the group notices the crash
 // after the 2 s session timeout), the records the moved tasks restored,
 // and what the standbys cost: the changelog records they applied (extra
-// reads) and the instances' state directories.
+// reads), the RocksDB stores open and their memory (the App's shared
+// budget, StoreMemoryBytes), and the state directories on disk.
 func TestAvailabilityFiguresFailover(t *testing.T) {
 	figuresWanted(t)
 	const partitions, records = 6, 1_000_000
@@ -185,7 +186,8 @@ func TestAvailabilityFiguresFailover(t *testing.T) {
 				return n >= records, fmt.Sprintf("%d processed", n)
 			})
 			loaded := time.Since(t0)
-			var applied, disk int64
+			var applied, disk, wb, used int64
+			var stores int
 			for id, r := range apps {
 				if standbys > 0 {
 					for range 2 {
@@ -199,6 +201,9 @@ func TestAvailabilityFiguresFailover(t *testing.T) {
 					applied += s.Applied
 				}
 				disk += dirBytes(dirs[id])
+				if sm := r.app.Metrics().StoreMemory; sm != nil {
+					wb, used, stores = wb+sm.WriteBufferBytes, used+sm.UsedBytes, stores+sm.Stores
+				}
 			}
 			beforeB, beforeC := restoredByTask(b.app), restoredByTask(n.app)
 			crashed := time.Now()
@@ -218,9 +223,11 @@ func TestAvailabilityFiguresFailover(t *testing.T) {
 				restored += v - beforeC[id]
 			}
 			t.Logf("FIGURE failover with StandbyReplicas=%d: 1 M records of state loaded and counted in %v; b and c ran all "+
-				"tasks %v after a's crash (2 s session timeout included), restoring %d records; before the crash the standbys "+
-				"had applied %d changelog records (extra reads), and the three state directories held %.1f MB",
-				standbys, loaded.Round(time.Millisecond), took.Round(time.Millisecond), restored, applied, float64(disk)/1e6)
+				"tasks %v after a's crash (the group noticing the crash included), restoring %d records; before the crash the standbys "+
+				"had applied %d changelog records (extra reads); the three instances had %d RocksDB stores open, holding %.1f MB "+
+				"of write buffers and %.1f MB of shared block cache (charged write buffers included), and %.1f MB on disk",
+				standbys, loaded.Round(time.Millisecond), took.Round(time.Millisecond), restored, applied, stores,
+				float64(wb)/1e6, float64(used)/1e6, float64(disk)/1e6)
 		})
 	}
 }
