@@ -147,8 +147,8 @@ func dirBytes(dir string) int64 {
 // record is counted (and every standby caught up) the input stops and a is
 // stopped hard. Range then moves tasks 0 and 1 from a to b and task 3 from
 // b to c. Per StandbyReplicas (0, 1, 2) it gives the failover time (from
-// the crash until b and c run all six tasks; the group notices the crash
-// after the 2 s session timeout), the records the moved tasks restored,
+// the crash until b and c run all six tasks, the group noticing the crash
+// included), the records the moved tasks restored,
 // and what the standbys cost: the changelog records they applied (extra
 // reads), the RocksDB stores open and their memory (the App's shared
 // budget, StoreMemoryBytes), and the state directories on disk.
