@@ -387,7 +387,7 @@ func (r *runner) handle(c control) bool {
 		c.close.reply <- r.closeTask(c.close)
 		return true
 	case c.suspend != nil:
-		c.suspend.reply <- r.suspend()
+		c.suspend.reply <- r.suspend(c.suspend.checkpoint)
 		return true
 	}
 	return false

@@ -33,23 +33,37 @@ import (
 // reads nothing when no one else wrote them, and applies what another
 // owner wrote if one did (a punctuator's writes move no input offset).
 //
+// A suspended task's stores are flushed to disk and checkpointed, so an
+// instance that crashes while its tasks are suspended restores only what
+// it missed; under exactly-once the checkpoint is deleted again when the
+// task resumes (a crash while it runs must wipe its stores, as always).
+//
 // A task still restoring when its partitions are revoked keeps restoring;
 // if the next assignment gives it back from the same committed offsets it
 // goes on, otherwise it is closed.
 
 // suspendRequest asks a task goroutine to suspend the task and exit,
-// leaving its stores open.
+// leaving its stores open. checkpoint: the changelog offsets its stores
+// reflect, written as its checkpoint once they are flushed to disk (nil
+// for a task without persistent logged stores).
 type suspendRequest struct {
-	reply chan<- error
+	checkpoint map[topicPartition]int64
+	reply      chan<- error
 }
 
 // suspend runs on the task's goroutine: processors closed, buffered
-// records dropped, stores open. What the processors' Close sent goes to
-// the producer as a close's would.
-func (r *runner) suspend() error {
+// records dropped, stores open, and flushed to disk and checkpointed (as
+// Kafka Streams checkpoints at a revocation): an instance that crashes
+// before the next assignment restores only what it missed, under
+// exactly-once too. What the processors' Close sent goes to the producer
+// as a close's would.
+func (r *runner) suspend(checkpoint map[topicPartition]int64) error {
 	err := r.task.Suspend()
 	if ferr := r.col.flushBatch(); ferr != nil && err == nil {
 		err = ferr
+	}
+	if err == nil && checkpoint != nil {
+		err = r.checkpoint(checkpoint)
 	}
 	r.task.PublishMetrics(time.Now())
 	return err
@@ -77,7 +91,12 @@ func (th *thread) revokeTasks(clean bool, deadline time.Time) {
 		}
 		th.a.unregister(r.id)
 		reply := make(chan error, 1)
-		r.send(control{suspend: &suspendRequest{reply: reply}})
+		var cp map[topicPartition]int64
+		if r.hasPersistent {
+			cp = r.changelogPositions(th.prod)
+			r.lastCheckpoint = cp
+		}
+		r.send(control{suspend: &suspendRequest{checkpoint: cp, reply: reply}})
 		sent = append(sent, suspending{r, reply})
 	}
 	for _, s := range sent {
@@ -139,6 +158,13 @@ func (tm *taskManager) keepOrClose(byTask map[processor.TaskID][]kafka.TopicPart
 // hands its stores to the restorer to be read forward from where they are
 // (nothing, unless another owner wrote their changelogs).
 func (tm *taskManager) resume(old *runner, committed []kafka.TopicPartition) (*runner, error) {
+	if tm.eos && old.hasPersistent {
+		// From now until a clean close, a crash must make the next start
+		// wipe: the stores are about to hold writes of open transactions.
+		if err := old.dir.DeleteCheckpoint(); err != nil {
+			return nil, fmt.Errorf("streams: resume task %s: %w", old.id, err)
+		}
+	}
 	if err := old.task.Resume(); err != nil {
 		return nil, fmt.Errorf("streams: resume task %s: %w", old.id, err)
 	}
