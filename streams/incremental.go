@@ -41,11 +41,8 @@ func (th *thread) rebalanceIncremental(c *kafka.Consumer, ev kafka.Event) error 
 	switch e := ev.(type) {
 	case kafka.AssignedPartitions:
 		th.joined = true
-		if th.reader != nil {
-			if err := th.reader.Add(e.Partitions); err != nil {
-				th.fatal = fmt.Errorf("streams: assign: %w", err)
-				return nil
-			}
+		if !th.routeToReader(e.Partitions) {
+			return nil
 		}
 		if err := c.IncrementalAssign(e.Partitions); err != nil {
 			th.fatal = fmt.Errorf("streams: incremental assign: %w", err)

@@ -392,13 +392,8 @@ func (th *thread) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 	case kafka.AssignedPartitions:
 		th.a.setState(Rebalancing)
 		th.joined = true
-		if th.reader != nil {
-			// Routed to the Reader before fetching starts, so no record of
-			// theirs is left behind on the consumer queue.
-			if err := th.reader.Add(e.Partitions); err != nil {
-				th.fatal = fmt.Errorf("streams: assign: %w", err)
-				return nil
-			}
+		if !th.routeToReader(e.Partitions) {
+			return nil
 		}
 		if err := c.Assign(e.Partitions); err != nil {
 			th.fatal = fmt.Errorf("streams: assign: %w", err)
@@ -417,6 +412,20 @@ func (th *thread) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 		th.a.m.rebalanced(Revoked, len(e.Partitions), tasks, time.Since(start))
 	}
 	return nil
+}
+
+// routeToReader routes newly assigned partitions to the batch Reader
+// before fetching starts, so no record of theirs is left behind on the
+// consumer queue; a failure stops the App (it reports false).
+func (th *thread) routeToReader(parts []kafka.TopicPartition) bool {
+	if th.reader == nil {
+		return true
+	}
+	if err := th.reader.Add(parts); err != nil {
+		th.fatal = fmt.Errorf("streams: assign: %w", err)
+		return false
+	}
+	return true
 }
 
 // revoked commits every task and suspends it (suspend.go); with the eager
