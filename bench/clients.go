@@ -181,7 +181,16 @@ func newReaderConsumer(bootstrap string, committed bool) (*kafka.Consumer, error
 		// read_committed, until a transaction commits), so the reader does
 		// not add up to 500 ms to what it measures.
 		"fetch.wait.max.ms": 10,
-		"log_level":         3, "go.logs.channel.enable": false})
+		// Tuned as the raw baselines' consumers are. With librdkafka's
+		// default back-off (1 s) a reader that falls 100,000 records behind
+		// (queued.min.messages) stops fetching for a second, and the
+		// counter, not the row, set the measured rate: rows ran at 30-40 %
+		// of two CPUs and at 0.5-2.8x raw from run to run; counted by high
+		// watermarks instead, the same rows ran steadily (bench/README.md,
+		// "The bench's own counter").
+		"fetch.queue.backoff.ms":    0,
+		"max.partition.fetch.bytes": 10 << 20,
+		"log_level":                 3, "go.logs.channel.enable": false})
 }
 
 // highWatermarks returns the high watermark of every partition of topic.

@@ -85,7 +85,7 @@ func main() {
 	var scenarios, outDir string
 	var quick bool
 	var idle time.Duration
-	flag.IntVar(&o.Records, "records", 500_000, "records per row for the throughput phase")
+	flag.IntVar(&o.Records, "records", 2_000_000, "records per row for the throughput phase (2 M: a window of several seconds, so a start-up transient does not set the rate)")
 	flag.IntVar(&o.BigRecords, "big-records", 1_000_000, "records of the count-1m-keys, raw-read and restore rows")
 	flag.IntVar(&o.ValueBytes, "value-bytes", 100, "size of each record value in bytes (the -1kb rows use 1024)")
 	flag.IntVar(&o.Partitions, "partitions", 4, "partitions of every row's topics, but for rows named row/pN")
@@ -106,7 +106,8 @@ func main() {
 	appConsumer := flag.String("app-consumer-config", "", "extra librdkafka properties for the Apps' consumers, k=v,k=v (Config.ConsumerConfig), for diagnosis")
 	appProducer := flag.String("app-producer-config", "", "extra librdkafka properties for the Apps' producer, k=v,k=v (Config.ProducerConfig), for measuring its defaults")
 	rawConfig := flag.String("raw-config", "", "override the raw baselines' properties, consumer.k=v,producer.k=v, for diagnosis")
-	flag.BoolVar(&o.ConsumerCount, "consumer-count", true, "count outputs with a consumer in every row (exactly-once rows always are); false counts at-least-once outputs by high watermarks")
+	flag.BoolVar(&o.ConsumerCount, "consumer-count", false, "count at-least-once outputs with a consumer in the bench's process too (exactly-once rows always are);\n"+
+		"by default they are counted by their high watermarks, which costs the shared CPUs next to nothing")
 	flag.BoolVar(&o.OwnProducer, "own-producer", false, "also run every App row on the App's own producer client (row name +own, same baseline), right after it;\n"+
 		"any App row may also be listed with +own in -scenarios")
 	flag.BoolVar(&o.Verbose, "v", false, "progress lines show per-partition output counts")
