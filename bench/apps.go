@@ -42,8 +42,8 @@ func startChildProcessor(spec childSpec) (childHandle, error) {
 	if spec.EOS {
 		cfg.ProcessingGuarantee = streams.ExactlyOnceV2
 	}
-	if spec.OwnProducer {
-		streamsopt.OwnProducer(&cfg, true)
+	if spec.WrapperProducer {
+		streamsopt.WrapperProducer(&cfg, true)
 	}
 	h, err := startApp(topo, cfg)
 	if err != nil {

@@ -292,24 +292,24 @@ func TestRatiosDivideByTheBaselineOfTheSameRun(t *testing.T) {
 	}
 }
 
-// -own-producer adds each App row's +own twin right after it, with the
-// same baseline; +own on a row that runs no App is refused.
-func TestOwnProducerRowsFollowTheirAppRowAgainstTheSameBaseline(t *testing.T) {
-	o := Options{Scenarios: []string{"raw", "passthrough", "count/p1", "goka-count", "raw/p1"}, OwnProducer: true}
+// -wrapper-producer adds each App row's +wrapper twin right after it, with
+// the same baseline; +wrapper on a row that runs no App is refused.
+func TestWrapperProducerRowsFollowTheirAppRowAgainstTheSameBaseline(t *testing.T) {
+	o := Options{Scenarios: []string{"raw", "passthrough", "count/p1", "goka-count", "raw/p1"}, WrapperProducer: true}
 	if err := o.withDefaults(); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for _, r := range o.rows {
-		got = append(got, r.name+"|"+r.base+"|"+map[bool]string{true: "own", false: "wrapper"}[r.own])
+		got = append(got, r.name+"|"+r.base+"|"+map[bool]string{true: "wrapper", false: "default"}[r.wrapper])
 	}
-	want := "raw||wrapper passthrough|raw|wrapper passthrough+own|raw|own count/p1|raw/p1|wrapper count/p1+own|raw/p1|own " +
-		"goka-count|raw|wrapper raw/p1||wrapper"
+	want := "raw||default passthrough|raw|default passthrough+wrapper|raw|wrapper count/p1|raw/p1|default count/p1+wrapper|raw/p1|wrapper " +
+		"goka-count|raw|default raw/p1||default"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("rows %v\nwant %s", got, want)
 	}
-	bad := Options{Scenarios: []string{"raw+own"}}
-	if err := bad.withDefaults(); err == nil || !strings.Contains(err.Error(), "raw+own") {
-		t.Fatalf("raw+own: %v, want an error naming it", err)
+	bad := Options{Scenarios: []string{"raw+wrapper"}}
+	if err := bad.withDefaults(); err == nil || !strings.Contains(err.Error(), "raw+wrapper") {
+		t.Fatalf("raw+wrapper: %v, want an error naming it", err)
 	}
 }

@@ -57,8 +57,9 @@ type childSpec struct {
 	AppProducerConfig map[string]string
 	RawConfig         map[string]string
 	CPUProfile        string
-	// OwnProducer runs the App on its own producer client (a +own row).
-	OwnProducer bool
+	// WrapperProducer runs the App on confluent-kafka-go's producer (a
+	// +wrapper row).
+	WrapperProducer bool
 }
 
 // isChild reports whether this process is a row's child.

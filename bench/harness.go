@@ -47,9 +47,9 @@ type Options struct {
 	// AppProducerConfig is added to the Apps' Config.ProducerConfig (nil:
 	// none), for measuring the App's producer properties.
 	AppProducerConfig map[string]string
-	// OwnProducer also runs every App row on the App's own producer
-	// client (the row's name with +own), right after it.
-	OwnProducer bool
+	// WrapperProducer also runs every App row on confluent-kafka-go's
+	// producer (the row's name with +wrapper), right after it.
+	WrapperProducer bool
 	// RawConfig overrides the raw baselines' tuned properties
 	// ("consumer.<property>" or "producer.<property>"), for diagnosis.
 	RawConfig map[string]string
@@ -113,9 +113,9 @@ func (o *Options) withDefaults() error {
 			errs = append(errs, fmt.Errorf("-raw-config: %q names neither consumer.<property> nor producer.<property>", k))
 		}
 	}
-	if o.OwnProducer {
-		// Every App row is also run on the own producer client, right
-		// after it, so the two are measured in the same run.
+	if o.WrapperProducer {
+		// Every App row is also run on confluent-kafka-go's producer,
+		// right after it, so the two are measured in the same run.
 		var with []string
 		listed := map[string]bool{}
 		for _, s := range o.Scenarios {
@@ -123,8 +123,8 @@ func (o *Options) withDefaults() error {
 		}
 		for _, s := range o.Scenarios {
 			with = append(with, s)
-			if r, err := parseRow(s, o); err == nil && r.kind.isApp() && !r.own && !listed[s+ownSuffix] {
-				with = append(with, s+ownSuffix)
+			if r, err := parseRow(s, o); err == nil && r.kind.isApp() && !r.wrapper && !listed[s+wrapperSuffix] {
+				with = append(with, s+wrapperSuffix)
 			}
 		}
 		o.Scenarios = with
@@ -341,7 +341,7 @@ func clockOf(k kind) string {
 func (h *harness) spec(r row, appID, in, in2, out, stateDir string) childSpec {
 	s := childSpec{Row: r.name, Kind: r.kind, EOS: r.eos, Bootstrap: h.bootstrap, AppID: appID, In: in, In2: in2, Out: out,
 		StateDir: stateDir, Partitions: r.partitions, Records: r.records, Buffered: h.opts.Buffered,
-		AppConsumerConfig: h.opts.AppConsumerConfig, AppProducerConfig: h.opts.AppProducerConfig, RawConfig: h.opts.RawConfig, OwnProducer: r.own}
+		AppConsumerConfig: h.opts.AppConsumerConfig, AppProducerConfig: h.opts.AppProducerConfig, RawConfig: h.opts.RawConfig, WrapperProducer: r.wrapper}
 	if p := h.opts.CPUProfile; p != "" {
 		if len(h.opts.rows) > 1 || h.opts.Runs > 1 {
 			ext := filepath.Ext(p)

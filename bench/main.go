@@ -108,8 +108,8 @@ func main() {
 	rawConfig := flag.String("raw-config", "", "override the raw baselines' properties, consumer.k=v,producer.k=v, for diagnosis")
 	flag.BoolVar(&o.ConsumerCount, "consumer-count", false, "count at-least-once outputs with a consumer in the bench's process too (exactly-once rows always are);\n"+
 		"by default they are counted by their high watermarks, which costs the shared CPUs next to nothing")
-	flag.BoolVar(&o.OwnProducer, "own-producer", false, "also run every App row on the App's own producer client (row name +own, same baseline), right after it;\n"+
-		"any App row may also be listed with +own in -scenarios")
+	flag.BoolVar(&o.WrapperProducer, "wrapper-producer", false, "also run every App row on confluent-kafka-go's producer instead of the App's own client\n"+
+		"(row name +wrapper, same baseline), right after it; any App row may also be listed with +wrapper in -scenarios")
 	flag.BoolVar(&o.Verbose, "v", false, "progress lines show per-partition output counts")
 	flag.Parse()
 	if flag.NArg() > 0 {

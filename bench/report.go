@@ -320,13 +320,13 @@ func (r *Report) printRestore(w io.Writer, rows []summary) {
 }
 
 // printComparisons compares rows that are not each other's baseline:
-// Millrace's count against Goka's, and each +own row against the same row
-// on the wrapper's producer.
+// Millrace's count against Goka's, and each App row on its own producer
+// client against its +wrapper twin.
 func (r *Report) printComparisons(w io.Writer, rows []summary) {
 	pairs := [][2]string{{"count", "goka-count"}}
 	for _, row := range r.Opts.rows {
-		if row.own {
-			pairs = append(pairs, [2]string{row.name, strings.TrimSuffix(row.name, ownSuffix)})
+		if row.wrapper {
+			pairs = append(pairs, [2]string{strings.TrimSuffix(row.name, wrapperSuffix), row.name})
 		}
 	}
 	for _, pr := range pairs {
@@ -386,8 +386,8 @@ func (r *Report) printHow(w io.Writer) {
 				suffix = " (on 1 partition)"
 			}
 		}
-		if row.own {
-			suffix += ", on the App's own producer client (internal/rdkbatch.Producer)"
+		if row.wrapper {
+			suffix += ", on confluent-kafka-go's producer instead of the App's own client"
 		}
 		fmt.Fprintf(w, "  %-18s %s%s\n", row.name, row.doc, suffix)
 	}

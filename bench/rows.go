@@ -83,15 +83,15 @@ type row struct {
 	keySpace   int
 	records    int // input records of the throughput phase (both sides of a join)
 	shape      shape
-	// own runs the App on Millrace's own producer client (a row named
-	// with the suffix +own; see ownSuffix).
-	own bool
+	// wrapper runs the App on confluent-kafka-go's producer (a row named
+	// with the suffix +wrapper; see wrapperSuffix).
+	wrapper bool
 }
 
-// ownSuffix, at the end of an App row's name, runs it with the App's own
-// producer client (streams' unexported switch) instead of
-// confluent-kafka-go's, against the same baseline.
-const ownSuffix = "+own"
+// wrapperSuffix, at the end of an App row's name, runs it on
+// confluent-kafka-go's producer (streams' unexported switch) instead of
+// the App's own client, against the same baseline.
+const wrapperSuffix = "+wrapper"
 
 // isApp reports whether a kind runs a Millrace App.
 func (k kind) isApp() bool {
@@ -146,15 +146,15 @@ func defByName(name string) (rowDef, bool) {
 
 // parseRow resolves a row name ("count", "count/p16") against the options.
 func parseRow(name string, o *Options) (row, error) {
-	if plain, ok := strings.CutSuffix(name, ownSuffix); ok {
+	if plain, ok := strings.CutSuffix(name, wrapperSuffix); ok {
 		r, err := parseRow(plain, o)
 		if err != nil {
 			return row{}, err
 		}
 		if !r.kind.isApp() {
-			return row{}, fmt.Errorf("scenario %q: %s applies to rows that run an App, not %s", name, ownSuffix, plain)
+			return row{}, fmt.Errorf("scenario %q: %s applies to rows that run an App, not %s", name, wrapperSuffix, plain)
 		}
-		r.name, r.own = name, true
+		r.name, r.wrapper = name, true
 		return r, nil
 	}
 	baseName, suffix, hasSuffix := strings.Cut(name, "/")

@@ -51,9 +51,9 @@ func TestBatchedOutputKeepsOrderNullsEmptiesAndHeadersAcrossLargeRecords(t *test
 		in = append(in, r.WithHeaders(record.Headers{{Key: "i", Value: []byte(strconv.Itoa(i))}}))
 	}
 	for _, g := range []streams.Guarantee{streams.AtLeastOnce, streams.ExactlyOnceV2} {
-		for _, variant := range []string{"batched", "record-by-record", "batched-own-client", "record-by-record-own-client"} {
-			batched := variant == "batched" || variant == "batched-own-client"
-			own := variant == "batched-own-client" || variant == "record-by-record-own-client"
+		for _, variant := range []string{"batched", "record-by-record", "batched-wrapper-client", "record-by-record-wrapper-client"} {
+			batched := variant == "batched" || variant == "batched-wrapper-client"
+			own := variant == "batched" || variant == "record-by-record"
 			name := g.String() + "/" + variant
 			t.Run(name, func(t *testing.T) {
 				c := cluster(t, map[string]int32{"in": 1, "out": 1})
@@ -70,6 +70,8 @@ func TestBatchedOutputKeepsOrderNullsEmptiesAndHeadersAcrossLargeRecords(t *test
 				}
 				if own {
 					streams.OwnProducer(&cfg)
+				} else {
+					streams.WrapperProducer(&cfg)
 				}
 				app := start(t, topo, cfg)
 				out, err := kafkatest.Read(c, "out", record.Bytes(), record.Bytes(), n, kafkatest.ReadOptions{Timeout: 60 * time.Second})

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -432,10 +433,22 @@ func (c *clients) producer(processID string) (*kafka.Producer, error) {
 
 // ownProducer makes the App's producer as Millrace's own client, from the
 // same configuration as producer's; properties of confluent-kafka-go's
-// own ("go.*") have no meaning for it and are left out. Its log lines go
-// to the App's logger like the other clients'. notify is called after a
-// poll with news (see rdkbatch.ProducerConfig).
+// own ("go.*") have no meaning for it and are left out; those the user set
+// in ProducerConfig are named in one warning. Its log lines go to the
+// App's logger like the other clients'. notify is called after a poll with
+// news (see rdkbatch.ProducerConfig).
 func (c *clients) ownProducer(processID string, notify func()) (*rdkbatch.Producer, error) {
+	var ignored []string
+	for k := range c.cfg.ProducerConfig {
+		if strings.HasPrefix(k, "go.") {
+			ignored = append(ignored, k)
+		}
+	}
+	if len(ignored) > 0 {
+		slices.Sort(ignored)
+		c.cfg.Logger.Warn("ProducerConfig properties of confluent-kafka-go have no effect: the App produces through its own librdkafka client",
+			zap.Strings("properties", ignored))
+	}
 	cm := configMap(c.cfg, appProducer, nil)
 	if c.cfg.ProcessingGuarantee == ExactlyOnceV2 {
 		cm["transactional.id"] = transactionalID(c.cfg, processID)

@@ -274,28 +274,47 @@ type Config struct {
 	// produceRecordByRecord makes tasks produce each record with its own
 	// call instead of in batches (tests of the fallback path).
 	produceRecordByRecord bool
-	// ownProducer makes the App produce through Millrace's own producer
-	// client (internal/rdkbatch.Producer: delivery reports served in C)
-	// in place of confluent-kafka-go's. Off by default; the bench sets it
-	// through internal/streamsopt, tests through MILLRACE_OWN_PRODUCER.
-	ownProducer bool
+	// producerClient picks the client the App produces through. By
+	// default that is Millrace's own (internal/rdkbatch.Producer: delivery
+	// reports served in C); the bench's +wrapper rows (through
+	// internal/streamsopt) and tests of that path choose
+	// confluent-kafka-go's producer instead.
+	producerClient producerClient
 }
 
+// producerClient is the App producer's client.
+type producerClient uint8
+
+const (
+	defaultProducerClient producerClient = iota // own, unless the tests say otherwise
+	ownProducerClient                           // internal/rdkbatch.Producer
+	wrapperProducerClient                       // confluent-kafka-go's kafka.Producer
+)
+
 func init() {
-	streamsopt.OwnProducer = func(cfg any, on bool) {
+	streamsopt.WrapperProducer = func(cfg any, on bool) {
 		if c, ok := cfg.(*Config); ok {
-			c.ownProducer = on
+			c.producerClient = map[bool]producerClient{true: wrapperProducerClient, false: ownProducerClient}[on]
 		}
 	}
 }
 
-// ownProducerForTests turns ownProducer on for every App (set by the
-// package's tests when MILLRACE_OWN_PRODUCER=1).
-var ownProducerForTests bool
+// wrapperProducerForTests gives every App that does not choose its client
+// confluent-kafka-go's producer (set by the package's tests when
+// MILLRACE_WRAPPER_PRODUCER=1).
+var wrapperProducerForTests bool
 
 // usesOwnProducer reports whether cfg's App produces through the own
 // client.
-func usesOwnProducer(cfg *Config) bool { return cfg.ownProducer || ownProducerForTests }
+func usesOwnProducer(cfg *Config) bool {
+	switch cfg.producerClient {
+	case ownProducerClient:
+		return true
+	case wrapperProducerClient:
+		return false
+	}
+	return !wrapperProducerForTests
+}
 
 // ProductionHandler decides about a record the producer could not write;
 // see handler.ProductionHandler.

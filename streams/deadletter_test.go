@@ -213,12 +213,14 @@ func (f productionHandler) OnProductionError(ec *handler.ErrorContext, rec *hand
 
 // A record the broker refuses (over its topic's max.message.bytes) fails
 // after the task moved on: the handler gets the failed record's bytes and
-// headers, and the built-in dead letter is that record.
+// headers, and the built-in dead letter is that record. On
+// confluent-kafka-go's producer, whose per-record delivery reports carry
+// the failure.
 func TestRecordTheBrokerRefusesIsDeadLetteredWithItsOwnBytesUnderAtLeastOnce(t *testing.T) {
 	brokerRefusalIsDeadLettered(t, false)
 }
 
-// The same on Millrace's own producer client: its failed delivery reaches
+// The same on Millrace's own producer client (the default): its failed delivery reaches
 // the production handler with the record's bytes, and the dead letter is
 // written and acknowledged from its event goroutine.
 func TestRecordTheBrokerRefusesIsDeadLetteredWithItsOwnBytesOnTheOwnProducerClient(t *testing.T) {
@@ -236,6 +238,8 @@ func brokerRefusalIsDeadLettered(t *testing.T, own bool) {
 		ProducerConfig: map[string]any{"batch.size": 1500}}
 	if own {
 		streams.OwnProducer(&cfg)
+	} else {
+		streams.WrapperProducer(&cfg)
 	}
 	app := start(t, bigTopology(t), cfg)
 	out, err := kafkatest.Read(c, "out", record.String(), record.String(), 2, kafkatest.ReadOptions{})

@@ -68,9 +68,10 @@
 //     exactly once, and a task stuck with output still in its batch holds
 //     no transaction. If the client is not one internal/rdkbatch knows,
 //     each record is produced with its own call (logged at start).
-//   - Behind an unexported Config switch (ownProducer, off by default; the
-//     bench's +own rows), the App's producer is Millrace's own client
-//     (internal/rdkbatch.Producer) instead of confluent-kafka-go's: its
+//   - The App's producer is Millrace's own client
+//     (internal/rdkbatch.Producer), not confluent-kafka-go's (which an
+//     unexported Config switch still selects: the bench's +wrapper rows,
+//     MILLRACE_WRAPPER_PRODUCER=1 in the tests): its
 //     delivery reports are counted in C and only failures, errors and
 //     log lines reach Go, in batches (own.go). Flushes, changelog offsets,
 //     the production handler, dead letters and transactions keep the

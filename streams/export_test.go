@@ -3,8 +3,9 @@ package streams
 import "os"
 
 func init() {
-	// MILLRACE_OWN_PRODUCER=1 runs the tests with the own producer client.
-	ownProducerForTests = os.Getenv("MILLRACE_OWN_PRODUCER") == "1"
+	// MILLRACE_WRAPPER_PRODUCER=1 runs the tests with confluent-kafka-go's
+	// producer where they do not choose a client.
+	wrapperProducerForTests = os.Getenv("MILLRACE_WRAPPER_PRODUCER") == "1"
 }
 
 // Crash stops a running App hard, as a killed process would: no commit, no
@@ -30,5 +31,10 @@ func DeadLettered(a *App) int64 {
 func ProduceRecordByRecord(cfg *Config) { cfg.produceRecordByRecord = true }
 
 // OwnProducer makes cfg's App produce through Millrace's own producer
-// client (internal/rdkbatch.Producer) instead of confluent-kafka-go's.
-func OwnProducer(cfg *Config) { cfg.ownProducer = true }
+// client (internal/rdkbatch.Producer), whatever MILLRACE_WRAPPER_PRODUCER
+// says.
+func OwnProducer(cfg *Config) { cfg.producerClient = ownProducerClient }
+
+// WrapperProducer makes cfg's App produce through confluent-kafka-go's
+// producer instead of Millrace's own client.
+func WrapperProducer(cfg *Config) { cfg.producerClient = wrapperProducerClient }

@@ -11,7 +11,8 @@ import (
 	"github.com/millrace/millrace/internal/rdkbatch"
 )
 
-// The App's producer on Millrace's own client (Config.ownProducer):
+// The App's producer on Millrace's own client (the default; see
+// Config.producerClient):
 // rdkbatch.Producer serves delivery reports in C, so a delivered record
 // costs the runtime nothing but its share of one count per poll. The
 // semantics are the wrapper's, kept by running the same code on what the

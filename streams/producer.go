@@ -25,7 +25,7 @@ import (
 // a flush knows when every record sent so far is done.
 type producer struct {
 	// p is confluent-kafka-go's producer, or nil when the App produces
-	// through own, Millrace's own client (Config.ownProducer; see
+	// through own, Millrace's own client (the default, Config.producerClient; see
 	// own.go): one of the two is set.
 	p       *kafka.Producer
 	own     *rdkbatch.Producer

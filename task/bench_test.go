@@ -49,12 +49,37 @@ func makeBatch(topic string, n int) []record.ConsumerRecord {
 	return recs
 }
 
-// BenchmarkPassThroughTask measures a record's whole way through a task:
-// PartitionGroup head decode and ordering, source -> 2 processors -> sink
-// (serialization into reused buffers) and the stream-time punctuation check.
-func BenchmarkPassThroughTask(b *testing.B) {
+// feeder refills a task's input with one reused batch. In order, each
+// refill continues the offsets and timestamps where the last one ended, as
+// a partition's records do; otherwise every refill restarts them at 0, so
+// every record after the first batch is late (older than stream time).
+type feeder struct {
+	batch   []record.ConsumerRecord
+	next    int64
+	inOrder bool
+}
+
+func newFeeder(inOrder bool) *feeder {
+	return &feeder{batch: makeBatch("in", 1024), inOrder: inOrder}
+}
+
+func (f *feeder) refill(tb testing.TB, t *Task) {
+	if f.inOrder {
+		for i := range f.batch {
+			f.batch[i].Offset, f.batch[i].Timestamp = f.next, f.next
+			f.next++
+		}
+	}
+	if err := t.AddRecords("in", 0, f.batch); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// benchThroughTask runs b.N records of in-order or late input through a
+// task of topo and checks the sink saw every one.
+func benchThroughTask(b *testing.B, topo *processor.Topology, inOrder bool) *Task {
 	col := &discard{}
-	t, err := New(Config{ID: processor.TaskID{}, Topology: passThroughTopology(b, "in"), Collector: col})
+	t, err := New(Config{ID: processor.TaskID{}, Topology: topo, Collector: col})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -64,14 +89,12 @@ func BenchmarkPassThroughTask(b *testing.B) {
 	if err := t.CompleteRestoration(); err != nil {
 		b.Fatal(err)
 	}
-	batch := makeBatch("in", 1024)
+	in := newFeeder(inOrder)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if t.group.NumBuffered() == 0 {
-			if err := t.AddRecords("in", 0, batch); err != nil {
-				b.Fatal(err)
-			}
+			in.refill(b, t)
 		}
 		if ok, err := t.Process(); !ok || err != nil {
 			b.Fatal(ok, err)
@@ -82,6 +105,40 @@ func BenchmarkPassThroughTask(b *testing.B) {
 	if col.n != b.N {
 		b.Fatalf("sink saw %d records, want %d", col.n, b.N)
 	}
+	return t
+}
+
+// BenchmarkPassThroughTask measures a record's whole way through a task:
+// PartitionGroup head decode and ordering, source -> 2 processors -> sink
+// (serialization into reused buffers) and the stream-time punctuation
+// check, on in-order input.
+func BenchmarkPassThroughTask(b *testing.B) {
+	benchThroughTask(b, passThroughTopology(b, "in"), true)
+}
+
+// BenchmarkPassThroughTaskLateRecords is BenchmarkPassThroughTask on input
+// whose every record is late (older than stream time): the difference is
+// what counting a late record and its lateness costs.
+func BenchmarkPassThroughTaskLateRecords(b *testing.B) {
+	t := benchThroughTask(b, passThroughTopology(b, "in"), false)
+	// Not late: the first batch, and each batch's last record (its
+	// timestamp is stream time).
+	if late, want := t.Stats().LateRecords.Load(), int64(b.N-1024-b.N/1024); late < want {
+		b.Fatalf("%d late records of %d, want at least %d", late, b.N, want)
+	}
+}
+
+// BenchmarkSourceToSinkTask is the bench's pass-through row inside one
+// task: source -> sink over []byte, in-order input, nothing in between.
+func BenchmarkSourceToSinkTask(b *testing.B) {
+	bld := processor.NewBuilder()
+	processor.AddSource(bld, "source", record.Bytes(), record.Bytes(), "in")
+	processor.AddSink(bld, "sink", "out", record.Bytes(), record.Bytes(), "source")
+	topo, err := bld.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchThroughTask(b, topo, true)
 }
 
 // BenchmarkPassThroughBaseline does by hand what BenchmarkPassThroughTask

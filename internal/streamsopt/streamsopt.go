@@ -4,7 +4,8 @@
 // binary that does not import it.
 package streamsopt
 
-// OwnProducer, set by package streams, switches cfg (a *streams.Config)
-// to the App producer of Millrace's own (internal/rdkbatch.Producer) in
-// place of confluent-kafka-go's; cfg of any other type is left alone.
-var OwnProducer func(cfg any, on bool)
+// WrapperProducer, set by package streams, switches cfg (a
+// *streams.Config) to confluent-kafka-go's producer (on) or to the App's
+// default, Millrace's own client internal/rdkbatch.Producer (off); cfg of
+// any other type is left alone.
+var WrapperProducer func(cfg any, on bool)
