@@ -98,7 +98,7 @@ func TestHarnessRunsEveryKindOfRowOnATinyInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"command: bench -records 2000", "count / goka-count (same run): records/s", "count/p8           | raw/p8",
-		"restore    4,000 records", "net of the", "passthrough >= 0.9x raw", "load:"} {
+		"restore    4,000 records", "net of the", "passthrough >= 1.5x raw", "count >= 2.5x goka-count", "load:"} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("report lacks %q:\n%s", want, text)
 		}
