@@ -131,11 +131,22 @@ func committedOffsets(t *testing.T, ad *kafka.AdminClient, group, topic string, 
 // join: range over a, b, c moves task 2 from a to b and tasks 4 and 5
 // from b to c. Members heartbeat every second, so each step of the
 // broker's reconciliation (b and a revoke, acknowledge, c is assigned)
-// takes up to a heartbeat. The tasks that stay (0, 1 and 3) must keep
-// processing and committing between the end of the last revocation and
-// c's assignment, while the eager protocol would hold every task; afterwards
-// every key's count is complete.
+// takes up to a heartbeat. The tasks that stay (0, 1 and 3) are never
+// suspended, resumed or reopened, where the eager protocol suspends and
+// resumes every task, and they keep processing and committing after the
+// last revocation; afterwards every key's count is complete.
+//
+// The commits are checked over a window that ends no earlier than
+// stallAllowance after the revocation: librdkafka pauses the whole
+// assignment around each rebalance callback, and a resume does not wake
+// an idle broker thread (docs/operations.md), so an unmoved partition may
+// wait up to its 1 s idle timeout for its next fetch. Measured up to c's
+// assignment alone, 0.3-0.6 s after the revocation, that stall failed the
+// check now and then (twice in a few dozen runs). Under the classic
+// protocol the lifecycle check fails and the commit check passes: it shows
+// the tasks go on, not that they never stopped.
 func TestUnmovedTasksKeepCommittingThroughAnIncrementalRebalance(t *testing.T) {
+	const stallAllowance = 1500 * time.Millisecond
 	c := kip848Cluster(t, map[string]int32{"in": 6, "out": 6}, time.Second)
 	cfg := streams.Config{ApplicationID: "incremental", BootstrapServers: c.Bootstrap(),
 		CommitInterval: 50 * time.Millisecond, GroupProtocol: streams.ConsumerProtocol}
@@ -160,6 +171,20 @@ func TestUnmovedTasksKeepCommittingThroughAnIncrementalRebalance(t *testing.T) {
 	a := start(t, countTopology(t, "in", "out", 0), at("a"))
 	b := start(t, countTopology(t, "in", "out", 0), at("b"))
 	waitSpread(t, 3, 60*time.Second, a, b)
+	// How often the tasks that stay were opened and resumed, before c.
+	unmoved := map[string]*running{"0_0": a, "0_1": a, "0_3": b}
+	lifecycle := func() map[string][2]int64 {
+		out := map[string][2]int64{}
+		for id, app := range unmoved {
+			for tid, tm := range activeTasks(app.app) {
+				if tid.String() == id {
+					out[id] = [2]int64{tm.Opened, tm.Resumed}
+				}
+			}
+		}
+		return out
+	}
+	lifeBefore := lifecycle()
 
 	admin, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": c.Bootstrap(), "log_level": 3})
 	must(t, err)
@@ -183,6 +208,8 @@ func TestUnmovedTasksKeepCommittingThroughAnIncrementalRebalance(t *testing.T) {
 	joined := time.Now()
 	n := start(t, countTopology(t, "in", "out", 0), at("c"))
 	waitSpread(t, 2, 60*time.Second, a, b, n)
+	lifeAfter := lifecycle()
+	time.Sleep(stallAllowance) // the window ends at least this long after the revocation
 	sampling.Store(false)
 	<-sampled
 
@@ -204,12 +231,16 @@ func TestUnmovedTasksKeepCommittingThroughAnIncrementalRebalance(t *testing.T) {
 	if revokedAt.IsZero() || assignedAt.IsZero() {
 		t.Fatalf("no revocation (%v) or no assignment on c (%v) seen", revokedAt, assignedAt)
 	}
+	end := assignedAt
+	if e := revokedAt.Add(stallAllowance); e.After(end) {
+		end = e
+	}
 	var before, after []int64
 	for _, s := range samples {
 		if !s.at.After(revokedAt) {
 			before = s.offsets
 		}
-		if after == nil && !s.at.Before(assignedAt) {
+		if after == nil && !s.at.Before(end) {
 			after = s.offsets
 		}
 	}
@@ -217,7 +248,17 @@ func TestUnmovedTasksKeepCommittingThroughAnIncrementalRebalance(t *testing.T) {
 		t.Fatalf("no committed offsets sampled around the rebalance (%d samples, revoked at %v, assigned at %v)",
 			len(samples), revokedAt.Sub(joined), assignedAt.Sub(joined))
 	}
-	t.Logf("join: last revocation done after %v, c assigned after %v", revokedAt.Sub(joined), assignedAt.Sub(joined))
+	t.Logf("join: last revocation done after %v, c assigned after %v; offsets compared up to %v",
+		revokedAt.Sub(joined), assignedAt.Sub(joined), end.Sub(joined))
+	for id := range unmoved {
+		b, a := lifeBefore[id], lifeAfter[id]
+		if _, ok := lifeAfter[id]; !ok {
+			t.Errorf("task %s that did not move is no longer active where it was", id)
+		} else if a != b {
+			t.Errorf("task %s that did not move: opened %d and resumed %d times during the join (before it: %d and %d); "+
+				"want it left running, neither suspended nor reopened", id, a[0]-b[0], a[1]-b[1], b[0], b[1])
+		}
+	}
 	if t.Failed() || testing.Verbose() {
 		for _, id := range []string{"a", "b", "c"} {
 			for _, e := range logs[id].since(joined) {
@@ -227,8 +268,8 @@ func TestUnmovedTasksKeepCommittingThroughAnIncrementalRebalance(t *testing.T) {
 	}
 	for _, p := range []int{0, 1, 3} {
 		if after[p] <= before[p] {
-			t.Errorf("partition %d of a task that did not move: committed offset %d after the last revocation and %d when c got "+
-				"its tasks; want it to advance (the task keeps processing)", p, before[p], after[p])
+			t.Errorf("partition %d of a task that did not move: committed offset %d after the last revocation and %d %v later; "+
+				"want it to advance (the task keeps processing)", p, before[p], after[p], end.Sub(revokedAt))
 		}
 	}
 	for id, tasks := range map[string][]string{"a": {"0_0", "0_1"}, "b": {"0_2", "0_3"}, "c": {"0_4", "0_5"}} {
