@@ -294,7 +294,10 @@ const (
 func init() {
 	streamsopt.WrapperProducer = func(cfg any, on bool) {
 		if c, ok := cfg.(*Config); ok {
-			c.producerClient = map[bool]producerClient{true: wrapperProducerClient, false: ownProducerClient}[on]
+			c.producerClient = ownProducerClient
+			if on {
+				c.producerClient = wrapperProducerClient
+			}
 		}
 	}
 }
