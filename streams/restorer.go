@@ -65,6 +65,11 @@ type restorer struct {
 	// end offsets queried) only once no active task restores.
 	paused  map[topicPartition]bool
 	waiting []*restoration
+	// eos: the changelogs are read read_committed, so an open transaction
+	// hides everything after its first record (stable.go); admin, on the
+	// restore consumer's handle, lists their high watermarks.
+	eos   bool
+	admin *kafka.AdminClient
 }
 
 type restoreCmd struct {
@@ -139,6 +144,13 @@ type restorePart struct {
 	// to read), so its end or suspension goes too.
 	last     int64
 	reported bool
+	// stable, under exactly-once: the changelog's high watermark when the
+	// restoration began, where its last stable offset (end) stood below
+	// it: an open transaction hid the records from end on, committed ones
+	// among them. The part is done only once end has reached stable
+	// (stable.go); checked is when end was last asked for.
+	stable  int64
+	checked time.Time
 	// source: the part reads the topic a table is read from
 	// (store.SourceChangelog), up to committed (exclusive; negative:
 	// nothing committed, nothing to restore), through convert. Records
@@ -164,7 +176,14 @@ func startRestorer(cl *clients, m *metrics, batch bool) (*restorer, error) {
 	}
 	r := &restorer{cons: c, logger: cl.cfg.Logger, metrics: m, cmds: make(chan restoreCmd, 64),
 		stop: make(chan struct{}), done: make(chan struct{}),
-		active: map[processor.TaskID]*restoration{}, parts: map[topicPartition]partRef{}, paused: map[topicPartition]bool{}}
+		active: map[processor.TaskID]*restoration{}, parts: map[topicPartition]partRef{}, paused: map[topicPartition]bool{},
+		eos: cl.cfg.ProcessingGuarantee == ExactlyOnceV2}
+	if r.eos {
+		if r.admin, err = kafka.NewAdminClientFromConsumer(c); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("streams: %s: admin client: %w", restoreConsumer, err)
+		}
+	}
 	if batch {
 		r.startReader()
 	}
@@ -213,6 +232,9 @@ func (r *restorer) removeTask(id processor.TaskID, clean bool) {
 func (r *restorer) close() {
 	close(r.stop)
 	<-r.done
+	if r.admin != nil {
+		r.admin.Close() // it rides on the consumer's handle
+	}
 	if r.reader != nil {
 		if err := r.reader.Close(); err != nil { // before the consumer
 			r.logger.Warn("close restore batch reader", zap.Error(err))
@@ -289,6 +311,9 @@ func (r *restorer) begin(x *restoration) {
 		p.end = high
 		if p.source {
 			p.end = min(high, max(p.committed, 0))
+		} else if err := r.findStable(x, p); err != nil {
+			r.deliver(restoreResult{id: x.id, err: err})
+			return
 		}
 		if x.sb != nil && p.fromCheckpoint && p.start < low {
 			// Records the standby never applied were deleted: its state
@@ -297,7 +322,7 @@ func (r *restorer) begin(x *restoration) {
 				reason: fmt.Sprintf("store %q: checkpoint offset %d, changelog %s-%d starts at %d", p.store, p.start, p.tp.topic, p.tp.partition, low)})
 			return
 		}
-		if p.fromCheckpoint && p.start > p.end {
+		if p.fromCheckpoint && p.start > max(p.end, p.stable) {
 			// The checkpoint claims more than the changelog holds: the
 			// changelog was recreated or truncated, or the checkpoint is
 			// wrong (for a source topic: it is past the committed offset,
@@ -314,7 +339,7 @@ func (r *restorer) begin(x *restoration) {
 		if p.start < low {
 			p.start = low // nothing before the log start is left to read
 		}
-		if p.start >= p.end && x.sb == nil {
+		if p.start >= p.end && p.stable <= p.end && x.sb == nil {
 			p.done = true
 			continue
 		}
@@ -478,6 +503,9 @@ func (r *restorer) checkDone() {
 			p := ref.p
 			if !ok || ref.x != x || p.done {
 				continue
+			}
+			if int64(tp.Offset) >= p.end && !r.stableReached(x, p) {
+				continue // an open transaction still hides records (stable.go)
 			}
 			if int64(tp.Offset) >= p.end {
 				if err := r.flush(x, p); err != nil {
