@@ -38,6 +38,9 @@ type fetcher struct {
 	total    int64
 	inputs   map[topicPartition]*input
 	lastLag  time.Time
+	// waker makes librdkafka fetch what the fetcher resumes at once
+	// (fetchwake.go); nil: it fetches after its idle timeout.
+	waker *fetchWaker
 }
 
 // input is one assigned source partition.
@@ -282,6 +285,7 @@ func (f *fetcher) pauseResume() {
 		if err := f.cons.Resume(resume); err != nil {
 			f.logger.Warn("resume", zap.Error(err))
 		}
+		f.waker.wake(resume)
 	}
 }
 

@@ -52,6 +52,8 @@ func (th *thread) rebalanceIncremental(c *kafka.Consumer, ev kafka.Event) error 
 		before := len(th.tasks.runners)
 		th.assignedIncrementally()
 		th.a.m.rebalanced(Assigned, len(e.Partitions), len(th.tasks.runners)-before, time.Since(start))
+		// librdkafka paused the whole assignment for the callback.
+		th.fetch.waker.wake(slices.Clone(th.assignment))
 	case kafka.RevokedPartitions:
 		lost := c.AssignmentLost()
 		before := len(th.tasks.runners)
@@ -59,6 +61,7 @@ func (th *thread) rebalanceIncremental(c *kafka.Consumer, ev kafka.Event) error 
 		if err := c.IncrementalUnassign(e.Partitions); err != nil {
 			th.logger.Warn("incremental unassign", zap.Error(err))
 		}
+		th.fetch.waker.wake(slices.Clone(th.assignment))
 		th.a.m.rebalanced(Revoked, len(e.Partitions), before-len(th.tasks.runners), time.Since(start))
 	}
 	return nil

@@ -145,7 +145,7 @@ func (th *thread) start() error {
 	}
 	th.startReader()
 	th.fetch = &fetcher{cons: th.cons, logger: th.logger, metrics: th.a.m, bound: int64(cfg.BufferedRecordsPerPartition),
-		maxBytes: cfg.InputBufferMaxBytes, inputs: map[topicPartition]*input{}}
+		maxBytes: cfg.InputBufferMaxBytes, inputs: map[topicPartition]*input{}, waker: newFetchWaker(th.cons)}
 	watched := slices.Clone(th.a.topo.SourceTopics())
 	for _, g := range th.a.topo.GlobalStores() {
 		watched = append(watched, g.Topic)
@@ -579,6 +579,9 @@ func (th *thread) shutdown(errp *error) {
 		th.closing.Store(true)
 		if th.standbySource != nil {
 			th.standbySource.close() // its admin client rides on the consumer
+		}
+		if th.fetch != nil {
+			th.fetch.waker.close()
 		}
 		if th.reader != nil {
 			_ = th.reader.Close() // never fails; routes what it holds back to the consumer
