@@ -139,10 +139,12 @@ func committedOffsets(t *testing.T, ad *kafka.AdminClient, group, topic string, 
 // The commits are checked over a window that ends no earlier than
 // stallAllowance after the revocation: librdkafka pauses the whole
 // assignment around each rebalance callback, and a resume does not wake
-// an idle broker thread (docs/operations.md), so an unmoved partition may
-// wait up to its 1 s idle timeout for its next fetch. Measured up to c's
-// assignment alone, 0.3-0.6 s after the revocation, that stall failed the
-// check now and then (twice in a few dozen runs). Under the classic
+// an idle broker thread, so an unmoved partition may wait up to its 1 s
+// idle timeout for its next fetch (the App's fetch waker, fetchwake.go,
+// wakes it, but only as soon as its request gets there). Measured up to
+// c's assignment alone, 0.3-0.6 s after the revocation, that stall failed
+// the check now and then without the waker (twice in a few dozen runs).
+// Under the classic
 // protocol the lifecycle check fails and the commit check passes: it shows
 // the tasks go on, not that they never stopped.
 func TestUnmovedTasksKeepCommittingThroughAnIncrementalRebalance(t *testing.T) {
