@@ -302,19 +302,24 @@ func (r *restorer) begin(x *restoration) {
 	x.started, x.lastLog = time.Now(), time.Now()
 	var assign []kafka.TopicPartition
 	var total int64
-	for _, p := range x.parts {
+	lows := make([]int64, len(x.parts))
+	for i, p := range x.parts {
 		low, high, err := r.cons.QueryWatermarkOffsets(p.tp.topic, p.tp.partition, 30_000)
 		if err != nil {
 			r.deliver(restoreResult{id: x.id, err: fmt.Errorf("streams: task %s: end offset of %s-%d: %w", x.id, p.tp.topic, p.tp.partition, err)})
 			return
 		}
-		p.end = high
+		lows[i], p.end = low, high
 		if p.source {
 			p.end = min(high, max(p.committed, 0))
-		} else if err := r.findStable(x, p); err != nil {
-			r.deliver(restoreResult{id: x.id, err: err})
-			return
 		}
+	}
+	if err := r.findStable(x); err != nil {
+		r.deliver(restoreResult{id: x.id, err: err})
+		return
+	}
+	for i, p := range x.parts {
+		low := lows[i]
 		if x.sb != nil && p.fromCheckpoint && p.start < low {
 			// Records the standby never applied were deleted: its state
 			// misses them.
@@ -343,7 +348,7 @@ func (r *restorer) begin(x *restoration) {
 			p.done = true
 			continue
 		}
-		total += p.end - p.start
+		total += max(p.end-p.start, 0) // a checkpoint may be past the LSO (stable.go)
 		t := p.tp.topic
 		assign = append(assign, kafka.TopicPartition{Topic: &t, Partition: p.tp.partition, Offset: kafka.Offset(p.start)})
 	}

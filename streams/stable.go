@@ -39,21 +39,44 @@ import (
 // for its changelog's LSO again.
 const stableRecheck = 100 * time.Millisecond
 
-// findStable sets p.stable when p's changelog has an open transaction
-// below its high watermark (exactly-once only).
-func (r *restorer) findStable(x *restoration, p *restorePart) error {
-	if !r.eos || r.admin == nil {
+// findStable sets stable on the parts of x whose changelog has an open
+// transaction below its high watermark, p.end being already the LSO
+// (exactly-once active restorations only: a standby never ends, so it has
+// nothing to wait for). One request lists every changelog's watermark.
+func (r *restorer) findStable(x *restoration) error {
+	if !r.eos || r.admin == nil || x.sb != nil {
 		return nil
 	}
-	hwm, err := r.highWatermark(p.tp)
-	if err != nil {
-		return fmt.Errorf("streams: task %s: high watermark of %s-%d: %w", x.id, p.tp.topic, p.tp.partition, err)
+	specs := map[kafka.TopicPartition]kafka.OffsetSpec{}
+	for _, p := range x.parts {
+		if !p.source {
+			t := p.tp.topic
+			specs[kafka.TopicPartition{Topic: &t, Partition: p.tp.partition}] = kafka.LatestOffsetSpec
+		}
 	}
-	if hwm > p.end {
-		p.stable, p.checked = hwm, time.Now()
-		r.logger.Info("changelog has an open transaction: restoring up to where it ends",
-			zap.Stringer("task", x.id), zap.String("changelog", fmt.Sprintf("%s-%d", p.tp.topic, p.tp.partition)),
-			zap.Int64("last_stable_offset", p.end), zap.Int64("high_watermark", hwm))
+	if len(specs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := r.admin.ListOffsets(ctx, specs, kafka.SetAdminIsolationLevel(kafka.IsolationLevelReadUncommitted))
+	if err != nil {
+		return fmt.Errorf("streams: task %s: high watermarks of its changelogs: %w", x.id, err)
+	}
+	hwm := make(map[topicPartition]int64, len(res.ResultInfos))
+	for tp, info := range res.ResultInfos {
+		if info.Error.Code() != kafka.ErrNoError {
+			return fmt.Errorf("streams: task %s: high watermark of %s-%d: %w", x.id, *tp.Topic, tp.Partition, info.Error)
+		}
+		hwm[topicPartition{*tp.Topic, tp.Partition}] = int64(info.Offset)
+	}
+	for _, p := range x.parts {
+		if h, ok := hwm[p.tp]; ok && !p.source && h > p.end {
+			p.stable, p.checked = h, time.Now()
+			r.logger.Info("changelog has an open transaction: restoring up to where it ends",
+				zap.Stringer("task", x.id), zap.String("changelog", fmt.Sprintf("%s-%d", p.tp.topic, p.tp.partition)),
+				zap.Int64("last_stable_offset", p.end), zap.Int64("high_watermark", h))
+		}
 	}
 	return nil
 }
@@ -61,7 +84,8 @@ func (r *restorer) findStable(x *restoration, p *restorePart) error {
 // stableReached reports whether p, read up to its end, may be done: no
 // transaction open when its restoration began still hides records. While
 // one does, it asks for the LSO again every stableRecheck and moves p.end
-// up to it, so what the ended transaction committed is read.
+// up to it; once p.end reaches p.stable, the part reads on to that end
+// before it is done.
 func (r *restorer) stableReached(x *restoration, p *restorePart) bool {
 	if p.stable <= p.end {
 		return true
@@ -76,33 +100,10 @@ func (r *restorer) stableReached(x *restoration, p *restorePart) bool {
 			zap.String("changelog", fmt.Sprintf("%s-%d", p.tp.topic, p.tp.partition)), zap.Error(err))
 		return false
 	}
-	if lso > p.end {
-		p.end = lso
-	}
+	p.end = max(p.end, lso)
 	if p.stable <= p.end {
 		r.logger.Info("changelog's open transaction ended", zap.Stringer("task", x.id),
 			zap.String("changelog", fmt.Sprintf("%s-%d", p.tp.topic, p.tp.partition)), zap.Int64("end", p.end))
-		return false // read on to the new end first
 	}
 	return false
-}
-
-// highWatermark lists tp's high watermark, whatever its transactions.
-func (r *restorer) highWatermark(tp topicPartition) (int64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	t := tp.topic
-	res, err := r.admin.ListOffsets(ctx, map[kafka.TopicPartition]kafka.OffsetSpec{
-		{Topic: &t, Partition: tp.partition}: kafka.LatestOffsetSpec},
-		kafka.SetAdminIsolationLevel(kafka.IsolationLevelReadUncommitted))
-	if err != nil {
-		return 0, err
-	}
-	for _, info := range res.ResultInfos {
-		if info.Error.Code() != kafka.ErrNoError {
-			return 0, info.Error
-		}
-		return int64(info.Offset), nil
-	}
-	return 0, fmt.Errorf("no offset listed")
 }

@@ -187,16 +187,14 @@ func BenchmarkPassThroughTaskPublishing(b *testing.B) {
 	if err := t.CompleteRestoration(); err != nil {
 		b.Fatal(err)
 	}
-	batch := makeBatch("in", 1024)
+	in := newFeeder(true)
 	const chunk = 256
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		if t.group.NumBuffered() == 0 {
-			if err := t.AddRecords("in", 0, batch); err != nil {
-				b.Fatal(err)
-			}
+			in.refill(b, t)
 		}
 		if ok, err := t.Process(); !ok || err != nil {
 			b.Fatal(ok, err)
@@ -231,14 +229,12 @@ func BenchmarkPassThroughTaskMeteringSinks(b *testing.B) {
 	if err := t.CompleteRestoration(); err != nil {
 		b.Fatal(err)
 	}
-	batch := makeBatch("in", 1024)
+	in := newFeeder(true)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if t.group.NumBuffered() == 0 {
-			if err := t.AddRecords("in", 0, batch); err != nil {
-				b.Fatal(err)
-			}
+			in.refill(b, t)
 		}
 		if ok, err := t.Process(); !ok || err != nil {
 			b.Fatal(ok, err)
