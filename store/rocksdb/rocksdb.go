@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/linxGnu/grocksdb"
 	"go.uber.org/zap"
@@ -147,17 +148,19 @@ type kv struct {
 	dir    string
 	logger *zap.Logger
 
-	mu     sync.RWMutex
-	db     *grocksdb.DB
-	opts   *grocksdb.Options
-	table  *grocksdb.BlockBasedTableOptions
-	cache  *grocksdb.Cache
-	mem    *Memory // the shared budget this store holds, or nil
-	ro     *grocksdb.ReadOptions
-	wo     *grocksdb.WriteOptions
-	iters  map[*iter]struct{}
-	closed bool
-	wiped  bool
+	mu    sync.RWMutex
+	db    *grocksdb.DB
+	opts  *grocksdb.Options
+	table *grocksdb.BlockBasedTableOptions
+	cache *grocksdb.Cache
+	mem   *Memory // the shared budget this store holds, or nil
+	ro    *grocksdb.ReadOptions
+	wo    *grocksdb.WriteOptions
+	// cdb and cwo are db's and wo's C handles, for writeBatch.
+	cdb, cwo unsafe.Pointer
+	iters    map[*iter]struct{}
+	closed   bool
+	wiped    bool
 }
 
 // Wiped reports whether Init deleted unreadable files and opened empty.
@@ -241,6 +244,10 @@ func (s *kv) open() error {
 			return fmt.Errorf("rocksdb: store %q: %w", s.name, err)
 		}
 	}
+	if err := hintInserts(s.opts); err != nil {
+		s.freeOptions()
+		return fmt.Errorf("rocksdb: store %q: %w", s.name, err)
+	}
 	if cfg.Configure != nil {
 		cfg.Configure(s.name, s.opts, s.table)
 	}
@@ -254,6 +261,17 @@ func (s *kv) open() error {
 	s.ro = grocksdb.NewDefaultReadOptions()
 	s.wo = grocksdb.NewDefaultWriteOptions()
 	s.wo.DisableWAL(true)
+	if s.cdb, err = cHandle(s.db); err == nil {
+		s.cwo, err = cHandle(s.wo)
+	}
+	if err != nil {
+		s.ro.Destroy()
+		s.wo.Destroy()
+		s.db.Close()
+		s.db, s.ro, s.wo = nil, nil, nil
+		s.freeOptions()
+		return fmt.Errorf("rocksdb: store %q: %w", s.name, err)
+	}
 	return nil
 }
 
@@ -364,22 +382,7 @@ func (s *kv) Write(batch []store.Entry) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	wb := grocksdb.NewWriteBatch()
-	defer wb.Destroy()
-	for _, e := range batch {
-		if e.Key == nil {
-			return fmt.Errorf("rocksdb: store %q: %w", s.name, store.ErrNullKey)
-		}
-		if e.Value == nil {
-			wb.Delete(e.Key)
-		} else {
-			wb.Put(e.Key, e.Value)
-		}
-	}
-	if err := s.db.Write(s.wo, wb); err != nil {
-		return fmt.Errorf("rocksdb: store %q: write batch: %w", s.name, err)
-	}
-	return nil
+	return s.writeBatch(batch)
 }
 
 func (s *kv) Range(from, to []byte, reverse bool) (store.Iterator[[]byte, []byte], error) {
