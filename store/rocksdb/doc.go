@@ -29,6 +29,14 @@
 // C++ shim (memory_shim.cc) does, on the C handles of grocksdb's options
 // (v1.7.15's layout, checked when a budget is made).
 //
+// Writes: a batch (a cache flush, a restoration batch, a single Put) is
+// encoded in Go in RocksDB's write-batch format and written in one cgo
+// call, which also turns RocksDB's perf context off on the calling thread
+// (writebatch.go); and each memtable keeps one insert hint for all keys, so
+// a batch sorted by key, as a cache flush's is, inserts each key from
+// where the last one went rather than from the top of the skip list
+// (memtable.go). Neither changes what is stored or how it is read.
+//
 // Flush (every commit) does not force memtables to disk; FlushToDisk does,
 // and the runtime calls it before writing a checkpoint, as Kafka Streams
 // flushes RocksDB when it checkpoints.
